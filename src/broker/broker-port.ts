@@ -1,0 +1,365 @@
+import type { Decimal } from "../core/decimal.js";
+
+/**
+ * What a port can do. The library adapts: without `notionalOrders` buys are sized in
+ * quantity; without `orderUpdates` orders are polled; without `closePosition` dust is left.
+ */
+export interface BrokerCapabilities {
+  /** Fractional quantities are accepted for fractionable assets. */
+  fractional: boolean;
+  /** Orders may be sized by notional (dollar amount) instead of quantity. */
+  notionalOrders: boolean;
+  /** `closePosition(symbol)` is supported. */
+  closePosition: boolean;
+  /** `subscribeOrderUpdates` pushes order updates. */
+  orderUpdates: boolean;
+}
+
+/** Options every port call takes. */
+export interface CallOptions {
+  /**
+   * Aborts the call. Aborted before the call: it throws the abort reason and does nothing.
+   * Aborted while a write is in flight: `BrokerError("ambiguous")`. While a read is in
+   * flight: the abort reason.
+   */
+  signal?: AbortSignal;
+}
+
+/** The account, as the broker sees it at `asOf`. */
+export interface AccountSnapshot {
+  /** Settled and unsettled cash. */
+  cash: Decimal;
+  /** The broker's buying power (may include margin). */
+  buyingPower: Decimal;
+  /** Buying power without margin, when the broker reports it. */
+  nonMarginableBuyingPower?: Decimal;
+  /** Cash plus the market value of positions. */
+  equity: Decimal;
+  /** ISO currency code (`"USD"`). */
+  currency: string;
+  /** Whether the broker refuses all trading on this account. */
+  tradingBlocked: boolean;
+  /** When the port read this state from the broker. */
+  asOf: Date;
+}
+
+/** One position. Zero positions are omitted by `getPositions`. */
+export interface PositionSnapshot {
+  /** The symbol. */
+  symbol: string;
+  /** Shares held; negative for a short. */
+  qty: Decimal;
+  /** Shares not held by open sell orders: at most `qty` (for a long), never negative. */
+  qtyAvailable: Decimal;
+  /** Market value at `currentPrice`. */
+  marketValue?: Decimal;
+  /** Average entry price. */
+  avgEntryPrice?: Decimal;
+  /** The latest price the broker used. */
+  currentPrice?: Decimal;
+}
+
+/** How an asset may be traded. */
+export interface AssetRules {
+  /** The symbol. */
+  symbol: string;
+  /** Whether orders are accepted at all. */
+  tradable: boolean;
+  /** Whether fractional quantities and notional orders are accepted. */
+  fractionable: boolean;
+  /** The quantity step: 1 for whole shares, 0.000000001 for fractional. */
+  qtyIncrement: Decimal;
+  /** The smallest order notional the broker accepts, when it has one (Alpaca: 1). */
+  minNotional?: Decimal;
+}
+
+/** The market's trading hours. */
+export interface MarketClock {
+  /** Whether the regular session is open now. */
+  isOpen: boolean;
+  /** The next open. */
+  nextOpen: Date;
+  /** The next close. */
+  nextClose: Date;
+  /** When the port read this. */
+  asOf: Date;
+}
+
+/** An order side. */
+export type OrderSide = "buy" | "sell";
+/** An order type. ordersafe places market and limit orders. */
+export type OrderType = "market" | "limit";
+/** How long an order works. */
+export type TimeInForce = "day" | "gtc" | "ioc" | "fok" | "opg" | "cls";
+
+/** An order to place. Exactly one of `qty` and `notional`. */
+export interface OrderRequest {
+  /** The caller's id for the order, unique forever at the broker. */
+  clientOrderId: string;
+  /** The symbol. */
+  symbol: string;
+  /** Buy or sell. */
+  side: OrderSide;
+  /** Market or limit. */
+  type: OrderType;
+  /** How long the order works. */
+  timeInForce: TimeInForce;
+  /** Shares. */
+  qty?: Decimal;
+  /** Dollars (market orders on fractionable assets only). */
+  notional?: Decimal;
+  /** For limit orders. */
+  limitPrice?: Decimal;
+  /** Allow execution outside regular hours (limit day orders). */
+  extendedHours?: boolean;
+}
+
+/** An order's status at the broker. */
+export type BrokerOrderStatus =
+  | "pending_new"
+  | "accepted"
+  | "new"
+  | "partially_filled"
+  | "filled"
+  | "done_for_day"
+  | "canceled"
+  | "expired"
+  | "replaced"
+  | "pending_cancel"
+  | "pending_replace"
+  | "rejected"
+  | "suspended"
+  | "stopped"
+  | "calculated"
+  | "held"
+  | "accepted_for_bidding";
+
+/** Every broker order status. */
+export const BROKER_ORDER_STATUSES: readonly BrokerOrderStatus[] = [
+  "pending_new",
+  "accepted",
+  "new",
+  "partially_filled",
+  "filled",
+  "done_for_day",
+  "canceled",
+  "expired",
+  "replaced",
+  "pending_cancel",
+  "pending_replace",
+  "rejected",
+  "suspended",
+  "stopped",
+  "calculated",
+  "held",
+  "accepted_for_bidding",
+];
+
+/** The statuses after which an order never works again. */
+export const FINAL_BROKER_STATUSES: ReadonlySet<BrokerOrderStatus> = new Set<BrokerOrderStatus>([
+  "filled",
+  "canceled",
+  "expired",
+  "replaced",
+  "rejected",
+  "done_for_day",
+  "calculated",
+]);
+
+/**
+ * Whether a broker status is final (the order will not work again).
+ *
+ * @param status - a broker status
+ * @returns true for `filled`, `canceled`, `expired`, `replaced`, `rejected`, `done_for_day`, `calculated`
+ */
+export function isFinalBrokerStatus(status: BrokerOrderStatus): boolean {
+  return FINAL_BROKER_STATUSES.has(status);
+}
+
+/** An order as the broker sees it. */
+export interface OrderSnapshot {
+  /** The broker's id. */
+  id: string;
+  /** The caller's id. */
+  clientOrderId: string;
+  /** The symbol. */
+  symbol: string;
+  /** Buy or sell. */
+  side: OrderSide;
+  /** Market or limit. */
+  type: OrderType;
+  /** How long it works. */
+  timeInForce: TimeInForce;
+  /** Ordered shares; absent for a notional order. */
+  qty?: Decimal;
+  /** Ordered dollars, for a notional order. */
+  notional?: Decimal;
+  /** Shares filled so far (cumulative, never decreasing). */
+  filledQty: Decimal;
+  /** Average price of the fills. */
+  filledAvgPrice?: Decimal;
+  /** The limit price. */
+  limitPrice?: Decimal;
+  /** The broker's status. */
+  status: BrokerOrderStatus;
+  /** When the broker created it. */
+  createdAt?: Date;
+  /** When it last changed. */
+  updatedAt: Date;
+  /** Why the broker rejected it, for status `rejected`. */
+  rejectReason?: string;
+}
+
+/** The kind of an order update. */
+export type OrderUpdateEvent =
+  | "pending_new"
+  | "new"
+  | "accepted"
+  | "fill"
+  | "partial_fill"
+  | "canceled"
+  | "expired"
+  | "done_for_day"
+  | "replaced"
+  | "rejected"
+  | "pending_cancel"
+  | "pending_replace"
+  | "stopped"
+  | "suspended"
+  | "calculated"
+  | "held"
+  | "order_cancel_rejected"
+  | "order_replace_rejected"
+  | "restated";
+
+/** Every order update event. */
+export const ORDER_UPDATE_EVENTS: readonly OrderUpdateEvent[] = [
+  "pending_new",
+  "new",
+  "accepted",
+  "fill",
+  "partial_fill",
+  "canceled",
+  "expired",
+  "done_for_day",
+  "replaced",
+  "rejected",
+  "pending_cancel",
+  "pending_replace",
+  "stopped",
+  "suspended",
+  "calculated",
+  "held",
+  "order_cancel_rejected",
+  "order_replace_rejected",
+  "restated",
+];
+
+/** This fill's own quantity and price (not cumulative). */
+export interface OrderFill {
+  /** Shares in this fill. */
+  qty: Decimal;
+  /** Price of this fill. */
+  price: Decimal;
+  /** The broker's execution id, when it has one: fills are deduplicated by it. */
+  executionId?: string;
+}
+
+/** A change to an order, pushed by the broker. */
+export interface OrderUpdate {
+  /** What happened. */
+  event: OrderUpdateEvent;
+  /** The order after the change. */
+  order: OrderSnapshot;
+  /** When it happened. */
+  at: Date;
+  /** For `fill` and `partial_fill`: this fill. */
+  fill?: OrderFill;
+}
+
+/** The stream's connection state. */
+export type StreamStatus = "connecting" | "connected" | "disconnected" | "reconnecting";
+
+/** Receives order updates. */
+export interface OrderUpdateListener {
+  /** Called for every order update, in the order the broker sent them. */
+  onUpdate(update: OrderUpdate): void;
+  /** Called when the connection changes; `connected` once updates will be delivered. */
+  onStatus?(status: StreamStatus): void;
+}
+
+/** A subscription; `close()` stops it. */
+export interface Subscription {
+  /** Stops delivering updates and releases the connection. Idempotent. */
+  close(): void;
+}
+
+/**
+ * The one interface through which ordersafe reaches a broker. Implement it for your own
+ * broker and check it with `runBrokerConformance()` from `ordersafe/testing`.
+ *
+ * @remarks
+ * Contract rules the types alone do not say:
+ * - Failures are thrown as `BrokerError` with a code (see {@link BrokerErrorCode}). A
+ *   refusal known at submit is thrown; a refusal after acceptance arrives as status
+ *   `rejected` (with `rejectReason`) through updates and REST.
+ * - Client order ids are unique forever: a reused one is refused with
+ *   `duplicate_client_order_id`, even after the first order ended.
+ * - `closePosition(symbol)` sells the whole position; with no position it throws
+ *   `not_found`; shares held by open sells: `insufficient_quantity`.
+ * - `OrderSnapshot.filledQty` is cumulative; `OrderUpdate.fill` is this fill's own.
+ * - Final statuses: `filled`, `canceled`, `expired`, `replaced`, `rejected`,
+ *   `done_for_day`, `calculated`. `listOpenOrders()` returns every other order.
+ *   `cancelOrder()` resolving means the cancel was accepted, not that the order is canceled.
+ * - `getOrder` / `getOrderByClientOrderId` return null for an unknown order (a fresh one may
+ *   be invisible for a moment); `getPosition` returns null for no position; `getPositions`
+ *   omits zero positions; `getAssets` and `getLatestPrices` omit unknown symbols.
+ *   Submitting an unknown symbol: `invalid_order`; untradable: `rejected`; a fraction on a
+ *   non-fractionable asset: `not_fractionable`; under the minimum: `min_notional`.
+ * - Abort: before the call, throw the abort reason and do nothing; during a write,
+ *   `ambiguous`; during a read, the abort reason.
+ * - Updates: connect asynchronously, call `onStatus("connected")` once updates will be
+ *   delivered, then report every change of the connection. Updates for any order are
+ *   delivered while connected; nothing is replayed after a reconnect.
+ * - `asOf` is when the port read the state; `brokerCode` is a string. Requests the port
+ *   cannot carry out (a notional limit order, an unsupported time in force) throw
+ *   `invalid_order`.
+ *
+ * @example
+ * ```ts
+ * const broker: BrokerPort = createSimulatedBroker({ cash: 10_000, prices: { SPY: 500 } });
+ * const account = await broker.getAccount();
+ * ```
+ */
+export interface BrokerPort {
+  /** A name for logs and reports (`"alpaca-paper"`, `"simulated"`). */
+  readonly id: string;
+  /** What the port can do. */
+  readonly capabilities: BrokerCapabilities;
+  /** Reads the account. */
+  getAccount(opts?: CallOptions): Promise<AccountSnapshot>;
+  /** Reads every non-zero position. */
+  getPositions(opts?: CallOptions): Promise<PositionSnapshot[]>;
+  /** Reads one position; null when flat. */
+  getPosition(symbol: string, opts?: CallOptions): Promise<PositionSnapshot | null>;
+  /** Reads trading rules; unknown symbols are omitted. */
+  getAssets(symbols: readonly string[], opts?: CallOptions): Promise<AssetRules[]>;
+  /** Reads the latest prices; symbols without a price are omitted. */
+  getLatestPrices(symbols: readonly string[], opts?: CallOptions): Promise<Map<string, Decimal>>;
+  /** Reads the market clock. */
+  getClock(opts?: CallOptions): Promise<MarketClock>;
+  /** Places an order. */
+  submitOrder(request: OrderRequest, opts?: CallOptions): Promise<OrderSnapshot>;
+  /** Reads an order by the broker's id; null when unknown. */
+  getOrder(orderId: string, opts?: CallOptions): Promise<OrderSnapshot | null>;
+  /** Reads an order by client order id; null when unknown. */
+  getOrderByClientOrderId(clientOrderId: string, opts?: CallOptions): Promise<OrderSnapshot | null>;
+  /** Reads every open (non-final) order. */
+  listOpenOrders(opts?: CallOptions): Promise<OrderSnapshot[]>;
+  /** Requests a cancel; resolving means the request was accepted. */
+  cancelOrder(orderId: string, opts?: CallOptions): Promise<void>;
+  /** Sells (or buys back) the whole position with a broker-made id. */
+  closePosition(symbol: string, opts?: CallOptions): Promise<OrderSnapshot>;
+  /** Subscribes to order updates. */
+  subscribeOrderUpdates(listener: OrderUpdateListener): Subscription;
+}

@@ -1,0 +1,317 @@
+import { z } from "zod";
+import type { Decimal } from "../core/decimal.js";
+import { BrokerError } from "../core/errors.js";
+import {
+  describeIssues,
+  findForbiddenKey,
+  issuesFromZod,
+  parseInput,
+  zDate,
+  zDecimal,
+  zNonNegativeDecimal,
+  zPositiveDecimal,
+  zSymbol,
+} from "../core/validation.js";
+import {
+  type AccountSnapshot,
+  type AssetRules,
+  BROKER_ORDER_STATUSES,
+  type MarketClock,
+  ORDER_UPDATE_EVENTS,
+  type OrderRequest,
+  type OrderSnapshot,
+  type OrderUpdate,
+  type PositionSnapshot,
+} from "./broker-port.js";
+
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === null ? undefined : v), schema.optional());
+
+/** Schema of an {@link AccountSnapshot}. */
+export const AccountSnapshotSchema = z.object({
+  cash: zDecimal,
+  buyingPower: zDecimal,
+  nonMarginableBuyingPower: optional(zDecimal),
+  equity: zDecimal,
+  currency: z.string().min(1),
+  tradingBlocked: z.boolean(),
+  asOf: zDate,
+});
+
+/** Schema of a {@link PositionSnapshot}; a long's `qtyAvailable` must lie in [0, qty]. */
+export const PositionSnapshotSchema = z
+  .object({
+    symbol: zSymbol,
+    qty: zDecimal,
+    qtyAvailable: zDecimal,
+    marketValue: optional(zDecimal),
+    avgEntryPrice: optional(zNonNegativeDecimal),
+    currentPrice: optional(zPositiveDecimal),
+  })
+  .superRefine((p, ctx) => {
+    if (p.qty.gte(0)) {
+      if (p.qtyAvailable.isNegative()) {
+        ctx.addIssue({ code: "custom", path: ["qtyAvailable"], message: "expected a value ≥ 0" });
+      } else if (p.qtyAvailable.gt(p.qty)) {
+        ctx.addIssue({ code: "custom", path: ["qtyAvailable"], message: "expected a value ≤ qty" });
+      }
+    } else if (p.qtyAvailable.gt(0) || p.qtyAvailable.lt(p.qty)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["qtyAvailable"],
+        message: "expected a value in [qty, 0] for a short",
+      });
+    }
+  });
+
+/** Schema of {@link AssetRules}. */
+export const AssetRulesSchema = z.object({
+  symbol: zSymbol,
+  tradable: z.boolean(),
+  fractionable: z.boolean(),
+  qtyIncrement: zPositiveDecimal,
+  minNotional: optional(zNonNegativeDecimal),
+});
+
+/** Schema of a {@link MarketClock}. */
+export const MarketClockSchema = z.object({
+  isOpen: z.boolean(),
+  nextOpen: zDate,
+  nextClose: zDate,
+  asOf: zDate,
+});
+
+const SideSchema = z.enum(["buy", "sell"]);
+const TypeSchema = z.enum(["market", "limit"]);
+const TifSchema = z.enum(["day", "gtc", "ioc", "fok", "opg", "cls"]);
+const StatusSchema = z.enum(BROKER_ORDER_STATUSES as [string, ...string[]]);
+
+/** Schema of an {@link OrderSnapshot}. */
+export const OrderSnapshotSchema = z
+  .object({
+    id: z.string().min(1),
+    clientOrderId: z.string().min(1),
+    symbol: zSymbol,
+    side: SideSchema,
+    type: TypeSchema,
+    timeInForce: TifSchema,
+    qty: optional(zPositiveDecimal),
+    notional: optional(zPositiveDecimal),
+    filledQty: zNonNegativeDecimal,
+    filledAvgPrice: optional(zNonNegativeDecimal),
+    limitPrice: optional(zPositiveDecimal),
+    status: StatusSchema,
+    createdAt: optional(zDate),
+    updatedAt: zDate,
+    rejectReason: optional(z.string()),
+  })
+  .superRefine((o, ctx) => {
+    if (o.qty === undefined && o.notional === undefined) {
+      ctx.addIssue({ code: "custom", path: ["qty"], message: "expected qty or notional" });
+    }
+    if (o.qty !== undefined && o.filledQty.gt(o.qty)) {
+      ctx.addIssue({ code: "custom", path: ["filledQty"], message: "expected a value ≤ qty" });
+    }
+  });
+
+const FillSchema = z.object({
+  qty: zPositiveDecimal,
+  price: zPositiveDecimal,
+  executionId: optional(z.string().min(1)),
+});
+
+/** Schema of an {@link OrderUpdate}. */
+export const OrderUpdateSchema = z.object({
+  event: z.enum(ORDER_UPDATE_EVENTS as [string, ...string[]]),
+  order: OrderSnapshotSchema,
+  at: zDate,
+  fill: optional(FillSchema),
+});
+
+/** Schema of an {@link OrderRequest}: exactly one of qty and notional, a limit price for limit orders only. */
+export const OrderRequestSchema = z
+  .object({
+    clientOrderId: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:-]+$/, { message: "expected letters, digits and . _ : -" }),
+    symbol: zSymbol,
+    side: SideSchema,
+    type: TypeSchema,
+    timeInForce: TifSchema,
+    qty: optional(zPositiveDecimal),
+    notional: optional(zPositiveDecimal),
+    limitPrice: optional(zPositiveDecimal),
+    extendedHours: optional(z.boolean()),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.qty === undefined) === (r.notional === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["qty"], message: "expected exactly one of qty and notional" });
+    }
+    if (r.type === "limit" && r.limitPrice === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["limitPrice"],
+        message: "expected a limit price for a limit order",
+      });
+    }
+    if (r.type === "market" && r.limitPrice !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["limitPrice"], message: "a market order takes no limit price" });
+    }
+  });
+
+function parseReply<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
+  const forbidden = findForbiddenKey(raw, what);
+  if (forbidden !== undefined) {
+    throw new BrokerError("protocol", `malformed ${what} from the broker: ${forbidden}: forbidden key`, {
+      details: { path: forbidden },
+    });
+  }
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const issues = issuesFromZod(result.error, raw, what);
+  throw new BrokerError("protocol", `malformed ${what} from the broker: ${describeIssues(issues)}`, {
+    details: { issues: issues.map((i) => ({ path: i.path, message: i.message })) },
+    cause: result.error,
+  });
+}
+
+/**
+ * Checks an account snapshot a port returned.
+ *
+ * @param raw - what the port returned
+ * @returns a valid snapshot, with decimals and dates converted
+ * @throws BrokerError (`protocol`) naming the malformed field
+ */
+export function parseAccountSnapshot(raw: unknown): AccountSnapshot {
+  return parseReply(AccountSnapshotSchema, raw, "account") as AccountSnapshot;
+}
+
+/**
+ * Checks one position a port returned.
+ *
+ * @param raw - what the port returned
+ * @returns a valid position
+ * @throws BrokerError (`protocol`) naming the malformed field (a NaN quantity, a negative
+ *   `qtyAvailable`, `qtyAvailable > qty`, …)
+ */
+export function parsePositionSnapshot(raw: unknown): PositionSnapshot {
+  return parseReply(PositionSnapshotSchema, raw, "position") as PositionSnapshot;
+}
+
+/**
+ * Checks a position list; a symbol listed twice is refused.
+ *
+ * @param raw - what the port returned
+ * @returns the valid positions
+ * @throws BrokerError (`protocol`)
+ */
+export function parsePositionSnapshots(raw: unknown): PositionSnapshot[] {
+  const list = parseReply(z.array(PositionSnapshotSchema), raw, "positions") as PositionSnapshot[];
+  assertUnique(
+    list.map((p) => p.symbol),
+    "positions",
+  );
+  return list;
+}
+
+/**
+ * Checks asset rules a port returned.
+ *
+ * @param raw - what the port returned (an array)
+ * @returns the valid rules
+ * @throws BrokerError (`protocol`)
+ */
+export function parseAssetRules(raw: unknown): AssetRules[] {
+  const list = parseReply(z.array(AssetRulesSchema), raw, "assets") as AssetRules[];
+  assertUnique(
+    list.map((a) => a.symbol),
+    "assets",
+  );
+  return list;
+}
+
+/**
+ * Checks a price map a port returned: every price > 0, every key a symbol.
+ *
+ * @param raw - a `Map<string, Decimal>` (a plain object is accepted too)
+ * @returns a new map of valid prices
+ * @throws BrokerError (`protocol`)
+ */
+export function parseLatestPrices(raw: unknown): Map<string, Decimal> {
+  const entries = raw instanceof Map ? Object.fromEntries(raw) : raw;
+  const record = parseReply(z.record(zSymbol, zPositiveDecimal), entries, "prices") as Record<
+    string,
+    Decimal
+  >;
+  return new Map(Object.entries(record));
+}
+
+/**
+ * Checks a market clock a port returned.
+ *
+ * @param raw - what the port returned
+ * @returns a valid clock
+ * @throws BrokerError (`protocol`)
+ */
+export function parseMarketClock(raw: unknown): MarketClock {
+  return parseReply(MarketClockSchema, raw, "clock") as MarketClock;
+}
+
+/**
+ * Checks an order snapshot a port returned.
+ *
+ * @param raw - what the port returned
+ * @returns a valid order (an unknown status is refused, never passed on)
+ * @throws BrokerError (`protocol`)
+ */
+export function parseOrderSnapshot(raw: unknown): OrderSnapshot {
+  return parseReply(OrderSnapshotSchema, raw, "order") as OrderSnapshot;
+}
+
+/**
+ * Checks an order list a port returned.
+ *
+ * @param raw - what the port returned
+ * @returns the valid orders
+ * @throws BrokerError (`protocol`)
+ */
+export function parseOrderSnapshots(raw: unknown): OrderSnapshot[] {
+  return parseReply(z.array(OrderSnapshotSchema), raw, "orders") as OrderSnapshot[];
+}
+
+/**
+ * Checks an order update a port pushed.
+ *
+ * @param raw - what the port pushed
+ * @returns a valid update
+ * @throws BrokerError (`protocol`)
+ */
+export function parseOrderUpdate(raw: unknown): OrderUpdate {
+  return parseReply(OrderUpdateSchema, raw, "order update") as OrderUpdate;
+}
+
+/**
+ * Checks an order request before it is sent.
+ *
+ * @param raw - the request
+ * @returns the valid request with decimals converted
+ * @throws ValidationError (`validation`) naming the offending field
+ */
+export function parseOrderRequest(raw: unknown): OrderRequest {
+  return parseInput(OrderRequestSchema, raw, "order") as OrderRequest;
+}
+
+function assertUnique(symbols: string[], what: string): void {
+  const seen = new Set<string>();
+  for (const s of symbols) {
+    if (seen.has(s)) {
+      throw new BrokerError("protocol", `malformed ${what} from the broker: ${s} listed twice`, {
+        details: { symbol: s },
+      });
+    }
+    seen.add(s);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Time, injected: every service takes a `Clock` so tests and simulations run on a virtual
+ * one, in milliseconds and identically every time.
+ *
+ * @example
+ * ```ts
+ * const started = clock.now();
+ * await clock.sleep(250, signal);
+ * ```
+ */
+export interface Clock {
+  /** The current time, in milliseconds since the epoch. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds.
+   *
+   * @param ms - how long, at least 0
+   * @param signal - aborts the wait: the promise rejects with the signal's reason
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * The real clock: `Date.now()` and unref'd timers (a pending sleep never keeps the process
+ * alive), cleared on abort.
+ */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(abortReason(signal as AbortSignal));
+      };
+      const timer = setTimeout(
+        () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
+      timer.unref?.();
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};
+
+/**
+ * The reason an aborted signal carries, or a standard `AbortError` when it has none.
+ *
+ * @param signal - an aborted signal
+ * @returns what a call aborted by it should reject with
+ */
+export function abortReason(signal: AbortSignal): unknown {
+  if (signal.reason !== undefined) return signal.reason;
+  const e = new Error("The operation was aborted");
+  e.name = "AbortError";
+  return e;
+}
+
+/**
+ * Throws the signal's reason when it is aborted.
+ *
+ * @param signal - an optional signal
+ * @throws the abort reason
+ */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortReason(signal);
+}

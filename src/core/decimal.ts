@@ -1,0 +1,257 @@
+import { Decimal as DecimalJs } from "decimal.js";
+import { ValidationError } from "./errors.js";
+
+/**
+ * The decimal type ordersafe uses for every quantity, price, notional and weight.
+ *
+ * @remarks
+ * A private clone of decimal.js: ordersafe never calls `Decimal.set`, so the caller's own
+ * decimal.js configuration is left untouched. Instances of any decimal.js copy are accepted
+ * wherever a {@link DecimalLike} is.
+ *
+ * @example
+ * ```ts
+ * import { Decimal } from "ordersafe";
+ * const qty = new Decimal("1591.166892");
+ * ```
+ */
+export const Decimal = DecimalJs.clone({
+  precision: 40,
+  rounding: DecimalJs.ROUND_HALF_UP,
+  toExpNeg: -40,
+  toExpPos: 40,
+});
+/** An ordersafe decimal value. */
+export type Decimal = DecimalJs;
+
+/** Anything ordersafe accepts as a decimal: a decimal.js instance, a numeric string or a finite number. */
+export type DecimalLike = DecimalJs | string | number;
+
+/** Decimal.js rounding modes under readable names. */
+export const Rounding = {
+  down: DecimalJs.ROUND_DOWN,
+  up: DecimalJs.ROUND_UP,
+  floor: DecimalJs.ROUND_FLOOR,
+  ceil: DecimalJs.ROUND_CEIL,
+  halfUp: DecimalJs.ROUND_HALF_UP,
+  halfEven: DecimalJs.ROUND_HALF_EVEN,
+} as const;
+
+const NUMERIC = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
+
+/** A zero, shared (decimals are immutable). */
+export const ZERO: Decimal = new Decimal(0);
+/** A one, shared. */
+export const ONE: Decimal = new Decimal(1);
+
+/**
+ * Whether a value is a decimal.js instance (of any copy of the library).
+ *
+ * @param value - anything
+ * @returns true for a decimal.js instance
+ */
+export function isDecimal(value: unknown): value is Decimal {
+  return DecimalJs.isDecimal(value);
+}
+
+/**
+ * Converts a {@link DecimalLike} to an ordersafe {@link Decimal}.
+ *
+ * @param value - a decimal, a numeric string (`"12.5"`, `"1e-3"`) or a finite number
+ * @param path - where the value came from, named in the error (`"targets.weights.TECL"`)
+ * @returns the value as a finite decimal
+ * @throws ValidationError (`validation`) for NaN, ±Infinity, an empty or non-numeric string,
+ *   or any other type
+ * @example
+ * ```ts
+ * toDecimal("0.1").plus(toDecimal(0.2)).toString(); // "0.3"
+ * ```
+ */
+export function toDecimal(value: unknown, path = "value"): Decimal {
+  if (isDecimal(value)) {
+    if (!value.isFinite()) throw invalid(path, value, "a finite decimal");
+    return value instanceof Decimal ? value : new Decimal((value as { toString(): string }).toString());
+  }
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw invalid(path, value, "a finite number");
+    return new Decimal(value);
+  }
+  if (typeof value === "string") {
+    const s = value.trim();
+    if (s === "" || !NUMERIC.test(s)) throw invalid(path, value, "a numeric string");
+    return new Decimal(s);
+  }
+  throw invalid(path, value, "a decimal, a numeric string or a finite number");
+}
+
+function invalid(path: string, value: unknown, expected: string): ValidationError {
+  return new ValidationError(`${path}: expected ${expected}`, {
+    issues: [{ path, message: `expected ${expected}`, value }],
+  });
+}
+
+/** How close (as a fraction of one increment) a value must be to the next step to count as that step. */
+export const INCREMENT_SNAP = new Decimal("0.000001");
+
+function checkIncrement(increment: Decimal): void {
+  if (!increment.isFinite() || increment.lte(0)) {
+    throw new ValidationError(`increment: expected a positive decimal`, {
+      issues: [{ path: "increment", message: "expected a positive decimal", value: increment.toString() }],
+    });
+  }
+}
+
+/**
+ * Rounds down to a whole number of increments (toward −∞).
+ *
+ * @remarks
+ * A value within one millionth of an increment below the next step counts as that step:
+ * `0.9999999999` shares with increment 1 is float noise for 1, not a reason to drop a
+ * whole share. Callers that must never exceed a cap (a sell and `qtyAvailable`) still cap.
+ *
+ * @param value - the value to round
+ * @param increment - the step, greater than zero (1 for whole shares, 0.000000001 for fractional)
+ * @returns the largest multiple of `increment` not above `value` (with the snap above)
+ * @throws ValidationError (`validation`) when the increment is not positive
+ * @example
+ * ```ts
+ * floorToIncrement("10.7", 1).toString(); // "10"
+ * floorToIncrement("1.99999999999", "0.01").toString(); // "2"
+ * ```
+ */
+export function floorToIncrement(value: DecimalLike, increment: DecimalLike): Decimal {
+  const v = toDecimal(value);
+  const inc = toDecimal(increment, "increment");
+  checkIncrement(inc);
+  const steps = v.div(inc);
+  const up = steps.ceil();
+  const n = up.minus(steps).lte(INCREMENT_SNAP) ? up : steps.floor();
+  return n.times(inc);
+}
+
+/**
+ * Rounds up to a whole number of increments (toward +∞).
+ *
+ * @remarks
+ * A value within one millionth of an increment above a step counts as that step.
+ *
+ * @param value - the value to round
+ * @param increment - the step, greater than zero
+ * @returns the smallest multiple of `increment` not below `value` (with the snap above)
+ * @throws ValidationError (`validation`) when the increment is not positive
+ * @example
+ * ```ts
+ * ceilToIncrement("10.2", 1).toString(); // "11"
+ * ```
+ */
+export function ceilToIncrement(value: DecimalLike, increment: DecimalLike): Decimal {
+  const v = toDecimal(value);
+  const inc = toDecimal(increment, "increment");
+  checkIncrement(inc);
+  const steps = v.div(inc);
+  const down = steps.floor();
+  const n = steps.minus(down).lte(INCREMENT_SNAP) ? down : steps.ceil();
+  return n.times(inc);
+}
+
+/**
+ * Whether a value is a whole number of increments.
+ *
+ * @param value - the value
+ * @param increment - the step, greater than zero
+ * @returns true when `value / increment` is an integer
+ */
+export function isMultipleOf(value: DecimalLike, increment: DecimalLike): boolean {
+  const inc = toDecimal(increment, "increment");
+  checkIncrement(inc);
+  return toDecimal(value).mod(inc).isZero();
+}
+
+/**
+ * Formats a decimal for a broker: plain notation (never exponent form), at most
+ * `maxDecimals` places, no trailing zeros.
+ *
+ * @param value - the value
+ * @param maxDecimals - decimal places kept
+ * @param rounding - how extra places are dropped; toward zero unless told
+ * @returns a string such as `"0.000000001"` or `"1591.166892"`
+ * @defaultValue maxDecimals 9, rounding `Rounding.down`
+ * @example
+ * ```ts
+ * formatDecimal(new Decimal("1e-9")); // "0.000000001"
+ * ```
+ */
+export function formatDecimal(value: DecimalLike, maxDecimals = 9, rounding: number = Rounding.down): string {
+  const d = toDecimal(value).toDecimalPlaces(maxDecimals, rounding as DecimalJs.Rounding);
+  const s = d.toFixed();
+  return s === "-0" ? "0" : s;
+}
+
+/**
+ * The smaller of two decimals.
+ *
+ * @param a - a value
+ * @param b - a value
+ * @returns the smaller one
+ */
+export function minDecimal(a: Decimal, b: Decimal): Decimal {
+  return a.lte(b) ? a : b;
+}
+
+/**
+ * The larger of two decimals.
+ *
+ * @param a - a value
+ * @param b - a value
+ * @returns the larger one
+ */
+export function maxDecimal(a: Decimal, b: Decimal): Decimal {
+  return a.gte(b) ? a : b;
+}
+
+/**
+ * Splits a total into parts proportional to weights by the largest-remainder method, on a
+ * step, so the parts sum to the total (floored to the step) exactly.
+ *
+ * @param total - the amount to split, at least zero
+ * @param weights - non-negative weights, at least one positive
+ * @param step - the smallest unit of a part (0.01 for cents)
+ * @returns one part per weight, in order
+ * @throws ValidationError (`validation`) for negative weights, a zero weight sum or a negative total
+ * @example
+ * ```ts
+ * splitLargestRemainder(100, [1, 1, 1], "0.01").map(String); // ["33.34", "33.33", "33.33"]
+ * ```
+ */
+export function splitLargestRemainder(
+  total: DecimalLike,
+  weights: readonly DecimalLike[],
+  step: DecimalLike,
+): Decimal[] {
+  const t = toDecimal(total, "total");
+  const s = toDecimal(step, "step");
+  checkIncrement(s);
+  const w = weights.map((x, i) => toDecimal(x, `weights[${i}]`));
+  const sum = w.reduce((a, b) => a.plus(b), ZERO);
+  if (t.isNegative() || w.some((x) => x.isNegative()) || sum.lte(0)) {
+    throw new ValidationError(
+      "split: expected a non-negative total and non-negative weights with a positive sum",
+      {
+        issues: [{ path: "weights", message: "invalid split", value: weights.map(String) }],
+      },
+    );
+  }
+  const units = t.div(s).floor();
+  const exact = w.map((x) => units.times(x).div(sum));
+  const parts = exact.map((x) => x.floor());
+  let left = units.minus(parts.reduce((a, b) => a.plus(b), ZERO)).toNumber();
+  const order = exact
+    .map((x, i) => ({ i, r: x.minus(x.floor()) }))
+    .sort((a, b) => b.r.comparedTo(a.r) || a.i - b.i);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    parts[i] = (parts[i] as Decimal).plus(1);
+    left -= 1;
+  }
+  return parts.map((p) => p.times(s));
+}

@@ -1,0 +1,235 @@
+/**
+ * Why a broker refused or failed a call. See DESIGN.md's contract for what each means.
+ *
+ * @remarks
+ * `unavailable` means the request certainly did not take effect (5xx, refused connection);
+ * `ambiguous` means it may have (timeout or connection lost after sending): an ambiguous
+ * submit must be looked up by client order id before anything is sent again.
+ */
+export type BrokerErrorCode =
+  | "insufficient_buying_power"
+  | "insufficient_quantity"
+  | "wash_trade"
+  | "min_notional"
+  | "not_fractionable"
+  | "duplicate_client_order_id"
+  | "invalid_order"
+  | "not_found"
+  | "not_cancelable"
+  | "market_closed"
+  | "rate_limited"
+  | "unavailable"
+  | "ambiguous"
+  | "unauthorized"
+  | "forbidden"
+  | "protocol"
+  | "rejected";
+
+/** Every broker error code, in a stable order. */
+export const BROKER_ERROR_CODES: readonly BrokerErrorCode[] = [
+  "insufficient_buying_power",
+  "insufficient_quantity",
+  "wash_trade",
+  "min_notional",
+  "not_fractionable",
+  "duplicate_client_order_id",
+  "invalid_order",
+  "not_found",
+  "not_cancelable",
+  "market_closed",
+  "rate_limited",
+  "unavailable",
+  "ambiguous",
+  "unauthorized",
+  "forbidden",
+  "protocol",
+  "rejected",
+];
+
+/**
+ * Codes of ordersafe's own errors: `validation` (bad input, nothing done), `invalid_state`
+ * (a call the object cannot take now), `halted` (the circuit breaker is open), `aborted`
+ * (the caller's signal), `config` (a setup problem such as a missing credential), and every
+ * {@link BrokerErrorCode}.
+ */
+export type OrdersafeErrorCode =
+  | "validation"
+  | "invalid_state"
+  | "halted"
+  | "aborted"
+  | "config"
+  | BrokerErrorCode;
+
+const BRAND = Symbol.for("ordersafe.error");
+const BROKER_BRAND = Symbol.for("ordersafe.broker-error");
+
+const RETRYABLE: ReadonlySet<OrdersafeErrorCode> = new Set(["rate_limited", "unavailable", "ambiguous"]);
+
+/** Options of {@link OrdersafeError}. */
+export interface OrdersafeErrorOptions {
+  /** Structured facts about the error (never credentials). */
+  details?: Record<string, unknown>;
+  /** The underlying error. */
+  cause?: unknown;
+  /** Overrides whether retrying the same call may succeed. */
+  retryable?: boolean;
+}
+
+/**
+ * The base of every error ordersafe throws.
+ *
+ * @remarks
+ * Branded with `Symbol.for("ordersafe.error")`: use {@link isOrdersafeError} rather than
+ * `instanceof`, which fails across the ESM and CJS copies of the package.
+ *
+ * @example
+ * ```ts
+ * try { await rebalancer.rebalance(targets); }
+ * catch (e) { if (isOrdersafeError(e) && e.code === "validation") console.error(e.message); }
+ * ```
+ */
+export class OrdersafeError extends Error {
+  /** What went wrong, as a literal union to branch on. */
+  readonly code: OrdersafeErrorCode;
+  /** Whether the same call may succeed if retried. */
+  readonly retryable: boolean;
+  /** Structured facts about the error. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  /**
+   * @param code - the error code
+   * @param message - a message; `[ordersafe]` is prefixed when missing
+   * @param options - details, cause, retryable
+   */
+  constructor(code: OrdersafeErrorCode, message: string, options: OrdersafeErrorOptions = {}) {
+    super(prefix(message), options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "OrdersafeError";
+    this.code = code;
+    this.retryable = options.retryable ?? RETRYABLE.has(code);
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+}
+
+function prefix(message: string): string {
+  return message.startsWith("[ordersafe") ? message : `[ordersafe] ${message}`;
+}
+
+/** One problem found in an input. */
+export interface ValidationIssue {
+  /** Where, as a dotted path (`"targets.weights.TECL"`). */
+  path: string;
+  /** What is wrong. */
+  message: string;
+  /** The offending value. */
+  value?: unknown;
+}
+
+/** Options of {@link ValidationError}. */
+export interface ValidationErrorOptions {
+  /** Each problem found. */
+  issues: ValidationIssue[];
+  /** The underlying error (a zod error). */
+  cause?: unknown;
+}
+
+/**
+ * Bad input: raised before anything is sent, so nothing is half-done.
+ *
+ * @example
+ * ```ts
+ * new ValidationError("targets.weights.TECL: expected a number ≥ 0", { issues: [...] });
+ * ```
+ */
+export class ValidationError extends OrdersafeError {
+  /** Each problem found, with its path and offending value. */
+  readonly issues: readonly ValidationIssue[];
+
+  /**
+   * @param message - what is wrong
+   * @param options - the issues and the cause
+   */
+  constructor(message: string, options: ValidationErrorOptions) {
+    super("validation", message, {
+      cause: options.cause,
+      details: { issues: options.issues },
+      retryable: false,
+    });
+    this.name = "ValidationError";
+    this.issues = Object.freeze([...options.issues]);
+  }
+}
+
+/** Options of {@link BrokerError}. */
+export interface BrokerErrorOptions {
+  /** For `rate_limited`: how long to wait before the next call. */
+  retryAfterMs?: number;
+  /** The broker's own code, as a string (`"40310000"`). */
+  brokerCode?: string;
+  /** Structured facts (never credentials). */
+  details?: Record<string, unknown>;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * A broker refused or failed a call. Thrown by every `BrokerPort`.
+ *
+ * @example
+ * ```ts
+ * throw new BrokerError("insufficient_buying_power", "insufficient buying power", { brokerCode: "40310000" });
+ * ```
+ */
+export class BrokerError extends OrdersafeError {
+  declare readonly code: BrokerErrorCode;
+  /** For `rate_limited`: how long to wait before the next call. */
+  readonly retryAfterMs: number | undefined;
+  /** The broker's own code. */
+  readonly brokerCode: string | undefined;
+
+  /**
+   * @param code - one of {@link BrokerErrorCode}
+   * @param message - the broker's message, or ours
+   * @param options - retryAfterMs, brokerCode, details, cause
+   */
+  constructor(code: BrokerErrorCode, message: string, options: BrokerErrorOptions = {}) {
+    super(code, message, { details: options.details, cause: options.cause });
+    this.name = "BrokerError";
+    this.retryAfterMs = options.retryAfterMs;
+    this.brokerCode = options.brokerCode;
+    Object.defineProperty(this, BROKER_BRAND, { value: true });
+  }
+}
+
+/**
+ * Whether a value is an error thrown by ordersafe (any copy of the package).
+ *
+ * @param value - anything
+ * @returns true for an {@link OrdersafeError}
+ */
+export function isOrdersafeError(value: unknown): value is OrdersafeError {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/**
+ * Whether a value is a {@link BrokerError} (any copy of the package), optionally of one code.
+ *
+ * @param value - anything
+ * @param code - when given, the code it must have
+ * @returns true for a broker error (of that code)
+ */
+export function isBrokerError(value: unknown, code?: BrokerErrorCode): value is BrokerError {
+  if (typeof value !== "object" || value === null) return false;
+  if ((value as Record<symbol, unknown>)[BROKER_BRAND] !== true) return false;
+  return code === undefined || (value as BrokerError).code === code;
+}
+
+/**
+ * Whether a value is a {@link ValidationError} (any copy of the package).
+ *
+ * @param value - anything
+ * @returns true for a validation error
+ */
+export function isValidationError(value: unknown): value is ValidationError {
+  return isOrdersafeError(value) && value.code === "validation";
+}

@@ -1,0 +1,94 @@
+// ordersafe: the broker-agnostic entry. Explicit re-exports only; what is not here is private.
+
+// broker contract
+export {
+  type AccountSnapshot,
+  type AssetRules,
+  BROKER_ORDER_STATUSES,
+  type BrokerCapabilities,
+  type BrokerOrderStatus,
+  type BrokerPort,
+  type CallOptions,
+  FINAL_BROKER_STATUSES,
+  isFinalBrokerStatus,
+  type MarketClock,
+  ORDER_UPDATE_EVENTS,
+  type OrderFill,
+  type OrderRequest,
+  type OrderSide,
+  type OrderSnapshot,
+  type OrderType,
+  type OrderUpdate,
+  type OrderUpdateEvent,
+  type OrderUpdateListener,
+  type PositionSnapshot,
+  type StreamStatus,
+  type Subscription,
+  type TimeInForce,
+} from "./broker/broker-port.js";
+export { checkBroker } from "./broker/checked-broker.js";
+export {
+  AccountSnapshotSchema,
+  AssetRulesSchema,
+  MarketClockSchema,
+  OrderRequestSchema,
+  OrderSnapshotSchema,
+  OrderUpdateSchema,
+  PositionSnapshotSchema,
+  parseAccountSnapshot,
+  parseAssetRules,
+  parseLatestPrices,
+  parseMarketClock,
+  parseOrderRequest,
+  parseOrderSnapshot,
+  parseOrderSnapshots,
+  parseOrderUpdate,
+  parsePositionSnapshot,
+  parsePositionSnapshots,
+} from "./broker/schemas.js";
+// core
+export { abortReason, type Clock, systemClock, throwIfAborted } from "./core/clock.js";
+export {
+  ceilToIncrement,
+  Decimal,
+  type DecimalLike,
+  floorToIncrement,
+  formatDecimal,
+  INCREMENT_SNAP,
+  isDecimal,
+  isMultipleOf,
+  maxDecimal,
+  minDecimal,
+  ONE,
+  Rounding,
+  splitLargestRemainder,
+  toDecimal,
+  ZERO,
+} from "./core/decimal.js";
+export {
+  BROKER_ERROR_CODES,
+  BrokerError,
+  type BrokerErrorCode,
+  type BrokerErrorOptions,
+  isBrokerError,
+  isOrdersafeError,
+  isValidationError,
+  OrdersafeError,
+  type OrdersafeErrorCode,
+  type OrdersafeErrorOptions,
+  ValidationError,
+  type ValidationErrorOptions,
+  type ValidationIssue,
+} from "./core/errors.js";
+export { type ClientOrderIdParts, clientOrderId, MAX_CLIENT_ORDER_ID_LENGTH, makeRunId } from "./core/ids.js";
+export { type Logger, silentLogger } from "./core/logger.js";
+
+// rebalance
+
+// orders
+
+// funds
+
+// reconcile
+
+// execution

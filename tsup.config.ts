@@ -1,0 +1,16 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    "testing/index": "src/testing/index.ts",
+  },
+  format: ["esm", "cjs"],
+  dts: true,
+  splitting: true,
+  sourcemap: true,
+  target: "es2022",
+  clean: true,
+  minify: false,
+  treeshake: false,
+});
