@@ -82,6 +82,7 @@ export {
 } from "./core/errors.js";
 export { type ClientOrderIdParts, clientOrderId, MAX_CLIENT_ORDER_ID_LENGTH, makeRunId } from "./core/ids.js";
 export { type Logger, silentLogger } from "./core/logger.js";
+export { createRandom, type Random } from "./core/random.js";
 
 // rebalance
 
