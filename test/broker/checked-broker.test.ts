@@ -1,0 +1,133 @@
+import {
+  type BrokerPort,
+  checkBroker,
+  Decimal,
+  isBrokerError,
+  type OrderUpdate,
+  type OrderUpdateListener,
+} from "ordersafe";
+import { describe, expect, it } from "vitest";
+
+const at = new Date("2026-11-25T15:00:00Z");
+const goodOrder = {
+  id: "o1",
+  clientOrderId: "c1",
+  symbol: "TECL",
+  side: "buy",
+  type: "market",
+  timeInForce: "day",
+  qty: new Decimal(1),
+  filledQty: new Decimal(0),
+  status: "new",
+  updatedAt: at,
+};
+
+/** A port whose replies are whatever the test puts in `replies`: a third-party adapter with bugs. */
+function portReturning(replies: Record<string, unknown>): { port: BrokerPort; push: (u: unknown) => void } {
+  let listener: OrderUpdateListener | undefined;
+  const reply = async (name: string) => replies[name];
+  const port = {
+    id: "buggy",
+    capabilities: { fractional: true, notionalOrders: true, closePosition: true, orderUpdates: true },
+    getAccount: () => reply("getAccount"),
+    getPositions: () => reply("getPositions"),
+    getPosition: () => reply("getPosition"),
+    getAssets: () => reply("getAssets"),
+    getLatestPrices: () => reply("getLatestPrices"),
+    getClock: () => reply("getClock"),
+    submitOrder: () => reply("submitOrder"),
+    getOrder: () => reply("getOrder"),
+    getOrderByClientOrderId: () => reply("getOrderByClientOrderId"),
+    listOpenOrders: () => reply("listOpenOrders"),
+    cancelOrder: () => reply("cancelOrder"),
+    closePosition: () => reply("closePosition"),
+    subscribeOrderUpdates(l: OrderUpdateListener) {
+      listener = l;
+      l.onStatus?.("connected");
+      return { close() {} };
+    },
+  } as unknown as BrokerPort;
+  return { port, push: (u) => listener?.onUpdate(u as OrderUpdate) };
+}
+
+async function code(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (e) {
+    return isBrokerError(e) ? e.code : "other";
+  }
+  return undefined;
+}
+
+describe("checkBroker", () => {
+  it("turns every malformed reply into BrokerError('protocol')", async () => {
+    const { port } = portReturning({
+      getAccount: {
+        cash: "NaN",
+        buyingPower: 1,
+        equity: 1,
+        currency: "USD",
+        tradingBlocked: false,
+        asOf: at,
+      },
+      getPositions: [{ symbol: "X", qty: 1, qtyAvailable: 2 }],
+      getPosition: { symbol: "X", qty: "one", qtyAvailable: 0 },
+      getAssets: [{ symbol: "X", tradable: true, fractionable: true, qtyIncrement: 0 }],
+      getLatestPrices: new Map([["X", -1]]),
+      getClock: { isOpen: "yes", nextOpen: at, nextClose: at, asOf: at },
+      submitOrder: { ...goodOrder, status: "mystery" },
+      getOrder: { ...goodOrder, filledQty: -1 },
+      getOrderByClientOrderId: { ...goodOrder, id: "" },
+      listOpenOrders: [{ ...goodOrder, side: "short" }],
+      closePosition: {},
+    });
+    const safe = checkBroker(port);
+    const results = await Promise.all([
+      code(safe.getAccount()),
+      code(safe.getPositions()),
+      code(safe.getPosition("X")),
+      code(safe.getAssets(["X"])),
+      code(safe.getLatestPrices(["X"])),
+      code(safe.getClock()),
+      code(safe.submitOrder({} as never)),
+      code(safe.getOrder("o1")),
+      code(safe.getOrderByClientOrderId("c1")),
+      code(safe.listOpenOrders()),
+      code(safe.closePosition("X")),
+    ]);
+    expect(results).toEqual(Array(11).fill("protocol"));
+  });
+
+  it("passes valid replies and nulls through, converted to ordersafe decimals", async () => {
+    const { port } = portReturning({
+      getPosition: null,
+      getOrder: goodOrder,
+      getOrderByClientOrderId: null,
+      getLatestPrices: new Map([["X", "12.5"]]),
+    });
+    const safe = checkBroker(port);
+    expect(await safe.getPosition("X")).toBeNull();
+    expect(await safe.getOrderByClientOrderId("c1")).toBeNull();
+    expect((await safe.getOrder("o1"))?.qty).toBeInstanceOf(Decimal);
+    expect((await safe.getLatestPrices(["X"])).get("X")?.toString()).toBe("12.5");
+    expect(checkBroker(safe)).toBe(safe);
+    expect(safe.id).toBe("buggy");
+  });
+
+  it("drops malformed pushed updates, reports them, and delivers valid ones", () => {
+    const { port, push } = portReturning({});
+    const invalid: unknown[] = [];
+    const seen: OrderUpdate[] = [];
+    const statuses: string[] = [];
+    checkBroker(port, (e) => invalid.push(e)).subscribeOrderUpdates({
+      onUpdate: (u) => seen.push(u),
+      onStatus: (s) => statuses.push(s),
+    });
+    push({ event: "fill", order: { ...goodOrder, filledQty: "NaN" }, at });
+    push({ event: "new", order: goodOrder, at });
+    expect(seen.map((u) => u.event)).toEqual(["new"]);
+    expect(invalid).toHaveLength(1);
+    expect(isBrokerError(invalid[0], "protocol")).toBe(true);
+    expect(statuses).toEqual(["connected"]);
+  });
+});

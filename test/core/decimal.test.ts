@@ -1,0 +1,183 @@
+import { Decimal as UserDecimal } from "decimal.js";
+import fc from "fast-check";
+import {
+  ceilToIncrement,
+  Decimal,
+  floorToIncrement,
+  formatDecimal,
+  isMultipleOf,
+  isValidationError,
+  splitLargestRemainder,
+  toDecimal,
+} from "ordersafe";
+import { describe, expect, it } from "vitest";
+
+const increments = fc.constantFrom("1", "0.1", "0.01", "0.000000001", "0.5", "5", "0.0001");
+const values = fc
+  .tuple(fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }), fc.integer({ min: 0, max: 12 }))
+  .map(([n, scale]) => new Decimal(n.toString()).div(new Decimal(10).pow(scale)));
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return isValidationError(e) ? e.code : "other";
+  }
+  return undefined;
+}
+
+describe("toDecimal", () => {
+  it("accepts decimals, numeric strings and finite numbers", () => {
+    expect(toDecimal("12.5").toString()).toBe("12.5");
+    expect(toDecimal(" 3 ").toString()).toBe("3");
+    expect(toDecimal("1e-3").toString()).toBe("0.001");
+    expect(toDecimal(0.1).plus(toDecimal(0.2)).toString()).toBe("0.3");
+    expect(toDecimal(new UserDecimal("7.25")).toString()).toBe("7.25");
+    expect(toDecimal(new UserDecimal("7.25"))).toBeInstanceOf(Decimal);
+  });
+
+  it.each([
+    ["NaN", Number.NaN],
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["-Infinity", Number.NEGATIVE_INFINITY],
+    ["empty string", ""],
+    ["blank string", "   "],
+    ["non-numeric string", "12abc"],
+    ["NaN string", "NaN"],
+    ["Infinity string", "Infinity"],
+    ["hex string", "0x10"],
+    ["null", null],
+    ["undefined", undefined],
+    ["object", {}],
+    ["NaN decimal", new UserDecimal(Number.NaN)],
+  ])("rejects %s with a ValidationError", (_name, value) => {
+    expect(code(() => toDecimal(value))).toBe("validation");
+  });
+
+  it("names the path in the error", () => {
+    try {
+      toDecimal("x", "targets.weights.TECL");
+      expect.unreachable();
+    } catch (e) {
+      expect(isValidationError(e) && e.issues[0]?.path).toBe("targets.weights.TECL");
+    }
+  });
+});
+
+describe("floorToIncrement / ceilToIncrement", () => {
+  it("rounds to the step", () => {
+    expect(floorToIncrement("10.7", 1).toString()).toBe("10");
+    expect(floorToIncrement("-10.2", 1).toString()).toBe("-11");
+    expect(ceilToIncrement("10.2", 1).toString()).toBe("11");
+    expect(floorToIncrement("1591.166892", "0.000000001").toString()).toBe("1591.166892");
+    expect(floorToIncrement("0.123456789123", "0.000000001").toString()).toBe("0.123456789");
+  });
+
+  it("treats a value within a millionth of an increment of the next step as that step", () => {
+    expect(floorToIncrement("0.9999999999", 1).toString()).toBe("1");
+    expect(floorToIncrement("0.999998", 1).toString()).toBe("0");
+    expect(ceilToIncrement("5.0000000001", 1).toString()).toBe("5");
+    expect(ceilToIncrement("5.000002", 1).toString()).toBe("6");
+  });
+
+  it("rejects a non-positive increment", () => {
+    expect(code(() => floorToIncrement(1, 0))).toBe("validation");
+    expect(code(() => ceilToIncrement(1, -1))).toBe("validation");
+  });
+
+  it("property: floor is a multiple of the step, never more than the snap above the input, less than a step below", () => {
+    fc.assert(
+      fc.property(values, increments, (v, incS) => {
+        const inc = new Decimal(incS);
+        const f = floorToIncrement(v, inc);
+        expect(isMultipleOf(f, inc)).toBe(true);
+        expect(f.lte(v.plus(inc.times("0.000001")))).toBe(true);
+        expect(f.gt(v.minus(inc))).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("property: an exact multiple stays put (so flooring never moves a value above the input)", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }), increments, (n, incS) => {
+        const v = new Decimal(n.toString()).times(incS);
+        expect(floorToIncrement(v, incS).eq(v)).toBe(true);
+        expect(ceilToIncrement(v, incS).eq(v)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("property: floor and ceil are idempotent and bracket the input", () => {
+    fc.assert(
+      fc.property(values, increments, (v, incS) => {
+        const f = floorToIncrement(v, incS);
+        const c = ceilToIncrement(v, incS);
+        expect(floorToIncrement(f, incS).eq(f)).toBe(true);
+        expect(ceilToIncrement(c, incS).eq(c)).toBe(true);
+        expect(f.lte(c)).toBe(true);
+        expect(c.minus(f).lte(incS)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("formatDecimal", () => {
+  it("never uses exponent notation and caps decimals toward zero", () => {
+    expect(formatDecimal(new Decimal("1e-9"))).toBe("0.000000001");
+    expect(formatDecimal(new Decimal("1e21"))).toBe("1000000000000000000000");
+    expect(formatDecimal("0.1234567899")).toBe("0.123456789");
+    expect(formatDecimal("-0.0000000001")).toBe("0");
+    expect(formatDecimal("2.50")).toBe("2.5");
+    expect(formatDecimal("2.555", 2)).toBe("2.55");
+  });
+
+  it("property: plain digits only, at most the asked decimals, never above the input's magnitude", () => {
+    fc.assert(
+      fc.property(values, fc.integer({ min: 0, max: 12 }), (v, dp) => {
+        const s = formatDecimal(v, dp);
+        expect(s).toMatch(/^-?\d+(\.\d+)?$/);
+        const decimals = s.split(".")[1]?.length ?? 0;
+        expect(decimals).toBeLessThanOrEqual(dp);
+        expect(new Decimal(s).abs().lte(v.abs())).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("splitLargestRemainder", () => {
+  it("splits so the parts sum to the total", () => {
+    expect(splitLargestRemainder(100, [1, 1, 1], "0.01").map(String)).toEqual(["33.34", "33.33", "33.33"]);
+  });
+
+  it("property: parts sum to the floored total and each is within a step of its exact share", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 10_000_000 }),
+        fc
+          .array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 20 })
+          .filter((w) => w.some((x) => x > 0)),
+        (cents, weights) => {
+          const total = new Decimal(cents).div(100);
+          const parts = splitLargestRemainder(total, weights, "0.01");
+          const sum = parts.reduce((a, b) => a.plus(b), new Decimal(0));
+          expect(sum.eq(total)).toBe(true);
+          const wsum = weights.reduce((a, b) => a + b, 0);
+          parts.forEach((p, i) => {
+            const exact = total.times(weights[i] as number).div(wsum);
+            expect(p.minus(exact).abs().lt("0.01")).toBe(true);
+          });
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("rejects negative weights and an all-zero split", () => {
+    expect(code(() => splitLargestRemainder(10, [1, -1], "1"))).toBe("validation");
+    expect(code(() => splitLargestRemainder(10, [0, 0], "1"))).toBe("validation");
+  });
+});
