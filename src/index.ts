@@ -87,6 +87,27 @@ export { createRandom, type Random } from "./core/random.js";
 // rebalance
 
 // orders
+export {
+  type CreateOrderStateInput,
+  createOrderState,
+  FINAL_ORDER_STATUSES,
+  type FinalOrderState,
+  type FinalOrderStatus,
+  type IgnoredReason,
+  isAllowedTransition,
+  isFinalOrderStatus,
+  ORDER_TRANSITIONS,
+  type OrderEffect,
+  type OrderEvent,
+  type OrderHistoryEntry,
+  type OrderState,
+  type OrderStatus,
+  type TransitionResult,
+  toFinalOrderState,
+  transition,
+  WORKING_ORDER_STATUSES,
+  type WorkingOrderStatus,
+} from "./orders/order-state-machine.js";
 
 // funds
 
