@@ -1,0 +1,352 @@
+import { z } from "zod";
+import { isFinalBrokerStatus, type OrderSide, type OrderSnapshot } from "../broker/broker-port.js";
+import { OrderSnapshotSchema } from "../broker/schemas.js";
+import { Decimal, type DecimalLike, formatDecimal, ZERO } from "../core/decimal.js";
+import { parseInput, zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+
+/**
+ * What a difference between the book and the broker is, in the order it is decided:
+ * - `missed_fill`: fills the broker reports for known, finished orders that the book did not apply
+ *   explain it (what is left is covered by open orders);
+ * - `in_flight`: open orders on the symbol explain it (the book and the broker see an order at
+ *   different moments);
+ * - `dust`: within tolerance (under one quantity increment, or at most the notional tolerance);
+ * - `phantom`: we think we hold it, the broker holds nothing;
+ * - `unknown`: the broker holds it, we expected nothing (an outside trade);
+ * - `unexplained`: none of the above.
+ */
+export type DriftClass = "in_flight" | "missed_fill" | "phantom" | "unknown" | "dust" | "unexplained";
+
+/** Every drift class, in the order {@link detectPositionDrift} decides them. */
+export const DRIFT_CLASSES: readonly DriftClass[] = [
+  "missed_fill",
+  "in_flight",
+  "dust",
+  "phantom",
+  "unknown",
+  "unexplained",
+];
+
+/** An order that took part in explaining a drift. */
+export interface DriftOrder {
+  /** The broker's order id. */
+  orderId: string;
+  /** The client order id. */
+  clientOrderId: string;
+  /** Buy or sell. */
+  side: OrderSide;
+  /** The broker's status. */
+  status: OrderSnapshot["status"];
+  /** Whether the order is still open (its status is not final). */
+  open: boolean;
+  /** Shares the broker reports filled (cumulative). */
+  filledQty: Decimal;
+  /** Shares of this order the book has applied (cumulative). */
+  appliedQty: Decimal;
+  /** The effect on the position of the fills the book has not applied: signed, + for buys. */
+  unappliedQty: Decimal;
+}
+
+/** One difference between the expected (book) and the actual (broker) position of a symbol. */
+export interface PositionDrift {
+  /** The symbol. */
+  symbol: string;
+  /** What the book holds. */
+  expectedQty: Decimal;
+  /** What the broker holds. */
+  actualQty: Decimal;
+  /** `actualQty − expectedQty`. */
+  qtyDiff: Decimal;
+  /** The price used for the notional, when one was known. */
+  price?: Decimal;
+  /** `qtyDiff × price`, when a price was known. */
+  notionalDiff?: Decimal;
+  /** What the difference is. */
+  class: DriftClass;
+  /**
+   * Whether the difference is within tolerance (under one increment, or a notional of at most
+   * the tolerance). Always true for `dust`; may be true for an explained class too.
+   */
+  withinTolerance: boolean;
+  /** The orders on the symbol that were considered, with their unapplied fills. */
+  orders: DriftOrder[];
+  /** A short human explanation. */
+  reason: string;
+}
+
+/** A map of symbol (or order id) to a decimal: a `Map` or a plain record. */
+export type DecimalMapInput = ReadonlyMap<string, DecimalLike> | Readonly<Record<string, DecimalLike>>;
+
+/** The tolerance under which a drift is dust. */
+export interface DriftTolerance {
+  /**
+   * The largest absolute notional difference that is dust.
+   * @defaultValue 100 (the alert line: a drift above $100 is never dust)
+   */
+  notional?: DecimalLike;
+  /**
+   * A quantity difference strictly under this is dust, for every symbol.
+   * @defaultValue the symbol's increment from `increments`, else 0.000000001
+   */
+  qty?: DecimalLike;
+}
+
+/** Options of {@link detectPositionDrift}. */
+export interface DetectPositionDriftOptions {
+  /** Prices by symbol, for the notional difference. A symbol without a price has no notional. */
+  prices?: DecimalMapInput;
+  /** When a difference is dust. @defaultValue `{ notional: 100 }` and the asset's increment */
+  tolerance?: DriftTolerance;
+  /** Quantity increments by symbol (`AssetRules.qtyIncrement`). @defaultValue 0.000000001 */
+  increments?: DecimalMapInput;
+  /** The broker's open orders. @defaultValue none */
+  openOrders?: readonly OrderSnapshot[];
+  /**
+   * Known recent orders as the broker reports them now (cumulative `filledQty`): orders placed
+   * since the book's baseline, finished or not. Merged with `openOrders` by id (the snapshot
+   * with more filled wins). @defaultValue none
+   */
+  recentOrders?: readonly OrderSnapshot[];
+  /**
+   * Shares the book has applied per order id (cumulative; `PositionBook.appliedFills()`).
+   * An order missing here counts as nothing applied. @defaultValue none
+   */
+  applied?: DecimalMapInput;
+}
+
+/** The default notional tolerance: the plan's alert line, $100. */
+export const DEFAULT_DRIFT_NOTIONAL_TOLERANCE: Decimal = new Decimal(100);
+/** The quantity tolerance of a symbol whose increment is not known. */
+export const DEFAULT_QTY_INCREMENT: Decimal = new Decimal("0.000000001");
+
+const zDecimalMap = <K extends z.ZodType<string>, V extends z.ZodType>(key: K, value: V) =>
+  z.union([z.map(key, value), z.record(key, value)]);
+
+const OptionsSchema = z
+  .object({
+    prices: zDecimalMap(zSymbol, zPositiveDecimal).optional(),
+    tolerance: z
+      .object({ notional: zNonNegativeDecimal.optional(), qty: zPositiveDecimal.optional() })
+      .strict()
+      .optional(),
+    increments: zDecimalMap(zSymbol, zPositiveDecimal).optional(),
+    openOrders: z.array(OrderSnapshotSchema).optional(),
+    recentOrders: z.array(OrderSnapshotSchema).optional(),
+    applied: zDecimalMap(z.string().min(1), zNonNegativeDecimal).optional(),
+  })
+  .strict();
+
+const PositionsSchema = zDecimalMap(zSymbol, zDecimal);
+
+function toMap<V>(value: ReadonlyMap<string, V> | Readonly<Record<string, V>> | undefined): Map<string, V> {
+  if (value === undefined) return new Map();
+  if (value instanceof Map) return new Map(value);
+  return new Map(Object.entries(value as Record<string, V>));
+}
+
+function sign(side: OrderSide): number {
+  return side === "buy" ? 1 : -1;
+}
+
+/**
+ * Compares the positions the book expects with the broker's, and labels each difference.
+ *
+ * @remarks
+ * Pure: plain values in, plain values out. Only symbols whose quantities differ are returned,
+ * sorted by symbol. With `d = actual − expected`, the increment `inc` (or `tolerance.qty`) and
+ * each order's unapplied effect `u = ±(filledQty − applied)` (+ for buys), the class is the
+ * first that holds:
+ * 1. `missed_fill`: the finished orders of the symbol have unapplied fills `U ≠ 0`, and the
+ *    residual `d − U` lies within the open orders' range (below), widened by `inc`. The
+ *    broker reported those fills and the book never applied them (a dropped stream event).
+ * 2. `in_flight`: the symbol has open orders and `d` lies within their range widened by `inc`.
+ *    An open order with quantity `Q` (unbounded for a notional order) and `A` applied can move
+ *    the difference anywhere in `[−A, Q − A]` for a buy (`[A − Q, A]` for a sell): the broker's
+ *    position and the book may have seen it at different moments.
+ * 3. `dust`: `|d| < inc`, or a price is known and `|d × price| ≤ tolerance.notional`.
+ * 4. `phantom`: the book holds a quantity, the broker none.
+ * 5. `unknown`: the broker holds a quantity, the book none (an outside trade).
+ * 6. `unexplained`.
+ *
+ * So a missed fill is told from an unexplained drift by evidence: the broker's own report of
+ * a known order's cumulative fills, minus what the book applied, must account for the
+ * difference. A difference no known order accounts for is never called a missed fill.
+ *
+ * @param expected - the book's positions (symbol → quantity, negative for a short)
+ * @param actual - the broker's positions (symbol → quantity); a missing symbol holds zero
+ * @param options - prices, tolerance, increments, open and recent orders, applied fills
+ * @returns one drift per symbol whose quantities differ
+ * @throws ValidationError (`validation`) for a malformed position, price, order or option
+ * @example
+ * ```ts
+ * const drifts = detectPositionDrift({ FNGU: "711" }, { FNGU: "0" }, { prices: { FNGU: 33.05 } });
+ * drifts[0]?.class; // "phantom"
+ * ```
+ */
+export function detectPositionDrift(
+  expected: DecimalMapInput,
+  actual: DecimalMapInput,
+  options: DetectPositionDriftOptions = {},
+): PositionDrift[] {
+  const exp = toMap(parseInput(PositionsSchema, expected, "expected") as Map<string, Decimal>);
+  const act = toMap(parseInput(PositionsSchema, actual, "actual") as Map<string, Decimal>);
+  const opts = parseInput(OptionsSchema, options, "options");
+  const prices = toMap(opts.prices as Map<string, Decimal> | Record<string, Decimal> | undefined);
+  const increments = toMap(opts.increments as Map<string, Decimal> | Record<string, Decimal> | undefined);
+  const applied = toMap(opts.applied as Map<string, Decimal> | Record<string, Decimal> | undefined);
+  const notionalTol = opts.tolerance?.notional ?? DEFAULT_DRIFT_NOTIONAL_TOLERANCE;
+
+  const orders = new Map<string, OrderSnapshot>();
+  for (const o of [...(opts.openOrders ?? []), ...(opts.recentOrders ?? [])] as OrderSnapshot[]) {
+    const seen = orders.get(o.id);
+    if (seen === undefined || o.filledQty.gt(seen.filledQty)) orders.set(o.id, o);
+    else if (o.filledQty.eq(seen.filledQty) && isFinalBrokerStatus(o.status)) orders.set(o.id, o);
+  }
+
+  const symbols = [...new Set([...exp.keys(), ...act.keys()])].sort();
+  const drifts: PositionDrift[] = [];
+  for (const symbol of symbols) {
+    const e = exp.get(symbol) ?? ZERO;
+    const a = act.get(symbol) ?? ZERO;
+    const d = a.minus(e);
+    if (d.isZero()) continue;
+    const inc = opts.tolerance?.qty ?? increments.get(symbol) ?? DEFAULT_QTY_INCREMENT;
+    const price = prices.get(symbol);
+    const notional = price === undefined ? undefined : d.times(price);
+
+    const related: DriftOrder[] = [];
+    let finalUnapplied = ZERO;
+    let hasFinalUnapplied = false;
+    let low = ZERO;
+    let high = ZERO;
+    let hasOpen = false;
+    for (const o of orders.values()) {
+      if (o.symbol !== symbol) continue;
+      const s = sign(o.side);
+      const appliedQty = applied.get(o.id) ?? ZERO;
+      const unapplied = o.filledQty.minus(appliedQty).times(s);
+      const open = !isFinalBrokerStatus(o.status);
+      related.push({
+        orderId: o.id,
+        clientOrderId: o.clientOrderId,
+        side: o.side,
+        status: o.status,
+        open,
+        filledQty: o.filledQty,
+        appliedQty,
+        unappliedQty: unapplied,
+      });
+      if (open) {
+        hasOpen = true;
+        const q = o.qty ?? new Decimal(Number.POSITIVE_INFINITY);
+        // buy: [−A, Q − A]; sell: [A − Q, A]
+        if (s > 0) {
+          low = low.minus(appliedQty);
+          high = high.plus(q.minus(appliedQty));
+        } else {
+          low = low.minus(q.minus(appliedQty));
+          high = high.plus(appliedQty);
+        }
+      } else if (!unapplied.isZero()) {
+        hasFinalUnapplied = true;
+        finalUnapplied = finalUnapplied.plus(unapplied);
+      }
+    }
+    const within = (x: Decimal) => x.gt(low.minus(inc)) && x.lt(high.plus(inc));
+    const withinTolerance = d.abs().lt(inc) || notional?.abs().lte(notionalTol) === true;
+
+    let cls: DriftClass;
+    let reason: string;
+    if (hasFinalUnapplied && !finalUnapplied.isZero() && within(d.minus(finalUnapplied))) {
+      cls = "missed_fill";
+      reason = `finished orders filled ${formatDecimal(finalUnapplied)} shares the book did not apply`;
+    } else if (hasOpen && within(d)) {
+      cls = "in_flight";
+      reason = "open orders on the symbol explain the difference";
+    } else if (withinTolerance) {
+      cls = "dust";
+      reason = "the difference is within tolerance";
+    } else if (!e.isZero() && a.isZero()) {
+      cls = "phantom";
+      reason = "the book holds a position the broker does not";
+    } else if (e.isZero() && !a.isZero()) {
+      cls = "unknown";
+      reason = "the broker holds a position the book did not expect (an outside trade)";
+    } else {
+      cls = "unexplained";
+      reason = "no known order explains the difference";
+    }
+    const drift: PositionDrift = {
+      symbol,
+      expectedQty: e,
+      actualQty: a,
+      qtyDiff: d,
+      class: cls,
+      withinTolerance,
+      orders: related,
+      reason,
+    };
+    if (price !== undefined) drift.price = price;
+    if (notional !== undefined) drift.notionalDiff = notional;
+    drifts.push(drift);
+  }
+  return drifts;
+}
+
+/** A {@link PositionDrift} as JSON: decimals as strings. */
+export interface PositionDriftJSON {
+  symbol: string;
+  expectedQty: string;
+  actualQty: string;
+  qtyDiff: string;
+  price?: string;
+  notionalDiff?: string;
+  class: DriftClass;
+  withinTolerance: boolean;
+  orders: {
+    orderId: string;
+    clientOrderId: string;
+    side: OrderSide;
+    status: OrderSnapshot["status"];
+    open: boolean;
+    filledQty: string;
+    appliedQty: string;
+    unappliedQty: string;
+  }[];
+  reason: string;
+}
+
+/**
+ * Turns a drift into plain JSON (decimals as strings), for reports and logs.
+ *
+ * @param drift - a drift from {@link detectPositionDrift}
+ * @returns the same facts, JSON-serializable
+ * @example
+ * ```ts
+ * JSON.stringify(detectPositionDrift(expected, actual).map(driftToJSON));
+ * ```
+ */
+export function driftToJSON(drift: PositionDrift): PositionDriftJSON {
+  const out: PositionDriftJSON = {
+    symbol: drift.symbol,
+    expectedQty: drift.expectedQty.toFixed(),
+    actualQty: drift.actualQty.toFixed(),
+    qtyDiff: drift.qtyDiff.toFixed(),
+    class: drift.class,
+    withinTolerance: drift.withinTolerance,
+    orders: drift.orders.map((o) => ({
+      orderId: o.orderId,
+      clientOrderId: o.clientOrderId,
+      side: o.side,
+      status: o.status,
+      open: o.open,
+      filledQty: o.filledQty.toFixed(),
+      appliedQty: o.appliedQty.toFixed(),
+      unappliedQty: o.unappliedQty.toFixed(),
+    })),
+    reason: drift.reason,
+  };
+  if (drift.price !== undefined) out.price = drift.price.toFixed();
+  if (drift.notionalDiff !== undefined) out.notionalDiff = drift.notionalDiff.toFixed();
+  return out;
+}
