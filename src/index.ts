@@ -112,5 +112,26 @@ export {
 // funds
 
 // reconcile
+export {
+  DEFAULT_DRIFT_NOTIONAL_TOLERANCE,
+  DEFAULT_QTY_INCREMENT,
+  type DecimalMapInput,
+  type DetectPositionDriftOptions,
+  DRIFT_CLASSES,
+  type DriftClass,
+  type DriftOrder,
+  type DriftTolerance,
+  detectPositionDrift,
+  driftToJSON,
+  type PositionDrift,
+  type PositionDriftJSON,
+} from "./reconcile/detect-position-drift.js";
+export {
+  type BookFill,
+  type BookFillResult,
+  type BookOrderRecord,
+  PositionBook,
+  type PositionBookJSON,
+} from "./reconcile/position-book.js";
 
 // execution
