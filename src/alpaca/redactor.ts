@@ -1,0 +1,73 @@
+import type { Logger } from "../core/logger.js";
+
+/** Replaces secrets in text and values before they reach an error or a log line. */
+export interface Redactor {
+  /** The text with every secret replaced by `[redacted]`. */
+  text(value: string): string;
+  /** A copy of a loggable value with every secret replaced (errors become plain objects). */
+  value(value: unknown): unknown;
+}
+
+const MASK = "[redacted]";
+const MAX_DEPTH = 6;
+
+/**
+ * Makes a redactor for the given secrets (API key id, secret key).
+ *
+ * @param secrets - strings that must never be shown; empty ones are ignored
+ * @returns the redactor
+ * @example
+ * ```ts
+ * const r = createRedactor([keyId, secret]);
+ * logger.warn(r.value({ error }), r.text(message));
+ * ```
+ */
+export function createRedactor(secrets: readonly string[]): Redactor {
+  const list = [...new Set(secrets.filter((s) => s.length > 0))].sort((a, b) => b.length - a.length);
+  const text = (value: string): string => {
+    let out = value;
+    for (const s of list) out = out.split(s).join(MASK);
+    return out;
+  };
+  const walk = (v: unknown, depth: number, seen: Set<unknown>): unknown => {
+    if (typeof v === "string") return text(v);
+    if (typeof v !== "object" || v === null) return v;
+    if (seen.has(v) || depth > MAX_DEPTH) return "[…]";
+    seen.add(v);
+    if (v instanceof Error) {
+      const e: Record<string, unknown> = { name: v.name, message: text(v.message) };
+      const code = (v as { code?: unknown }).code;
+      if (code !== undefined) e.code = walk(code, depth + 1, seen);
+      if (v.cause !== undefined) e.cause = walk(v.cause, depth + 1, seen);
+      return e;
+    }
+    if (v instanceof Date) return v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1, seen));
+    if (typeof (v as { toFixed?: unknown }).toFixed === "function") return String(v);
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = walk(x, depth + 1, seen);
+    return out;
+  };
+  return { text, value: (v) => walk(v, 0, new Set()) };
+}
+
+/**
+ * Wraps a logger so that no argument it receives can carry a secret.
+ *
+ * @param logger - the caller's logger
+ * @param redactor - the redactor of the secrets
+ * @returns a logger with the same shape
+ */
+export function redactingLogger(logger: Logger, redactor: Redactor): Logger {
+  const wrap =
+    (fn: (...args: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      fn(...args.map((a) => redactor.value(a)));
+    };
+  return {
+    debug: wrap(logger.debug.bind(logger)),
+    info: wrap(logger.info.bind(logger)),
+    warn: wrap(logger.warn.bind(logger)),
+    error: wrap(logger.error.bind(logger)),
+  };
+}
