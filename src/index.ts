@@ -110,6 +110,25 @@ export {
 } from "./orders/order-state-machine.js";
 
 // funds
+export {
+  type OrderIntent,
+  type OrderIntentInput,
+  OrderIntentSchema,
+  parseOrderIntent,
+} from "./funds/order-intent.js";
+export { DEFAULT_MARKET_BUY_BUFFER, type FundedOrder, requiredFunds } from "./funds/required-funds.js";
+export {
+  FUNDING_BASES,
+  type FundingBasis,
+  type LedgerDrift,
+  type LedgerRecomputeResult,
+  type LedgerReserveOptions,
+  type LedgerReserveResult,
+  type Reservation,
+  type ReservationFill,
+  ReservationLedger,
+  type ReservationLedgerOptions,
+} from "./funds/reservation-ledger.js";
 
 // reconcile
 export {
