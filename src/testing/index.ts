@@ -1,6 +1,33 @@
 // ordersafe/testing: the simulated broker, the virtual clock, the fake Alpaca server and the
 // BrokerPort conformance suite. Explicit re-exports only.
 
+// fake Alpaca server
+export {
+  type FakeAlpacaFault,
+  type FakeAlpacaMatch,
+  type FakeAlpacaRequest,
+  type FakeAlpacaServer,
+  type FakeAlpacaServerOptions,
+  startFakeAlpacaServer,
+} from "./fake-alpaca-server.js";
+// simulated broker
+export {
+  createSimulatedBroker,
+  type SimEvent,
+  type SimEventType,
+  type SimTruth,
+  type SimulatedBroker,
+} from "./simulated-broker.js";
+export {
+  BROKER_METHODS,
+  type BrokerMethod,
+  type ScriptedFault,
+  SIM_FAULT_KINDS,
+  type SimFaultKind,
+  type SimFaultOptions,
+  type SimulatedBrokerOptions,
+  type StaleReadMethod,
+} from "./simulated-broker-options.js";
 export {
   scheduleOn,
   VirtualClock,

@@ -1,0 +1,274 @@
+import { z } from "zod";
+import type { Clock } from "../core/clock.js";
+import type { DecimalLike } from "../core/decimal.js";
+import { zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+
+/** The name of a `BrokerPort` method the simulated broker counts and can fault. */
+export type BrokerMethod =
+  | "getAccount"
+  | "getPositions"
+  | "getPosition"
+  | "getAssets"
+  | "getLatestPrices"
+  | "getClock"
+  | "submitOrder"
+  | "getOrder"
+  | "getOrderByClientOrderId"
+  | "listOpenOrders"
+  | "cancelOrder"
+  | "closePosition";
+
+/** Every {@link BrokerMethod}, in a stable order. */
+export const BROKER_METHODS: readonly BrokerMethod[] = [
+  "getAccount",
+  "getPositions",
+  "getPosition",
+  "getAssets",
+  "getLatestPrices",
+  "getClock",
+  "submitOrder",
+  "getOrder",
+  "getOrderByClientOrderId",
+  "listOpenOrders",
+  "cancelOrder",
+  "closePosition",
+];
+
+/** The methods whose replies a `stale_reads` fault makes stale. */
+export type StaleReadMethod = "getAccount" | "getPositions" | "getPosition";
+
+/** Every kind of fault the simulated broker can inject. */
+export type SimFaultKind =
+  | "unavailable"
+  | "ambiguous"
+  | "rate_limited"
+  | "latency_spike"
+  | "not_found_lag"
+  | "stream_drop"
+  | "stream_duplicate"
+  | "stream_reorder"
+  | "stream_delay"
+  | "stream_disconnect"
+  | "stream_silence"
+  | "stale_reads"
+  | "fill_after_cancel"
+  | "stuck_pending_cancel"
+  | "reject_after_accept";
+
+/** Every {@link SimFaultKind}, in a stable order. */
+export const SIM_FAULT_KINDS: readonly SimFaultKind[] = [
+  "unavailable",
+  "ambiguous",
+  "rate_limited",
+  "latency_spike",
+  "not_found_lag",
+  "stream_drop",
+  "stream_duplicate",
+  "stream_reorder",
+  "stream_delay",
+  "stream_disconnect",
+  "stream_silence",
+  "stale_reads",
+  "fill_after_cancel",
+  "stuck_pending_cancel",
+  "reject_after_accept",
+];
+
+const zMethod = z.enum(BROKER_METHODS as [BrokerMethod, ...BrokerMethod[]]);
+const zStaleMethod = z.enum(["getAccount", "getPositions", "getPosition"]);
+const zMs = z.number().finite().min(0);
+const zTimes = z.number().int().min(1).optional();
+
+/** Schema of a {@link ScriptedFault}. */
+export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("unavailable"), method: zMethod.optional(), times: zTimes }).strict(),
+  z.object({ kind: z.literal("ambiguous"), method: zMethod.optional(), times: zTimes }).strict(),
+  z
+    .object({
+      kind: z.literal("rate_limited"),
+      method: zMethod.optional(),
+      retryAfterMs: zMs.optional(),
+      times: zTimes,
+    })
+    .strict(),
+  z.object({ kind: z.literal("latency_spike"), method: zMethod.optional(), ms: zMs, times: zTimes }).strict(),
+  z.object({ kind: z.literal("not_found_lag"), ms: zMs, times: zTimes }).strict(),
+  z.object({ kind: z.literal("stream_drop"), times: zTimes }).strict(),
+  z.object({ kind: z.literal("stream_duplicate"), times: zTimes }).strict(),
+  z.object({ kind: z.literal("stream_reorder"), times: zTimes }).strict(),
+  z.object({ kind: z.literal("stream_delay"), ms: zMs, times: zTimes }).strict(),
+  z.object({ kind: z.literal("stream_disconnect"), downMs: zMs, times: zTimes }).strict(),
+  z.object({ kind: z.literal("stream_silence"), ms: zMs, times: zTimes }).strict(),
+  z
+    .object({ kind: z.literal("stale_reads"), ms: zMs, method: zStaleMethod.optional(), times: zTimes })
+    .strict(),
+  z.object({ kind: z.literal("fill_after_cancel"), times: zTimes }).strict(),
+  z.object({ kind: z.literal("stuck_pending_cancel"), times: zTimes }).strict(),
+  z
+    .object({ kind: z.literal("reject_after_accept"), reason: z.string().min(1).optional(), times: zTimes })
+    .strict(),
+]);
+
+/**
+ * A fault applied to the next matching call or event (`times` of them, default 1).
+ *
+ * @remarks
+ * - `unavailable`: the REST call throws `BrokerError("unavailable")` and has no effect.
+ * - `ambiguous`: the call takes effect, then throws `BrokerError("ambiguous")`.
+ * - `rate_limited`: throws `BrokerError("rate_limited")` with `retryAfterMs` (default 1000), no effect.
+ * - `latency_spike`: the call takes `ms` longer.
+ * - `not_found_lag`: the next new order is invisible to lookups and `listOpenOrders` for `ms`.
+ * - `stream_drop` / `stream_duplicate`: the next update is not delivered / delivered twice.
+ * - `stream_reorder`: the next update is delivered after the one following it.
+ * - `stream_delay`: the next update is delivered `ms` late.
+ * - `stream_disconnect`: at the next update every subscription goes `disconnected`,
+ *   `reconnecting`, then `connected` after `downMs`; updates meanwhile are lost.
+ * - `stream_silence`: from the next update, nothing is delivered for `ms` (still "connected").
+ * - `stale_reads`: the next `getAccount` / `getPositions` / `getPosition` (or only `method`)
+ *   returns the state as of `ms` ago.
+ * - `fill_after_cancel`: the next cancel is accepted, the order is `canceled`, and a fill
+ *   of the rest still arrives after it.
+ * - `stuck_pending_cancel`: the next cancel leaves the order `pending_cancel` (it can still fill).
+ * - `reject_after_accept`: the next order is acknowledged `new`, then `rejected` with `reason`.
+ */
+export type ScriptedFault = z.input<typeof ScriptedFaultSchema>;
+
+const probability = z.number().min(0).max(1);
+const faultSetting = <T extends z.ZodRawShape>(shape: T) =>
+  z.union([probability, z.object({ probability, ...shape }).strict()]).optional();
+
+/** Schema of {@link SimFaultOptions}. */
+export const SimFaultOptionsSchema = z
+  .object({
+    unavailable: faultSetting({ method: zMethod.optional() }),
+    ambiguous: faultSetting({ method: zMethod.optional() }),
+    rate_limited: faultSetting({ method: zMethod.optional(), retryAfterMs: zMs.optional() }),
+    latency_spike: faultSetting({ method: zMethod.optional(), ms: zMs.optional() }),
+    not_found_lag: faultSetting({ ms: zMs.optional() }),
+    stream_drop: faultSetting({}),
+    stream_duplicate: faultSetting({}),
+    stream_reorder: faultSetting({}),
+    stream_delay: faultSetting({ ms: zMs.optional() }),
+    stream_disconnect: faultSetting({ downMs: zMs.optional() }),
+    stream_silence: faultSetting({ ms: zMs.optional() }),
+    stale_reads: faultSetting({ ms: zMs.optional(), method: zStaleMethod.optional() }),
+    fill_after_cancel: faultSetting({}),
+    stuck_pending_cancel: faultSetting({}),
+    reject_after_accept: faultSetting({ reason: z.string().min(1).optional() }),
+  })
+  .strict();
+
+/**
+ * Seeded fault probabilities: each kind is a probability in [0, 1] per matching call or
+ * event, or `{ probability, ...parameters }` (the parameters of {@link ScriptedFault}).
+ *
+ * @defaultValue every probability 0; parameters: `retryAfterMs` 1000, `latency_spike.ms`
+ *   1000, `not_found_lag.ms` 500, `stream_delay.ms` 500, `stream_disconnect.downMs` 1000,
+ *   `stream_silence.ms` 2000, `stale_reads.ms` 1000
+ */
+export type SimFaultOptions = z.input<typeof SimFaultOptionsSchema>;
+
+const zClock = z.custom<Clock>(
+  (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    typeof (v as Clock).now === "function" &&
+    typeof (v as Clock).sleep === "function",
+  { message: "expected a Clock (now() and sleep())" },
+);
+
+const AssetOverrideSchema = z
+  .object({
+    tradable: z.boolean().optional(),
+    fractionable: z.boolean().optional(),
+    qtyIncrement: zPositiveDecimal.optional(),
+    minNotional: zNonNegativeDecimal.optional(),
+  })
+  .strict();
+
+/** Schema of {@link SimulatedBrokerOptions}. */
+export const SimulatedBrokerOptionsSchema = z
+  .object({
+    id: z.string().min(1).optional(),
+    clock: zClock.optional(),
+    seed: z.number().int().optional(),
+    cash: zNonNegativeDecimal.optional(),
+    positions: z.record(zSymbol, zNonNegativeDecimal).optional(),
+    prices: z.record(zSymbol, zPositiveDecimal).optional(),
+    assets: z.record(zSymbol, AssetOverrideSchema).optional(),
+    latency: z
+      .object({ restMs: zMs.optional(), fillMs: zMs.optional(), streamMs: zMs.optional() })
+      .strict()
+      .optional(),
+    partialFills: z
+      .union([
+        z.boolean(),
+        z
+          .object({ probability: probability.optional(), parts: z.number().int().min(2).max(100).optional() })
+          .strict(),
+      ])
+      .optional(),
+    slippage: z
+      .object({ bps: z.number().finite().min(0).max(5000) })
+      .strict()
+      .optional(),
+    marketOpen: z.boolean().optional(),
+    marketBuyBuffer: z.number().finite().min(0).max(1).optional(),
+    faults: SimFaultOptionsSchema.optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    for (const symbol of Object.keys(o.positions ?? {})) {
+      if (o.prices?.[symbol] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["positions", symbol],
+          message: "a position needs a price in options.prices",
+        });
+      }
+    }
+  });
+
+/** Options of `createSimulatedBroker`. Every field is optional. */
+export interface SimulatedBrokerOptions {
+  /** The port's id. @defaultValue "simulated" */
+  id?: string;
+  /** The clock every delay runs on. @defaultValue a new `VirtualClock` */
+  clock?: Clock;
+  /** Seeds every random choice (faults, partial fills, ids). @defaultValue 1 */
+  seed?: number;
+  /** Starting cash (no margin: buying power never exceeds it). @defaultValue 100000 */
+  cash?: DecimalLike;
+  /** Starting positions, symbol → shares (each needs a price); avgEntryPrice = price. @defaultValue {} */
+  positions?: Record<string, DecimalLike>;
+  /** Prices, symbol → price > 0. Every priced symbol is a tradable, fractionable asset. @defaultValue {} */
+  prices?: Record<string, DecimalLike>;
+  /**
+   * Asset rule overrides, symbol → partial rules; a symbol listed here exists even without a
+   * price. `fractionable: false` makes the increment 1 unless given.
+   * @defaultValue tradable, fractionable, qtyIncrement 0.000000001, minNotional 1
+   */
+  assets?: Record<
+    string,
+    { tradable?: boolean; fractionable?: boolean; qtyIncrement?: DecimalLike; minNotional?: DecimalLike }
+  >;
+  /**
+   * Delays in ms: `restMs` per REST reply (and from submit to the `new` ack, and from a cancel
+   * request to `canceled`), `fillMs` from the ack to each fill, `streamMs` from an event to
+   * its delivery. @defaultValue all 0
+   */
+  latency?: { restMs?: number; fillMs?: number; streamMs?: number };
+  /**
+   * Partial fills: with `probability` an order fills in `parts` fills, `fillMs` apart.
+   * `true` = `{ probability: 1, parts: 2 }`. @defaultValue false
+   */
+  partialFills?: boolean | { probability?: number; parts?: number };
+  /** Fill prices move against the order by `bps` basis points. @defaultValue { bps: 0 } */
+  slippage?: { bps: number };
+  /** Whether the market is open; closed queues orders as `accepted`. @defaultValue true */
+  marketOpen?: boolean;
+  /** The hold on quantity market buys, as a fraction of the price. @defaultValue 0.03 */
+  marketBuyBuffer?: number;
+  /** Seeded fault probabilities. @defaultValue none */
+  faults?: SimFaultOptions;
+}

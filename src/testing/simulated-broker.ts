@@ -1,0 +1,1408 @@
+import { z } from "zod";
+import type {
+  AccountSnapshot,
+  AssetRules,
+  BrokerCapabilities,
+  BrokerOrderStatus,
+  BrokerPort,
+  CallOptions,
+  MarketClock,
+  OrderFill,
+  OrderRequest,
+  OrderSide,
+  OrderSnapshot,
+  OrderType,
+  OrderUpdate,
+  OrderUpdateEvent,
+  OrderUpdateListener,
+  PositionSnapshot,
+  StreamStatus,
+  Subscription,
+  TimeInForce,
+} from "../broker/broker-port.js";
+import { isFinalBrokerStatus } from "../broker/broker-port.js";
+import { parseOrderRequest } from "../broker/schemas.js";
+import { abortReason, type Clock, throwIfAborted } from "../core/clock.js";
+import {
+  Decimal,
+  type DecimalLike,
+  floorToIncrement,
+  formatDecimal,
+  Rounding,
+  ZERO,
+} from "../core/decimal.js";
+import { BrokerError, type BrokerErrorCode, isValidationError, ValidationError } from "../core/errors.js";
+import { createRandom, type Random } from "../core/random.js";
+import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+import {
+  BROKER_METHODS,
+  type BrokerMethod,
+  type ScriptedFault,
+  ScriptedFaultSchema,
+  type SimFaultKind,
+  type SimulatedBrokerOptions,
+  SimulatedBrokerOptionsSchema,
+  type StaleReadMethod,
+} from "./simulated-broker-options.js";
+import { scheduleOn, VirtualClock } from "./virtual-clock.js";
+
+/** What an entry of the simulated broker's event log records. */
+export type SimEventType =
+  | "call"
+  | "fault"
+  | "submit"
+  | "refused"
+  | "update"
+  | "deliver"
+  | "lost"
+  | "stream_status"
+  | "fill"
+  | "price"
+  | "market"
+  | "outside_trade";
+
+/**
+ * One entry of the event log: JSON-serializable (decimals as strings, times as ms since the
+ * epoch), so two runs can be compared byte for byte.
+ */
+export interface SimEvent {
+  /** Position in the log, from 0. */
+  readonly seq: number;
+  /** Clock time in ms since the epoch. */
+  readonly at: number;
+  /** What happened. */
+  readonly type: SimEventType;
+  /** The facts of the event (`orderId`, `event`, `qty`, `price`, `executionId`, `kind`, ...). */
+  readonly [key: string]: string | number | boolean | null;
+}
+
+/** The real state of the simulated account, never stale. */
+export interface SimTruth {
+  /** Cash now. */
+  cash: Decimal;
+  /** Every non-zero position, symbol → shares. */
+  positions: Map<string, Decimal>;
+}
+
+/**
+ * A deterministic in-memory broker that implements the whole `BrokerPort` with Alpaca's rules,
+ * plus controls and inspection for tests.
+ */
+export interface SimulatedBroker extends BrokerPort {
+  /** The clock every delay of the broker runs on. */
+  readonly clock: Clock;
+  /** Call counts per `BrokerPort` method (a copy). */
+  readonly calls: Readonly<Record<BrokerMethod, number>>;
+  /**
+   * Sets a symbol's price (creating a tradable, fractionable asset if unknown); limit orders
+   * that became marketable start filling.
+   *
+   * @throws ValidationError (`validation`) for a bad symbol or a price ≤ 0
+   */
+  setPrice(symbol: string, price: DecimalLike): void;
+  /** Opens or closes the market. Opening works the orders queued as `accepted`; closing expires working `day` orders. */
+  setMarketOpen(open: boolean): void;
+  /**
+   * Queues a fault for the next matching call or event.
+   *
+   * @throws ValidationError (`validation`) for an unknown kind or bad parameters
+   */
+  script(fault: ScriptedFault): void;
+  /** Drops every subscription's connection now for `downMs` (disconnected → reconnecting → connected). */
+  disconnectStream(downMs: number): void;
+  /** Every order ever submitted, refused ones too (status `rejected`), in submit order. */
+  orders(): OrderSnapshot[];
+  /** One order by id or client order id, final ones included, ignoring every fault; undefined when unknown. */
+  findOrder(idOrClientOrderId: string): OrderSnapshot | undefined;
+  /** The total of every call count. */
+  totalCalls(): number;
+  /** Sets every call count to 0. */
+  resetCalls(): void;
+  /** The log of everything that happened, JSON-serializable. */
+  eventLog(): readonly SimEvent[];
+  /** The real cash and positions now. */
+  truth(): SimTruth;
+  /**
+   * A position (and cash) changes with no order of ours: a trade made elsewhere.
+   *
+   * @param symbol - the symbol (created if unknown)
+   * @param qtyDelta - shares added (negative: removed)
+   * @param price - the trade price; default the current price
+   * @throws ValidationError (`validation`) for bad input, a missing price, or a position that would go negative
+   */
+  outsideTrade(symbol: string, qtyDelta: DecimalLike, price?: DecimalLike): void;
+}
+
+interface SimOrder {
+  id: string;
+  clientOrderId: string;
+  symbol: string;
+  side: OrderSide;
+  type: OrderType;
+  timeInForce: TimeInForce;
+  qty: Decimal | undefined;
+  notional: Decimal | undefined;
+  limitPrice: Decimal | undefined;
+  extendedHours: boolean;
+  filledQty: Decimal;
+  filledValue: Decimal;
+  status: BrokerOrderStatus;
+  createdAt: number;
+  updatedAt: number;
+  rejectReason: string | undefined;
+  /** Known to the broker (false for an order refused at submit). */
+  live: boolean;
+  visibleAt: number;
+  /** Shares a sell holds against the position. */
+  sellReserve: Decimal;
+  partsLeft: number | undefined;
+  cancelFill: (() => void) | undefined;
+  pendingReject: string | undefined;
+}
+
+interface PositionState {
+  qty: Decimal;
+  avgEntryPrice: Decimal;
+}
+
+interface StateRecord {
+  at: number;
+  cash: Decimal;
+  positions: Map<string, PositionState>;
+  sellHeld: Map<string, Decimal>;
+  buyHold: Decimal;
+  prices: Map<string, Decimal>;
+}
+
+interface Sub {
+  listener: OrderUpdateListener;
+  connected: boolean;
+  closed: boolean;
+}
+
+type ParsedFault = z.output<typeof ScriptedFaultSchema>;
+interface ScriptEntry {
+  fault: ParsedFault;
+  left: number;
+}
+interface ProbabilisticFault {
+  kind: SimFaultKind;
+  probability: number;
+  params: Record<string, unknown>;
+}
+
+const REST_ERROR_KINDS: readonly SimFaultKind[] = ["unavailable", "rate_limited", "ambiguous"];
+const STREAM_KINDS: readonly SimFaultKind[] = [
+  "stream_drop",
+  "stream_duplicate",
+  "stream_reorder",
+  "stream_delay",
+  "stream_disconnect",
+  "stream_silence",
+];
+const DEFAULT_PARAMS: Record<string, number> = {
+  retryAfterMs: 1000,
+  "latency_spike.ms": 1000,
+  "not_found_lag.ms": 500,
+  "stream_delay.ms": 500,
+  downMs: 1000,
+  "stream_silence.ms": 2000,
+  "stale_reads.ms": 1000,
+};
+const DEFAULT_INCREMENT = new Decimal("0.000000001");
+const HTTP_STATUS: Record<BrokerErrorCode, number> = {
+  insufficient_buying_power: 403,
+  insufficient_quantity: 403,
+  wash_trade: 403,
+  min_notional: 403,
+  not_fractionable: 403,
+  duplicate_client_order_id: 422,
+  invalid_order: 422,
+  not_found: 404,
+  not_cancelable: 422,
+  market_closed: 403,
+  rate_limited: 429,
+  unavailable: 503,
+  ambiguous: 504,
+  unauthorized: 401,
+  forbidden: 403,
+  protocol: 502,
+  rejected: 422,
+};
+
+function brokerError(
+  code: BrokerErrorCode,
+  message: string,
+  brokerCode: string | undefined,
+  details: Record<string, unknown> = {},
+  extra: { retryAfterMs?: number; cause?: unknown } = {},
+): BrokerError {
+  return new BrokerError(code, message, {
+    ...(brokerCode === undefined ? {} : { brokerCode }),
+    ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
+    ...(extra.cause === undefined ? {} : { cause: extra.cause }),
+    details: { httpStatus: HTTP_STATUS[code], ...details },
+  });
+}
+
+function isOpen(o: SimOrder): boolean {
+  return o.live && !isFinalBrokerStatus(o.status);
+}
+
+function uuid(rand: Random): string {
+  let h = "";
+  for (let i = 0; i < 4; i++)
+    h += Math.floor(rand() * 4294967296)
+      .toString(16)
+      .padStart(8, "0");
+  const variant = "89ab"[Number.parseInt(h[16] ?? "0", 16) & 3];
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function nextUtcWeekdayAt(now: number, hour: number, minute: number): number {
+  const d = new Date(now);
+  let t = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), hour, minute);
+  for (;;) {
+    const day = new Date(t).getUTCDay();
+    if (t > now && day !== 0 && day !== 6) return t;
+    t += 86_400_000;
+  }
+}
+
+const SetPriceSchema = z.object({ symbol: zSymbol, price: zPositiveDecimal }).strict();
+const OutsideTradeSchema = z
+  .object({ symbol: zSymbol, qtyDelta: zDecimal, price: zPositiveDecimal.optional() })
+  .strict();
+const SymbolSchema = zSymbol;
+const SymbolsSchema = z.array(zSymbol);
+const IdSchema = z.string().min(1);
+const MsSchema = z.number().finite().min(0);
+
+class SimulatedBrokerImpl implements SimulatedBroker {
+  readonly id: string;
+  readonly capabilities: BrokerCapabilities = Object.freeze({
+    fractional: true,
+    notionalOrders: true,
+    closePosition: true,
+    orderUpdates: true,
+  });
+  readonly clock: Clock;
+
+  private readonly seed: number;
+  private cash: Decimal;
+  private readonly positions = new Map<string, PositionState>();
+  private readonly prices = new Map<string, Decimal>();
+  private readonly assets = new Map<string, AssetRules>();
+  private readonly restMs: number;
+  private readonly fillMs: number;
+  private readonly streamMs: number;
+  private readonly partialProbability: number;
+  private readonly partialParts: number;
+  private readonly slippageBps: number;
+  private readonly buyBuffer: Decimal;
+  private marketOpen: boolean;
+
+  private readonly faultRandom: Random;
+  private readonly fillRandom: Random;
+  private readonly idRandom: Random;
+  private readonly probabilistic: ProbabilisticFault[] = [];
+  private readonly scripted: ScriptEntry[] = [];
+
+  private readonly allOrders: SimOrder[] = [];
+  private readonly byId = new Map<string, SimOrder>();
+  private readonly byClientId = new Map<string, SimOrder>();
+  private readonly usedClientIds = new Set<string>();
+  private closeCounter = 0;
+
+  private readonly counts: Record<BrokerMethod, number>;
+  private readonly log: SimEvent[] = [];
+  private readonly history: StateRecord[] = [];
+
+  private readonly subs = new Set<Sub>();
+  private streamDownUntil = Number.NEGATIVE_INFINITY;
+  private silentUntil = Number.NEGATIVE_INFINITY;
+  private heldForReorder: OrderUpdate | undefined;
+
+  constructor(options: SimulatedBrokerOptions) {
+    const o = parseInput(SimulatedBrokerOptionsSchema, options ?? {}, "options");
+    this.id = o.id ?? "simulated";
+    this.clock = o.clock ?? new VirtualClock();
+    this.seed = o.seed ?? 1;
+    this.cash = o.cash ?? new Decimal(100_000);
+    this.restMs = o.latency?.restMs ?? 0;
+    this.fillMs = o.latency?.fillMs ?? 0;
+    this.streamMs = o.latency?.streamMs ?? 0;
+    const pf = o.partialFills;
+    this.partialProbability = pf === true ? 1 : pf === false || pf === undefined ? 0 : (pf.probability ?? 1);
+    this.partialParts = typeof pf === "object" ? (pf.parts ?? 2) : 2;
+    this.slippageBps = o.slippage?.bps ?? 0;
+    this.buyBuffer = new Decimal(o.marketBuyBuffer ?? 0.03);
+    this.marketOpen = o.marketOpen ?? true;
+    this.faultRandom = createRandom(this.seed);
+    this.fillRandom = createRandom(this.seed ^ 0x2545f491);
+    this.idRandom = createRandom(this.seed ^ 0x5bd1e995);
+    this.counts = Object.fromEntries(BROKER_METHODS.map((m) => [m, 0])) as Record<BrokerMethod, number>;
+
+    for (const [symbol, price] of Object.entries(o.prices ?? {})) {
+      this.prices.set(symbol, price);
+      this.assets.set(symbol, this.defaultAsset(symbol));
+    }
+    for (const [symbol, rules] of Object.entries(o.assets ?? {})) {
+      const fractionable = rules.fractionable ?? true;
+      this.assets.set(symbol, {
+        symbol,
+        tradable: rules.tradable ?? true,
+        fractionable,
+        qtyIncrement: rules.qtyIncrement ?? (fractionable ? DEFAULT_INCREMENT : new Decimal(1)),
+        minNotional: rules.minNotional ?? new Decimal(1),
+      });
+    }
+    for (const [symbol, qty] of Object.entries(o.positions ?? {})) {
+      if (qty.isZero()) continue;
+      const price = this.prices.get(symbol) as Decimal;
+      this.positions.set(symbol, { qty, avgEntryPrice: price });
+    }
+    for (const kind of Object.keys(o.faults ?? {}) as SimFaultKind[]) {
+      const setting = o.faults?.[kind];
+      if (setting === undefined) continue;
+      const { probability, ...params } = typeof setting === "number" ? { probability: setting } : setting;
+      if (probability > 0) this.probabilistic.push({ kind, probability, params });
+    }
+    // A fixed order, so the seeded draws do not depend on how the options object was written.
+    const order = new Map(
+      (
+        [
+          "unavailable",
+          "rate_limited",
+          "ambiguous",
+          "latency_spike",
+          "not_found_lag",
+          "stream_drop",
+          "stream_duplicate",
+          "stream_reorder",
+          "stream_delay",
+          "stream_disconnect",
+          "stream_silence",
+          "stale_reads",
+          "fill_after_cancel",
+          "stuck_pending_cancel",
+          "reject_after_accept",
+        ] as SimFaultKind[]
+      ).map((k, i) => [k, i]),
+    );
+    this.probabilistic.sort((a, b) => (order.get(a.kind) ?? 0) - (order.get(b.kind) ?? 0));
+    this.recordState();
+  }
+
+  // ---------------------------------------------------------------- inspection and controls
+
+  get calls(): Readonly<Record<BrokerMethod, number>> {
+    return Object.freeze({ ...this.counts });
+  }
+
+  totalCalls(): number {
+    return Object.values(this.counts).reduce((a, b) => a + b, 0);
+  }
+
+  resetCalls(): void {
+    for (const m of BROKER_METHODS) this.counts[m] = 0;
+  }
+
+  eventLog(): readonly SimEvent[] {
+    return this.log.slice();
+  }
+
+  orders(): OrderSnapshot[] {
+    return this.allOrders.map((o) => this.snap(o));
+  }
+
+  findOrder(idOrClientOrderId: string): OrderSnapshot | undefined {
+    const o = this.byId.get(idOrClientOrderId) ?? this.byClientId.get(idOrClientOrderId);
+    return o === undefined ? undefined : this.snap(o);
+  }
+
+  truth(): SimTruth {
+    const positions = new Map<string, Decimal>();
+    for (const [s, p] of this.positions) positions.set(s, p.qty);
+    return { cash: this.cash, positions };
+  }
+
+  setPrice(symbol: string, price: DecimalLike): void {
+    const input = parseInput(SetPriceSchema, { symbol, price }, "setPrice");
+    this.prices.set(input.symbol, input.price);
+    if (!this.assets.has(input.symbol)) this.assets.set(input.symbol, this.defaultAsset(input.symbol));
+    this.record("price", { symbol: input.symbol, price: input.price.toString() });
+    this.recordState();
+    for (const o of this.allOrders) if (o.symbol === input.symbol) this.work(o);
+  }
+
+  setMarketOpen(open: boolean): void {
+    const value = parseInput(z.boolean(), open, "open");
+    if (value === this.marketOpen) return;
+    this.marketOpen = value;
+    this.record("market", { open: value });
+    if (value) {
+      for (const o of this.allOrders) {
+        if (o.live && o.status === "accepted") this.ack(o);
+        else this.work(o);
+      }
+    } else {
+      for (const o of this.allOrders) {
+        if (!isOpen(o) || o.status === "accepted" || o.extendedHours || o.timeInForce !== "day") continue;
+        this.stopFills(o);
+        this.setStatus(o, "expired", "expired");
+      }
+      this.recordState();
+    }
+  }
+
+  script(fault: ScriptedFault): void {
+    const parsed = parseInput(ScriptedFaultSchema, fault, "fault");
+    this.scripted.push({ fault: parsed, left: parsed.times ?? 1 });
+  }
+
+  disconnectStream(downMs: number): void {
+    this.disconnect(parseInput(MsSchema, downMs, "downMs"));
+  }
+
+  outsideTrade(symbol: string, qtyDelta: DecimalLike, price?: DecimalLike): void {
+    const input = parseInput(
+      OutsideTradeSchema,
+      price === undefined ? { symbol, qtyDelta } : { symbol, qtyDelta, price },
+      "outsideTrade",
+    );
+    const tradePrice = input.price ?? this.prices.get(input.symbol);
+    if (tradePrice === undefined) {
+      throw parseInputError("outsideTrade.price", "expected a price (the symbol has none)", price);
+    }
+    const current = this.positions.get(input.symbol);
+    const qty = (current?.qty ?? ZERO).plus(input.qtyDelta);
+    if (qty.isNegative()) {
+      throw parseInputError(
+        "outsideTrade.qtyDelta",
+        "the position would go negative",
+        input.qtyDelta.toString(),
+      );
+    }
+    if (!this.assets.has(input.symbol)) this.assets.set(input.symbol, this.defaultAsset(input.symbol));
+    if (!this.prices.has(input.symbol)) this.prices.set(input.symbol, tradePrice);
+    this.applyTrade(input.symbol, input.qtyDelta, tradePrice);
+    this.record("outside_trade", {
+      symbol: input.symbol,
+      qtyDelta: input.qtyDelta.toString(),
+      price: tradePrice.toString(),
+    });
+    this.recordState();
+  }
+
+  // ---------------------------------------------------------------- BrokerPort: reads
+
+  getAccount(opts?: CallOptions): Promise<AccountSnapshot> {
+    return this.call("getAccount", opts, false, () => {
+      const state = this.readState("getAccount");
+      let equity = state.cash;
+      for (const [s, p] of state.positions)
+        equity = equity.plus(p.qty.times(state.prices.get(s) ?? p.avgEntryPrice));
+      const bp = Decimal.max(ZERO, state.cash.minus(state.buyHold));
+      const asOf = this.clock.now();
+      return () => ({
+        cash: state.cash,
+        buyingPower: bp,
+        nonMarginableBuyingPower: bp,
+        equity,
+        currency: "USD",
+        tradingBlocked: false,
+        asOf: new Date(asOf),
+      });
+    });
+  }
+
+  getPositions(opts?: CallOptions): Promise<PositionSnapshot[]> {
+    return this.call("getPositions", opts, false, () => {
+      const state = this.readState("getPositions");
+      const list = [...state.positions.keys()].sort().map((s) => this.positionOf(state, s));
+      return () => list.filter((p): p is PositionSnapshot => p !== null);
+    });
+  }
+
+  getPosition(symbol: string, opts?: CallOptions): Promise<PositionSnapshot | null> {
+    return this.call("getPosition", opts, false, () => {
+      const s = parseInput(SymbolSchema, symbol, "symbol");
+      const state = this.readState("getPosition");
+      const p = this.positionOf(state, s);
+      return () => p;
+    });
+  }
+
+  getAssets(symbols: readonly string[], opts?: CallOptions): Promise<AssetRules[]> {
+    return this.call("getAssets", opts, false, () => {
+      const list = parseInput(SymbolsSchema, symbols, "symbols");
+      const out: AssetRules[] = [];
+      for (const s of new Set(list)) {
+        const a = this.assets.get(s);
+        if (a !== undefined) out.push({ ...a });
+      }
+      return () => out;
+    });
+  }
+
+  getLatestPrices(symbols: readonly string[], opts?: CallOptions): Promise<Map<string, Decimal>> {
+    return this.call("getLatestPrices", opts, false, () => {
+      const list = parseInput(SymbolsSchema, symbols, "symbols");
+      const out = new Map<string, Decimal>();
+      for (const s of list) {
+        const p = this.prices.get(s);
+        if (p !== undefined) out.set(s, p);
+      }
+      return () => out;
+    });
+  }
+
+  getClock(opts?: CallOptions): Promise<MarketClock> {
+    return this.call("getClock", opts, false, () => {
+      const now = this.clock.now();
+      const isOpenNow = this.marketOpen;
+      const close = nextUtcWeekdayAt(now, 21, 0);
+      let open = nextUtcWeekdayAt(now, 14, 30);
+      if (isOpenNow && open < close) open = nextUtcWeekdayAt(close, 14, 30);
+      return () => ({
+        isOpen: isOpenNow,
+        nextOpen: new Date(open),
+        nextClose: new Date(close),
+        asOf: new Date(now),
+      });
+    });
+  }
+
+  getOrder(orderId: string, opts?: CallOptions): Promise<OrderSnapshot | null> {
+    return this.call("getOrder", opts, false, () => {
+      const id = parseInput(IdSchema, orderId, "orderId");
+      const o = this.byId.get(id);
+      const snap = o !== undefined && this.visible(o) ? this.snap(o) : null;
+      return () => snap;
+    });
+  }
+
+  getOrderByClientOrderId(clientOrderId: string, opts?: CallOptions): Promise<OrderSnapshot | null> {
+    return this.call("getOrderByClientOrderId", opts, false, () => {
+      const id = parseInput(IdSchema, clientOrderId, "clientOrderId");
+      const o = this.byClientId.get(id);
+      const snap = o !== undefined && this.visible(o) ? this.snap(o) : null;
+      return () => snap;
+    });
+  }
+
+  listOpenOrders(opts?: CallOptions): Promise<OrderSnapshot[]> {
+    return this.call("listOpenOrders", opts, false, () => {
+      const list = this.allOrders.filter((o) => isOpen(o) && this.visible(o)).map((o) => this.snap(o));
+      return () => list;
+    });
+  }
+
+  // ---------------------------------------------------------------- BrokerPort: writes
+
+  submitOrder(request: OrderRequest, opts?: CallOptions): Promise<OrderSnapshot> {
+    return this.call("submitOrder", opts, true, () => {
+      const o = this.place(request, undefined);
+      return () => this.snap(o);
+    });
+  }
+
+  cancelOrder(orderId: string, opts?: CallOptions): Promise<void> {
+    return this.call("cancelOrder", opts, true, () => {
+      const id = parseInput(IdSchema, orderId, "orderId");
+      const o = this.byId.get(id);
+      if (o === undefined) throw brokerError("not_found", "order not found", "40410000", { orderId: id });
+      if (isFinalBrokerStatus(o.status)) {
+        throw brokerError("not_cancelable", "order is not cancelable", "42210000", {
+          orderId: id,
+          status: o.status,
+        });
+      }
+      if (o.status !== "pending_cancel") this.requestCancel(o);
+      return () => undefined;
+    });
+  }
+
+  closePosition(symbol: string, opts?: CallOptions): Promise<OrderSnapshot> {
+    return this.call("closePosition", opts, true, () => {
+      const s = parseInput(SymbolSchema, symbol, "symbol");
+      const p = this.positions.get(s);
+      if (p === undefined || p.qty.isZero()) {
+        throw brokerError("not_found", `position not found: ${s}`, "40410000", { symbol: s });
+      }
+      const held = this.sellHeld(s);
+      if (held.gt(0)) {
+        throw this.insufficientQty(s, p.qty, p.qty.minus(held), held);
+      }
+      let clientOrderId: string;
+      do {
+        clientOrderId = `sim-close-${this.seed}-${++this.closeCounter}`;
+      } while (this.usedClientIds.has(clientOrderId));
+      const o = this.place(
+        { clientOrderId, symbol: s, side: "sell", type: "market", timeInForce: "day", qty: p.qty },
+        "closePosition",
+      );
+      return () => this.snap(o);
+    });
+  }
+
+  subscribeOrderUpdates(listener: OrderUpdateListener): Subscription {
+    if (typeof listener !== "object" || listener === null || typeof listener.onUpdate !== "function") {
+      throw parseInputError("listener", "expected an object with onUpdate()", listener);
+    }
+    const sub: Sub = { listener, connected: false, closed: false };
+    this.subs.add(sub);
+    const connect = () => {
+      if (sub.closed) return;
+      const now = this.clock.now();
+      if (now < this.streamDownUntil) {
+        scheduleOn(this.clock, this.streamDownUntil - now, connect);
+        return;
+      }
+      sub.connected = true;
+      this.status(sub, "connected");
+    };
+    this.status(sub, "connecting");
+    scheduleOn(this.clock, this.streamMs, connect);
+    return {
+      close: () => {
+        if (sub.closed) return;
+        sub.closed = true;
+        sub.connected = false;
+        this.subs.delete(sub);
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- the call pipeline
+
+  private async call<T>(
+    method: BrokerMethod,
+    opts: CallOptions | undefined,
+    write: boolean,
+    effect: () => () => T,
+  ): Promise<T> {
+    this.counts[method]++;
+    const signal = opts?.signal;
+    throwIfAborted(signal);
+    this.record("call", { method });
+    const errorFault = this.takeFault(REST_ERROR_KINDS, method);
+    const spike = this.takeFault(["latency_spike"], method);
+    const delayMs = this.restMs + (spike === undefined ? 0 : this.param(spike, "ms", "latency_spike.ms"));
+    if (errorFault !== undefined && errorFault.kind !== "ambiguous") {
+      await this.delay(delayMs, signal);
+      if (errorFault.kind === "rate_limited") {
+        const retryAfterMs = this.param(errorFault, "retryAfterMs", "retryAfterMs");
+        throw brokerError("rate_limited", "rate limit exceeded", "42910000", { method }, { retryAfterMs });
+      }
+      throw brokerError("unavailable", "service unavailable", undefined, { method });
+    }
+    let reply: (() => T) | undefined;
+    let refusal: unknown;
+    try {
+      reply = effect();
+    } catch (e) {
+      refusal = e;
+    }
+    try {
+      await this.delay(delayMs, signal);
+    } catch (e) {
+      if (write)
+        throw brokerError("ambiguous", `${method} aborted in flight`, undefined, { method }, { cause: e });
+      throw e;
+    }
+    if (signal?.aborted) {
+      if (write) {
+        throw brokerError(
+          "ambiguous",
+          `${method} aborted in flight`,
+          undefined,
+          { method },
+          { cause: abortReason(signal) },
+        );
+      }
+      throw abortReason(signal);
+    }
+    if (errorFault?.kind === "ambiguous") {
+      throw brokerError("ambiguous", "the connection was lost before the reply", undefined, { method });
+    }
+    if (reply === undefined) throw refusal;
+    return reply();
+  }
+
+  private async delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (ms > 0) await this.clock.sleep(ms, signal);
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  private takeFault(
+    kinds: readonly SimFaultKind[],
+    method?: BrokerMethod,
+  ): { kind: SimFaultKind; params: Record<string, unknown> } | undefined {
+    const matches = (kind: SimFaultKind, m: unknown) =>
+      kinds.includes(kind) && (m === undefined || method === undefined || m === method);
+    const i = this.scripted.findIndex((e) => matches(e.fault.kind, (e.fault as { method?: unknown }).method));
+    if (i >= 0) {
+      const entry = this.scripted[i] as ScriptEntry;
+      entry.left--;
+      if (entry.left <= 0) this.scripted.splice(i, 1);
+      const { kind, times: _times, ...params } = entry.fault;
+      this.record("fault", { kind, source: "script", method: method ?? null });
+      return { kind, params };
+    }
+    for (const f of this.probabilistic) {
+      if (!matches(f.kind, f.params.method)) continue;
+      if (this.faultRandom() < f.probability) {
+        this.record("fault", { kind: f.kind, source: "seed", method: method ?? null });
+        return { kind: f.kind, params: f.params };
+      }
+    }
+    return undefined;
+  }
+
+  private param(
+    fault: { kind: SimFaultKind; params: Record<string, unknown> },
+    name: string,
+    key: string,
+  ): number {
+    const v = fault.params[name];
+    return typeof v === "number" ? v : (DEFAULT_PARAMS[key] ?? 0);
+  }
+
+  // ---------------------------------------------------------------- orders
+
+  private place(raw: OrderRequest, via: "closePosition" | undefined): SimOrder {
+    let req: OrderRequest;
+    try {
+      req = parseOrderRequest(raw);
+    } catch (e) {
+      if (!isValidationError(e)) throw e;
+      this.record("refused", { code: "invalid_order", clientOrderId: null });
+      throw brokerError("invalid_order", e.message.replace(/^\[ordersafe\]\s*/, ""), "40010001", {
+        issues: e.issues.map((i) => ({ path: i.path, message: i.message })),
+      });
+    }
+    const refuse = (
+      code: BrokerErrorCode,
+      message: string,
+      brokerCode: string,
+      details: Record<string, unknown> = {},
+    ): never => {
+      const o = this.newOrder(req, "rejected", false);
+      o.rejectReason = message;
+      this.allOrders.push(o);
+      this.record("refused", { code, orderId: o.id, clientOrderId: req.clientOrderId });
+      throw brokerError(code, message, brokerCode, { ...details, symbol: req.symbol });
+    };
+
+    if (this.usedClientIds.has(req.clientOrderId)) {
+      refuse("duplicate_client_order_id", "client_order_id must be unique", "40010001");
+    }
+    const asset = this.assets.get(req.symbol);
+    if (asset === undefined) refuse("invalid_order", `asset not found: ${req.symbol}`, "42210000");
+    const rules = asset as AssetRules;
+    if (!rules.tradable) refuse("rejected", `asset ${req.symbol} is not tradable`, "42210000");
+    if (req.notional !== undefined && req.type !== "market") {
+      refuse("invalid_order", "notional orders must be market orders", "42210000");
+    }
+    if (req.extendedHours === true && !(req.type === "limit" && req.timeInForce === "day")) {
+      refuse("invalid_order", "extended hours orders must be DAY limit orders", "42210000");
+    }
+    const amount = req.qty ?? (req.notional as Decimal);
+    if (amount.decimalPlaces() > 9) {
+      refuse(
+        "invalid_order",
+        `${req.qty ? "qty" : "notional"} must have at most 9 decimal places`,
+        "40010001",
+      );
+    }
+    const fractional = req.notional !== undefined || !(req.qty as Decimal).isInteger();
+    if (fractional && !rules.fractionable) {
+      refuse("not_fractionable", "requested asset is not fractionable", "40310000");
+    }
+    if (req.qty !== undefined && !req.qty.mod(rules.qtyIncrement).isZero()) {
+      refuse("invalid_order", `qty must be a multiple of ${rules.qtyIncrement.toString()}`, "40010001");
+    }
+    if (fractional && req.timeInForce !== "day") {
+      refuse("invalid_order", "fractional orders must be DAY orders", "42210000");
+    }
+    if (req.limitPrice !== undefined) {
+      const places = req.limitPrice.gte(1) ? 2 : 4;
+      if (req.limitPrice.decimalPlaces() > places) {
+        refuse(
+          "invalid_order",
+          `invalid limit_price ${req.limitPrice.toString()}. sub-penny increment does not fulfill minimum pricing criteria`,
+          "42210000",
+        );
+      }
+    }
+    const price = this.prices.get(req.symbol);
+    if (price === undefined && req.type === "market") {
+      refuse("invalid_order", `no market price for ${req.symbol}`, "42210000");
+    }
+    const refPrice = req.limitPrice ?? (price as Decimal);
+    const cost = req.notional ?? (req.qty as Decimal).times(refPrice);
+    const minNotional = rules.minNotional ?? ZERO;
+    if (fractional && cost.lt(minNotional)) {
+      refuse(
+        "min_notional",
+        `cost basis must be >= minimal amount of order ${minNotional.toString()}`,
+        "40310000",
+      );
+    }
+    for (const other of this.allOrders) {
+      if (!isOpen(other) || other.symbol !== req.symbol || other.side === req.side) continue;
+      const anyMarket = other.type === "market" || req.type === "market";
+      const buyLimit = req.side === "buy" ? req.limitPrice : other.limitPrice;
+      const sellLimit = req.side === "sell" ? req.limitPrice : other.limitPrice;
+      if (anyMarket || (buyLimit as Decimal).gte(sellLimit as Decimal)) {
+        refuse("wash_trade", "potential wash trade detected. use complex orders", "40310000", {
+          existing_order_id: other.id,
+          reject_reason: anyMarket
+            ? "opposite side market/stop order exists"
+            : "opposite side limit order exists. use complex/limit/stop_limit orders",
+        });
+      }
+    }
+    let sellReserve = ZERO;
+    if (req.side === "sell") {
+      const held = this.sellHeld(req.symbol);
+      const existing = this.positions.get(req.symbol)?.qty ?? ZERO;
+      const available = Decimal.max(ZERO, existing.minus(held));
+      sellReserve = req.qty ?? floorToIncrement((req.notional as Decimal).div(refPrice), DEFAULT_INCREMENT);
+      if (sellReserve.gt(available)) throw this.refuseQty(req, existing, available, held, sellReserve);
+    } else {
+      const hold = this.holdOf(req.type, req.qty, req.notional, req.limitPrice, price);
+      const bp = this.cash.minus(this.buyHold());
+      if (hold.gt(bp)) {
+        refuse("insufficient_buying_power", "insufficient buying power", "40310000", {
+          buying_power: formatDecimal(Decimal.max(ZERO, bp), 2),
+          cost_basis: formatDecimal(hold, 2, Rounding.up),
+        });
+      }
+    }
+
+    const queued = !this.marketOpen && !(req.extendedHours === true);
+    const o = this.newOrder(req, queued ? "accepted" : "pending_new", true);
+    o.sellReserve = sellReserve;
+    this.allOrders.push(o);
+    this.byId.set(o.id, o);
+    this.byClientId.set(o.clientOrderId, o);
+    this.usedClientIds.add(o.clientOrderId);
+    const lag = this.takeFault(["not_found_lag"]);
+    if (lag !== undefined) o.visibleAt = this.clock.now() + this.param(lag, "ms", "not_found_lag.ms");
+    const reject = this.takeFault(["reject_after_accept"]);
+    if (reject !== undefined) {
+      const reason = reject.params.reason;
+      o.pendingReject = typeof reason === "string" ? reason : "rejected by the simulated venue";
+    }
+    this.record("submit", {
+      orderId: o.id,
+      clientOrderId: o.clientOrderId,
+      symbol: o.symbol,
+      side: o.side,
+      orderType: o.type,
+      timeInForce: o.timeInForce,
+      qty: o.qty?.toString() ?? null,
+      notional: o.notional?.toString() ?? null,
+      limitPrice: o.limitPrice?.toString() ?? null,
+      status: o.status,
+      via: via ?? null,
+    });
+    this.recordState();
+    if (!queued) {
+      if (this.restMs <= 0) this.ack(o);
+      else scheduleOn(this.clock, this.restMs, () => this.ack(o));
+    }
+    return o;
+  }
+
+  private refuseQty(
+    req: OrderRequest,
+    existing: Decimal,
+    available: Decimal,
+    held: Decimal,
+    requested: Decimal,
+  ): BrokerError {
+    const o = this.newOrder(req, "rejected", false);
+    const error = this.insufficientQty(req.symbol, existing, available, held, requested);
+    o.rejectReason = error.message.replace(/^\[ordersafe\]\s*/, "");
+    this.allOrders.push(o);
+    this.record("refused", { code: error.code, orderId: o.id, clientOrderId: req.clientOrderId });
+    return error;
+  }
+
+  private insufficientQty(
+    symbol: string,
+    existing: Decimal,
+    available: Decimal,
+    held: Decimal,
+    requested: Decimal = existing,
+  ): BrokerError {
+    return brokerError(
+      "insufficient_quantity",
+      `insufficient qty available for order (requested: ${requested.toString()}, available: ${available.toString()})`,
+      "40310000",
+      {
+        available: available.toString(),
+        existing_qty: existing.toString(),
+        held_for_orders: held.toString(),
+        symbol,
+      },
+    );
+  }
+
+  private newOrder(req: OrderRequest, status: BrokerOrderStatus, live: boolean): SimOrder {
+    const now = this.clock.now();
+    return {
+      id: uuid(this.idRandom),
+      clientOrderId: req.clientOrderId,
+      symbol: req.symbol,
+      side: req.side,
+      type: req.type,
+      timeInForce: req.timeInForce,
+      qty: req.qty,
+      notional: req.notional,
+      limitPrice: req.limitPrice,
+      extendedHours: req.extendedHours === true,
+      filledQty: ZERO,
+      filledValue: ZERO,
+      status,
+      createdAt: now,
+      updatedAt: now,
+      rejectReason: undefined,
+      live,
+      visibleAt: now,
+      sellReserve: ZERO,
+      partsLeft: undefined,
+      cancelFill: undefined,
+      pendingReject: undefined,
+    };
+  }
+
+  private holdOf(
+    type: OrderType,
+    qty: Decimal | undefined,
+    notional: Decimal | undefined,
+    limit: Decimal | undefined,
+    price: Decimal | undefined,
+  ): Decimal {
+    if (notional !== undefined) return notional;
+    const q = qty as Decimal;
+    if (type === "limit") return q.times(limit as Decimal);
+    return q.times(price ?? ZERO).times(this.buyBuffer.plus(1));
+  }
+
+  private buyHold(): Decimal {
+    let total = ZERO;
+    for (const o of this.allOrders) {
+      if (!isOpen(o) || o.side !== "buy") continue;
+      if (o.notional !== undefined) total = total.plus(Decimal.max(ZERO, o.notional.minus(o.filledValue)));
+      else {
+        const rest = (o.qty as Decimal).minus(o.filledQty);
+        total = total.plus(this.holdOf(o.type, rest, undefined, o.limitPrice, this.prices.get(o.symbol)));
+      }
+    }
+    return total;
+  }
+
+  private sellHeld(symbol: string): Decimal {
+    let total = ZERO;
+    for (const o of this.allOrders) {
+      if (!isOpen(o) || o.side !== "sell" || o.symbol !== symbol) continue;
+      total = total.plus(Decimal.max(ZERO, o.sellReserve.minus(o.filledQty)));
+    }
+    return total;
+  }
+
+  private visible(o: SimOrder): boolean {
+    return o.live && this.clock.now() >= o.visibleAt;
+  }
+
+  private snap(o: SimOrder): OrderSnapshot {
+    const s: OrderSnapshot = {
+      id: o.id,
+      clientOrderId: o.clientOrderId,
+      symbol: o.symbol,
+      side: o.side,
+      type: o.type,
+      timeInForce: o.timeInForce,
+      filledQty: o.filledQty,
+      status: o.status,
+      createdAt: new Date(o.createdAt),
+      updatedAt: new Date(o.updatedAt),
+    };
+    if (o.qty !== undefined) s.qty = o.qty;
+    if (o.notional !== undefined) s.notional = o.notional;
+    if (o.limitPrice !== undefined) s.limitPrice = o.limitPrice;
+    if (o.filledQty.gt(0)) s.filledAvgPrice = o.filledValue.div(o.filledQty).toDecimalPlaces(9);
+    if (o.rejectReason !== undefined) s.rejectReason = o.rejectReason;
+    return s;
+  }
+
+  private setStatus(o: SimOrder, status: BrokerOrderStatus, event: OrderUpdateEvent, fill?: OrderFill): void {
+    o.status = status;
+    o.updatedAt = this.clock.now();
+    this.emit(o, event, fill);
+  }
+
+  private ack(o: SimOrder): void {
+    if (o.status !== "pending_new" && o.status !== "accepted") return;
+    this.setStatus(o, "new", "new");
+    if (o.pendingReject !== undefined) {
+      const reason = o.pendingReject;
+      scheduleOn(this.clock, this.fillMs, () => {
+        if (!isOpen(o)) return;
+        this.stopFills(o);
+        o.rejectReason = reason;
+        this.setStatus(o, "rejected", "rejected");
+        this.recordState();
+      });
+      return;
+    }
+    if ((o.timeInForce === "ioc" || o.timeInForce === "fok") && !this.marketable(o)) {
+      this.setStatus(o, "canceled", "canceled");
+      this.recordState();
+      return;
+    }
+    this.work(o);
+  }
+
+  private marketable(o: SimOrder): boolean {
+    const price = this.prices.get(o.symbol);
+    if (price === undefined) return false;
+    if (o.type === "market") return true;
+    const limit = o.limitPrice as Decimal;
+    return o.side === "buy" ? price.lte(limit) : price.gte(limit);
+  }
+
+  /** Schedules the next fill of a working order when it can fill. */
+  private work(o: SimOrder): void {
+    if (!isOpen(o) || o.status === "accepted" || o.status === "pending_new") return;
+    if (o.cancelFill !== undefined || o.pendingReject !== undefined) return;
+    if (!this.marketOpen && !o.extendedHours) return;
+    if (!this.marketable(o)) return;
+    o.cancelFill = scheduleOn(this.clock, this.fillMs, () => {
+      o.cancelFill = undefined;
+      this.fillStep(o, false);
+    });
+  }
+
+  private stopFills(o: SimOrder): void {
+    o.cancelFill?.();
+    o.cancelFill = undefined;
+  }
+
+  private fillPrice(o: SimOrder): Decimal | undefined {
+    const price = this.prices.get(o.symbol);
+    if (price === undefined) return undefined;
+    const slip = new Decimal(this.slippageBps).div(10_000);
+    let p = (
+      o.side === "buy" ? price.times(slip.plus(1)) : price.times(new Decimal(1).minus(slip))
+    ).toDecimalPlaces(4, Rounding.halfUp);
+    if (o.limitPrice !== undefined) {
+      p = o.side === "buy" ? Decimal.min(p, o.limitPrice) : Decimal.max(p, o.limitPrice);
+    }
+    return p;
+  }
+
+  private fillStep(o: SimOrder, late: boolean): void {
+    if (!late) {
+      if (!isOpen(o)) return;
+      if (!this.marketOpen && !o.extendedHours) return;
+      if (!this.marketable(o)) return;
+    }
+    const price = this.fillPrice(o);
+    if (price === undefined) return;
+    if (o.partsLeft === undefined) {
+      o.partsLeft =
+        !late && this.partialProbability > 0 && this.fillRandom() < this.partialProbability
+          ? this.partialParts
+          : 1;
+    }
+    const parts = late ? 1 : o.partsLeft;
+    const increment = this.assets.get(o.symbol)?.qtyIncrement ?? DEFAULT_INCREMENT;
+    let qty: Decimal;
+    if (o.qty !== undefined) {
+      const rest = o.qty.minus(o.filledQty);
+      qty = parts > 1 ? floorToIncrement(rest.div(parts), increment) : rest;
+      if (qty.lte(0)) qty = rest;
+    } else {
+      const restValue = (o.notional as Decimal).minus(o.filledValue);
+      const value = parts > 1 ? restValue.div(parts) : restValue;
+      qty = floorToIncrement(value.div(price), DEFAULT_INCREMENT);
+      if (o.filledValue.plus(qty.times(price)).gt(o.notional as Decimal)) qty = qty.minus(DEFAULT_INCREMENT);
+    }
+    if (o.side === "sell") {
+      const held = this.positions.get(o.symbol)?.qty ?? ZERO;
+      if (qty.gt(held)) qty = held;
+    }
+    o.partsLeft = late ? 0 : o.partsLeft - 1;
+    const done = o.qty !== undefined ? o.filledQty.plus(qty).gte(o.qty) : o.partsLeft <= 0;
+    if (qty.lte(0)) {
+      if (done)
+        this.setStatus(o, o.filledQty.gt(0) ? "filled" : "canceled", o.filledQty.gt(0) ? "fill" : "canceled");
+      this.recordState();
+      return;
+    }
+    const executionId = uuid(this.idRandom);
+    o.filledQty = o.filledQty.plus(qty);
+    o.filledValue = o.filledValue.plus(qty.times(price));
+    this.applyTrade(o.symbol, o.side === "buy" ? qty : qty.negated(), price);
+    this.record("fill", {
+      orderId: o.id,
+      executionId,
+      symbol: o.symbol,
+      side: o.side,
+      qty: qty.toString(),
+      price: price.toString(),
+      late,
+    });
+    const status: BrokerOrderStatus = done
+      ? "filled"
+      : o.status === "pending_cancel"
+        ? "pending_cancel"
+        : "partially_filled";
+    this.setStatus(o, status, done ? "fill" : "partial_fill", { qty, price, executionId });
+    this.recordState();
+    if (!done) this.work(o);
+  }
+
+  private applyTrade(symbol: string, qtyDelta: Decimal, price: Decimal): void {
+    this.cash = this.cash.minus(qtyDelta.times(price));
+    const p = this.positions.get(symbol);
+    const before = p?.qty ?? ZERO;
+    const after = before.plus(qtyDelta);
+    if (after.isZero()) {
+      this.positions.delete(symbol);
+      return;
+    }
+    let avg = p?.avgEntryPrice ?? price;
+    if (qtyDelta.gt(0)) avg = before.times(avg).plus(qtyDelta.times(price)).div(after).toDecimalPlaces(9);
+    this.positions.set(symbol, { qty: after, avgEntryPrice: avg });
+  }
+
+  private requestCancel(o: SimOrder): void {
+    const fault = this.takeFault(["stuck_pending_cancel", "fill_after_cancel"]);
+    this.setStatus(o, "pending_cancel", "pending_cancel");
+    if (fault?.kind === "stuck_pending_cancel") return;
+    const lateFill = fault?.kind === "fill_after_cancel";
+    // The cancel lands one REST latency after the reply: the caller sees `pending_cancel` first.
+    scheduleOn(this.clock, 2 * this.restMs, () => {
+      if (isFinalBrokerStatus(o.status)) return;
+      this.stopFills(o);
+      this.setStatus(o, "canceled", "canceled");
+      this.recordState();
+      if (lateFill) scheduleOn(this.clock, this.fillMs, () => this.fillStep(o, true));
+    });
+  }
+
+  // ---------------------------------------------------------------- stream
+
+  private status(sub: Sub, status: StreamStatus): void {
+    this.record("stream_status", { status });
+    try {
+      sub.listener.onStatus?.(status);
+    } catch {
+      // A listener's error is its own; the broker goes on.
+    }
+  }
+
+  private emit(o: SimOrder, event: OrderUpdateEvent, fill?: OrderFill): void {
+    const update: OrderUpdate = { event, order: this.snap(o), at: new Date(this.clock.now()) };
+    if (fill !== undefined) update.fill = fill;
+    this.record("update", {
+      orderId: o.id,
+      event,
+      status: o.status,
+      filledQty: o.filledQty.toString(),
+      fillQty: fill?.qty.toString() ?? null,
+      executionId: fill?.executionId ?? null,
+    });
+    const fault = this.takeFault(STREAM_KINDS);
+    const held = this.heldForReorder;
+    this.heldForReorder = undefined;
+    switch (fault?.kind) {
+      case "stream_drop":
+        this.record("lost", { orderId: o.id, event, why: "drop" });
+        break;
+      case "stream_duplicate":
+        this.deliverLater(update, 0);
+        this.deliverLater(update, 0);
+        break;
+      case "stream_reorder":
+        this.heldForReorder = update;
+        break;
+      case "stream_delay":
+        this.deliverLater(update, this.param(fault, "ms", "stream_delay.ms"));
+        break;
+      case "stream_disconnect":
+        this.disconnect(this.param(fault, "downMs", "downMs"));
+        this.record("lost", { orderId: o.id, event, why: "disconnected" });
+        break;
+      case "stream_silence":
+        this.silentUntil = this.clock.now() + this.param(fault, "ms", "stream_silence.ms");
+        this.record("lost", { orderId: o.id, event, why: "silence" });
+        break;
+      default:
+        this.deliverLater(update, 0);
+    }
+    if (held !== undefined) this.deliverLater(held, 0);
+  }
+
+  private deliverLater(update: OrderUpdate, extraMs: number): void {
+    scheduleOn(this.clock, this.streamMs + extraMs, () => this.deliver(update));
+  }
+
+  private deliver(update: OrderUpdate): void {
+    if (this.clock.now() < this.silentUntil) {
+      this.record("lost", { orderId: update.order.id, event: update.event, why: "silence" });
+      return;
+    }
+    let n = 0;
+    for (const sub of [...this.subs]) {
+      if (!sub.connected || sub.closed) continue;
+      n++;
+      const copy: OrderUpdate = {
+        ...update,
+        order: { ...update.order, updatedAt: new Date(update.order.updatedAt) },
+        at: new Date(update.at),
+      };
+      if (update.fill !== undefined) copy.fill = { ...update.fill };
+      try {
+        sub.listener.onUpdate(copy);
+      } catch {
+        // A listener's error is its own; the broker goes on.
+      }
+    }
+    this.record("deliver", { orderId: update.order.id, event: update.event, subscribers: n });
+  }
+
+  private disconnect(downMs: number): void {
+    const until = this.clock.now() + downMs;
+    this.streamDownUntil = Math.max(this.streamDownUntil, until);
+    for (const sub of [...this.subs]) {
+      if (!sub.connected) continue;
+      sub.connected = false;
+      this.status(sub, "disconnected");
+      this.status(sub, "reconnecting");
+      const reconnect = () => {
+        if (sub.closed) return;
+        const now = this.clock.now();
+        if (now < this.streamDownUntil) {
+          scheduleOn(this.clock, this.streamDownUntil - now, reconnect);
+          return;
+        }
+        sub.connected = true;
+        this.status(sub, "connected");
+      };
+      scheduleOn(this.clock, downMs, reconnect);
+    }
+  }
+
+  // ---------------------------------------------------------------- state history (stale reads)
+
+  private recordState(): void {
+    const positions = new Map<string, PositionState>();
+    const sellHeld = new Map<string, Decimal>();
+    for (const [s, p] of this.positions) {
+      positions.set(s, { ...p });
+      sellHeld.set(s, this.sellHeld(s));
+    }
+    const entry: StateRecord = {
+      at: this.clock.now(),
+      cash: this.cash,
+      positions,
+      sellHeld,
+      buyHold: this.buyHold(),
+      prices: new Map(this.prices),
+    };
+    const last = this.history[this.history.length - 1];
+    if (last !== undefined && last.at === entry.at) this.history[this.history.length - 1] = entry;
+    else this.history.push(entry);
+    if (this.history.length > 10_000) this.history.splice(0, 5_000);
+  }
+
+  private readState(method: StaleReadMethod): StateRecord {
+    this.recordState();
+    const current = this.history[this.history.length - 1] as StateRecord;
+    const stale = this.takeFault(["stale_reads"], method);
+    if (stale === undefined) return current;
+    const cutoff = this.clock.now() - this.param(stale, "ms", "stale_reads.ms");
+    let chosen = this.history[0] as StateRecord;
+    for (const h of this.history) {
+      if (h.at <= cutoff) chosen = h;
+      else break;
+    }
+    return chosen;
+  }
+
+  private positionOf(state: StateRecord, symbol: string): PositionSnapshot | null {
+    const p = state.positions.get(symbol);
+    if (p === undefined || p.qty.isZero()) return null;
+    const price = state.prices.get(symbol);
+    const held = state.sellHeld.get(symbol) ?? ZERO;
+    const snap: PositionSnapshot = {
+      symbol,
+      qty: p.qty,
+      qtyAvailable: Decimal.min(p.qty, Decimal.max(ZERO, p.qty.minus(held))),
+      avgEntryPrice: p.avgEntryPrice,
+    };
+    if (price !== undefined) {
+      snap.currentPrice = price;
+      snap.marketValue = p.qty.times(price);
+    }
+    return snap;
+  }
+
+  private defaultAsset(symbol: string): AssetRules {
+    return {
+      symbol,
+      tradable: true,
+      fractionable: true,
+      qtyIncrement: DEFAULT_INCREMENT,
+      minNotional: new Decimal(1),
+    };
+  }
+
+  private record(type: SimEventType, detail: Record<string, string | number | boolean | null>): void {
+    this.log.push({ seq: this.log.length, at: this.clock.now(), type, ...detail });
+  }
+}
+
+function parseInputError(path: string, message: string, value: unknown): ValidationError {
+  return new ValidationError(`invalid ${path}: ${message}`, { issues: [{ path, message, value }] });
+}
+
+/**
+ * Creates a deterministic simulated broker: the whole `BrokerPort` with Alpaca's rules
+ * (buying power, quantity available, wash trades, fractional rules, unique client order
+ * ids), fills on the injected clock, and seeded or scripted faults.
+ *
+ * @param options - see {@link SimulatedBrokerOptions}; every field optional
+ * @returns the broker, with controls (`setPrice`, `setMarketOpen`, `script`, `outsideTrade`)
+ *   and inspection (`orders`, `calls`, `eventLog`, `truth`)
+ * @throws ValidationError (`validation`) for bad options (an unknown key, a negative cash, a
+ *   position without a price, a probability above 1, ...)
+ * @remarks
+ * Replies, acks, fills, cancels and stream deliveries run on `options.clock`: on a
+ * `VirtualClock` nothing moves until the clock is advanced (`clock.run(work)`,
+ * `clock.advance(ms)`, `clock.runUntilIdle()`). A REST call with zero latency replies without
+ * waiting for the clock. Every error it throws carries the broker code Alpaca would send
+ * (`brokerCode`) and the HTTP status (`details.httpStatus`). Same seed, same options and
+ * same calls give the same event log, byte for byte.
+ * @example
+ * ```ts
+ * const clock = new VirtualClock();
+ * const broker = createSimulatedBroker({ clock, cash: 10_000, prices: { SPY: 500 } });
+ * const order = await broker.submitOrder({
+ *   clientOrderId: "a1", symbol: "SPY", side: "buy", type: "market", timeInForce: "day", qty: new Decimal(2),
+ * });
+ * await clock.runUntilIdle(); // the order fills
+ * ```
+ */
+export function createSimulatedBroker(options: SimulatedBrokerOptions = {}): SimulatedBroker {
+  return new SimulatedBrokerImpl(options);
+}
