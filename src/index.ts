@@ -85,6 +85,30 @@ export { type Logger, silentLogger } from "./core/logger.js";
 export { createRandom, type Random } from "./core/random.js";
 
 // rebalance
+export { calculateRebalanceOrders } from "./rebalance/calculate-rebalance-orders.js";
+export {
+  RebalanceCapabilitiesSchema,
+  type RebalanceInput,
+  type RebalanceInputInput,
+  RebalanceInputSchema,
+  type RebalanceOptions,
+  type RebalanceOptionsInput,
+  RebalanceOptionsSchema,
+  type RebalanceTargets,
+  type RebalanceTargetsInput,
+  RebalanceTargetsSchema,
+} from "./rebalance/rebalance-input.js";
+export type {
+  LegAction,
+  LegReason,
+  OrderConflict,
+  RebalanceBudget,
+  RebalanceLeg,
+  RebalancePlan,
+  RebalanceSummary,
+  SkippedSymbol,
+  SkipReason,
+} from "./rebalance/rebalance-plan.js";
 
 // orders
 export {
@@ -108,8 +132,29 @@ export {
   WORKING_ORDER_STATUSES,
   type WorkingOrderStatus,
 } from "./orders/order-state-machine.js";
+export {
+  type IllegalTransitionInfo,
+  type OrderFillInfo,
+  OrderTracker,
+  type OrderTrackerEvents,
+  type OrderTrackerOptions,
+  type OrderTrackerStats,
+  type StreamDownReason,
+  type TrackInput,
+  type WaitForFinalOptions,
+} from "./orders/order-tracker.js";
 
 // funds
+export {
+  type AffordabilityOptions,
+  type AffordabilityReport,
+  type AvailableBuyingPowerOptions,
+  BuyingPowerManager,
+  type BuyingPowerManagerOptions,
+  type ManagerReserveOptions,
+  type OrderSize,
+  type ReserveResult,
+} from "./funds/buying-power-manager.js";
 export {
   type OrderIntent,
   type OrderIntentInput,
@@ -152,5 +197,32 @@ export {
   PositionBook,
   type PositionBookJSON,
 } from "./reconcile/position-book.js";
+export {
+  type CorrectionAction,
+  type CorrectionActionJSON,
+  type CorrectionAlert,
+  type CorrectionAlertReason,
+  type CorrectionMode,
+  type CorrectionPolicyAction,
+  type CorrectionRun,
+  type CorrectionStatus,
+  type CorrectiveOrderIntent,
+  DEFAULT_CORRECTION_POLICY,
+  PositionCorrectionEngine,
+  type PositionCorrectionEngineOptions,
+  type PositionCorrectionEvents,
+  type ReconciliationReport,
+} from "./reconcile/position-correction-engine.js";
+export {
+  type AfterOrderReconciliation,
+  type DriftScan,
+  type FullReconciliation,
+  type PositionChange,
+  PositionReconciliationEngine,
+  type PositionReconciliationEngineOptions,
+  type PositionReconciliationEvents,
+  type ReconcileCallOptions,
+  type ReconcileSource,
+} from "./reconcile/position-reconciliation-engine.js";
 
 // execution

@@ -1,0 +1,586 @@
+import type { OrderSide, OrderSnapshot } from "../broker/broker-port.js";
+import { isFinalBrokerStatus } from "../broker/broker-port.js";
+import { Decimal, INCREMENT_SNAP, ONE, Rounding, ZERO } from "../core/decimal.js";
+import { parseInput } from "../core/validation.js";
+import { allocateBuys, type BuyCandidate } from "./allocate-buys.js";
+import { type RebalanceInput, type RebalanceInputInput, RebalanceInputSchema } from "./rebalance-input.js";
+import type {
+  LegAction,
+  LegReason,
+  OrderConflict,
+  RebalanceLeg,
+  RebalancePlan,
+  SkippedSymbol,
+  SkipReason,
+} from "./rebalance-plan.js";
+
+const NANO = new Decimal("0.000000001");
+const CENT = new Decimal("0.01");
+const MAX_QTY_DECIMALS = 9;
+
+interface Rules {
+  tradable: boolean;
+  fractionable: boolean;
+  qtyIncrement: Decimal;
+  minNotional?: Decimal | undefined;
+}
+
+interface OpenSide {
+  orders: OrderSnapshot[];
+  /** Unfilled shares (at the reference price for notional orders). */
+  qty: Decimal;
+}
+
+/**
+ * Turns positions and targets into the minimal orders: per symbol at most one leg of size
+ * |target − projected|, rounded to the asset's increment toward the safe side.
+ *
+ * @param input - positions, open orders, targets, prices, asset rules, account, capabilities
+ *   and options (see {@link RebalanceInputSchema} and `docs/rebalancing.md`)
+ * @returns the plan: `legs` (sells, then buys), `skipped` with reasons, `conflicts` to cancel
+ *   first, and a `summary` against the liquidate-and-rebuy alternative
+ * @throws ValidationError (`validation`) naming the path of bad input (negative or NaN
+ *   weights, weights summing above 1, a symbol listed twice, a price ≤ 0, an unknown option);
+ *   nothing is planned then
+ * @example
+ * ```ts
+ * const plan = calculateRebalanceOrders({
+ *   positions: [{ symbol: "FNGU", qty: "1591.166892", qtyAvailable: "1591.166892" }],
+ *   targets: { weights: { FNGU: 0.5, TECL: 0.45 } },
+ *   prices: { FNGU: "69.15", TECL: "87.66" },
+ *   assets: [
+ *     { symbol: "FNGU", tradable: true, fractionable: true, qtyIncrement: "0.000000001" },
+ *     { symbol: "TECL", tradable: true, fractionable: true, qtyIncrement: "0.000000001" },
+ *   ],
+ *   account: { equity: "113461.81", cash: "3432.62" },
+ * });
+ * plan.sells; // [{ symbol: "FNGU", side: "sell", action: "trim", qty: 771.…, … }]
+ * ```
+ * @remarks
+ * Pure: no clock, no I/O; the same input gives the same plan. Invariants: no symbol is both
+ * bought and sold; a sell never exceeds `qtyAvailable`; buys fit `budget.available`; every
+ * leg is at least the minimum notional (except a `closePosition` exit of dust); projected =
+ * held + unfilled same-side open orders, so planning again never orders twice. A symbol that
+ * must trade without a price is skipped (`no_price`), never guessed.
+ */
+export function calculateRebalanceOrders(input: RebalanceInputInput): RebalancePlan {
+  return planRebalance(parseInput(RebalanceInputSchema, input, "rebalance"));
+}
+
+function planRebalance(input: RebalanceInput): RebalancePlan {
+  const { options, capabilities, account } = input;
+  const equity = account.equity;
+  const tolerance = options.fullExitTolerance;
+  const bandWeight = options.noTradeBand.weight;
+  const bandNotional = options.noTradeBand.notional;
+  const buyFactor = ONE.plus(options.marketBuyBuffer);
+  const keep = new Set(options.keep);
+  const wantSells = options.sides !== "buys";
+  const wantBuys = options.sides !== "sells";
+
+  const prices = input.prices as Record<string, Decimal>;
+  const rules = rulesBySymbol(input.assets);
+  const positions = new Map(input.positions.map((p) => [p.symbol, p]));
+
+  let targetKind: "weights" | "quantities" | "notionals";
+  let targetMap: Record<string, Decimal>;
+  const { weights, quantities, notionals } = input.targets;
+  if (weights !== undefined) {
+    targetKind = "weights";
+    targetMap = weights;
+  } else if (quantities !== undefined) {
+    targetKind = "quantities";
+    targetMap = quantities;
+  } else {
+    targetKind = "notionals";
+    targetMap = notionals ?? {};
+  }
+  const untargeted = options.untargeted ?? (targetKind === "weights" ? "liquidate" : "keep");
+
+  const buysOpen = new Map<string, OpenSide>();
+  const sellsOpen = new Map<string, OpenSide>();
+  let openBuyHolds = ZERO;
+  for (const order of input.openOrders as OrderSnapshot[]) {
+    if (isFinalBrokerStatus(order.status)) continue;
+    const price = prices[order.symbol];
+    const unfilled = unfilledQty(order, price);
+    const book = order.side === "buy" ? buysOpen : sellsOpen;
+    const side = book.get(order.symbol);
+    if (side === undefined) book.set(order.symbol, { orders: [order], qty: unfilled ?? ZERO });
+    else {
+      side.orders.push(order);
+      side.qty = side.qty.plus(unfilled ?? ZERO);
+    }
+    if (order.side === "buy") openBuyHolds = openBuyHolds.plus(buyHold(order, price, buyFactor));
+  }
+
+  const universe = new Set<string>(Object.keys(targetMap));
+  for (const p of input.positions) if (!p.qty.isZero()) universe.add(p.symbol);
+  for (const s of buysOpen.keys()) universe.add(s);
+  for (const s of sellsOpen.keys()) universe.add(s);
+  const symbols = [...universe].sort(compareStrings);
+
+  const sells: RebalanceLeg[] = [];
+  const candidates: BuyCandidate[] = [];
+  const skipped: SkippedSymbol[] = [];
+  const conflicts: OrderConflict[] = [];
+  const conflictsBySymbol = new Map<string, OrderConflict[]>();
+  const projectedQuantities: Record<string, Decimal> = {};
+  let minimalTurnover = ZERO;
+  let naiveTurnover = ZERO;
+  let naiveOrderCount = 0;
+  let keptOpenValue = ZERO;
+  const skip = (symbol: string, reason: SkipReason, detail: string, side?: OrderSide, deltaQty?: Decimal) => {
+    const entry: SkippedSymbol = { symbol, reason, detail };
+    if (side !== undefined) entry.side = side;
+    if (deltaQty !== undefined) entry.deltaQty = deltaQty;
+    skipped.push(entry);
+  };
+
+  for (const symbol of symbols) {
+    const position = positions.get(symbol);
+    const held = position?.qty ?? ZERO;
+    const available = position?.qtyAvailable ?? ZERO;
+    const price = prices[symbol];
+    const openBuy = buysOpen.get(symbol);
+    const openSell = sellsOpen.get(symbol);
+    const openBuyQty = openBuy?.qty ?? ZERO;
+    const openSellQty = openSell?.qty ?? ZERO;
+    const allOpenProjected = held.plus(openBuyQty).minus(openSellQty);
+    // Unless a leg says otherwise, every open order is expected to fill.
+    projectedQuantities[symbol] = allOpenProjected;
+    if (price !== undefined) {
+      keptOpenValue = keptOpenValue.plus(openSellQty.minus(openBuyQty).times(price));
+    }
+
+    const targetRaw = targetMap[symbol];
+    const targeted = targetRaw !== undefined;
+    if (price !== undefined && held.gt(0)) {
+      naiveTurnover = naiveTurnover.plus(held.times(price));
+      naiveOrderCount++;
+    }
+    if (targeted && targetRaw.gt(0)) {
+      naiveOrderCount++;
+      if (targetKind === "weights") naiveTurnover = naiveTurnover.plus(targetRaw.times(equity));
+      else if (targetKind === "notionals") naiveTurnover = naiveTurnover.plus(targetRaw);
+      else if (price !== undefined) naiveTurnover = naiveTurnover.plus(targetRaw.times(price));
+    }
+
+    if (keep.has(symbol)) {
+      skip(symbol, "kept", "listed in options.keep");
+      continue;
+    }
+    if (!targeted && untargeted === "keep") {
+      skip(symbol, "kept", "not in the targets and options.untargeted is keep");
+      continue;
+    }
+    if (held.isNegative()) {
+      skip(symbol, "short_position", "short positions are left alone");
+      continue;
+    }
+
+    // The target in shares, when it can be known.
+    let target: Decimal | undefined;
+    let reason: LegReason;
+    if (!targeted) {
+      target = ZERO;
+      reason = "untargeted";
+    } else if (targetRaw.isZero()) {
+      target = ZERO;
+      reason = "target_zero";
+    } else {
+      reason = "to_target";
+      if (targetKind === "quantities") target = targetRaw;
+      else if (price !== undefined) {
+        target = (targetKind === "weights" ? targetRaw.times(equity) : targetRaw).div(price);
+      }
+    }
+    if (target === undefined || price === undefined) {
+      const mustTrade =
+        target === undefined || !target.eq(allOpenProjected) || hasNotional(openBuy, openSell);
+      if (mustTrade) skip(symbol, "no_price", "the symbol must trade but has no price");
+      continue;
+    }
+
+    // Direction from what is held; orders on the other side are conflicts to cancel first.
+    const direction = target.cmp(held);
+    let projected: Decimal;
+    if (direction > 0) projected = held.plus(openBuyQty);
+    else if (direction < 0) projected = held.minus(openSellQty);
+    else projected = allOpenProjected;
+    const delta = target.minus(projected);
+    minimalTurnover = minimalTurnover.plus(delta.abs().times(price));
+    if (delta.isZero()) continue;
+    if (direction === 0 || delta.cmp(ZERO) !== direction) {
+      skip(
+        symbol,
+        "covered_by_open_orders",
+        "open orders already reach or pass the target",
+        delta.isNegative() ? "sell" : "buy",
+        delta,
+      );
+      continue;
+    }
+    const side: OrderSide = direction > 0 ? "buy" : "sell";
+
+    const rule = rules.get(symbol);
+    if (rule === undefined) {
+      skip(symbol, "no_asset_rules", "no asset rules were given for the symbol", side, delta);
+      continue;
+    }
+    if (!rule.tradable) {
+      skip(symbol, "not_tradable", "the asset is not tradable", side, delta);
+      continue;
+    }
+    const fractional = rule.fractionable && capabilities.fractional;
+    const increment = effectiveIncrement(rule.qtyIncrement, fractional);
+    const minNotional = Decimal.max(rule.minNotional ?? ZERO, options.minOrderNotional);
+    const deltaNotional = delta.abs().times(price);
+
+    const isExit = side === "sell" && target.lte(held.times(tolerance));
+    if (!isExit && withinBand(deltaNotional, equity, bandWeight, bandNotional)) {
+      skip(symbol, "within_band", "inside the no-trade band", side, delta);
+      continue;
+    }
+    if (side === "sell" ? !wantSells : !wantBuys) {
+      skip(symbol, "side_excluded", `options.sides is ${options.sides}`, side, delta);
+      continue;
+    }
+
+    const opposite = side === "buy" ? openSell : openBuy;
+    const recordConflicts = () => {
+      if (opposite === undefined) return;
+      const list: OrderConflict[] = [];
+      for (const o of opposite.orders) {
+        const c: OrderConflict = {
+          symbol,
+          orderId: o.id,
+          clientOrderId: o.clientOrderId,
+          side: o.side,
+          unfilledQty: unfilledQty(o, price) ?? ZERO,
+        };
+        list.push(c);
+      }
+      conflictsBySymbol.set(symbol, list);
+    };
+
+    if (side === "sell") {
+      const leg = planSell({
+        symbol,
+        price,
+        held,
+        available,
+        projected,
+        target,
+        increment,
+        minNotional,
+        isExit,
+        reason: isExit && reason === "to_target" ? "exit_tolerance" : reason,
+        closePositionAllowed: capabilities.closePosition && openSell === undefined,
+      });
+      if ("skip" in leg) {
+        skip(symbol, "below_minimum", leg.skip, side, delta);
+        continue;
+      }
+      recordConflicts();
+      sells.push(leg);
+      projectedQuantities[symbol] = projected.minus(leg.estimatedQty);
+      // The open buys it cancels no longer cost cash.
+      if (opposite !== undefined) keptOpenValue = keptOpenValue.plus(opposite.qty.times(price));
+      continue;
+    }
+
+    const notional = options.buyWith === "notional" && fractional && capabilities.notionalOrders;
+    const unitValue = notional ? CENT : increment.times(price);
+    const needUnits = floorSteps(notional ? deltaNotional : delta, notional ? CENT : increment);
+    const minUnits = Decimal.max(ONE, minNotional.div(unitValue).ceil());
+    if (needUnits.lt(minUnits)) {
+      skip(
+        symbol,
+        "below_minimum",
+        needUnits.isZero() ? "less than one increment" : "below the minimum order notional",
+        side,
+        delta,
+      );
+      continue;
+    }
+    candidates.push({
+      symbol,
+      price,
+      increment,
+      notional,
+      unitValue,
+      unitCost: notional ? CENT : unitValue.times(buyFactor),
+      needUnits,
+      minUnits,
+      heldQty: held,
+      projectedQty: projected,
+      targetQty: target,
+      reason,
+      recordConflicts,
+      oppositeQty: opposite?.qty ?? ZERO,
+    });
+  }
+
+  let sellProceeds = ZERO;
+  for (const leg of sells) sellProceeds = sellProceeds.plus(leg.estimatedNotional);
+  const buffer = equity.times(options.cashBuffer);
+  const holds = options.cashExcludesOpenBuys ? ZERO : openBuyHolds;
+  const availableCash = Decimal.max(ZERO, account.cash.plus(sellProceeds).minus(buffer).minus(holds));
+  const allocation = allocateBuys(candidates, availableCash);
+
+  const buys: RebalanceLeg[] = [];
+  let allocated = ZERO;
+  for (const c of candidates) {
+    const units = allocation.get(c) ?? ZERO;
+    if (units.isZero()) {
+      skip(c.symbol, "insufficient_cash", "the cash left cannot fund the minimum order", "buy");
+      continue;
+    }
+    const shrunk = units.lt(c.needUnits);
+    const leg = buyLeg(c, units, buyFactor, shrunk);
+    allocated = allocated.plus(leg.cashRequired);
+    c.recordConflicts();
+    buys.push(leg);
+    projectedQuantities[c.symbol] = c.projectedQty.plus(leg.estimatedQty);
+    // The open sells it cancels no longer bring cash.
+    keptOpenValue = keptOpenValue.minus(c.oppositeQty.times(c.price));
+  }
+
+  sells.sort(byNotionalDesc);
+  buys.sort(byNotionalDesc);
+  for (const leg of [...sells, ...buys]) {
+    for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
+  }
+  skipped.sort((a, b) => compareStrings(a.symbol, b.symbol));
+
+  let turnover = ZERO;
+  let buyValue = ZERO;
+  for (const leg of sells) turnover = turnover.plus(leg.estimatedNotional);
+  for (const leg of buys) {
+    turnover = turnover.plus(leg.estimatedNotional);
+    buyValue = buyValue.plus(leg.estimatedNotional);
+  }
+  const openValue = options.cashExcludesOpenBuys
+    ? keptOpenValue.plus(openBuyValue(buysOpen, prices))
+    : keptOpenValue;
+  const projectedCash = account.cash.plus(sellProceeds).minus(buyValue).plus(openValue);
+  let projectedEquity = projectedCash;
+  for (const symbol of symbols) {
+    const price = prices[symbol];
+    const qty = projectedQuantities[symbol];
+    if (price !== undefined && qty !== undefined) projectedEquity = projectedEquity.plus(qty.times(price));
+  }
+  const projectedWeights: Record<string, Decimal> = {};
+  for (const symbol of symbols) {
+    const price = prices[symbol];
+    const qty = projectedQuantities[symbol];
+    if (price === undefined || qty === undefined) continue;
+    projectedWeights[symbol] = projectedEquity.gt(0) ? qty.times(price).div(projectedEquity) : ZERO;
+  }
+
+  return {
+    legs: [...sells, ...buys],
+    sells,
+    buys,
+    skipped,
+    conflicts,
+    summary: {
+      turnover,
+      minimalTurnover,
+      naiveTurnover,
+      orderCount: sells.length + buys.length,
+      naiveOrderCount,
+      sellCount: sells.length,
+      buyCount: buys.length,
+      budget: {
+        cash: account.cash,
+        sellProceeds,
+        buffer,
+        openBuyHolds: holds,
+        available: availableCash,
+        allocated,
+        left: availableCash.minus(allocated),
+      },
+      projectedCash,
+      projectedEquity,
+      projectedQuantities,
+      projectedWeights,
+    },
+  };
+}
+
+interface SellArgs {
+  symbol: string;
+  price: Decimal;
+  held: Decimal;
+  available: Decimal;
+  projected: Decimal;
+  target: Decimal;
+  increment: Decimal;
+  minNotional: Decimal;
+  isExit: boolean;
+  reason: LegReason;
+  closePositionAllowed: boolean;
+}
+
+function planSell(a: SellArgs): RebalanceLeg | { skip: string } {
+  if (a.isExit) {
+    // A full exit sells exactly what is not already held by open sells.
+    const exitQty = Decimal.min(a.projected, a.available);
+    const notional = exitQty.times(a.price);
+    const orderable =
+      exitQty.gt(0) &&
+      exitQty.decimalPlaces() <= MAX_QTY_DECIMALS &&
+      exitQty.mod(a.increment).isZero() &&
+      notional.gte(a.minNotional);
+    if (orderable) return sellLeg(a, exitQty, "exit", false);
+    if (a.closePositionAllowed && exitQty.gt(0) && exitQty.eq(a.held)) {
+      return sellLeg(a, exitQty, "exit", true);
+    }
+    // Without closePosition, sell what can be an order and leave the dust.
+    const part = Decimal.min(floorSteps(exitQty, a.increment).times(a.increment), exitQty);
+    if (part.gt(0) && part.times(a.price).gte(a.minNotional)) return sellLeg(a, part, "trim", false);
+    return { skip: "the position is dust that cannot be an order and closePosition is unavailable" };
+  }
+  const wanted = a.projected.minus(a.target);
+  const cap = floorSteps(a.available, a.increment).times(a.increment);
+  const qty = Decimal.min(floorSteps(wanted, a.increment).times(a.increment), cap, a.available);
+  if (qty.lte(0)) return { skip: "less than one increment" };
+  if (qty.times(a.price).lt(a.minNotional)) return { skip: "below the minimum order notional" };
+  return sellLeg(a, qty, "trim", false);
+}
+
+function sellLeg(a: SellArgs, qty: Decimal, action: LegAction, closePosition: boolean): RebalanceLeg {
+  const estimatedNotional = qty.times(a.price);
+  return {
+    symbol: a.symbol,
+    side: "sell",
+    action,
+    qty,
+    closePosition,
+    type: "market",
+    timeInForce: "day",
+    price: a.price,
+    estimatedQty: qty,
+    estimatedNotional,
+    cashRequired: ZERO,
+    reason: action === "exit" ? a.reason : "to_target",
+    shrunk: false,
+    heldQty: a.held,
+    projectedQty: a.projected,
+    targetQty: a.target,
+  };
+}
+
+function buyLeg(c: BuyCandidate, units: Decimal, buyFactor: Decimal, shrunk: boolean): RebalanceLeg {
+  const action: LegAction = c.projectedQty.lte(0) ? "enter" : "add";
+  const base = {
+    symbol: c.symbol,
+    side: "buy" as const,
+    action,
+    closePosition: false,
+    type: "market" as const,
+    timeInForce: "day" as const,
+    price: c.price,
+    reason: c.reason,
+    shrunk,
+    heldQty: c.heldQty,
+    projectedQty: c.projectedQty,
+    targetQty: c.targetQty,
+  };
+  if (c.notional) {
+    const notional = units.times(CENT);
+    return {
+      ...base,
+      notional,
+      estimatedQty: notional.div(c.price).toDecimalPlaces(MAX_QTY_DECIMALS, Rounding.down),
+      estimatedNotional: notional,
+      cashRequired: notional,
+    };
+  }
+  const qty = units.times(c.increment);
+  const estimatedNotional = qty.times(c.price);
+  return {
+    ...base,
+    qty,
+    estimatedQty: qty,
+    estimatedNotional,
+    cashRequired: estimatedNotional.times(buyFactor),
+  };
+}
+
+function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
+  const map = new Map<string, Rules>();
+  if (Array.isArray(assets)) for (const a of assets) map.set(a.symbol, a);
+  else for (const [symbol, a] of Object.entries(assets)) map.set(symbol, a);
+  return map;
+}
+
+/** The increment orders use: at least one share without fractional trading, at least 1e-9 and at most 9 decimals. */
+function effectiveIncrement(increment: Decimal, fractional: boolean): Decimal {
+  if (!fractional) return increment.gte(ONE) ? increment : ONE;
+  if (increment.lt(NANO)) return NANO;
+  return increment.decimalPlaces() > MAX_QTY_DECIMALS
+    ? increment.toDecimalPlaces(MAX_QTY_DECIMALS, Rounding.up)
+    : increment;
+}
+
+/** Whole steps in a value, rounded down, where a value within a millionth of a step of the next counts as that step. */
+function floorSteps(value: Decimal, step: Decimal): Decimal {
+  if (value.lte(0)) return ZERO;
+  const steps = value.div(step);
+  const up = steps.ceil();
+  return up.minus(steps).lte(INCREMENT_SNAP) ? up : steps.floor();
+}
+
+function withinBand(
+  deltaNotional: Decimal,
+  equity: Decimal,
+  bandWeight: Decimal,
+  bandNotional: Decimal,
+): boolean {
+  if (bandNotional.gt(0) && deltaNotional.lte(bandNotional)) return true;
+  return bandWeight.gt(0) && equity.gt(0) && deltaNotional.lte(bandWeight.times(equity));
+}
+
+/** Unfilled shares of an open order; undefined for a notional order without a price. */
+function unfilledQty(order: OrderSnapshot, price: Decimal | undefined): Decimal | undefined {
+  if (order.qty !== undefined) return Decimal.max(ZERO, order.qty.minus(order.filledQty));
+  if (order.notional === undefined || price === undefined) return undefined;
+  const spent = order.filledQty.times(order.filledAvgPrice ?? price);
+  return Decimal.max(ZERO, order.notional.minus(spent)).div(price);
+}
+
+/** What an open buy holds of the cash. */
+function buyHold(order: OrderSnapshot, price: Decimal | undefined, buyFactor: Decimal): Decimal {
+  if (order.qty === undefined) {
+    const spent = order.filledQty.times(order.filledAvgPrice ?? price ?? ZERO);
+    return Decimal.max(ZERO, (order.notional ?? ZERO).minus(spent));
+  }
+  const left = Decimal.max(ZERO, order.qty.minus(order.filledQty));
+  if (order.limitPrice !== undefined) return left.times(order.limitPrice);
+  const ref = price ?? order.filledAvgPrice;
+  return ref === undefined ? ZERO : left.times(ref).times(buyFactor);
+}
+
+function openBuyValue(buysOpen: Map<string, OpenSide>, prices: Record<string, Decimal>): Decimal {
+  let v = ZERO;
+  for (const [symbol, side] of buysOpen) {
+    const price = prices[symbol];
+    if (price !== undefined) v = v.plus(side.qty.times(price));
+  }
+  return v;
+}
+
+function hasNotional(...sides: (OpenSide | undefined)[]): boolean {
+  return sides.some((s) => s?.orders.some((o) => o.qty === undefined) ?? false);
+}
+
+function byNotionalDesc(a: RebalanceLeg, b: RebalanceLeg): number {
+  return b.estimatedNotional.cmp(a.estimatedNotional) || compareStrings(a.symbol, b.symbol);
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

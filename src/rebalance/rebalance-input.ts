@@ -1,0 +1,211 @@
+import { z } from "zod";
+import { OrderSnapshotSchema, PositionSnapshotSchema } from "../broker/schemas.js";
+import { Decimal, ZERO } from "../core/decimal.js";
+import { zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+
+/** Accepts a `Map` or a plain record keyed by symbol; the schema sees a record. */
+const mapOrRecord = <T extends z.ZodType>(value: T) =>
+  z.preprocess((v) => (v instanceof Map ? Object.fromEntries(v) : v), z.record(zSymbol, value));
+
+const WeightsSchema = mapOrRecord(zNonNegativeDecimal).superRefine((weights, ctx) => {
+  let sum = ZERO;
+  for (const w of Object.values(weights)) sum = sum.plus(w);
+  if (sum.gt(1)) {
+    ctx.addIssue({ code: "custom", message: `expected weights summing to at most 1 (sum ${sum.toFixed()})` });
+  }
+  for (const [symbol, w] of Object.entries(weights)) {
+    if (w.gt(1)) ctx.addIssue({ code: "custom", path: [symbol], message: "expected a weight ≤ 1" });
+  }
+});
+
+/**
+ * What the portfolio should hold: exactly one of `weights` (fractions of equity summing to
+ * at most 1, the rest stays cash), `quantities` (shares) or `notionals` (dollars).
+ */
+export const RebalanceTargetsSchema = z
+  .object({
+    /** Fractions of equity per symbol, each in [0, 1], summing to at most 1. */
+    weights: WeightsSchema.optional(),
+    /** Shares per symbol, at least 0. */
+    quantities: mapOrRecord(zNonNegativeDecimal).optional(),
+    /** Dollars per symbol, at least 0. */
+    notionals: mapOrRecord(zNonNegativeDecimal).optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    const given = [t.weights, t.quantities, t.notionals].filter((x) => x !== undefined).length;
+    if (given !== 1) {
+      ctx.addIssue({ code: "custom", message: "expected exactly one of weights, quantities and notionals" });
+    }
+  });
+
+const AssetRulesEntrySchema = z.object({
+  symbol: zSymbol,
+  tradable: z.boolean(),
+  fractionable: z.boolean(),
+  qtyIncrement: zPositiveDecimal,
+  minNotional: z.preprocess((v) => (v === null ? undefined : v), zNonNegativeDecimal.optional()),
+});
+
+const AssetsSchema = z.union([
+  z.array(AssetRulesEntrySchema),
+  z.record(zSymbol, AssetRulesEntrySchema.extend({ symbol: zSymbol.optional() })),
+]);
+
+/** What the broker can do, as far as the plan cares. Every flag defaults to true. */
+export const RebalanceCapabilitiesSchema = z.object({
+  /** Orders may be sized by notional. */
+  notionalOrders: z.boolean().default(true),
+  /** Fractional quantities are accepted for fractionable assets. */
+  fractional: z.boolean().default(true),
+  /** `closePosition(symbol)` exists, for dust that cannot be an order. */
+  closePosition: z.boolean().default(true),
+});
+
+const fraction = (max: number) =>
+  zNonNegativeDecimal.refine((d) => d.lte(max), { message: `expected a value in [0, ${max}]` });
+
+/** The planner's options. Unknown keys are refused. See `docs/rebalancing.md`. */
+export const RebalanceOptionsSchema = z
+  .object({
+    /**
+     * A symbol whose |target − projected| is at most `weight` of equity or at most
+     * `notional` dollars is left alone (`within_band`). Full exits ignore the band.
+     * @defaultValue `{ weight: 0, notional: 0 }` (off: the minimum order notional filters dust)
+     */
+    noTradeBand: z
+      .object({
+        weight: fraction(1).default(ZERO),
+        notional: zNonNegativeDecimal.default(ZERO),
+      })
+      .strict()
+      .default({ weight: ZERO, notional: ZERO }),
+    /**
+     * The smallest leg, in dollars; an asset's own `minNotional` wins when larger.
+     * @defaultValue 1
+     */
+    minOrderNotional: zNonNegativeDecimal.default(new Decimal(1)),
+    /**
+     * Cash kept back from buys, as a fraction of equity.
+     * @defaultValue 0.0025 (0.25%)
+     */
+    cashBuffer: fraction(1).default(new Decimal("0.0025")),
+    /**
+     * A sell that would leave at most this fraction of the held quantity becomes a full exit.
+     * @defaultValue 0.02 (2%)
+     */
+    fullExitTolerance: fraction(1).default(new Decimal("0.02")),
+    /**
+     * Symbols never touched (skipped with `kept`), whatever the targets say.
+     * @defaultValue []
+     */
+    keep: z.array(zSymbol).default([]),
+    /**
+     * What happens to a held symbol absent from the targets.
+     * @defaultValue `"liquidate"` for weight targets, `"keep"` for quantity and notional targets
+     */
+    untargeted: z.enum(["liquidate", "keep"]).optional(),
+    /**
+     * How buys are sized: `notional` (dollar orders where the asset is fractionable and the
+     * broker takes notional and fractional orders; quantity otherwise) or always `qty`.
+     * @defaultValue "notional"
+     */
+    buyWith: z.enum(["notional", "qty"]).default("notional"),
+    /**
+     * The hold a quantity market buy puts on cash, above qty × price.
+     * @defaultValue 0.03 (3%)
+     */
+    marketBuyBuffer: fraction(1).default(new Decimal("0.03")),
+    /**
+     * Which legs to plan: `both`; `sells` only; or `buys` only (re-planning buys on the real
+     * cash after the sells are final: no sell proceeds are counted).
+     * @defaultValue "both"
+     */
+    sides: z.enum(["both", "sells", "buys"]).default("both"),
+    /**
+     * Whether `account.cash` already excludes what open buy orders hold (as a broker's
+     * buying power does). When false, the holds of open buys are subtracted.
+     * @defaultValue false
+     */
+    cashExcludesOpenBuys: z.boolean().default(false),
+  })
+  .strict();
+
+/**
+ * Schema of the planner's input. `RebalanceInputInput` is what callers pass (decimals as
+ * `DecimalLike`, prices and targets as a `Map` or a record); `RebalanceInput` is the parsed
+ * form.
+ */
+export const RebalanceInputSchema = z
+  .object({
+    positions: z.array(PositionSnapshotSchema).default([]),
+    openOrders: z.array(OrderSnapshotSchema).default([]),
+    targets: RebalanceTargetsSchema,
+    prices: mapOrRecord(zPositiveDecimal),
+    assets: AssetsSchema,
+    account: z
+      .object({
+        /** Cash plus the market value of positions: the base of weight targets and of the cash buffer. */
+        equity: zNonNegativeDecimal,
+        /** The cash the plan may count on (for example the lesser of cash and non-marginable buying power). */
+        cash: zDecimal,
+      })
+      .strict(),
+    capabilities: RebalanceCapabilitiesSchema.default({
+      notionalOrders: true,
+      fractional: true,
+      closePosition: true,
+    }),
+    options: RebalanceOptionsSchema.default(() => RebalanceOptionsSchema.parse({})),
+  })
+  .strict()
+  .superRefine((input, ctx) => {
+    duplicates(
+      input.positions.map((p) => p.symbol),
+      ["positions"],
+      ctx,
+    );
+    duplicates(
+      input.openOrders.map((o) => o.id),
+      ["openOrders"],
+      ctx,
+    );
+    if (Array.isArray(input.assets)) {
+      duplicates(
+        input.assets.map((a) => a.symbol),
+        ["assets"],
+        ctx,
+      );
+    } else {
+      for (const [symbol, rules] of Object.entries(input.assets)) {
+        if (rules.symbol !== undefined && rules.symbol !== symbol) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["assets", symbol, "symbol"],
+            message: `expected ${symbol}`,
+          });
+        }
+      }
+    }
+  });
+
+function duplicates(values: readonly string[], path: (string | number)[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  values.forEach((v, i) => {
+    if (seen.has(v)) ctx.addIssue({ code: "custom", path: [...path, i], message: `${v} listed twice` });
+    seen.add(v);
+  });
+}
+
+/** The planner's input as parsed (decimals converted, defaults filled). */
+export type RebalanceInput = z.output<typeof RebalanceInputSchema>;
+/** The planner's input as callers write it. */
+export type RebalanceInputInput = z.input<typeof RebalanceInputSchema>;
+/** The planner's options as parsed. */
+export type RebalanceOptions = z.output<typeof RebalanceOptionsSchema>;
+/** The planner's options as callers write them. */
+export type RebalanceOptionsInput = z.input<typeof RebalanceOptionsSchema>;
+/** Targets as parsed. */
+export type RebalanceTargets = z.output<typeof RebalanceTargetsSchema>;
+/** Targets as callers write them. */
+export type RebalanceTargetsInput = z.input<typeof RebalanceTargetsSchema>;

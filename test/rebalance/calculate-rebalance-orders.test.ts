@@ -1,0 +1,464 @@
+import { calculateRebalanceOrders, Decimal, isValidationError, type RebalanceInputInput } from "ordersafe";
+import { describe, expect, it } from "vitest";
+import { baseInput, fractional, openOrder, position, wholeShares } from "./fixtures.js";
+
+const d = (v: string | number) => new Decimal(v);
+
+function expectValidation(input: unknown, path: string): void {
+  try {
+    calculateRebalanceOrders(input as RebalanceInputInput);
+  } catch (e) {
+    expect(isValidationError(e)).toBe(true);
+    const issues = (e as { issues: { path: string }[] }).issues;
+    expect(issues.map((i) => i.path)).toContain(path);
+    return;
+  }
+  throw new Error("expected a ValidationError");
+}
+
+describe("calculateRebalanceOrders: deltas", () => {
+  it("trims an overweight position by the delta instead of liquidating it", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({ targets: { weights: { AAA: 0.3 } }, account: { equity: "2000", cash: "1000" } }),
+    );
+    expect(plan.sells).toHaveLength(1);
+    const leg = plan.sells[0]!;
+    expect(leg.action).toBe("trim");
+    expect(leg.qty!.toString()).toBe("40");
+    expect(leg.closePosition).toBe(false);
+    expect(leg.type).toBe("market");
+    expect(leg.timeInForce).toBe("day");
+    expect(plan.buys).toHaveLength(0);
+  });
+
+  it("buys only the missing part of an underweight position, as a notional order by default", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({ targets: { weights: { AAA: 0.6 } }, account: { equity: "2000", cash: "1000" } }),
+    );
+    const leg = plan.buys[0]!;
+    expect(leg.action).toBe("add");
+    expect(leg.notional!.toString()).toBe("200");
+    expect(leg.qty).toBeUndefined();
+    expect(leg.cashRequired.toString()).toBe("200");
+  });
+
+  it("enters a new symbol with action enter", () => {
+    const plan = calculateRebalanceOrders(baseInput());
+    const bbb = plan.buys.find((l) => l.symbol === "BBB")!;
+    expect(bbb.action).toBe("enter");
+    expect(bbb.notional!.toString()).toBe("800");
+  });
+
+  it("sizes whole-share buys in quantity, floored, counting the market-buy buffer", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({
+        positions: [],
+        targets: { weights: { BBB: 0.5 } },
+        prices: { BBB: "30" },
+        assets: [wholeShares("BBB")],
+        account: { equity: "2000", cash: "2000" },
+      }),
+    );
+    const leg = plan.buys[0]!;
+    expect(leg.qty!.toString()).toBe("33"); // 1000 / 30 = 33.3
+    expect(leg.notional).toBeUndefined();
+    expect(leg.cashRequired.toString()).toBe(d(33).times(30).times("1.03").toString());
+  });
+
+  it("uses quantity buys when asked, or when the broker has no notional orders", () => {
+    const byOption = calculateRebalanceOrders(baseInput({ options: { buyWith: "qty" } }));
+    const byBroker = calculateRebalanceOrders(baseInput({ capabilities: { notionalOrders: false } }));
+    for (const plan of [byOption, byBroker]) {
+      const bbb = plan.buys.find((l) => l.symbol === "BBB")!;
+      expect(bbb.qty!.toString()).toBe("40");
+      expect(bbb.notional).toBeUndefined();
+    }
+  });
+
+  it("rounds a fractional quantity to the broker's whole shares when fractional trading is off", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({ targets: { weights: { AAA: 0.277 } }, capabilities: { fractional: false } }),
+    );
+    expect(plan.sells[0]!.qty!.toString()).toBe("44"); // 100 − 55.4 = 44.6 → 44
+  });
+
+  it("never gives a symbol both a buy and a sell, and puts sells before buys, largest first", () => {
+    const plan = calculateRebalanceOrders({
+      positions: [position("A", "100"), position("B", "100"), position("C", "10")],
+      targets: { weights: { A: 0.1, B: 0.2, C: 0.3, D: 0.3 } },
+      prices: { A: "10", B: "10", C: "10", D: "10" },
+      assets: ["A", "B", "C", "D"].map(fractional),
+      account: { equity: "2100", cash: "0" },
+    });
+    expect(plan.sells.map((l) => l.symbol)).toEqual(["A", "B"]);
+    expect(plan.buys.map((l) => l.symbol)).toEqual(["D", "C"]);
+    expect(plan.legs.map((l) => l.side)).toEqual(["sell", "sell", "buy", "buy"]);
+    const symbols = plan.legs.map((l) => l.symbol);
+    expect(new Set(symbols).size).toBe(symbols.length);
+  });
+});
+
+describe("calculateRebalanceOrders: exits", () => {
+  it("a zero target sells exactly the held quantity under a normal order", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({ positions: [position("AAA", "1591.166892")], targets: { weights: { AAA: 0 } } }),
+    );
+    const leg = plan.sells[0]!;
+    expect(leg.action).toBe("exit");
+    expect(leg.reason).toBe("target_zero");
+    expect(leg.qty!.toString()).toBe("1591.166892");
+    expect(leg.closePosition).toBe(false);
+  });
+
+  it("liquidates untargeted holdings for weight targets by default", () => {
+    const plan = calculateRebalanceOrders(baseInput({ targets: { weights: { BBB: 0.5 } } }));
+    const leg = plan.sells[0]!;
+    expect(leg.reason).toBe("untargeted");
+    expect(leg.action).toBe("exit");
+    expect(leg.qty!.toString()).toBe("100");
+  });
+
+  it("keeps untargeted holdings for quantity targets by default, or when untargeted is keep", () => {
+    const q = calculateRebalanceOrders(baseInput({ targets: { quantities: { BBB: 1 } } }));
+    const w = calculateRebalanceOrders(
+      baseInput({ targets: { weights: { BBB: 0.5 } }, options: { untargeted: "keep" } }),
+    );
+    for (const plan of [q, w]) {
+      expect(plan.sells).toHaveLength(0);
+      expect(plan.skipped.find((s) => s.symbol === "AAA")?.reason).toBe("kept");
+    }
+  });
+
+  it("turns a sell within the full-exit tolerance into a full exit", () => {
+    // target 1.5 shares of 100 held: within 2%.
+    const plan = calculateRebalanceOrders(baseInput({ targets: { quantities: { AAA: "1.5" } } }));
+    const leg = plan.sells[0]!;
+    expect(leg.action).toBe("exit");
+    expect(leg.reason).toBe("exit_tolerance");
+    expect(leg.qty!.toString()).toBe("100");
+    const outside = calculateRebalanceOrders(baseInput({ targets: { quantities: { AAA: "2.5" } } }));
+    expect(outside.sells[0]!.action).toBe("trim");
+    expect(outside.sells[0]!.qty!.toString()).toBe("97.5");
+  });
+
+  it("closes dust that cannot be an order with closePosition, or skips it without the capability", () => {
+    const input = baseInput({
+      positions: [position("AAA", "0.5")],
+      targets: { weights: { BBB: 0.1 } },
+      assets: [wholeShares("AAA"), fractional("BBB")],
+    });
+    const leg = calculateRebalanceOrders(input).sells[0]!;
+    expect(leg.closePosition).toBe(true);
+    expect(leg.action).toBe("exit");
+    expect(leg.qty!.toString()).toBe("0.5");
+    const without = calculateRebalanceOrders({ ...input, capabilities: { closePosition: false } });
+    expect(without.sells).toHaveLength(0);
+    expect(without.skipped.find((s) => s.symbol === "AAA")?.reason).toBe("below_minimum");
+  });
+
+  it("closes a position under the minimum notional with closePosition", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({ positions: [position("AAA", "0.05")], targets: { weights: { AAA: 0 } } }),
+    );
+    expect(plan.sells[0]!.closePosition).toBe(true);
+  });
+
+  it("never sells above qtyAvailable", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({ positions: [position("AAA", "100", "30")], targets: { weights: { AAA: 0.2 } } }),
+    );
+    expect(plan.sells[0]!.qty!.toString()).toBe("30");
+  });
+});
+
+describe("calculateRebalanceOrders: cash", () => {
+  it("fits buys in cash + sell proceeds − buffer, filling the most underweight first", () => {
+    const plan = calculateRebalanceOrders({
+      positions: [],
+      targets: { weights: { A: 0.6, B: 0.3, C: 0.1 } },
+      prices: { A: "1", B: "1", C: "1" },
+      assets: ["A", "B", "C"].map(fractional),
+      account: { equity: "10000", cash: "525" },
+    });
+    // available 525 − 25 = 500; deficits 6000/3000/1000: only A is filled (6000 − 500 > 3000).
+    expect(plan.summary.budget.available.toString()).toBe("500");
+    expect(plan.buys.map((l) => [l.symbol, l.notional!.toString(), l.shrunk])).toEqual([["A", "500", true]]);
+    expect(plan.skipped.filter((s) => s.reason === "insufficient_cash").map((s) => s.symbol)).toEqual([
+      "B",
+      "C",
+    ]);
+  });
+
+  it("water-fills to a common shortfall when several buys share the cash", () => {
+    const plan = calculateRebalanceOrders({
+      positions: [],
+      targets: { weights: { A: 0.5, B: 0.3, C: 0.1 } },
+      prices: { A: "1", B: "1", C: "1" },
+      assets: ["A", "B", "C"].map(fractional),
+      account: { equity: "1000", cash: "402.5" },
+    });
+    // available 400: deficits 500/300/100 → level 200: A 300, B 100, C 0.
+    expect(plan.buys.map((l) => [l.symbol, l.notional!.toString()])).toEqual([
+      ["A", "300"],
+      ["B", "100"],
+    ]);
+    const spent = plan.buys.reduce((s, l) => s.plus(l.cashRequired), d(0));
+    expect(spent.lte(plan.summary.budget.available)).toBe(true);
+  });
+
+  it("spends the rest of the cash on whole shares after flooring", () => {
+    const plan = calculateRebalanceOrders({
+      positions: [],
+      targets: { weights: { A: 0.5, B: 0.5 } },
+      prices: { A: "100", B: "7" },
+      assets: [wholeShares("A"), wholeShares("B")],
+      account: { equity: "10000", cash: "1025" },
+      options: { marketBuyBuffer: 0 },
+    });
+    const spent = plan.buys.reduce((s, l) => s.plus(l.cashRequired), d(0));
+    expect(spent.lte(1000)).toBe(true);
+    expect(d(1000).minus(spent).lt(7)).toBe(true); // not even one more B share fits
+  });
+
+  it("subtracts what open buys hold, unless the cash already excludes it", () => {
+    const input = baseInput({
+      positions: [],
+      targets: { weights: { AAA: 0.5, BBB: 0.5 } },
+      openOrders: [openOrder("o1", "AAA", "buy", "10", { type: "limit", limitPrice: "10" })],
+      account: { equity: "2000", cash: "505" },
+    });
+    const held = calculateRebalanceOrders(input);
+    expect(held.summary.budget.openBuyHolds.toString()).toBe("100");
+    expect(held.summary.budget.available.toString()).toBe("400");
+    const excluded = calculateRebalanceOrders({ ...input, options: { cashExcludesOpenBuys: true } });
+    expect(excluded.summary.budget.available.toString()).toBe("500");
+  });
+
+  it("skips legs under the minimum notional, the asset's own minimum winning when larger", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({
+        positions: [position("AAA", "100")],
+        targets: { weights: { AAA: "0.5002", BBB: "0.004" } },
+        assets: [fractional("AAA"), { ...fractional("BBB"), minNotional: "10" }],
+      }),
+    );
+    expect(plan.legs).toHaveLength(0);
+    expect(plan.skipped.map((s) => [s.symbol, s.reason])).toEqual([
+      ["AAA", "below_minimum"],
+      ["BBB", "below_minimum"],
+    ]);
+  });
+});
+
+describe("calculateRebalanceOrders: rules and bands", () => {
+  it("leaves a symbol inside the weight or notional band, but never blocks an exit", () => {
+    const w = calculateRebalanceOrders(
+      baseInput({ targets: { weights: { AAA: 0.52 } }, options: { noTradeBand: { weight: 0.05 } } }),
+    );
+    expect(w.skipped[0]).toMatchObject({ symbol: "AAA", reason: "within_band", side: "buy" });
+    const n = calculateRebalanceOrders(
+      baseInput({ targets: { weights: { AAA: 0.52 } }, options: { noTradeBand: { notional: 100 } } }),
+    );
+    expect(n.skipped[0]!.reason).toBe("within_band");
+    const exit = calculateRebalanceOrders(
+      baseInput({
+        positions: [position("AAA", "1")],
+        targets: { weights: { AAA: 0 } },
+        options: { noTradeBand: { weight: 0.5 } },
+      }),
+    );
+    expect(exit.sells[0]!.action).toBe("exit");
+  });
+
+  it("skips kept, untradable, unpriced and rule-less symbols with their reasons", () => {
+    const plan = calculateRebalanceOrders({
+      positions: [position("K", "10"), position("U", "10")],
+      targets: { weights: { K: 0, U: 0, P: 0.1, R: 0.1 } },
+      prices: { K: "1", U: "1", R: "1" },
+      assets: [fractional("K"), { ...fractional("U"), tradable: false }, fractional("P")],
+      account: { equity: "1000", cash: "980" },
+      options: { keep: ["K"] },
+    });
+    expect(plan.legs).toHaveLength(0);
+    expect(plan.skipped.map((s) => [s.symbol, s.reason])).toEqual([
+      ["K", "kept"],
+      ["P", "no_price"],
+      ["R", "no_asset_rules"],
+      ["U", "not_tradable"],
+    ]);
+  });
+
+  it("does not report a symbol without a price when it has nothing to do", () => {
+    const plan = calculateRebalanceOrders(baseInput({ targets: { quantities: { AAA: 100, ZZZ: 0 } } }));
+    expect(plan.skipped).toHaveLength(0);
+    expect(plan.legs).toHaveLength(0);
+  });
+
+  it("leaves short positions alone", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({ positions: [{ symbol: "AAA", qty: "-5", qtyAvailable: "-5" }] }),
+    );
+    expect(plan.skipped.find((s) => s.symbol === "AAA")?.reason).toBe("short_position");
+    expect(plan.legs.some((l) => l.symbol === "AAA")).toBe(false);
+  });
+});
+
+describe("calculateRebalanceOrders: open orders", () => {
+  it("counts unfilled open buys: an order that covers the delta gives no new leg", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({
+        targets: { weights: { AAA: 0.5, BBB: 0.4 } },
+        openOrders: [openOrder("o1", "BBB", "buy", "40")],
+        options: { cashExcludesOpenBuys: true },
+      }),
+    );
+    expect(plan.legs).toHaveLength(0);
+  });
+
+  it("orders only the part an open order does not cover, filled part excluded", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({
+        positions: [position("AAA", "100", "70"), position("BBB", "10")],
+        targets: { weights: { AAA: 0.1, BBB: 0.4 } },
+        openOrders: [openOrder("o1", "AAA", "sell", "40", { filledQty: "10", status: "partially_filled" })],
+        account: { equity: "2200", cash: "1000" },
+      }),
+    );
+    // AAA: held 100, 30 still to sell; target 22 → sell 48 more.
+    expect(plan.sells[0]!.qty!.toString()).toBe("48");
+    expect(plan.sells[0]!.projectedQty.toString()).toBe("70");
+  });
+
+  it("lists opposite-side open orders as conflicts and sizes the leg as if they were cancelled", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({
+        positions: [position("AAA", "100", "80")],
+        targets: { weights: { AAA: 0.6 } },
+        openOrders: [
+          openOrder("o1", "AAA", "sell", "20"),
+          openOrder("o2", "AAA", "sell", "1", { status: "filled" }),
+        ],
+        account: { equity: "2000", cash: "1000" },
+      }),
+    );
+    expect(plan.buys[0]!.notional!.toString()).toBe("200");
+    expect(plan.conflicts).toEqual([
+      expect.objectContaining({ symbol: "AAA", orderId: "o1", clientOrderId: "c-o1", side: "sell" }),
+    ]);
+  });
+
+  it("reports open orders that pass the target instead of trading against them", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({
+        targets: { weights: { AAA: 0.6 } },
+        openOrders: [openOrder("o1", "AAA", "buy", "50")],
+        options: { cashExcludesOpenBuys: true },
+      }),
+    );
+    expect(plan.legs).toHaveLength(0);
+    expect(plan.skipped[0]).toMatchObject({ symbol: "AAA", reason: "covered_by_open_orders" });
+  });
+});
+
+describe("calculateRebalanceOrders: sides", () => {
+  it("plans only sells, or only buys without counting sell proceeds", () => {
+    const input = baseInput({ targets: { weights: { AAA: 0.25, BBB: 0.7 } } });
+    const sells = calculateRebalanceOrders({ ...input, options: { sides: "sells" } });
+    expect(sells.legs.map((l) => l.side)).toEqual(["sell"]);
+    expect(sells.skipped[0]).toMatchObject({ symbol: "BBB", reason: "side_excluded" });
+    const buys = calculateRebalanceOrders({ ...input, options: { sides: "buys" } });
+    expect(buys.legs.map((l) => l.side)).toEqual(["buy"]);
+    expect(buys.summary.budget.sellProceeds.isZero()).toBe(true);
+    expect(buys.buys[0]!.notional!.toString()).toBe("995"); // cash 1000 − buffer 5
+  });
+});
+
+describe("calculateRebalanceOrders: summary", () => {
+  it("compares the plan's turnover with liquidating and rebuying everything", () => {
+    const plan = calculateRebalanceOrders(baseInput({ targets: { weights: { AAA: 0.4, BBB: 0.4 } } }));
+    expect(plan.summary.turnover.toString()).toBe("1000"); // sell 200 of AAA, buy 800 of BBB
+    expect(plan.summary.minimalTurnover.toString()).toBe("1000");
+    expect(plan.summary.naiveTurnover.toString()).toBe("2600"); // sell 1000, buy 800 + 800
+    expect(plan.summary.orderCount).toBe(2);
+    expect(plan.summary.naiveOrderCount).toBe(3);
+    expect(plan.summary.projectedCash.toString()).toBe("400");
+    expect(plan.summary.projectedWeights.AAA!.toString()).toBe("0.4");
+    expect(plan.summary.projectedQuantities.BBB!.toString()).toBe("40");
+  });
+
+  it("accepts prices and targets as Maps and assets as a record", () => {
+    const plan = calculateRebalanceOrders({
+      positions: [position("AAA", "100")],
+      targets: { weights: new Map([["AAA", d("0.3")]]) },
+      prices: new Map([["AAA", d(10)]]),
+      assets: { AAA: { tradable: true, fractionable: true, qtyIncrement: "0.000000001" } },
+      account: { equity: "2000", cash: "1000" },
+    });
+    expect(plan.sells[0]!.qty!.toString()).toBe("40");
+  });
+
+  it("keeps quantities to at most 9 decimals", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({ prices: { AAA: "3", BBB: "7" }, account: { equity: "1300", cash: "1000" } }),
+    );
+    for (const leg of plan.legs) {
+      expect(leg.estimatedQty.decimalPlaces()).toBeLessThanOrEqual(9);
+      if (leg.qty) expect(leg.qty.decimalPlaces()).toBeLessThanOrEqual(9);
+    }
+  });
+});
+
+describe("calculateRebalanceOrders: bad input", () => {
+  const cases: [string, RebalanceInputInput | Record<string, unknown>, string][] = [
+    [
+      "a negative weight",
+      baseInput({ targets: { weights: { AAA: -0.1 } } }),
+      "rebalance.targets.weights.AAA",
+    ],
+    [
+      "a NaN weight",
+      baseInput({ targets: { weights: { AAA: Number.NaN } } }),
+      "rebalance.targets.weights.AAA",
+    ],
+    ["a weight above 1", baseInput({ targets: { weights: { AAA: 1.5 } } }), "rebalance.targets.weights.AAA"],
+    [
+      "weights over 1",
+      baseInput({ targets: { weights: { AAA: 0.6, BBB: 0.5 } } }),
+      "rebalance.targets.weights",
+    ],
+    [
+      "two kinds of targets",
+      baseInput({ targets: { weights: { AAA: 0.1 }, quantities: { AAA: 1 } } }),
+      "rebalance.targets",
+    ],
+    [
+      "a negative quantity",
+      baseInput({ targets: { quantities: { AAA: -1 } } }),
+      "rebalance.targets.quantities.AAA",
+    ],
+    ["a negative equity", baseInput({ account: { equity: -1, cash: 0 } }), "rebalance.account.equity"],
+    [
+      "an unknown band key",
+      baseInput({ options: { noTradeBand: { pct: 1 } as never } }),
+      "rebalance.options.noTradeBand",
+    ],
+    [
+      "a position twice",
+      baseInput({ positions: [position("AAA", "1"), position("AAA", "2")] }),
+      "rebalance.positions[1]",
+    ],
+    ["a price of zero", baseInput({ prices: { AAA: "0", BBB: "1" } }), "rebalance.prices.AAA"],
+    ["a negative price", baseInput({ prices: { AAA: -3, BBB: "1" } }), "rebalance.prices.AAA"],
+    ["an unknown option", { ...baseInput(), options: { bogus: 1 } }, "rebalance.options"],
+    [
+      "a bad symbol",
+      baseInput({ targets: { weights: { "no such": 0.1 } } }),
+      "rebalance.targets.weights.no such",
+    ],
+    ["an asset twice", baseInput({ assets: [fractional("AAA"), fractional("AAA")] }), "rebalance.assets[1]"],
+    ["a negative cash buffer", baseInput({ options: { cashBuffer: -1 } }), "rebalance.options.cashBuffer"],
+  ];
+  for (const [what, input, path] of cases) {
+    it(`refuses ${what}, naming ${path}`, () => expectValidation(input, path));
+  }
+});
