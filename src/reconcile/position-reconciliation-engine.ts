@@ -1,0 +1,574 @@
+import { EventEmitter } from "eventemitter3";
+import { z } from "zod";
+import {
+  type BrokerPort,
+  isFinalBrokerStatus,
+  type OrderSnapshot,
+  type OrderUpdate,
+  type PositionSnapshot,
+} from "../broker/broker-port.js";
+import { checkBroker } from "../broker/checked-broker.js";
+import { OrderSnapshotSchema } from "../broker/schemas.js";
+import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
+import { type Decimal, ZERO } from "../core/decimal.js";
+import { type Logger, silentLogger } from "../core/logger.js";
+import { parseInput, zNonNegativeDecimal, zPositiveDecimal } from "../core/validation.js";
+import { type DriftTolerance, detectPositionDrift, type PositionDrift } from "./detect-position-drift.js";
+import { type BookFillResult, PositionBook } from "./position-book.js";
+
+/** What started a reconciliation. */
+export type ReconcileSource = "after_order" | "scan" | "periodic" | "full";
+
+/** Options of {@link PositionReconciliationEngine}. */
+export interface PositionReconciliationEngineOptions {
+  /** The broker; wrapped with `checkBroker`. */
+  broker: BrokerPort;
+  /** The book of expected positions. @defaultValue a new, empty `PositionBook` */
+  book?: PositionBook;
+  /** The clock for durations, confirmation waits and periodic runs. @defaultValue `systemClock` */
+  clock?: Clock;
+  /** Where to log. @defaultValue `silentLogger` */
+  logger?: Logger;
+  /** When a drift is dust. @defaultValue `{ notional: 100 }` and each asset's increment */
+  tolerance?: DriftTolerance;
+  /**
+   * Re-reads before a drift above tolerance (and not in flight) is reported: a broker's position
+   * endpoint may lag its own fills for a moment. @defaultValue 1
+   */
+  confirmReads?: number;
+  /** The wait before each confirming re-read, in ms. @defaultValue 500 */
+  confirmDelayMs?: number;
+  /** The interval of periodic reconciliation (`start()`), in ms. @defaultValue 60000 */
+  intervalMs?: number;
+  /**
+   * How long a finished order whose fills are all applied is remembered (for late events and
+   * missed-fill evidence), in ms. @defaultValue 3600000 (one hour)
+   */
+  rememberFinalOrdersMs?: number;
+}
+
+/** Per-call options. */
+export interface ReconcileCallOptions {
+  /** Aborts the reconciliation (the abort reason is thrown). */
+  signal?: AbortSignal;
+}
+
+/** The outcome of {@link PositionReconciliationEngine.reconcileAfterOrder}. */
+export interface AfterOrderReconciliation {
+  /** The symbol. */
+  symbol: string;
+  /** The order reconciled. */
+  orderId: string;
+  /** What applying the order's cumulative fills to the book did. */
+  bookUpdate: BookFillResult;
+  /** The book's position after the update. */
+  expectedQty: Decimal;
+  /** The broker's position, read fresh. */
+  actualQty: Decimal;
+  /** The difference, when there is one (any class, dust included). */
+  drift: PositionDrift | null;
+  /** True when there is no difference, or it is dust or in flight. */
+  reconciled: boolean;
+  /** Position reads made (1 + confirming re-reads). */
+  reads: number;
+  /** REST calls made to the broker. */
+  roundTrips: number;
+  /** Elapsed time on the engine's clock, in ms. */
+  durationMs: number;
+  /** When it started. */
+  at: Date;
+}
+
+/** The outcome of a drift scan over every position. */
+export interface DriftScan {
+  /** When it started. */
+  at: Date;
+  /** Symbols compared (held by the book, the broker, or both). */
+  positionsChecked: number;
+  /** Every difference, sorted by symbol (dust included). */
+  drifts: PositionDrift[];
+  /** Position reads made (1 + confirming re-reads). */
+  reads: number;
+  /** REST calls made to the broker. */
+  roundTrips: number;
+  /** Elapsed time on the engine's clock, in ms. */
+  durationMs: number;
+}
+
+/** One position changed by a full reconciliation. */
+export interface PositionChange {
+  /** The symbol. */
+  symbol: string;
+  /** The book's quantity before. */
+  before: Decimal;
+  /** The broker's quantity, now in the book. */
+  after: Decimal;
+  /** `after − before`. */
+  delta: Decimal;
+}
+
+/** The outcome of {@link PositionReconciliationEngine.emergencyFullReconciliation}. */
+export interface FullReconciliation {
+  /** When it started. */
+  at: Date;
+  /** Each position that changed. */
+  changes: PositionChange[];
+  /** Positions now in the book. */
+  positions: number;
+  /** Open orders at the broker when it ran (their later fills reach the book as usual). */
+  openOrders: number;
+  /** REST calls made. */
+  roundTrips: number;
+  /** Elapsed time on the engine's clock, in ms. */
+  durationMs: number;
+}
+
+/** Events of {@link PositionReconciliationEngine}. */
+export interface PositionReconciliationEvents {
+  /** A difference above tolerance that is not in flight, after the confirming re-reads. */
+  drift: (drift: PositionDrift, source: ReconcileSource) => void;
+  /** A `reconcileAfterOrder` finished. */
+  reconciled: (result: AfterOrderReconciliation) => void;
+  /** A scan (`detectDrift`, periodic) finished. */
+  scan: (scan: DriftScan, source: ReconcileSource) => void;
+  /** The book was rebuilt from the broker. */
+  rebuilt: (result: FullReconciliation) => void;
+  /** A periodic run failed (it keeps running). */
+  error: (error: unknown, source: ReconcileSource) => void;
+}
+
+const OptionsSchema = z
+  .object({
+    broker: z.custom<BrokerPort>(
+      (v) =>
+        typeof v === "object" &&
+        v !== null &&
+        typeof (v as BrokerPort).getPositions === "function" &&
+        typeof (v as BrokerPort).getPosition === "function",
+      { message: "expected a BrokerPort" },
+    ),
+    book: z.instanceof(PositionBook).optional(),
+    clock: z
+      .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function", {
+        message: "expected a Clock",
+      })
+      .optional(),
+    logger: z.custom<Logger>((v) => typeof v === "object" && v !== null).optional(),
+    tolerance: z
+      .object({ notional: zNonNegativeDecimal.optional(), qty: zPositiveDecimal.optional() })
+      .strict()
+      .optional(),
+    confirmReads: z.number().int().min(0).max(10).optional(),
+    confirmDelayMs: z.number().min(0).max(600_000).optional(),
+    intervalMs: z.number().min(1).max(86_400_000).optional(),
+    rememberFinalOrdersMs: z.number().min(0).optional(),
+  })
+  .strict();
+
+interface Known {
+  order: OrderSnapshot;
+  finalAt?: number;
+}
+
+/** Counts REST calls of one operation. */
+class Calls {
+  n = 0;
+  constructor(private readonly signal: AbortSignal | undefined) {}
+  async do<T>(fn: (opts: { signal?: AbortSignal }) => Promise<T>): Promise<T> {
+    throwIfAborted(this.signal);
+    this.n++;
+    return fn(this.signal === undefined ? {} : { signal: this.signal });
+  }
+}
+
+interface BrokerView {
+  positions: Map<string, PositionSnapshot>;
+  openOrders: OrderSnapshot[];
+}
+
+/**
+ * Keeps the {@link PositionBook} equal to the broker: reconciles a symbol right after each
+ * order, scans every position, rebuilds the book from the broker in an emergency, and can run
+ * the scan periodically.
+ *
+ * @remarks
+ * Every decision reads the broker fresh (no cached positions). A drift above tolerance that is
+ * not explained by open orders is re-read `confirmReads` times, `confirmDelayMs` apart, before
+ * it is reported, because a broker's position endpoint can lag its own fills. The engine only
+ * applies facts to the book (the cumulative fills of orders it is given); adopting the broker's
+ * figure or correcting is the `PositionCorrectionEngine`'s decision. Asset increments are read
+ * once per symbol and cached; prices come from the position snapshots, the order's average
+ * price, or one `getLatestPrices` call for symbols without either.
+ *
+ * @example
+ * ```ts
+ * const engine = new PositionReconciliationEngine({ broker, clock });
+ * engine.on("drift", (d) => console.warn(d.symbol, d.class, d.qtyDiff.toString()));
+ * const result = await engine.reconcileAfterOrder(finalOrder);
+ * ```
+ */
+export class PositionReconciliationEngine extends EventEmitter<PositionReconciliationEvents> {
+  /** The book of expected positions this engine keeps. */
+  readonly book: PositionBook;
+  private readonly broker: BrokerPort;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly tolerance: DriftTolerance;
+  private readonly confirmReads: number;
+  private readonly confirmDelayMs: number;
+  private readonly intervalMs: number;
+  private readonly rememberMs: number;
+  private readonly known = new Map<string, Known>();
+  private readonly increments = new Map<string, Decimal>();
+  private readonly lastPrices = new Map<string, Decimal>();
+  private periodic: AbortController | undefined;
+
+  /**
+   * @param options - broker, book, clock, tolerance, confirmation and periodic settings
+   * @throws ValidationError (`validation`) for a bad option
+   */
+  constructor(options: PositionReconciliationEngineOptions) {
+    super();
+    const o = parseInput(OptionsSchema, options, "options");
+    this.broker = checkBroker(o.broker);
+    this.book = o.book ?? new PositionBook();
+    this.clock = o.clock ?? systemClock;
+    this.logger = o.logger ?? silentLogger;
+    this.tolerance = o.tolerance ?? {};
+    this.confirmReads = o.confirmReads ?? 1;
+    this.confirmDelayMs = o.confirmDelayMs ?? 500;
+    this.intervalMs = o.intervalMs ?? 60_000;
+    this.rememberMs = o.rememberFinalOrdersMs ?? 3_600_000;
+  }
+
+  /** Whether periodic reconciliation is running. */
+  get running(): boolean {
+    return this.periodic !== undefined;
+  }
+
+  /**
+   * Registers an order the bot placed (at submit), so its fills count as evidence for a
+   * missed fill even if no update for it ever arrives. Fills are not applied.
+   *
+   * @param order - the order as the broker returned it
+   * @throws ValidationError (`validation`) for a malformed snapshot
+   * @example
+   * ```ts
+   * engine.trackOrder(await broker.submitOrder(request));
+   * ```
+   */
+  trackOrder(order: OrderSnapshot): void {
+    this.remember(parseInput(OrderSnapshotSchema, order, "order") as OrderSnapshot);
+  }
+
+  /**
+   * Applies a streamed order update to the book (idempotently) and remembers the order.
+   *
+   * @param update - an update from `subscribeOrderUpdates`
+   * @returns what applying it did
+   * @throws ValidationError (`validation`) for a malformed update
+   * @example
+   * ```ts
+   * broker.subscribeOrderUpdates({ onUpdate: (u) => engine.applyOrderUpdate(u) });
+   * ```
+   */
+  applyOrderUpdate(update: OrderUpdate): BookFillResult {
+    const result = this.book.applyOrderUpdate(update);
+    this.remember(update.order);
+    return result;
+  }
+
+  /**
+   * Reconciles one symbol right after an order: applies the order's cumulative fills to the
+   * book, reads the broker's position (and open orders) fresh, and reports the difference.
+   *
+   * @param order - the order, as last seen (ideally final)
+   * @param options - an abort signal
+   * @returns the book's and the broker's quantities, the drift, reads, REST calls and duration
+   * @throws ValidationError (`validation`) for a malformed order; BrokerError from the broker;
+   *   the abort reason
+   * @example
+   * ```ts
+   * const r = await engine.reconcileAfterOrder(final);
+   * if (!r.reconciled) console.warn(r.drift?.class);
+   * ```
+   */
+  async reconcileAfterOrder(
+    order: OrderSnapshot,
+    options: ReconcileCallOptions = {},
+  ): Promise<AfterOrderReconciliation> {
+    const o = parseInput(OrderSnapshotSchema, order, "order") as OrderSnapshot;
+    const started = this.clock.now();
+    const calls = new Calls(options.signal);
+    this.remember(o);
+    const bookUpdate = this.book.applyOrderSnapshot(o);
+    if (o.filledAvgPrice?.gt(0)) this.lastPrices.set(o.symbol, o.filledAvgPrice);
+    const symbol = o.symbol;
+
+    let reads = 0;
+    let drift: PositionDrift | null = null;
+    let actual = ZERO;
+    for (;;) {
+      const [position, openOrders] = await Promise.all([
+        calls.do((opts) => this.broker.getPosition(symbol, opts)),
+        calls.do((opts) => this.broker.listOpenOrders(opts)),
+        this.ensureIncrements([symbol], calls),
+      ]);
+      reads++;
+      const view: BrokerView = {
+        positions: new Map(position === null ? [] : [[symbol, position]]),
+        openOrders,
+      };
+      await this.refreshKnown(view, calls, symbol);
+      await this.ensurePrices([symbol], view, calls);
+      actual = position?.qty ?? ZERO;
+      drift = this.compute(view, [symbol])[0] ?? null;
+      if (!this.needsConfirm(drift) || reads > this.confirmReads) break;
+      await this.clock.sleep(this.confirmDelayMs, options.signal);
+    }
+    const result: AfterOrderReconciliation = {
+      symbol,
+      orderId: o.id,
+      bookUpdate,
+      expectedQty: this.book.position(symbol),
+      actualQty: actual,
+      drift,
+      reconciled: !this.needsConfirm(drift),
+      reads,
+      roundTrips: calls.n,
+      durationMs: this.clock.now() - started,
+      at: new Date(started),
+    };
+    if (drift !== null && this.needsConfirm(drift)) this.emit("drift", drift, "after_order");
+    this.logger.debug(
+      { symbol, reconciled: result.reconciled, roundTrips: calls.n },
+      "reconciled after order",
+    );
+    this.emit("reconciled", result);
+    return result;
+  }
+
+  /**
+   * Compares every position of the book with the broker's, read fresh.
+   *
+   * @param options - an abort signal
+   * @returns the scan: positions checked, every drift, reads, REST calls, duration
+   * @throws BrokerError from the broker; the abort reason
+   * @example
+   * ```ts
+   * const scan = await engine.detectDrift();
+   * scan.drifts.filter((d) => !d.withinTolerance);
+   * ```
+   */
+  detectDrift(options: ReconcileCallOptions = {}): Promise<DriftScan> {
+    return this.scan("scan", options.signal);
+  }
+
+  /**
+   * Rebuilds the book from the broker: every position becomes the broker's, and every known
+   * order's reported fills are marked applied (so their late events are not counted again).
+   *
+   * @param options - an abort signal
+   * @returns what changed, with REST calls and duration
+   * @throws BrokerError from the broker (the book is left unchanged); the abort reason
+   * @remarks Positions and orders are read together; fills landing between those reads can
+   *   still show up as a drift on the next scan. Best run while no order of ours is working.
+   * @example
+   * ```ts
+   * const { changes } = await engine.emergencyFullReconciliation();
+   * ```
+   */
+  async emergencyFullReconciliation(options: ReconcileCallOptions = {}): Promise<FullReconciliation> {
+    const started = this.clock.now();
+    const calls = new Calls(options.signal);
+    const view = await this.read(calls);
+    await this.refreshKnown(view, calls);
+    throwIfAborted(options.signal);
+    const next = new Map<string, Decimal>();
+    for (const [symbol, p] of view.positions) next.set(symbol, p.qty);
+    const changes = this.book.replacePositions(next).map((c) => ({ ...c, delta: c.after.minus(c.before) }));
+    for (const [id, k] of this.known) {
+      const o = k.order;
+      this.book.markApplied({ orderId: id, symbol: o.symbol, side: o.side, cumulativeQty: o.filledQty });
+    }
+    const result: FullReconciliation = {
+      at: new Date(started),
+      changes,
+      positions: next.size,
+      openOrders: view.openOrders.length,
+      roundTrips: calls.n,
+      durationMs: this.clock.now() - started,
+    };
+    this.logger.warn({ changes: changes.length }, "book rebuilt from the broker");
+    this.emit("rebuilt", result);
+    return result;
+  }
+
+  /**
+   * Starts periodic reconciliation on the engine's clock: a scan every `intervalMs`. Errors are
+   * emitted as `error` and the schedule goes on. Calling it while running does nothing.
+   *
+   * @param intervalMs - the interval; the constructor's `intervalMs` when omitted
+   * @throws ValidationError (`validation`) for an interval that is not a positive number
+   * @example
+   * ```ts
+   * engine.start(60_000);
+   * // later
+   * engine.stop();
+   * ```
+   */
+  start(intervalMs?: number): void {
+    const ms = parseInput(z.number().min(1).max(86_400_000).optional(), intervalMs, "intervalMs");
+    if (this.periodic !== undefined) return;
+    const controller = new AbortController();
+    this.periodic = controller;
+    void this.loop(ms ?? this.intervalMs, controller.signal);
+  }
+
+  /** Stops periodic reconciliation and clears its timer (a scan in progress is aborted). */
+  stop(): void {
+    this.periodic?.abort();
+    this.periodic = undefined;
+  }
+
+  private async loop(ms: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.clock.sleep(ms, signal);
+      } catch {
+        return;
+      }
+      try {
+        await this.scan("periodic", signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        this.logger.error({ error }, "periodic reconciliation failed");
+        this.emit("error", error, "periodic");
+      }
+    }
+  }
+
+  private async scan(source: ReconcileSource, signal: AbortSignal | undefined): Promise<DriftScan> {
+    const started = this.clock.now();
+    const calls = new Calls(signal);
+    let reads = 0;
+    let drifts: PositionDrift[];
+    let symbols: string[];
+    for (;;) {
+      const view = await this.read(calls);
+      reads++;
+      await this.refreshKnown(view, calls);
+      symbols = [...new Set([...this.book.positions().keys(), ...view.positions.keys()])].sort();
+      await Promise.all([this.ensureIncrements(symbols, calls), this.ensurePrices(symbols, view, calls)]);
+      drifts = this.compute(view, symbols);
+      if (!drifts.some((d) => this.needsConfirm(d)) || reads > this.confirmReads) break;
+      await this.clock.sleep(this.confirmDelayMs, signal);
+    }
+    this.prune();
+    const scan: DriftScan = {
+      at: new Date(started),
+      positionsChecked: symbols.length,
+      drifts,
+      reads,
+      roundTrips: calls.n,
+      durationMs: this.clock.now() - started,
+    };
+    for (const d of drifts) if (this.needsConfirm(d)) this.emit("drift", d, source);
+    this.emit("scan", scan, source);
+    return scan;
+  }
+
+  private needsConfirm(drift: PositionDrift | null | undefined): boolean {
+    return drift != null && !drift.withinTolerance && drift.class !== "in_flight";
+  }
+
+  private async read(calls: Calls): Promise<BrokerView> {
+    const [positions, openOrders] = await Promise.all([
+      calls.do((opts) => this.broker.getPositions(opts)),
+      calls.do((opts) => this.broker.listOpenOrders(opts)),
+    ]);
+    return { positions: new Map(positions.map((p) => [p.symbol, p])), openOrders };
+  }
+
+  /** Brings remembered orders up to date: from the open list, else one `getOrder` each. */
+  private async refreshKnown(view: BrokerView, calls: Calls, symbol?: string): Promise<void> {
+    const open = new Map(view.openOrders.map((o) => [o.id, o]));
+    for (const o of view.openOrders) if (this.known.has(o.id)) this.remember(o);
+    const stale = [...this.known.values()].filter(
+      (k) =>
+        (symbol === undefined || k.order.symbol === symbol) &&
+        !isFinalBrokerStatus(k.order.status) &&
+        !open.has(k.order.id),
+    );
+    const fresh = await Promise.all(
+      stale.map((k) => calls.do((opts) => this.broker.getOrder(k.order.id, opts))),
+    );
+    for (const o of fresh) if (o !== null) this.remember(o);
+  }
+
+  private async ensureIncrements(symbols: readonly string[], calls: Calls): Promise<void> {
+    const missing = symbols.filter((s) => !this.increments.has(s));
+    if (missing.length === 0) return;
+    const rules = await calls.do((opts) => this.broker.getAssets(missing, opts));
+    for (const r of rules) this.increments.set(r.symbol, r.qtyIncrement);
+  }
+
+  private async ensurePrices(symbols: readonly string[], view: BrokerView, calls: Calls): Promise<void> {
+    for (const p of view.positions.values()) {
+      if (p.currentPrice !== undefined) this.lastPrices.set(p.symbol, p.currentPrice);
+      else if (p.marketValue !== undefined && !p.qty.isZero()) {
+        this.lastPrices.set(p.symbol, p.marketValue.div(p.qty).abs());
+      }
+    }
+    // A symbol the broker does not hold (a phantom) has no position price: ask once.
+    const missing = symbols.filter((s) => !view.positions.has(s) && !this.lastPrices.has(s));
+    if (missing.length === 0) return;
+    const prices = await calls.do((opts) => this.broker.getLatestPrices(missing, opts));
+    for (const [s, p] of prices) this.lastPrices.set(s, p);
+  }
+
+  private compute(view: BrokerView, symbols: readonly string[]): PositionDrift[] {
+    const wanted = new Set(symbols);
+    const expected = new Map<string, Decimal>();
+    const actual = new Map<string, Decimal>();
+    const prices = new Map<string, Decimal>();
+    const increments = new Map<string, Decimal>();
+    for (const s of wanted) {
+      expected.set(s, this.book.position(s));
+      actual.set(s, view.positions.get(s)?.qty ?? ZERO);
+      const price = this.lastPrices.get(s);
+      if (price?.gt(0)) prices.set(s, price);
+      const inc = this.increments.get(s);
+      if (inc !== undefined) increments.set(s, inc);
+    }
+    const recent = [...this.known.values()].map((k) => k.order).filter((o) => wanted.has(o.symbol));
+    const applied = new Map<string, Decimal>();
+    for (const o of recent) applied.set(o.id, this.book.appliedQty(o.id));
+    return detectPositionDrift(expected, actual, {
+      prices,
+      increments,
+      tolerance: this.tolerance,
+      openOrders: view.openOrders.filter((o) => wanted.has(o.symbol)),
+      recentOrders: recent,
+      applied,
+    });
+  }
+
+  private remember(order: OrderSnapshot): void {
+    const k = this.known.get(order.id);
+    if (k?.order.filledQty.gt(order.filledQty)) return;
+    if (k !== undefined && isFinalBrokerStatus(k.order.status) && !isFinalBrokerStatus(order.status)) {
+      if (k.order.filledQty.eq(order.filledQty)) return;
+    }
+    const finalAt = isFinalBrokerStatus(order.status) ? (k?.finalAt ?? this.clock.now()) : undefined;
+    this.known.set(order.id, finalAt === undefined ? { order } : { order, finalAt });
+  }
+
+  private prune(): void {
+    const now = this.clock.now();
+    for (const [id, k] of this.known) {
+      if (k.finalAt === undefined || now - k.finalAt < this.rememberMs) continue;
+      if (this.book.appliedQty(id).gte(k.order.filledQty)) this.known.delete(id);
+    }
+  }
+}
