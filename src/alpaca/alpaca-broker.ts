@@ -207,15 +207,23 @@ export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPor
     });
   }
   const input = options as Record<string, unknown>;
-  // Redact anything credential-like before zod can echo it in an error.
-  const shown: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(input)) {
-    shown[k] = SECRET_LIKE.test(k) && typeof v === "string" ? "[redacted]" : v;
-  }
-  const opts = parseInput(AlpacaBrokerOptionsSchema, shown, "options");
-  const env = opts.env ?? (typeof process === "undefined" ? {} : process.env);
+  const rawEnv = input.env;
+  const env =
+    typeof rawEnv === "object" && rawEnv !== null
+      ? (rawEnv as Record<string, string | undefined>)
+      : typeof process === "undefined"
+        ? {}
+        : process.env;
   const { keyId, secret } = resolveCredentials(input, env);
   const redactor = createRedactor([keyId, secret]);
+  // Redact every credential (and anything credential-named) before zod can echo it.
+  const shown: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) {
+    if (k === "env") shown[k] = v;
+    else if (typeof v === "string") shown[k] = SECRET_LIKE.test(k) ? "[redacted]" : redactor.text(v);
+    else shown[k] = SECRET_LIKE.test(k) && v !== undefined ? "[redacted]" : v;
+  }
+  const opts = parseInput(AlpacaBrokerOptionsSchema, shown, "options");
 
   const baseUrl = opts.baseUrl ?? (opts.paper ? ALPACA_PAPER_URL : ALPACA_LIVE_URL);
   const live = !opts.paper || LIVE_HOSTS.has(new URL(baseUrl).hostname);

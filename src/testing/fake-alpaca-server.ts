@@ -92,6 +92,8 @@ export interface FakeAlpacaServer {
   script(fault: FakeAlpacaFault): void;
   /** Closes every trade-updates connection now (clients reconnect). */
   dropStream(): void;
+  /** Sends a raw frame (any JSON value) to every listening trade-updates connection. */
+  sendStreamFrame(frame: unknown): void;
   /** How many trade-updates connections are open and listening. */
   streamClients(): number;
   /** Every request received, in order. */
@@ -458,6 +460,10 @@ export async function startFakeAlpacaServer(options: FakeAlpacaServerOptions): P
       faults.push(fault);
     },
     dropStream,
+    sendStreamFrame(frame) {
+      const data = JSON.stringify(frame);
+      for (const c of clients) if (c.authed && c.listening) c.ws.send(data);
+    },
     streamClients: () => [...clients].filter((c) => c.authed && c.listening).length,
     requests: () => [...log],
     resetRequests() {
