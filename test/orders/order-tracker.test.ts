@@ -409,3 +409,28 @@ describe("OrderTracker API", () => {
     expect(tracker.stats().tracked).toBe(2);
   });
 });
+
+describe("OrderTracker with a port that has no update stream", () => {
+  it("polls open orders and counts as healthy", async () => {
+    const clock = new VirtualClock();
+    const sim = createSimulatedBroker({ clock, prices: { TECL: 50 }, latency: { restMs: 10, fillMs: 200 } });
+    const broker = new Proxy(sim, {
+      get(target, prop, receiver) {
+        if (prop === "capabilities") return { ...target.capabilities, orderUpdates: false };
+        if (prop === "subscribeOrderUpdates") {
+          return () => {
+            throw new Error("no stream");
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const tracker = new OrderTracker({ broker, clock, pollIntervalMs: 1_000 });
+    trackers.push(tracker);
+    expect(tracker.isStreamHealthy()).toBe(true);
+    tracker.track(await clock.run(sim.submitOrder(req("poll"))));
+    const final = await clock.run(tracker.waitForFinal("poll", { timeoutMs: 30_000 }));
+    expect(final.status).toBe("filled");
+    expect(sim.calls.getOrder).toBe(1);
+  });
+});
