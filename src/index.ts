@@ -161,6 +161,17 @@ export {
   OrderIntentSchema,
   parseOrderIntent,
 } from "./funds/order-intent.js";
+export {
+  type OrderImpact,
+  PRE_ORDER_CHECKS,
+  type PreOrderCheck,
+  type PreOrderCheckName,
+  type PreOrderContext,
+  type PreOrderReport,
+  PreOrderValidator,
+  type PreOrderValidatorOptions,
+  type RiskLimits,
+} from "./funds/pre-order-validator.js";
 export { DEFAULT_MARKET_BUY_BUFFER, type FundedOrder, requiredFunds } from "./funds/required-funds.js";
 export {
   FUNDING_BASES,
@@ -226,3 +237,40 @@ export {
 } from "./reconcile/position-reconciliation-engine.js";
 
 // execution
+export {
+  type ExecuteOrderOptions,
+  type FundsReservation,
+  type IntentValidation,
+  OrderExecutionCoordinator,
+  type OrderExecutionCoordinatorOptions,
+  type OrderTracking,
+  type PositionReconciliation,
+} from "./execution/order-execution-coordinator.js";
+export { type OrderOutcome, type OrderOutcomeJSON, outcomeToJSON } from "./execution/order-outcome.js";
+export {
+  type ExecuteWithRetryOptions,
+  OrderRetryEngine,
+  type OrderRetryEngineEvents,
+  type OrderRetryEngineOptions,
+  type RetryAction,
+  type RetryDecision,
+  type SubmitResult,
+  toRequest,
+} from "./execution/order-retry-engine.js";
+export {
+  type PlanJSON,
+  type PositionJSON,
+  type RebalanceAdjustment,
+  type RebalanceMetrics,
+  type RebalancePhase,
+  type RebalanceReport,
+  type RebalanceReportJSON,
+  type RebalanceStatus,
+  reportToJSON,
+} from "./execution/rebalance-report.js";
+export {
+  type RebalancerEvents,
+  type RebalanceRunOptions,
+  SmartRebalancer,
+  type SmartRebalancerOptions,
+} from "./execution/smart-rebalancer.js";
