@@ -35,15 +35,14 @@ function placer(s: Setup, placed: CorrectiveOrderIntent[]) {
 
 function record(engine: PositionCorrectionEngine) {
   const events: string[] = [];
-  for (const name of [
-    "correction:proposed",
-    "correction:approved",
-    "correction:rejected",
-    "correction:applied",
-    "correction:failed",
-  ] as const) {
-    engine.on(name, (a: CorrectionAction) => events.push(`${name.slice(11)}:${a.symbol}`));
-  }
+  const push = (kind: string) => (a: CorrectionAction) => {
+    events.push(`${kind}:${a.symbol}`);
+  };
+  engine.on("correction:proposed", push("proposed"));
+  engine.on("correction:approved", push("approved"));
+  engine.on("correction:rejected", push("rejected"));
+  engine.on("correction:applied", push("applied"));
+  engine.on("correction:failed", push("failed"));
   const alerts: CorrectionAlert[] = [];
   engine.on("correction:alert", (a) => alerts.push(a));
   return { events, alerts };
