@@ -1,6 +1,15 @@
 // ordersafe/testing: the simulated broker, the virtual clock, the fake Alpaca server and the
 // BrokerPort conformance suite. Explicit re-exports only.
 
+// conformance suite
+export {
+  type ConformanceDriver,
+  type ConformanceOptions,
+  type ConformanceSetup,
+  type ConformanceTestFunctions,
+  type MakeConformanceBroker,
+  runBrokerConformance,
+} from "./conformance.js";
 // fake Alpaca server
 export {
   type FakeAlpacaFault,

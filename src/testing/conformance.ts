@@ -1,0 +1,645 @@
+import { z } from "zod";
+import type {
+  BrokerPort,
+  OrderRequest,
+  OrderSnapshot,
+  OrderUpdate,
+  StreamStatus,
+} from "../broker/broker-port.js";
+import { isFinalBrokerStatus } from "../broker/broker-port.js";
+import {
+  parseAccountSnapshot,
+  parseAssetRules,
+  parseLatestPrices,
+  parseMarketClock,
+  parseOrderSnapshot,
+  parseOrderSnapshots,
+  parseOrderUpdate,
+  parsePositionSnapshot,
+  parsePositionSnapshots,
+} from "../broker/schemas.js";
+import { Decimal, type DecimalLike, Rounding, toDecimal, ZERO } from "../core/decimal.js";
+import { type BrokerErrorCode, isBrokerError } from "../core/errors.js";
+import { parseInput } from "../core/validation.js";
+
+/**
+ * What a conformance run needs to make things happen at the broker under test.
+ *
+ * @remarks
+ * On a simulated broker `wait` advances its virtual clock; on a real broker (or a fake
+ * server over HTTP) it really waits. The account must be able to buy `buyNotional` dollars
+ * of `symbol` and the market must be open. The suite buys and closes positions in `symbol`:
+ * never point it at an account whose holdings in `symbol` matter.
+ */
+export interface ConformanceDriver {
+  /** A tradable, fractionable symbol with a price, not otherwise held by the account. */
+  readonly symbol: string;
+  /** A symbol the broker does not know. @defaultValue "ZZZZQ9" */
+  readonly unknownSymbol?: string;
+  /**
+   * Lets `ms` of the broker's time pass, so that fills, cancels and stream deliveries happen.
+   *
+   * @param ms - how long
+   */
+  wait(ms: number): Promise<void>;
+  /**
+   * Drives one broker call to completion (on a virtual clock: `clock.run(promise)`); omitted,
+   * the promise is simply awaited.
+   */
+  run?<T>(call: Promise<T>): Promise<T>;
+  /** Prefix of the client order ids the suite makes; make it unique per run against a real broker. @defaultValue "conformance" */
+  readonly clientOrderIdPrefix?: string;
+  /** How long (broker time) to wait for a fill, a cancel or a connection. @defaultValue 30000 */
+  readonly timeoutMs?: number;
+  /** The step of every wait while polling. @defaultValue 100 */
+  readonly pollMs?: number;
+  /** Dollars per market buy the suite places (≥ 1, well inside buying power). @defaultValue 10 */
+  readonly buyNotional?: DecimalLike;
+  /** Releases what `makeBroker` set up (a server, a socket); called after every test. */
+  dispose?(): Promise<void> | void;
+}
+
+/** A fresh port and its driver, made for each test. */
+export interface ConformanceSetup {
+  /** The port under test. */
+  broker: BrokerPort;
+  /** How the suite makes things happen. */
+  driver: ConformanceDriver;
+}
+
+/** Makes a fresh {@link ConformanceSetup}; called once per test. */
+export type MakeConformanceBroker = () => ConformanceSetup | Promise<ConformanceSetup>;
+
+/**
+ * The test functions the suite registers with: vitest's and jest's fit as they are.
+ * `expect` is accepted for symmetry and not needed: the suite throws its own errors, so any
+ * runner with `describe(name, fn)` and `it(name, fn, timeout?)` works.
+ */
+export interface ConformanceTestFunctions {
+  /** Groups tests. */
+  describe(name: string, fn: () => void): void;
+  /** Registers one test. */
+  it(name: string, fn: () => Promise<void>, timeoutMs?: number): void;
+  /** Unused; accepted so `import { describe, it, expect } from "vitest"` can be passed whole. */
+  expect?: unknown;
+}
+
+/** Options of {@link runBrokerConformance}. */
+export interface ConformanceOptions extends Partial<ConformanceTestFunctions> {
+  /** The runner's timeout per test, in real ms. @defaultValue 120000 */
+  testTimeoutMs?: number;
+}
+
+const NameSchema = z.string().min(1);
+const OptionsSchema = z
+  .object({
+    describe: z.function().optional(),
+    it: z.function().optional(),
+    expect: z.unknown().optional(),
+    testTimeoutMs: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const UNKNOWN_ORDER_ID = "00000000-0000-4000-8000-000000000000";
+
+class ConformanceFailure extends Error {
+  constructor(message: string) {
+    super(`[ordersafe] conformance: ${message}`);
+    this.name = "ConformanceFailure";
+  }
+}
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new ConformanceFailure(message);
+}
+
+async function expectBrokerError(what: string, p: Promise<unknown>, code: BrokerErrorCode): Promise<void> {
+  let error: unknown;
+  try {
+    await p;
+  } catch (e) {
+    error = e;
+  }
+  check(error !== undefined, `${what}: expected BrokerError("${code}"), but the call succeeded`);
+  check(
+    isBrokerError(error, code),
+    `${what}: expected BrokerError("${code}"), got ${isBrokerError(error) ? `BrokerError("${error.code}")` : String(error)}`,
+  );
+  const brokerCode = (error as { brokerCode?: unknown }).brokerCode;
+  check(brokerCode === undefined || typeof brokerCode === "string", `${what}: brokerCode must be a string`);
+}
+
+async function expectRejection(what: string, p: Promise<unknown>, reason: unknown): Promise<void> {
+  let error: unknown = "<<resolved>>";
+  try {
+    await p;
+  } catch (e) {
+    error = e;
+  }
+  check(error === reason, `${what}: expected the abort reason, got ${String(error)}`);
+}
+
+/** The helpers one test uses, bound to its setup. */
+class Harness {
+  private counter = 0;
+  readonly timeoutMs: number;
+  readonly pollMs: number;
+  readonly symbol: string;
+  readonly unknownSymbol: string;
+  readonly buyNotional: Decimal;
+  /** Every order the test placed, to clean up. */
+  readonly placed: string[] = [];
+
+  constructor(
+    readonly broker: BrokerPort,
+    readonly driver: ConformanceDriver,
+    private readonly testId: string,
+  ) {
+    this.timeoutMs = driver.timeoutMs ?? 30_000;
+    this.pollMs = driver.pollMs ?? 100;
+    this.symbol = driver.symbol;
+    this.unknownSymbol = driver.unknownSymbol ?? "ZZZZQ9";
+    this.buyNotional = toDecimal(driver.buyNotional ?? 10, "driver.buyNotional");
+  }
+
+  run<T>(p: Promise<T>): Promise<T> {
+    return this.driver.run ? this.driver.run(p) : p;
+  }
+
+  clientId(): string {
+    return `${this.driver.clientOrderIdPrefix ?? "conformance"}-${this.testId}-${++this.counter}`;
+  }
+
+  async until<T>(what: string, probe: () => Promise<T | null | undefined | false>): Promise<T> {
+    let waited = 0;
+    for (;;) {
+      const value = await probe();
+      if (value !== null && value !== undefined && value !== false) return value;
+      if (waited >= this.timeoutMs) throw new ConformanceFailure(`timed out waiting for ${what}`);
+      await this.driver.wait(this.pollMs);
+      waited += this.pollMs;
+    }
+  }
+
+  async price(): Promise<Decimal> {
+    const prices = parseLatestPrices(await this.run(this.broker.getLatestPrices([this.symbol])));
+    const p = prices.get(this.symbol);
+    check(p !== undefined, `getLatestPrices: no price for the driver's symbol ${this.symbol}`);
+    return p;
+  }
+
+  /** A limit buy of one share at half the price: accepted, never marketable. */
+  async farBuy(clientOrderId = this.clientId()): Promise<OrderRequest> {
+    const half = (await this.price()).div(2);
+    const limit = half.toDecimalPlaces(half.gte(1) ? 2 : 4, Rounding.down);
+    return {
+      clientOrderId,
+      symbol: this.symbol,
+      side: "buy",
+      type: "limit",
+      timeInForce: "day",
+      qty: new Decimal(1),
+      limitPrice: limit,
+    };
+  }
+
+  async submit(request: OrderRequest): Promise<OrderSnapshot> {
+    this.placed.push(request.clientOrderId);
+    const order = parseOrderSnapshot(await this.run(this.broker.submitOrder(request)));
+    check(order.clientOrderId === request.clientOrderId, "submitOrder: the reply has another clientOrderId");
+    return order;
+  }
+
+  async order(id: string): Promise<OrderSnapshot> {
+    return this.until(`order ${id} to be visible`, async () => {
+      const o = await this.run(this.broker.getOrder(id));
+      return o === null ? null : parseOrderSnapshot(o);
+    });
+  }
+
+  async final(id: string, what: string): Promise<OrderSnapshot> {
+    return this.until(`${what} (order ${id}) to reach a final status`, async () => {
+      const o = await this.run(this.broker.getOrder(id));
+      return o !== null && isFinalBrokerStatus(o.status) ? parseOrderSnapshot(o) : null;
+    });
+  }
+
+  async buyAndFill(): Promise<OrderSnapshot> {
+    const order = await this.submit({
+      clientOrderId: this.clientId(),
+      symbol: this.symbol,
+      side: "buy",
+      type: "market",
+      timeInForce: "day",
+      notional: this.buyNotional,
+    });
+    const done = await this.final(order.id, "a market buy");
+    check(done.status === "filled", `a market buy ended ${done.status}, expected filled`);
+    return done;
+  }
+
+  /** Cancels whatever this test left open and closes the position it made. */
+  async cleanup(): Promise<void> {
+    for (const clientOrderId of this.placed) {
+      try {
+        const o = await this.run(this.broker.getOrderByClientOrderId(clientOrderId));
+        if (o !== null && !isFinalBrokerStatus(o.status)) {
+          await this.run(this.broker.cancelOrder(o.id));
+          await this.final(o.id, "the cleanup cancel");
+        }
+      } catch {
+        // best effort: the test's own failure is what matters
+      }
+    }
+  }
+}
+
+/**
+ * Registers a test suite that checks a `BrokerPort` against every contract rule of
+ * DESIGN.md: snapshots that pass the schemas, lookups by id and client order id, client ids
+ * refused forever, refusals thrown at submit, cancel accepted ≠ canceled, an update for
+ * every status change with per-fill quantities, `connected` before updates, unknown symbols
+ * omitted, `closePosition` and its `not_found` when flat, and abort semantics.
+ *
+ * @param name - a name for the port (the suite is `BrokerPort conformance: <name>`)
+ * @param makeBroker - makes a fresh port and its {@link ConformanceDriver}, once per test
+ * @param options - the runner's `describe` and `it` (and the per-test timeout); omitted,
+ *   they are imported from vitest (an optional peer dependency)
+ * @returns a promise resolved once the tests are registered (at once when `describe` and `it` are given)
+ * @throws ValidationError (`validation`) for a bad name or options; a ConformanceFailure
+ *   (inside a test) naming the broken rule
+ * @remarks Runs against a real broker too: give a driver whose `wait` really waits and a
+ *   `clientOrderIdPrefix` unique to the run; the market must be open.
+ * @example
+ * ```ts
+ * import { describe, it } from "vitest";
+ * runBrokerConformance("simulated", () => {
+ *   const clock = new VirtualClock();
+ *   const broker = createSimulatedBroker({ clock, prices: { SPY: 500 } });
+ *   return { broker, driver: { symbol: "SPY", wait: (ms) => clock.advance(ms), run: (p) => clock.run(p) } };
+ * }, { describe, it });
+ * ```
+ */
+export async function runBrokerConformance(
+  name: string,
+  makeBroker: MakeConformanceBroker,
+  options: ConformanceOptions = {},
+): Promise<void> {
+  const portName = parseInput(NameSchema, name, "name");
+  const opts = parseInput(OptionsSchema, options, "options");
+  if (typeof makeBroker !== "function") {
+    parseInput(z.function(), makeBroker, "makeBroker");
+  }
+  let fns: ConformanceTestFunctions;
+  if (options.describe !== undefined && options.it !== undefined) {
+    fns = { describe: options.describe, it: options.it };
+  } else {
+    // vitest is an optional peer: imported only when the caller did not pass test functions.
+    const specifier = "vitest";
+    fns = (await import(specifier)) as ConformanceTestFunctions;
+  }
+  registerSuite(portName, makeBroker, fns, opts.testTimeoutMs ?? 120_000);
+}
+
+function registerSuite(
+  name: string,
+  makeBroker: MakeConformanceBroker,
+  fns: ConformanceTestFunctions,
+  timeout: number,
+): void {
+  let testNo = 0;
+  const test = (title: string, body: (h: Harness) => Promise<void>) => {
+    const id = `t${++testNo}`;
+    fns.it(
+      title,
+      async () => {
+        const { broker, driver } = await makeBroker();
+        const h = new Harness(broker, driver, id);
+        try {
+          await body(h);
+        } finally {
+          await h.cleanup();
+          await driver.dispose?.();
+        }
+      },
+      timeout,
+    );
+  };
+
+  fns.describe(`BrokerPort conformance: ${name}`, () => {
+    test("snapshots pass the schemas", async (h) => {
+      const { broker } = h;
+      check(typeof broker.id === "string" && broker.id.length > 0, "id must be a non-empty string");
+      const caps = broker.capabilities;
+      for (const k of ["fractional", "notionalOrders", "closePosition", "orderUpdates"] as const) {
+        check(typeof caps[k] === "boolean", `capabilities.${k} must be a boolean`);
+      }
+      const account = parseAccountSnapshot(await h.run(broker.getAccount()));
+      check(account.asOf instanceof Date, "account.asOf must be a Date");
+      parsePositionSnapshots(await h.run(broker.getPositions()));
+      const position = await h.run(broker.getPosition(h.symbol));
+      if (position !== null) parsePositionSnapshot(position);
+      const assets = parseAssetRules(await h.run(broker.getAssets([h.symbol])));
+      check(
+        assets.some((a) => a.symbol === h.symbol && a.tradable),
+        `getAssets: the driver's symbol ${h.symbol} is missing or untradable`,
+      );
+      await h.price();
+      parseMarketClock(await h.run(broker.getClock()));
+      parseOrderSnapshots(await h.run(broker.listOpenOrders()));
+    });
+
+    test("unknown symbols are omitted; unknown orders and flat positions are null", async (h) => {
+      const { broker } = h;
+      const assets = parseAssetRules(await h.run(broker.getAssets([h.symbol, h.unknownSymbol])));
+      check(
+        assets.every((a) => a.symbol !== h.unknownSymbol),
+        "getAssets must omit an unknown symbol",
+      );
+      const prices = parseLatestPrices(await h.run(broker.getLatestPrices([h.symbol, h.unknownSymbol])));
+      check(!prices.has(h.unknownSymbol), "getLatestPrices must omit an unknown symbol");
+      check(prices.has(h.symbol), "getLatestPrices must include the driver's symbol");
+      check((await h.run(broker.getPosition(h.unknownSymbol))) === null, "getPosition(unknown) must be null");
+      check((await h.run(broker.getOrder(UNKNOWN_ORDER_ID))) === null, "getOrder(unknown id) must be null");
+      check(
+        (await h.run(broker.getOrderByClientOrderId(h.clientId()))) === null,
+        "getOrderByClientOrderId(unknown) must be null",
+      );
+      const positions = parsePositionSnapshots(await h.run(broker.getPositions()));
+      check(
+        positions.every((p) => !p.qty.isZero()),
+        "getPositions must omit zero positions",
+      );
+    });
+
+    test("submit, then look up by id and by client order id; open orders list it", async (h) => {
+      const request = await h.farBuy();
+      const order = await h.submit(request);
+      check(!isFinalBrokerStatus(order.status), `a far limit buy came back ${order.status}`);
+      const byId = await h.order(order.id);
+      check(byId.clientOrderId === request.clientOrderId, "getOrder: another clientOrderId");
+      check(
+        byId.symbol === h.symbol && byId.side === "buy" && byId.type === "limit",
+        "getOrder: fields differ",
+      );
+      check(
+        byId.qty?.eq(1) === true && byId.limitPrice?.eq(request.limitPrice as Decimal) === true,
+        "getOrder: qty or limit differ",
+      );
+      const byClient = await h.until("the lookup by client order id", async () => {
+        const o = await h.run(h.broker.getOrderByClientOrderId(request.clientOrderId));
+        return o === null ? null : parseOrderSnapshot(o);
+      });
+      check(byClient.id === order.id, "getOrderByClientOrderId: another id");
+      await h.until("the order in listOpenOrders", async () => {
+        const open = parseOrderSnapshots(await h.run(h.broker.listOpenOrders()));
+        return open.some((o) => o.id === order.id);
+      });
+    });
+
+    test("client order ids are refused forever, even after the order ended", async (h) => {
+      const request = await h.farBuy();
+      const order = await h.submit(request);
+      await expectBrokerError(
+        "a second submit with an open order's client id",
+        h.run(h.broker.submitOrder({ ...request })),
+        "duplicate_client_order_id",
+      );
+      await h.order(order.id);
+      await h.run(h.broker.cancelOrder(order.id));
+      const ended = await h.final(order.id, "a cancel");
+      check(ended.status === "canceled", `a canceled far limit buy ended ${ended.status}`);
+      await expectBrokerError(
+        "a submit reusing a canceled order's client id",
+        h.run(h.broker.submitOrder({ ...request })),
+        "duplicate_client_order_id",
+      );
+    });
+
+    test("refusals known at submit are thrown as BrokerError", async (h) => {
+      const { broker } = h;
+      const base = { side: "buy" as const, type: "market" as const, timeInForce: "day" as const };
+      await expectBrokerError(
+        "an unknown symbol",
+        h.run(
+          broker.submitOrder({
+            ...base,
+            clientOrderId: h.clientId(),
+            symbol: h.unknownSymbol,
+            qty: new Decimal(1),
+          }),
+        ),
+        "invalid_order",
+      );
+      const account = parseAccountSnapshot(await h.run(broker.getAccount()));
+      const tooMuch = Decimal.max(account.buyingPower, account.cash, account.equity)
+        .times(10)
+        .plus(1_000_000)
+        .floor();
+      await expectBrokerError(
+        "a buy far above buying power",
+        h.run(
+          broker.submitOrder({ ...base, clientOrderId: h.clientId(), symbol: h.symbol, notional: tooMuch }),
+        ),
+        "insufficient_buying_power",
+      );
+      const held = (await h.run(broker.getPosition(h.symbol)))?.qty ?? ZERO;
+      await expectBrokerError(
+        "a sell of more than is held",
+        h.run(
+          broker.submitOrder({
+            ...base,
+            side: "sell",
+            clientOrderId: h.clientId(),
+            symbol: h.symbol,
+            qty: held.plus("1000.5"),
+          }),
+        ),
+        "insufficient_quantity",
+      );
+      const price = await h.price();
+      await expectBrokerError(
+        "a notional limit order",
+        h.run(
+          broker.submitOrder({
+            ...base,
+            type: "limit",
+            clientOrderId: h.clientId(),
+            symbol: h.symbol,
+            notional: h.buyNotional,
+            limitPrice: price.toDecimalPlaces(2, Rounding.down),
+          }),
+        ),
+        "invalid_order",
+      );
+      const open = parseOrderSnapshots(await h.run(broker.listOpenOrders()));
+      check(open.length === 0, "a refused order must not be open");
+    });
+
+    test("cancel accepted is not canceled; a final order is not cancelable", async (h) => {
+      const order = await h.submit(await h.farBuy());
+      await h.order(order.id);
+      await h.run(h.broker.cancelOrder(order.id));
+      const after = parseOrderSnapshot(await h.order(order.id));
+      check(
+        ["pending_cancel", "canceled", "new", "accepted", "pending_new"].includes(after.status),
+        `right after cancelOrder the order is ${after.status}`,
+      );
+      const ended = await h.final(order.id, "a cancel");
+      check(ended.status === "canceled", `a canceled far limit buy ended ${ended.status}`);
+      const open = parseOrderSnapshots(await h.run(h.broker.listOpenOrders()));
+      check(!open.some((o) => o.id === order.id), "listOpenOrders must not list a canceled order");
+      await expectBrokerError(
+        "cancelOrder on a canceled order",
+        h.run(h.broker.cancelOrder(order.id)),
+        "not_cancelable",
+      );
+    });
+
+    test("connected before updates; an update for every status change with per-fill quantities", async (h) => {
+      const log: ({ status: StreamStatus } | { update: OrderUpdate })[] = [];
+      const sub = h.broker.subscribeOrderUpdates({
+        onUpdate: (update) => log.push({ update }),
+        onStatus: (status) => log.push({ status }),
+      });
+      try {
+        await h.until("onStatus(connected)", async () =>
+          log.some((e) => "status" in e && e.status === "connected"),
+        );
+        const done = await h.buyAndFill();
+        const updates = await h.until("the fill update", async () => {
+          const mine = log.flatMap((e) => ("update" in e && e.update.order.id === done.id ? [e.update] : []));
+          return mine.some((u) => u.order.status === "filled") ? mine : null;
+        });
+        const firstUpdate = log.findIndex((e) => "update" in e);
+        const connected = log.findIndex((e) => "status" in e && e.status === "connected");
+        check(
+          connected >= 0 && connected < firstUpdate,
+          "onStatus(connected) must come before the first update",
+        );
+        for (const u of updates) parseOrderUpdate(u);
+        check(
+          updates.some((u) => u.event === "new" || u.event === "accepted" || u.event === "pending_new"),
+          `no update for the order's acceptance (events: ${updates.map((u) => u.event).join(", ")})`,
+        );
+        let cumulative = ZERO;
+        const seen = new Set<string>();
+        let fills = ZERO;
+        for (const u of updates) {
+          check(u.order.filledQty.gte(cumulative), "filledQty must never decrease across updates");
+          cumulative = u.order.filledQty;
+          if (u.event === "fill" || u.event === "partial_fill") {
+            check(u.fill !== undefined, `a ${u.event} update must carry its fill`);
+            const key = u.fill.executionId ?? u.order.filledQty.toString();
+            if (seen.has(key)) continue;
+            seen.add(key);
+            fills = fills.plus(u.fill.qty);
+          }
+        }
+        check(
+          fills.eq(done.filledQty),
+          `the fills' own quantities sum to ${fills.toString()}, the order's filledQty is ${done.filledQty.toString()}`,
+        );
+        check(
+          updates[updates.length - 1]?.event === "fill",
+          "the last update of a filled order must be its fill",
+        );
+      } finally {
+        sub.close();
+      }
+      await closeQuietly(h);
+    });
+
+    test("closePosition sells exactly the held quantity; not_found when flat; insufficient_quantity when held", async (h) => {
+      await h.buyAndFill();
+      const position = await h.until("the bought position", async () => {
+        const p = await h.run(h.broker.getPosition(h.symbol));
+        return p === null ? null : parsePositionSnapshot(p);
+      });
+      const price = await h.price();
+      const sell = await h.submit({
+        clientOrderId: h.clientId(),
+        symbol: h.symbol,
+        side: "sell",
+        type: "limit",
+        timeInForce: "day",
+        qty: position.qty,
+        limitPrice: price.times(2).toDecimalPlaces(2, Rounding.up),
+      });
+      await h.until("the open sell to hold the shares", async () => {
+        const p = await h.run(h.broker.getPosition(h.symbol));
+        return p !== null && parsePositionSnapshot(p).qtyAvailable.lt(position.qty);
+      });
+      await expectBrokerError(
+        "closePosition while open sells hold the shares",
+        h.run(h.broker.closePosition(h.symbol)),
+        "insufficient_quantity",
+      );
+      await h.run(h.broker.cancelOrder(sell.id));
+      await h.final(sell.id, "the sell's cancel");
+      await h.until("the shares to be released", async () => {
+        const p = await h.run(h.broker.getPosition(h.symbol));
+        return p !== null && parsePositionSnapshot(p).qtyAvailable.eq(position.qty);
+      });
+      const close = parseOrderSnapshot(await h.run(h.broker.closePosition(h.symbol)));
+      check(close.side === "sell" && close.symbol === h.symbol, "closePosition must sell the symbol");
+      check(
+        close.qty?.eq(position.qty) === true,
+        `closePosition sold ${String(close.qty)}, the position is ${position.qty}`,
+      );
+      const closed = await h.final(close.id, "the closing sell");
+      check(closed.status === "filled", `the closing sell ended ${closed.status}`);
+      await h.until(
+        "the position to be gone",
+        async () => (await h.run(h.broker.getPosition(h.symbol))) === null,
+      );
+      await expectBrokerError(
+        "closePosition when flat",
+        h.run(h.broker.closePosition(h.symbol)),
+        "not_found",
+      );
+    });
+
+    test("abort: before the call nothing happens; in flight a write is ambiguous and a read rejects", async (h) => {
+      const reason = new Error("conformance abort");
+      const pre = AbortSignal.abort(reason);
+      const request = await h.farBuy();
+      await expectRejection(
+        "submitOrder with an aborted signal",
+        h.run(h.broker.submitOrder(request, { signal: pre })),
+        reason,
+      );
+      await expectRejection(
+        "getAccount with an aborted signal",
+        h.run(h.broker.getAccount({ signal: pre })),
+        reason,
+      );
+      await h.driver.wait(h.pollMs);
+      check(
+        (await h.run(h.broker.getOrderByClientOrderId(request.clientOrderId))) === null,
+        "a submit aborted before the call must not place the order",
+      );
+
+      const write = new AbortController();
+      const inFlight = await h.farBuy();
+      h.placed.push(inFlight.clientOrderId);
+      const submitting = h.broker.submitOrder(inFlight, { signal: write.signal });
+      write.abort(reason);
+      await expectBrokerError("a submit aborted in flight", h.run(submitting), "ambiguous");
+
+      const read = new AbortController();
+      const reading = h.broker.getPositions({ signal: read.signal });
+      read.abort(reason);
+      await expectRejection("a read aborted in flight", h.run(reading), reason);
+    });
+  });
+}
+
+async function closeQuietly(h: Harness): Promise<void> {
+  try {
+    const close = await h.run(h.broker.closePosition(h.symbol));
+    await h.final(close.id, "the closing sell");
+  } catch {
+    // best effort
+  }
+}

@@ -1,0 +1,57 @@
+import { createSimulatedBroker, runBrokerConformance, VirtualClock } from "ordersafe/testing";
+import { describe, expect, it } from "vitest";
+
+// Zero latency: every call replies at once, fills and deliveries wait for the clock.
+runBrokerConformance(
+  "simulated",
+  () => {
+    const clock = new VirtualClock();
+    const broker = createSimulatedBroker({ clock, cash: 10_000, prices: { SPY: 500, TECL: 52.6 } });
+    return { broker, driver: { symbol: "TECL", wait: (ms) => clock.advance(ms) } };
+  },
+  { describe, it, expect },
+);
+
+// With latencies, partial fills and a lagging lookup: the driver drives each call on the clock.
+runBrokerConformance(
+  "simulated with latency",
+  () => {
+    const clock = new VirtualClock();
+    const broker = createSimulatedBroker({
+      clock,
+      seed: 42,
+      cash: 10_000,
+      prices: { SPY: 500, TECL: 52.6 },
+      latency: { restMs: 30, fillMs: 250, streamMs: 10 },
+      partialFills: { probability: 1, parts: 3 },
+    });
+    return {
+      broker,
+      driver: {
+        symbol: "TECL",
+        clientOrderIdPrefix: "lat",
+        wait: (ms) => clock.advance(ms),
+        run: (p) => clock.run(p),
+      },
+    };
+  },
+  { describe, it },
+);
+
+// vitest imported by the suite itself.
+await runBrokerConformance("simulated, vitest imported lazily", () => {
+  const clock = new VirtualClock();
+  const broker = createSimulatedBroker({ clock, prices: { SPY: 500 } });
+  return { broker, driver: { symbol: "SPY", wait: (ms) => clock.advance(ms), buyNotional: 25 } };
+});
+
+describe("runBrokerConformance input", () => {
+  it("refuses a bad name or options", async () => {
+    await expect(runBrokerConformance("", () => ({}) as never, { describe, it })).rejects.toMatchObject({
+      code: "validation",
+    });
+    await expect(
+      runBrokerConformance("x", () => ({}) as never, { describe, it, bogus: 1 } as never),
+    ).rejects.toMatchObject({ code: "validation" });
+  });
+});
