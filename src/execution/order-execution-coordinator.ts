@@ -1,0 +1,471 @@
+import { z } from "zod";
+import type { BrokerPort, OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
+import { checkBroker } from "../broker/checked-broker.js";
+import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
+import { ZERO } from "../core/decimal.js";
+import { isBrokerError, type OrdersafeErrorCode } from "../core/errors.js";
+import { clientOrderId } from "../core/ids.js";
+import { type Logger, silentLogger } from "../core/logger.js";
+import { parseInput } from "../core/validation.js";
+import { type OrderIntent, type OrderIntentInput, parseOrderIntent } from "../funds/order-intent.js";
+import {
+  createOrderState,
+  type FinalOrderState,
+  isFinalOrderStatus,
+  type OrderState,
+  toFinalOrderState,
+  transition,
+} from "../orders/order-state-machine.js";
+import type { OrderOutcome } from "./order-outcome.js";
+import type { OrderRetryEngine, SubmitResult } from "./order-retry-engine.js";
+
+/**
+ * What the coordinator needs from an order tracker: `OrderTracker` from `ordersafe`
+ * satisfies it.
+ */
+export interface OrderTracking {
+  /** Starts following an order the broker accepted, or an ambiguous submit by client order id. */
+  track(order: OrderSnapshot | { clientOrderId: string }): unknown;
+  /** Resolves with the order's final state, bounded by `timeoutMs` (then bounded REST checks). */
+  waitForFinal(id: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<FinalOrderState>;
+  /** Whether the order-update stream is delivering. */
+  isStreamHealthy(): boolean;
+}
+
+/** What the coordinator needs from a buying-power manager: `BuyingPowerManager` satisfies it. */
+export interface FundsReservation {
+  /** Reserves the buying power of a buy; a shortfall is a result. */
+  reserve(intent: OrderIntent): Promise<{ ok: true } | { ok: false; shortfall?: unknown; reason?: unknown }>;
+  /** Releases a reservation (idempotent). */
+  release(key: string): unknown;
+}
+
+/** What the coordinator needs to check an intent first: `PreOrderValidator` satisfies it. */
+export interface IntentValidation {
+  /** Checks an intent over fresh data. */
+  validate(
+    intent: OrderIntent,
+  ): Promise<{ ok: boolean; checks: readonly { name: string; ok: boolean; message?: string }[] }>;
+}
+
+/** What the coordinator needs to reconcile after an order: `PositionReconciliationEngine` satisfies it. */
+export interface PositionReconciliation {
+  /** Reads the broker's position for the order's symbol and updates the book. */
+  reconcileAfterOrder(order: FinalOrderState & { symbol?: string }): Promise<unknown>;
+}
+
+/** Options of {@link OrderExecutionCoordinator}. */
+export interface OrderExecutionCoordinatorOptions {
+  /** The broker (wrapped by `checkBroker`). */
+  broker: BrokerPort;
+  /** The retry engine (its circuit breaker is shared by every order of the coordinator). */
+  retry: OrderRetryEngine;
+  /** The tracker; without one, orders are followed by REST polling. */
+  tracker?: OrderTracking;
+  /** Reserves buys; without one, nothing is reserved. */
+  funds?: FundsReservation;
+  /** Checks each intent before submitting; without one, only the intent's shape is checked. */
+  validator?: IntentValidation;
+  /** Reconciles the position after each order; without one, nothing is reconciled per order. */
+  reconciler?: PositionReconciliation;
+  /** The clock every wait runs on. @defaultValue systemClock */
+  clock?: Clock;
+  /** Where to log. @defaultValue silentLogger */
+  logger?: Logger;
+  /** Longest wait for an order to become final (ms) before it is `unresolved`. @defaultValue 60000 */
+  finalTimeoutMs?: number;
+  /** Longest hold of a new submission while the stream is unhealthy (ms). @defaultValue 5000 */
+  streamWaitMs?: number;
+  /** Follow orders by REST polling even when a tracker is given. @defaultValue false */
+  polling?: boolean;
+  /** Interval of REST polling (ms). @defaultValue 500 */
+  pollIntervalMs?: number;
+}
+
+const fn = (v: unknown) => typeof v === "object" && v !== null;
+const OptionsSchema = z
+  .object({
+    broker: z.custom<BrokerPort>(fn, { message: "expected a BrokerPort" }),
+    retry: z.custom<OrderRetryEngine>(fn, { message: "expected an OrderRetryEngine" }),
+    tracker: z.custom<OrderTracking>(fn).optional(),
+    funds: z.custom<FundsReservation>(fn).optional(),
+    validator: z.custom<IntentValidation>(fn).optional(),
+    reconciler: z.custom<PositionReconciliation>(fn).optional(),
+    clock: z.custom<Clock>(fn).optional(),
+    logger: z.custom<Logger>(fn).optional(),
+    finalTimeoutMs: z.number().int().min(1).max(86_400_000).optional(),
+    streamWaitMs: z.number().int().min(0).max(3_600_000).optional(),
+    polling: z.boolean().optional(),
+    pollIntervalMs: z.number().int().min(1).max(600_000).optional(),
+  })
+  .strict();
+
+/** Per-order options of {@link OrderExecutionCoordinator.executeOrder}. */
+export interface ExecuteOrderOptions {
+  /** The run: client order ids come from (runId, symbol, side, generation). */
+  runId: string;
+  /** The first generation. @defaultValue 0 */
+  generation?: number;
+  /** Aborts waits and calls (the abort reason is thrown). */
+  signal?: AbortSignal;
+  /** Exit the whole position with `closePosition` (dust that cannot be an order). */
+  closePosition?: boolean;
+  /** Called with each request as it is sent. */
+  onSubmitted?: (request: OrderRequest, attempt: number) => void;
+  /** Replaces the retry engine's default buy resize. */
+  resizeBuy?: (intent: OrderIntent, signal?: AbortSignal) => Promise<OrderIntent | null>;
+}
+
+/**
+ * Runs one order's full lifecycle: validate → reserve → submit (with retries) → track to a
+ * final state → reconcile the position → release → {@link OrderOutcome}.
+ *
+ * @remarks
+ * - Never throws for an expected outcome: a refusal, a shortfall, the circuit breaker or an
+ *   order the broker could not settle is an outcome (`submit_failed`, `rejected`,
+ *   `unresolved`...). Only bad input (`validation`) and the caller's abort throw.
+ * - New submissions wait (at most `streamWaitMs`) while the tracker's stream is unhealthy;
+ *   the tracker polls in the meantime.
+ * - Every wait is bounded on the injected clock.
+ *
+ * @example
+ * ```ts
+ * const coordinator = new OrderExecutionCoordinator({ broker, retry: new OrderRetryEngine({ broker, clock }), clock });
+ * const outcome = await coordinator.executeOrder(
+ *   { symbol: "TECL", side: "buy", notional: 1000, type: "market", timeInForce: "day" },
+ *   { runId: "2026-11-25" },
+ * );
+ * outcome.state; // "filled"
+ * ```
+ */
+export class OrderExecutionCoordinator {
+  private readonly broker: BrokerPort;
+  private readonly retry: OrderRetryEngine;
+  private readonly tracker: OrderTracking | undefined;
+  private readonly funds: FundsReservation | undefined;
+  private readonly validator: IntentValidation | undefined;
+  private readonly reconciler: PositionReconciliation | undefined;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly finalTimeoutMs: number;
+  private readonly streamWaitMs: number;
+  private readonly polling: boolean;
+  private readonly pollIntervalMs: number;
+
+  /**
+   * @param options - broker, retry engine, tracker, funds, validator, reconciler, clock
+   * @throws ValidationError (`validation`) for a bad option
+   */
+  constructor(options: OrderExecutionCoordinatorOptions) {
+    const o = parseInput(OptionsSchema, options, "options");
+    this.broker = checkBroker(o.broker);
+    this.retry = o.retry;
+    this.tracker = o.tracker;
+    this.funds = o.funds;
+    this.validator = o.validator;
+    this.reconciler = o.reconciler;
+    this.clock = o.clock ?? systemClock;
+    this.logger = o.logger ?? silentLogger;
+    this.finalTimeoutMs = o.finalTimeoutMs ?? 60_000;
+    this.streamWaitMs = o.streamWaitMs ?? 5_000;
+    this.polling = o.polling ?? false;
+    this.pollIntervalMs = o.pollIntervalMs ?? 500;
+  }
+
+  /**
+   * Executes one order to a final state.
+   *
+   * @param input - the intent (validated with zod)
+   * @param options - runId, generation, signal
+   * @returns the order's {@link OrderOutcome}
+   * @throws ValidationError (`validation`) for a malformed intent (nothing is sent); the abort
+   *   reason when `options.signal` aborts
+   * @example
+   * ```ts
+   * const o = await coordinator.executeOrder({ symbol: "FNGU", side: "sell", qty: 700, type: "market", timeInForce: "day" }, { runId });
+   * ```
+   */
+  async executeOrder(
+    input: OrderIntentInput | OrderIntent,
+    options: ExecuteOrderOptions,
+  ): Promise<OrderOutcome> {
+    const intent = parseOrderIntent(input);
+    const signal = options.signal;
+    throwIfAborted(signal);
+    const generation = options.generation ?? 0;
+    const firstId = clientOrderId({
+      runId: options.runId,
+      symbol: intent.symbol,
+      side: intent.side,
+      generation,
+    });
+    const refused = (code: OrdersafeErrorCode | "unknown", message: string, attempts = 0): OrderOutcome =>
+      this.outcome(intent, firstId, undefined, { state: "submit_failed", attempts, code, message });
+
+    if (this.retry.halted) {
+      return refused("halted", "[ordersafe] circuit breaker open: new submissions halted");
+    }
+    if (this.validator !== undefined) {
+      const v = await this.validator.validate(intent);
+      if (!v.ok) {
+        const failed = v.checks.filter((c) => !c.ok);
+        return refused(
+          "rejected",
+          `[ordersafe] pre-order checks failed: ${failed.map((c) => `${c.name}${c.message ? ` (${c.message})` : ""}`).join(", ")}`,
+        );
+      }
+    }
+    let reserved: string | undefined;
+    if (intent.side === "buy" && this.funds !== undefined) {
+      const key = firstId;
+      const r = await this.funds.reserve({ ...intent, clientOrderId: key });
+      if (!r.ok)
+        return refused("insufficient_buying_power", "[ordersafe] not enough buying power to reserve");
+      reserved = key;
+    }
+    try {
+      await this.waitForHealthyStream(signal);
+      const submittedAt = this.clock.now();
+      let result: SubmitResult;
+      if (options.closePosition === true && intent.side === "sell") {
+        result = await this.closePosition(intent, firstId, signal);
+      } else {
+        result = await this.retry.executeWithRetry(intent, {
+          runId: options.runId,
+          generation,
+          signal,
+          ...(options.onSubmitted ? { onSubmit: options.onSubmitted } : {}),
+          ...(options.resizeBuy ? { resizeBuy: options.resizeBuy } : {}),
+        });
+      }
+      if (!result.ok) {
+        if (result.unresolved) {
+          // The order may exist: follow it by client order id rather than calling it failed.
+          const final = await this.follow(result.clientOrderId, undefined, signal);
+          return this.finish(result.intent, final, result.attempts, false, result.adjustments, submittedAt);
+        }
+        return this.outcome(result.intent, result.clientOrderId, submittedAt, {
+          state: "submit_failed",
+          attempts: result.attempts,
+          code: result.code,
+          message: result.message,
+          adjustments: result.adjustments,
+        });
+      }
+      const final = await this.follow(result.clientOrderId, result.order, signal);
+      const outcome = this.finish(
+        result.intent,
+        final,
+        result.attempts,
+        result.adopted,
+        result.adjustments,
+        submittedAt,
+      );
+      if (outcome.state === "rejected" || outcome.state === "unresolved") {
+        this.retry.recordFailure(`${outcome.symbol} ${outcome.side}: ${outcome.state}`);
+      }
+      if (this.reconciler !== undefined && outcome.filledQty.gt(0)) {
+        try {
+          await this.reconciler.reconcileAfterOrder({ ...final, symbol: intent.symbol });
+        } catch (e) {
+          if (signal?.aborted) throw e;
+          this.logger.warn(
+            { symbol: intent.symbol, error: String(e) },
+            "[ordersafe] reconcile after order failed",
+          );
+        }
+      }
+      return outcome;
+    } finally {
+      if (reserved !== undefined) this.funds?.release(reserved);
+    }
+  }
+
+  private async closePosition(intent: OrderIntent, id: string, signal?: AbortSignal): Promise<SubmitResult> {
+    const base = { intent, clientOrderId: id, generation: 0, attempts: 1, adjustments: [] as string[] };
+    try {
+      const order = await this.broker.closePosition(intent.symbol, { signal });
+      return { ok: true, order, adopted: false, ...base, clientOrderId: order.clientOrderId };
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      const code = isBrokerError(e) ? e.code : "unknown";
+      return {
+        ok: false,
+        code,
+        message: e instanceof Error ? e.message : String(e),
+        unresolved: false,
+        ...base,
+      };
+    }
+  }
+
+  private async waitForHealthyStream(signal?: AbortSignal): Promise<void> {
+    if (this.tracker === undefined || this.polling) return;
+    const until = this.clock.now() + this.streamWaitMs;
+    while (!this.tracker.isStreamHealthy() && this.clock.now() < until) {
+      await this.clock.sleep(Math.min(100, until - this.clock.now()), signal);
+    }
+  }
+
+  /** Follows an order to a final state: through the tracker, or by bounded REST polling. */
+  private async follow(
+    id: string,
+    order: OrderSnapshot | undefined,
+    signal?: AbortSignal,
+  ): Promise<FinalOrderState> {
+    if (this.tracker !== undefined && !this.polling) {
+      try {
+        this.tracker.track(order ?? { clientOrderId: id });
+        return await this.tracker.waitForFinal(order?.clientOrderId ?? id, {
+          timeoutMs: this.finalTimeoutMs,
+          signal,
+        });
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        this.logger.warn(
+          { clientOrderId: id, error: String(e) },
+          "[ordersafe] tracker failed; polling instead",
+        );
+      }
+    }
+    return this.poll(id, order, signal);
+  }
+
+  private async poll(
+    id: string,
+    order: OrderSnapshot | undefined,
+    signal?: AbortSignal,
+  ): Promise<FinalOrderState> {
+    let state: OrderState = createOrderState({
+      clientOrderId: order?.clientOrderId ?? id,
+      status: order === undefined ? "submit_unconfirmed" : "pending_submit",
+      at: this.clock.now(),
+    });
+    if (order !== undefined)
+      state = transition(state, { type: "submitted", snapshot: order, at: this.clock.now() }).state;
+    const deadline = this.clock.now() + this.finalTimeoutMs;
+    let misses = 0;
+    while (!isFinalOrderStatus(state.status)) {
+      if (this.clock.now() >= deadline) {
+        state = transition(state, {
+          type: "unresolved",
+          at: this.clock.now(),
+          reason: "no final state within the bound",
+        }).state;
+        break;
+      }
+      await this.clock.sleep(this.pollIntervalMs, signal);
+      try {
+        const snap =
+          state.orderId !== undefined
+            ? await this.broker.getOrder(state.orderId, { signal })
+            : await this.broker.getOrderByClientOrderId(state.clientOrderId, { signal });
+        if (snap !== null) {
+          misses = 0;
+          state = transition(state, { type: "snapshot", snapshot: snap, at: this.clock.now() }).state;
+        } else if (state.orderId === undefined && ++misses >= 5) {
+          state = transition(state, {
+            type: "submit_failed",
+            at: this.clock.now(),
+            reason: "not found at the broker",
+          }).state;
+        }
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        // A failed read is never "not found": keep polling until the bound.
+      }
+    }
+    return toFinalOrderState(state);
+  }
+
+  private finish(
+    intent: OrderIntent,
+    final: FinalOrderState,
+    attempts: number,
+    adopted: boolean,
+    adjustments: readonly string[],
+    submittedAt: number,
+  ): OrderOutcome {
+    const failed =
+      final.status === "rejected" || final.status === "submit_failed" || final.status === "unresolved";
+    return {
+      symbol: intent.symbol,
+      side: intent.side,
+      clientOrderId: final.clientOrderId,
+      orderId: final.orderId,
+      requestedQty: intent.qty,
+      requestedNotional: intent.notional,
+      filledQty: final.filledQty,
+      avgPrice: final.filledAvgPrice,
+      filledNotional: final.filledNotional,
+      state: final.status,
+      attempts,
+      adopted,
+      errorCode: failed ? (final.status === "unresolved" ? "ambiguous" : "rejected") : undefined,
+      errorMessage: failed ? (final.reason ?? final.snapshot?.rejectReason) : undefined,
+      adjustments,
+      submittedAt,
+      finalAt: final.at,
+    };
+  }
+
+  private outcome(
+    intent: OrderIntent,
+    id: string,
+    submittedAt: number | undefined,
+    f: {
+      state: "submit_failed";
+      attempts: number;
+      code: OrdersafeErrorCode | "unknown";
+      message: string;
+      adjustments?: readonly string[];
+    },
+  ): OrderOutcome {
+    return {
+      symbol: intent.symbol,
+      side: intent.side,
+      clientOrderId: id,
+      orderId: undefined,
+      requestedQty: intent.qty,
+      requestedNotional: intent.notional,
+      filledQty: ZERO,
+      avgPrice: undefined,
+      filledNotional: ZERO,
+      state: f.state,
+      attempts: f.attempts,
+      adopted: false,
+      errorCode: f.code,
+      errorMessage: f.message,
+      adjustments: f.adjustments ?? [],
+      submittedAt,
+      finalAt: this.clock.now(),
+    };
+  }
+
+  /**
+   * Follows an order already at the broker (found on resume) to its final state.
+   *
+   * @param order - the broker's snapshot
+   * @param signal - aborts
+   * @returns its outcome, marked `adopted`
+   */
+  async adopt(order: OrderSnapshot, signal?: AbortSignal): Promise<OrderOutcome> {
+    const final = await this.follow(order.clientOrderId, order, signal);
+    const intent: OrderIntent = {
+      symbol: order.symbol,
+      side: order.side,
+      type: order.type,
+      timeInForce: order.timeInForce,
+      ...(order.qty !== undefined ? { qty: order.qty } : {}),
+      ...(order.notional !== undefined ? { notional: order.notional } : {}),
+    };
+    return this.finish(
+      intent,
+      final,
+      0,
+      true,
+      ["adopted from an earlier attempt of this run"],
+      order.createdAt?.getTime() ?? this.clock.now(),
+    );
+  }
+}

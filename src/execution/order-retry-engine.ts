@@ -1,0 +1,613 @@
+import { EventEmitter } from "eventemitter3";
+import { z } from "zod";
+import type { BrokerPort, OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
+import { isFinalBrokerStatus } from "../broker/broker-port.js";
+import { checkBroker } from "../broker/checked-broker.js";
+import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
+import { type Decimal, floorToIncrement, minDecimal, ONE, ZERO } from "../core/decimal.js";
+import {
+  type BrokerErrorCode,
+  isBrokerError,
+  isOrdersafeError,
+  type OrdersafeErrorCode,
+} from "../core/errors.js";
+import { clientOrderId } from "../core/ids.js";
+import { type Logger, silentLogger } from "../core/logger.js";
+import { createRandom, type Random } from "../core/random.js";
+import { parseInput } from "../core/validation.js";
+import type { OrderIntent } from "../funds/order-intent.js";
+
+/**
+ * What to do about a failed submit, decided from the error's code alone.
+ * - `retry`: send the same request again under the same client order id (after `delayMs`).
+ * - `lookup`: the submit may have taken effect: look the client order id up first and
+ *   resend (same id) only when the broker certainly does not know it.
+ * - `adopt`: the broker already has an order with this client order id: look it up and use it.
+ * - `resize_buy`: re-read the buying power and shrink the buy (next generation's id).
+ * - `cap_sell`: re-read the position and cap the sell at what is available (next generation's id).
+ * - `cancel_conflicts`: cancel the opposite-side open orders on the symbol, confirm, retry.
+ * - `fail`: nothing a retry can fix; the reason is reported.
+ */
+export type RetryAction =
+  | "retry"
+  | "lookup"
+  | "adopt"
+  | "resize_buy"
+  | "cap_sell"
+  | "cancel_conflicts"
+  | "fail";
+
+/** The decision of {@link OrderRetryEngine.classify}. */
+export interface RetryDecision {
+  /** What to do. */
+  readonly action: RetryAction;
+  /** The error code it was decided from (`unknown` for an error that is not an ordersafe error). */
+  readonly code: OrdersafeErrorCode | "unknown";
+  /** For `retry` and `lookup`: how long to wait first (ms). */
+  readonly delayMs: number;
+  /** A short human reason. */
+  readonly reason: string;
+}
+
+/** Options of {@link OrderRetryEngine}. */
+export interface OrderRetryEngineOptions {
+  /** The broker (wrapped by `checkBroker`). */
+  broker: BrokerPort;
+  /** The clock every wait runs on. @defaultValue systemClock */
+  clock?: Clock;
+  /** Where to log. @defaultValue silentLogger */
+  logger?: Logger;
+  /** Seed of the backoff jitter. @defaultValue 1 */
+  seed?: number;
+  /** Retries after the first attempt. @defaultValue 3 */
+  maxRetries?: number;
+  /** First backoff delay (ms), doubled per retry. @defaultValue 250 */
+  baseDelayMs?: number;
+  /** Longest backoff delay (ms). @defaultValue 10000 */
+  maxDelayMs?: number;
+  /** Consecutive failed orders that open the circuit breaker (halt new submissions). @defaultValue 5 */
+  failureBudget?: number;
+  /** The hold on a market buy when resizing one (fraction of price). @defaultValue 0.03 */
+  marketBuyBuffer?: number;
+  /** Lookups of an ambiguous submit's client order id before it counts as certainly absent. @defaultValue 3 */
+  ambiguousLookups?: number;
+  /** Status reads of a cancelled conflicting order before giving up on its confirmation. @defaultValue 20 */
+  cancelConfirmChecks?: number;
+  /** Delay between those reads (ms). @defaultValue 250 */
+  cancelConfirmIntervalMs?: number;
+}
+
+const OptionsSchema = z
+  .object({
+    broker: z.custom<BrokerPort>((v) => typeof v === "object" && v !== null, {
+      message: "expected a BrokerPort",
+    }),
+    clock: z
+      .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function", {
+        message: "expected a Clock",
+      })
+      .optional(),
+    logger: z.custom<Logger>((v) => typeof v === "object" && v !== null).optional(),
+    seed: z.number().int().optional(),
+    maxRetries: z.number().int().min(0).max(20).optional(),
+    baseDelayMs: z.number().min(0).max(600_000).optional(),
+    maxDelayMs: z.number().min(0).max(3_600_000).optional(),
+    failureBudget: z.number().int().min(1).max(1000).optional(),
+    marketBuyBuffer: z.number().min(0).max(1).optional(),
+    ambiguousLookups: z.number().int().min(1).max(50).optional(),
+    cancelConfirmChecks: z.number().int().min(1).max(1000).optional(),
+    cancelConfirmIntervalMs: z.number().min(0).max(600_000).optional(),
+  })
+  .strict();
+
+/** Per-call options of {@link OrderRetryEngine.executeWithRetry}. */
+export interface ExecuteWithRetryOptions {
+  /** The run the order belongs to: client order ids come from (runId, symbol, side, generation). */
+  runId: string;
+  /** The first generation to use. @defaultValue 0 */
+  generation?: number;
+  /** Retries after the first attempt (overrides the engine's). */
+  maxRetries?: number;
+  /** Aborts the waits and calls. */
+  signal?: AbortSignal;
+  /** Called with each request just before it is sent (for events and accounting). */
+  onSubmit?: (request: OrderRequest, attempt: number) => void;
+  /**
+   * Replaces the default buy resize (re-read account, price, asset; fit the buy in the buying
+   * power). Return the smaller intent, or null when nothing can be bought.
+   */
+  resizeBuy?: (intent: OrderIntent, signal?: AbortSignal) => Promise<OrderIntent | null>;
+}
+
+/** The outcome of {@link OrderRetryEngine.executeWithRetry}: a result, never thrown for a refusal. */
+export type SubmitResult =
+  | {
+      readonly ok: true;
+      /** The broker's answer (or the order adopted by client order id). */
+      readonly order: OrderSnapshot;
+      /** The intent as finally sent (smaller than asked after a resize or a cap). */
+      readonly intent: OrderIntent;
+      /** The client order id the order carries. */
+      readonly clientOrderId: string;
+      /** Its generation. */
+      readonly generation: number;
+      /** Submit calls made. */
+      readonly attempts: number;
+      /** Whether the order was found at the broker rather than accepted by our call. */
+      readonly adopted: boolean;
+      /** Why the intent changed, when it did. */
+      readonly adjustments: readonly string[];
+    }
+  | {
+      readonly ok: false;
+      /** Why: the last error's code, or `halted` when the circuit breaker is open. */
+      readonly code: OrdersafeErrorCode | "unknown";
+      /** The last error's message. */
+      readonly message: string;
+      /** The intent last tried. */
+      readonly intent: OrderIntent;
+      /** The client order id last used. */
+      readonly clientOrderId: string;
+      /** Its generation. */
+      readonly generation: number;
+      /** Submit calls made. */
+      readonly attempts: number;
+      /**
+       * True when the order may exist at the broker (an ambiguous submit the lookups could not
+       * settle): it must be tracked by client order id, not called a failure.
+       */
+      readonly unresolved: boolean;
+      /** Why the intent changed, when it did. */
+      readonly adjustments: readonly string[];
+    };
+
+/** Events of {@link OrderRetryEngine}. */
+export interface OrderRetryEngineEvents {
+  /** A submit is retried. */
+  retry: (info: { clientOrderId: string; attempt: number; decision: RetryDecision }) => void;
+  /** The circuit breaker opened: new submissions are refused until {@link OrderRetryEngine.reset}. */
+  halted: (info: { consecutiveFailures: number; lastReason: string; at: number }) => void;
+  /** The circuit breaker was closed again. */
+  reset: () => void;
+}
+
+const DECISIONS: Readonly<Record<BrokerErrorCode, Omit<RetryDecision, "code" | "delayMs">>> = {
+  unavailable: { action: "retry", reason: "the request did not take effect; resend under the same id" },
+  ambiguous: { action: "lookup", reason: "the request may have taken effect; look the id up first" },
+  rate_limited: { action: "retry", reason: "rate limited; wait and resend under the same id" },
+  insufficient_buying_power: { action: "resize_buy", reason: "re-read the buying power and resize" },
+  insufficient_quantity: { action: "cap_sell", reason: "re-read the position and cap the sell" },
+  wash_trade: { action: "cancel_conflicts", reason: "cancel the opposite-side order, confirm, retry" },
+  duplicate_client_order_id: { action: "adopt", reason: "the order exists: adopt it" },
+  min_notional: { action: "fail", reason: "below the minimum notional" },
+  not_fractionable: { action: "fail", reason: "the asset is not fractionable" },
+  invalid_order: { action: "fail", reason: "the broker refused the order as invalid" },
+  not_found: { action: "fail", reason: "not found" },
+  not_cancelable: { action: "fail", reason: "not cancelable" },
+  market_closed: { action: "fail", reason: "the market is closed" },
+  unauthorized: { action: "fail", reason: "unauthorized" },
+  forbidden: { action: "fail", reason: "forbidden" },
+  protocol: { action: "fail", reason: "malformed broker reply" },
+  rejected: { action: "fail", reason: "rejected by the broker" },
+};
+
+/**
+ * Turns broker errors into retry decisions and submits orders with bounded, idempotent
+ * retries, behind a circuit breaker.
+ *
+ * @remarks
+ * - Idempotent: an unchanged retry keeps its client order id, so the broker can never hold
+ *   two orders for one attempt; a resized retry (buying power, quantity) takes the next
+ *   generation's id. An `ambiguous` submit is looked up by client order id before anything
+ *   is resent, and resent only when the broker certainly does not know it.
+ * - Every wait runs on the injected clock, with seeded jitter: a run replays identically.
+ * - Circuit breaker: `failureBudget` consecutive failed orders set {@link halted}, emit
+ *   `halted`, and make every later `executeWithRetry` return `{ ok: false, code: "halted" }`
+ *   without calling the broker, until {@link reset}.
+ *
+ * @example
+ * ```ts
+ * const engine = new OrderRetryEngine({ broker, clock, seed: 7 });
+ * const r = await engine.executeWithRetry(
+ *   { symbol: "TECL", side: "buy", qty: new Decimal(10), type: "market", timeInForce: "day" },
+ *   { runId: "2026-11-25" },
+ * );
+ * if (!r.ok) console.warn(r.code, r.message);
+ * ```
+ */
+export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
+  private readonly broker: BrokerPort;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly random: Random;
+  private readonly maxRetries: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly failureBudget: number;
+  private readonly marketBuyBuffer: Decimal;
+  private readonly ambiguousLookups: number;
+  private readonly cancelConfirmChecks: number;
+  private readonly cancelConfirmIntervalMs: number;
+  private consecutive = 0;
+  private isHalted = false;
+
+  /**
+   * @param options - broker, clock, seed, limits
+   * @throws ValidationError (`validation`) for a bad option
+   */
+  constructor(options: OrderRetryEngineOptions) {
+    super();
+    const o = parseInput(OptionsSchema, options, "options");
+    this.broker = checkBroker(o.broker);
+    this.clock = o.clock ?? systemClock;
+    this.logger = o.logger ?? silentLogger;
+    this.random = createRandom(o.seed ?? 1);
+    this.maxRetries = o.maxRetries ?? 3;
+    this.baseDelayMs = o.baseDelayMs ?? 250;
+    this.maxDelayMs = o.maxDelayMs ?? 10_000;
+    this.failureBudget = o.failureBudget ?? 5;
+    this.marketBuyBuffer = ONE.times(o.marketBuyBuffer ?? 0.03);
+    this.ambiguousLookups = o.ambiguousLookups ?? 3;
+    this.cancelConfirmChecks = o.cancelConfirmChecks ?? 20;
+    this.cancelConfirmIntervalMs = o.cancelConfirmIntervalMs ?? 250;
+  }
+
+  /** Whether the circuit breaker is open (new submissions refused). */
+  get halted(): boolean {
+    return this.isHalted;
+  }
+
+  /** Consecutive failed orders so far. */
+  get consecutiveFailures(): number {
+    return this.consecutive;
+  }
+
+  /** Closes the circuit breaker and clears the failure count. */
+  reset(): void {
+    const was = this.isHalted;
+    this.isHalted = false;
+    this.consecutive = 0;
+    if (was) this.emit("reset");
+  }
+
+  /**
+   * Records an order that succeeded (clears the consecutive-failure count).
+   */
+  recordSuccess(): void {
+    this.consecutive = 0;
+  }
+
+  /**
+   * Records an order that failed after submission (rejected after acceptance, say): counts
+   * toward the circuit breaker like a failed submit.
+   *
+   * @param reason - why, reported with `halted`
+   */
+  recordFailure(reason: string): void {
+    this.consecutive += 1;
+    if (!this.isHalted && this.consecutive >= this.failureBudget) {
+      this.isHalted = true;
+      this.logger.error(
+        { consecutiveFailures: this.consecutive, reason },
+        "[ordersafe] circuit breaker open",
+      );
+      this.emit("halted", {
+        consecutiveFailures: this.consecutive,
+        lastReason: reason,
+        at: this.clock.now(),
+      });
+    }
+  }
+
+  /**
+   * Decides what to do about an error thrown by a submit.
+   *
+   * @param error - anything a port threw
+   * @param attempt - the retry number it would be (0 for the first retry): scales the backoff
+   * @returns the decision; errors that are not ordersafe errors are `fail`
+   * @example
+   * ```ts
+   * engine.classify(new BrokerError("rate_limited", "slow down", { retryAfterMs: 1000 })).delayMs; // 1000
+   * ```
+   */
+  classify(error: unknown, attempt = 0): RetryDecision {
+    if (isBrokerError(error)) {
+      const d = DECISIONS[error.code];
+      let delayMs = 0;
+      if (error.code === "rate_limited") {
+        delayMs =
+          error.retryAfterMs !== undefined && error.retryAfterMs >= 0
+            ? error.retryAfterMs
+            : this.backoff(attempt);
+      } else if (d.action === "retry" || d.action === "lookup") {
+        delayMs = this.backoff(attempt);
+      }
+      return { action: d.action, code: error.code, delayMs, reason: d.reason };
+    }
+    if (isOrdersafeError(error)) {
+      return { action: "fail", code: error.code, delayMs: 0, reason: error.message };
+    }
+    return {
+      action: "fail",
+      code: "unknown",
+      delayMs: 0,
+      reason: error instanceof Error ? error.message : String(error),
+    };
+  }
+
+  /**
+   * Submits an intent with bounded retries, each decided by {@link classify}.
+   *
+   * @param intent - the order (a parsed {@link OrderIntent})
+   * @param options - runId (client order ids), first generation, retries, signal
+   * @returns a {@link SubmitResult}: `ok` with the broker's order, or the reason it failed
+   * @throws the abort reason when `options.signal` aborts
+   * @example
+   * ```ts
+   * const r = await engine.executeWithRetry(intent, { runId, maxRetries: 3 });
+   * ```
+   */
+  async executeWithRetry(intent: OrderIntent, options: ExecuteWithRetryOptions): Promise<SubmitResult> {
+    const maxRetries = options.maxRetries ?? this.maxRetries;
+    const signal = options.signal;
+    let generation = options.generation ?? 0;
+    let current = intent;
+    let attempts = 0;
+    const adjustments: string[] = [];
+    const idOf = (g: number) =>
+      clientOrderId({ runId: options.runId, symbol: current.symbol, side: current.side, generation: g });
+    let id = idOf(generation);
+    const failed = (
+      code: OrdersafeErrorCode | "unknown",
+      message: string,
+      unresolved = false,
+    ): SubmitResult => {
+      if (!unresolved) this.recordFailure(`${current.symbol} ${current.side}: ${code}`);
+      return {
+        ok: false,
+        code,
+        message,
+        intent: current,
+        clientOrderId: id,
+        generation,
+        attempts,
+        unresolved,
+        adjustments,
+      };
+    };
+    const succeeded = (order: OrderSnapshot, adopted: boolean): SubmitResult => {
+      this.recordSuccess();
+      return {
+        ok: true,
+        order,
+        intent: current,
+        clientOrderId: id,
+        generation,
+        attempts,
+        adopted,
+        adjustments,
+      };
+    };
+
+    if (this.isHalted) {
+      return {
+        ok: false,
+        code: "halted",
+        message: "[ordersafe] circuit breaker open: new submissions halted",
+        intent,
+        clientOrderId: id,
+        generation,
+        attempts,
+        unresolved: false,
+        adjustments,
+      };
+    }
+    for (let retry = 0; ; retry++) {
+      throwIfAborted(signal);
+      const request = toRequest(current, id);
+      attempts += 1;
+      options.onSubmit?.(request, attempts);
+      let error: unknown;
+      try {
+        const order = await this.broker.submitOrder(request, { signal });
+        return succeeded(order, false);
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        error = e;
+      }
+      const decision = this.classify(error, retry);
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.warn(
+        { clientOrderId: id, code: decision.code, action: decision.action },
+        "[ordersafe] submit failed",
+      );
+      if (decision.action === "adopt" || decision.action === "lookup") {
+        const found = await this.lookup(id, decision.action === "adopt" ? 1 : this.ambiguousLookups, signal);
+        if (found.kind === "found") {
+          // An order refused outright under this id is not ours to adopt: take the next id.
+          if (found.order.status === "rejected" && found.order.filledQty.isZero()) {
+            generation += 1;
+            id = idOf(generation);
+            adjustments.push(`client order id ${found.order.clientOrderId} was used by a rejected order`);
+          } else {
+            return succeeded(found.order, true);
+          }
+        } else if (found.kind === "unknown") {
+          return failed("ambiguous", message, true);
+        } else if (decision.action === "adopt") {
+          // The broker says the id exists but cannot show it: never resend blindly.
+          return failed(decision.code, message, true);
+        }
+      }
+      if (decision.action === "fail" || retry >= maxRetries) {
+        return failed(decision.code, message);
+      }
+      if (decision.action === "resize_buy" || decision.action === "cap_sell") {
+        const resized =
+          decision.action === "resize_buy"
+            ? await (options.resizeBuy ?? ((i, s) => this.defaultResizeBuy(i, s)))(current, signal)
+            : await this.capSell(current, signal);
+        if (resized === null) return failed(decision.code, message);
+        adjustments.push(describeResize(current, resized, decision.code));
+        current = resized;
+        generation += 1;
+        id = idOf(generation);
+      } else if (decision.action === "cancel_conflicts") {
+        const confirmed = await this.cancelConflicts(current, signal);
+        if (!confirmed)
+          return failed(decision.code, `${message} (the conflicting order could not be cancelled)`);
+        adjustments.push("cancelled a conflicting opposite-side order");
+      }
+      this.emit("retry", { clientOrderId: id, attempt: retry + 1, decision });
+      if (decision.delayMs > 0) await this.clock.sleep(decision.delayMs, signal);
+    }
+  }
+
+  /**
+   * Cancels every open order on the intent's symbol on the other side, and waits (bounded)
+   * until each is final.
+   *
+   * @param intent - the order that conflicts
+   * @param signal - aborts
+   * @returns true when every conflicting order is confirmed final
+   */
+  async cancelConflicts(
+    intent: Pick<OrderIntent, "symbol" | "side">,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    let open: OrderSnapshot[];
+    try {
+      open = await this.broker.listOpenOrders({ signal });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      return false;
+    }
+    const conflicts = open.filter((o) => o.symbol === intent.symbol && o.side !== intent.side);
+    for (const o of conflicts) {
+      try {
+        await this.broker.cancelOrder(o.id, { signal });
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        if (!isBrokerError(e, "not_cancelable") && !isBrokerError(e, "not_found")) return false;
+      }
+    }
+    for (const o of conflicts) {
+      if (!(await this.confirmFinal(o.id, signal))) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Reads an order until it is final, at most `cancelConfirmChecks` times.
+   *
+   * @param orderId - the broker's id
+   * @param signal - aborts
+   * @returns true when it is final (or unknown to the broker)
+   */
+  async confirmFinal(orderId: string, signal?: AbortSignal): Promise<boolean> {
+    for (let i = 0; i < this.cancelConfirmChecks; i++) {
+      try {
+        const o = await this.broker.getOrder(orderId, { signal });
+        if (o === null || isFinalBrokerStatus(o.status)) return true;
+      } catch (e) {
+        if (signal?.aborted) throw e;
+      }
+      await this.clock.sleep(this.cancelConfirmIntervalMs, signal);
+    }
+    return false;
+  }
+
+  private backoff(attempt: number): number {
+    const exp = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(attempt, 20));
+    // Equal jitter: half fixed, half seeded-random, so retries of many orders spread out.
+    return Math.round(exp / 2 + (exp / 2) * this.random());
+  }
+
+  private async lookup(
+    id: string,
+    tries: number,
+    signal?: AbortSignal,
+  ): Promise<{ kind: "found"; order: OrderSnapshot } | { kind: "absent" } | { kind: "unknown" }> {
+    let errors = 0;
+    for (let i = 0; i < tries; i++) {
+      try {
+        const o = await this.broker.getOrderByClientOrderId(id, { signal });
+        if (o !== null) return { kind: "found", order: o };
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        // A failed lookup is never read as "not found".
+        errors += 1;
+      }
+      if (i < tries - 1) await this.clock.sleep(this.backoff(i), signal);
+    }
+    return errors > 0 ? { kind: "unknown" } : { kind: "absent" };
+  }
+
+  private async defaultResizeBuy(intent: OrderIntent, signal?: AbortSignal): Promise<OrderIntent | null> {
+    try {
+      const [account, prices, assets] = await Promise.all([
+        this.broker.getAccount({ signal }),
+        this.broker.getLatestPrices([intent.symbol], { signal }),
+        this.broker.getAssets([intent.symbol], { signal }),
+      ]);
+      const asset = assets.find((a) => a.symbol === intent.symbol);
+      const price = intent.type === "limit" ? intent.limitPrice : prices.get(intent.symbol);
+      if (asset === undefined || price === undefined) return null;
+      const available = minDecimal(account.buyingPower, account.cash.gt(0) ? account.cash : ZERO);
+      const min = asset.minNotional ?? ZERO;
+      if (intent.notional !== undefined) {
+        const notional = floorToIncrement(minDecimal(intent.notional, available), "0.01");
+        if (notional.lte(0) || notional.lt(min) || notional.gte(intent.notional)) return null;
+        return { ...intent, notional };
+      }
+      const perShare = intent.type === "limit" ? price : price.times(ONE.plus(this.marketBuyBuffer));
+      const qty = floorToIncrement(available.div(perShare), asset.qtyIncrement);
+      if (intent.qty === undefined || qty.lte(0) || qty.gte(intent.qty) || qty.times(price).lt(min))
+        return null;
+      return { ...intent, qty };
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      return null;
+    }
+  }
+
+  private async capSell(intent: OrderIntent, signal?: AbortSignal): Promise<OrderIntent | null> {
+    try {
+      const position = await this.broker.getPosition(intent.symbol, { signal });
+      if (position === null || position.qtyAvailable.lte(0) || intent.qty === undefined) return null;
+      if (position.qtyAvailable.gte(intent.qty)) return null;
+      return { ...intent, qty: position.qtyAvailable };
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      return null;
+    }
+  }
+}
+
+function describeResize(from: OrderIntent, to: OrderIntent, code: OrdersafeErrorCode | "unknown"): string {
+  const a = from.qty !== undefined ? `qty ${from.qty.toString()}` : `notional ${from.notional?.toString()}`;
+  const b = to.qty !== undefined ? `qty ${to.qty.toString()}` : `notional ${to.notional?.toString()}`;
+  return `${code}: ${a} -> ${b}`;
+}
+
+/**
+ * The broker request for an intent under a client order id.
+ *
+ * @param intent - the intent
+ * @param id - the client order id
+ * @returns the request
+ */
+export function toRequest(intent: OrderIntent, id: string): OrderRequest {
+  const r: OrderRequest = {
+    clientOrderId: id,
+    symbol: intent.symbol,
+    side: intent.side,
+    type: intent.type,
+    timeInForce: intent.timeInForce,
+  };
+  if (intent.qty !== undefined) r.qty = intent.qty;
+  if (intent.notional !== undefined) r.notional = intent.notional;
+  if (intent.limitPrice !== undefined) r.limitPrice = intent.limitPrice;
+  if (intent.extendedHours !== undefined) r.extendedHours = intent.extendedHours;
+  return r;
+}

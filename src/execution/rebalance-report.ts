@@ -1,0 +1,257 @@
+import type { PositionSnapshot } from "../broker/broker-port.js";
+import type { Decimal } from "../core/decimal.js";
+import type { OrdersafeErrorCode } from "../core/errors.js";
+import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
+import {
+  driftToJSON,
+  type PositionDrift,
+  type PositionDriftJSON,
+} from "../reconcile/detect-position-drift.js";
+import type { CorrectionAction, CorrectionRun } from "../reconcile/position-correction-engine.js";
+import { type OrderOutcome, type OrderOutcomeJSON, outcomeToJSON } from "./order-outcome.js";
+
+/**
+ * How a rebalance ended.
+ * - `completed`: every leg filled as planned.
+ * - `completed_adjusted`: something was done, but some legs were skipped, shrunk, partly
+ *   filled or failed (each with its reason in `adjustments`).
+ * - `failed`: nothing could be done (fresh state unreadable, market closed, every leg failed).
+ * - `halted`: the circuit breaker opened during the run; a full reconciliation was run.
+ */
+export type RebalanceStatus = "completed" | "completed_adjusted" | "failed" | "halted";
+
+/** The phases of a rebalance, in order. */
+export type RebalancePhase =
+  | "read"
+  | "plan"
+  | "adopt"
+  | "cancel_conflicts"
+  | "sells"
+  | "reread"
+  | "replan_buys"
+  | "buys"
+  | "reconcile"
+  | "done";
+
+/** Why a leg was skipped, shrunk or failed. */
+export interface RebalanceAdjustment {
+  /** The symbol. */
+  readonly symbol: string;
+  /** The side, when a leg was involved. */
+  readonly side: "buy" | "sell" | undefined;
+  /** A machine-readable reason (`insufficient_cash`, `partial_fill`, `rejected`, …). */
+  readonly reason: string;
+  /** A human detail. */
+  readonly detail: string;
+}
+
+/** The numbers of a rebalance. */
+export interface RebalanceMetrics {
+  /** Dollars traded: Σ filled notional. */
+  readonly turnover: Decimal;
+  /** Dollars a liquidate-and-rebuy would have traded. */
+  readonly naiveTurnover: Decimal;
+  /** `naiveTurnover − turnover`. */
+  readonly savedTurnover: Decimal;
+  /** Orders sent (adopted ones not counted). */
+  readonly ordersSubmitted: number;
+  /** Orders that ended filled (adopted ones included). */
+  readonly ordersFilled: number;
+  /** Orders adopted from an earlier attempt of the run. */
+  readonly ordersAdopted: number;
+  /** Orders the broker could not settle within the bounds. */
+  readonly ordersUnresolved: number;
+  /** Orders refused for buying power (by the broker). */
+  readonly buyingPowerRejections: number;
+  /** Filled orders / orders with an outcome (1 when there were none). */
+  readonly successRate: number;
+  /** Symbols both sold and bought in this run (a round trip; 0 by construction). */
+  readonly roundTrips: number;
+  /** Run time on the injected clock (ms). */
+  readonly durationMs: number;
+  /** Broker REST calls made by this run. */
+  readonly restCalls: number;
+}
+
+/** What {@link SmartRebalancer.rebalance} returns: partial success is a result, not an exception. */
+export interface RebalanceReport {
+  /** The run id (client order ids derive from it). */
+  readonly runId: string;
+  /** How it ended. */
+  readonly status: RebalanceStatus;
+  /** Whether it was a dry run (nothing sent). */
+  readonly dryRun: boolean;
+  /** The plan made from the fresh state (the buys as first planned; see `buyPlan`). */
+  readonly plan: RebalancePlan | undefined;
+  /** The buys re-planned on the real cash after the sells, when there was a buy phase. */
+  readonly buyPlan: RebalancePlan | undefined;
+  /** Every order's outcome: adopted, sells, then buys. */
+  readonly orders: readonly OrderOutcome[];
+  /** Positions read at the start. */
+  readonly positionsBefore: readonly PositionSnapshot[];
+  /** Positions read at the end. */
+  readonly positionsAfter: readonly PositionSnapshot[];
+  /** Differences between what the fills imply and what the broker holds. */
+  readonly drift: readonly PositionDrift[];
+  /** What the correction engine did about drift above tolerance (per the correction mode). */
+  readonly corrections: CorrectionRun | undefined;
+  /** Legs skipped, shrunk or failed, with reasons. */
+  readonly adjustments: readonly RebalanceAdjustment[];
+  /** Turnover, orders, success rate, time, REST calls. */
+  readonly metrics: RebalanceMetrics;
+  /** For `failed` and `halted`: the main reason. */
+  readonly error: { readonly code: OrdersafeErrorCode | "unknown"; readonly message: string } | undefined;
+  /** When it started and ended (ms, on the injected clock). */
+  readonly startedAt: number;
+  /** When it ended. */
+  readonly endedAt: number;
+}
+
+/** A position as JSON. */
+export interface PositionJSON {
+  symbol: string;
+  qty: string;
+  qtyAvailable: string;
+}
+
+/** A {@link RebalanceReport} as JSON: decimals as strings. */
+export interface RebalanceReportJSON {
+  runId: string;
+  status: RebalanceStatus;
+  dryRun: boolean;
+  plan: PlanJSON | null;
+  buyPlan: PlanJSON | null;
+  orders: OrderOutcomeJSON[];
+  positionsBefore: PositionJSON[];
+  positionsAfter: PositionJSON[];
+  drift: PositionDriftJSON[];
+  corrections: {
+    actions: {
+      id: string;
+      kind: string;
+      symbol: string;
+      status: string;
+      fromQty: string;
+      toQty: string;
+      reason: string | null;
+    }[];
+    alerts: { reason: string; symbol: string; message: string }[];
+  } | null;
+  adjustments: RebalanceAdjustment[];
+  metrics: Omit<RebalanceMetrics, "turnover" | "naiveTurnover" | "savedTurnover"> & {
+    turnover: string;
+    naiveTurnover: string;
+    savedTurnover: string;
+  };
+  error: { code: string; message: string } | null;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** A plan's legs and summary as JSON. */
+export interface PlanJSON {
+  legs: {
+    symbol: string;
+    side: "buy" | "sell";
+    action: string;
+    qty: string | null;
+    notional: string | null;
+    estimatedNotional: string;
+    closePosition: boolean;
+  }[];
+  skipped: { symbol: string; reason: string; detail: string }[];
+  conflicts: { symbol: string; orderId: string; side: "buy" | "sell" }[];
+  summary: {
+    turnover: string;
+    minimalTurnover: string;
+    naiveTurnover: string;
+    orderCount: number;
+    naiveOrderCount: number;
+  };
+}
+
+function planToJSON(plan: RebalancePlan | undefined): PlanJSON | null {
+  if (plan === undefined) return null;
+  return {
+    legs: plan.legs.map((l) => ({
+      symbol: l.symbol,
+      side: l.side,
+      action: l.action,
+      qty: l.qty?.toFixed() ?? null,
+      notional: l.notional?.toFixed() ?? null,
+      estimatedNotional: l.estimatedNotional.toFixed(),
+      closePosition: l.closePosition,
+    })),
+    skipped: plan.skipped.map((s) => ({ symbol: s.symbol, reason: s.reason, detail: s.detail })),
+    conflicts: plan.conflicts.map((c) => ({ symbol: c.symbol, orderId: c.orderId, side: c.side })),
+    summary: {
+      turnover: plan.summary.turnover.toFixed(),
+      minimalTurnover: plan.summary.minimalTurnover.toFixed(),
+      naiveTurnover: plan.summary.naiveTurnover.toFixed(),
+      orderCount: plan.summary.orderCount,
+      naiveOrderCount: plan.summary.naiveOrderCount,
+    },
+  };
+}
+
+const actionToJSON = (a: CorrectionAction) => ({
+  id: a.id,
+  kind: a.kind,
+  symbol: a.symbol,
+  status: a.status,
+  fromQty: a.fromQty.toFixed(),
+  toQty: a.toQty.toFixed(),
+  reason: a.reason ?? null,
+});
+
+const positionToJSON = (p: PositionSnapshot): PositionJSON => ({
+  symbol: p.symbol,
+  qty: p.qty.toFixed(),
+  qtyAvailable: p.qtyAvailable.toFixed(),
+});
+
+/**
+ * Converts a report to plain JSON (decimals as strings), for logs, files and dashboards.
+ *
+ * @param report - the report
+ * @returns a JSON-serializable object
+ * @example
+ * ```ts
+ * await fs.writeFile(`rebalance-${report.runId}.json`, JSON.stringify(reportToJSON(report), null, 2));
+ * ```
+ */
+export function reportToJSON(report: RebalanceReport): RebalanceReportJSON {
+  const m = report.metrics;
+  return {
+    runId: report.runId,
+    status: report.status,
+    dryRun: report.dryRun,
+    plan: planToJSON(report.plan),
+    buyPlan: planToJSON(report.buyPlan),
+    orders: report.orders.map(outcomeToJSON),
+    positionsBefore: report.positionsBefore.map(positionToJSON),
+    positionsAfter: report.positionsAfter.map(positionToJSON),
+    drift: report.drift.map(driftToJSON),
+    corrections:
+      report.corrections === undefined
+        ? null
+        : {
+            actions: report.corrections.actions.map(actionToJSON),
+            alerts: report.corrections.alerts.map((a) => ({
+              reason: a.reason,
+              symbol: a.drift.symbol,
+              message: a.message,
+            })),
+          },
+    adjustments: report.adjustments.map((a) => ({ ...a })),
+    metrics: {
+      ...m,
+      turnover: m.turnover.toFixed(),
+      naiveTurnover: m.naiveTurnover.toFixed(),
+      savedTurnover: m.savedTurnover.toFixed(),
+    },
+    error: report.error === undefined ? null : { ...report.error },
+    startedAt: report.startedAt,
+    endedAt: report.endedAt,
+  };
+}
