@@ -8,7 +8,7 @@ import type {
   Subscription,
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
-import { abortReason, type Clock, systemClock } from "../core/clock.js";
+import { abortReason, type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
 import { isBrokerError, OrdersafeError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
@@ -401,6 +401,36 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   }
 
   /**
+   * Requests a cancel of a tracked order and waits for its final state (which may be
+   * `filled`: fills race cancels). A cancel refused as `not_cancelable` means the order is
+   * final already; it is read back.
+   *
+   * @param orderIdOrClientId - the broker's id or the client order id of a tracked order
+   * @param options - `timeoutMs` for the confirmation (then the timeout recovery runs), `signal`
+   * @returns the final state
+   * @throws ValidationError (`validation`) for bad options; OrdersafeError (`invalid_state`)
+   *   for an untracked order or a closed tracker; the signal's reason when aborted
+   * @example
+   * ```ts
+   * const final = await tracker.cancel(conflicting.id, { timeoutMs: 10_000 });
+   * if (final.status !== "unresolved") placeTheOtherSide();
+   * ```
+   */
+  async cancel(orderIdOrClientId: string, options: WaitForFinalOptions = {}): Promise<FinalOrderState> {
+    parseInput(IdSchema, orderIdOrClientId, "orderIdOrClientId");
+    const opts = parseInput(WaitSchema, options, "options");
+    this.assertOpen();
+    const entry = this.entryFor(orderIdOrClientId);
+    throwIfAborted(opts.signal);
+    if (entry.settling !== undefined) await entry.settling;
+    const orderId = entry.state.orderId;
+    if (!isFinalOrderStatus(entry.state.status) && orderId !== undefined) {
+      await this.requestCancel(entry, orderId);
+    }
+    return this.waitForFinal(orderIdOrClientId, options);
+  }
+
+  /**
    * Whether the update stream can be trusted now: connected, re-read after the last
    * reconnect, and not found silent. Hold new submissions while it is false.
    *
@@ -550,6 +580,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     if (status === "connected") {
       if (this.connected) return;
       this.connected = true;
+      // A new connection is not known to be silent; the re-read below covers what was missed.
+      this.silent = false;
       const reconnect = this.everConnected;
       this.everConnected = true;
       if (reconnect || this.openEntries().length > 0) this.startResync();
@@ -880,8 +912,12 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
         return true;
       } catch (error) {
         this.reportError(entry.key, "cancelOrder", error);
-        // Not cancelable: it is final already; ambiguous: the checks will tell.
-        if (isBrokerError(error, "not_cancelable") || isBrokerError(error, "ambiguous")) return false;
+        // Not cancelable: it is final already, read it back; ambiguous: the checks will tell.
+        if (isBrokerError(error, "not_cancelable")) {
+          await this.check(entry);
+          return false;
+        }
+        if (isBrokerError(error, "ambiguous")) return false;
         if (!(isBrokerError(error) && error.retryable)) return false;
         await this.delay(this.backoffMs(attempt, { kind: "error", error }));
       }

@@ -219,6 +219,12 @@ describe("OrderTracker when the stream fails", () => {
     expect(final.status).toBe("filled");
     expect(log).toContain("down:silent");
     expect(tracker.isStreamHealthy()).toBe(false);
+    expect(tracker.getState("rest")?.status).toBe("new");
+    // A new connection is not known to be silent: after the re-read it is healthy again.
+    broker.disconnectStream(1_000);
+    await clock.advance(3_000);
+    expect(tracker.isStreamHealthy()).toBe(true);
+    expect(log.at(-1)).toBe("up");
     broker.setPrice("TECL", 39);
     const other = await clock.run(tracker.waitForFinal("rest", { timeoutMs: 60_000 }));
     expect(other.status).toBe("filled");
@@ -432,5 +438,30 @@ describe("OrderTracker with a port that has no update stream", () => {
     const final = await clock.run(tracker.waitForFinal("poll", { timeoutMs: 30_000 }));
     expect(final.status).toBe("filled");
     expect(sim.calls.getOrder).toBe(1);
+  });
+});
+
+describe("OrderTracker.cancel", () => {
+  it("cancels a resting order and confirms it from the stream", async () => {
+    const { clock, broker, tracker } = await setup();
+    await submitAndTrack(clock, broker, tracker, req("cx", { type: "limit", limitPrice: new Decimal(40) }));
+    const final = await clock.run(tracker.cancel("cx", { timeoutMs: 10_000 }));
+    expect(final.status).toBe("canceled");
+    expect(tracker.getState("cx")?.cancelRequested).toBe(true);
+    expect(broker.calls.cancelOrder).toBe(1);
+    expect(broker.calls.getOrder).toBe(0);
+  });
+
+  it("reads back an order that filled before the cancel, while the stream is silent", async () => {
+    const { clock, broker, tracker } = await setup({}, { quietAfterMs: 600_000 });
+    broker.script({ kind: "stream_silence", ms: 600_000 });
+    const snap = await submitAndTrack(clock, broker, tracker, req("cf"));
+    await clock.advance(1_000);
+    expect(broker.findOrder(snap.id)?.status).toBe("filled");
+    expect(tracker.getState("cf")?.status).toBe("new");
+    const final = await clock.run(tracker.cancel(snap.id, { timeoutMs: 10_000 }));
+    expect(final.status).toBe("filled");
+    expect(broker.calls.cancelOrder).toBe(1);
+    expect(broker.calls.getOrder).toBe(1);
   });
 });
