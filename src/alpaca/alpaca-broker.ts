@@ -483,8 +483,13 @@ interface RestCall<T> {
 
 async function restCall<T>(c: RestCall<T>): Promise<T> {
   throwIfAborted(c.signal);
-  // Waiting for a token sends nothing: an abort here is the abort reason, even for a write.
-  await c.bucket.take(c.signal);
+  try {
+    await c.bucket.take(c.signal);
+  } catch (error) {
+    // The contract treats a write aborted once the call began as in flight; nothing was sent,
+    // so the lookup by client order id that `ambiguous` asks for simply finds nothing.
+    throw toBrokerError(error, c.operation, c.kind, c.redactor, c.signal);
+  }
   const started = c.clock.now();
   let response: { raw: Response };
   try {
