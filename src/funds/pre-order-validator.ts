@@ -467,7 +467,7 @@ export class PreOrderValidator {
             : `qty ${i.qty} is not a multiple of the increment ${inc}`,
       );
       const min = a.minNotional;
-      const minOk = min === undefined || (notional !== undefined && notional.gte(min));
+      const minOk = min === undefined || notional?.gte(min) === true;
       add(
         "min_notional",
         minOk,
@@ -500,7 +500,7 @@ export class PreOrderValidator {
     if (i.side === "sell") {
       const have = d.position === null ? ZERO : d.position.qtyAvailable;
       const want = i.qty ?? (price === undefined ? undefined : (i.notional as Decimal).div(price));
-      const ok = want !== undefined && want.lte(have);
+      const ok = want?.lte(have) === true;
       add(
         "position_available",
         ok,
@@ -531,7 +531,7 @@ export class PreOrderValidator {
     const L = this.#limits;
     if (L.maxOrderNotional === undefined) add("max_order_notional", true, "no limit");
     else {
-      const ok = notional !== undefined && notional.lte(L.maxOrderNotional);
+      const ok = notional?.lte(L.maxOrderNotional) === true;
       add(
         "max_order_notional",
         ok,
@@ -544,7 +544,7 @@ export class PreOrderValidator {
     if (L.maxOrderPctOfEquity === undefined) add("max_order_equity_pct", true, "no limit");
     else {
       const pct = notional !== undefined && equity.gt(0) ? notional.div(equity) : undefined;
-      const ok = pct !== undefined && pct.lte(L.maxOrderPctOfEquity);
+      const ok = pct?.lte(L.maxOrderPctOfEquity) === true;
       add(
         "max_order_equity_pct",
         ok,
@@ -560,7 +560,7 @@ export class PreOrderValidator {
       const value =
         price === undefined || notional === undefined ? undefined : held.times(price).plus(notional);
       const weight = value !== undefined && equity.gt(0) ? value.div(equity) : undefined;
-      const ok = weight !== undefined && weight.lte(L.maxPositionWeight);
+      const ok = weight?.lte(L.maxPositionWeight) === true;
       add(
         "max_position_weight",
         ok,
