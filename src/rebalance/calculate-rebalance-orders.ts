@@ -99,7 +99,7 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
 
   const buysOpen = new Map<string, OpenSide>();
   const sellsOpen = new Map<string, OpenSide>();
-  let openBuyHolds = ZERO;
+  const holdsBySymbol = new Map<string, Decimal>();
   for (const order of input.openOrders as OrderSnapshot[]) {
     if (isFinalBrokerStatus(order.status)) continue;
     const price = prices[order.symbol];
@@ -111,7 +111,10 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
       side.orders.push(order);
       side.qty = side.qty.plus(unfilled ?? ZERO);
     }
-    if (order.side === "buy") openBuyHolds = openBuyHolds.plus(buyHold(order, price, buyFactor));
+    if (order.side === "buy") {
+      const hold = buyHold(order, price, buyFactor);
+      holdsBySymbol.set(order.symbol, (holdsBySymbol.get(order.symbol) ?? ZERO).plus(hold));
+    }
   }
 
   const universe = new Set<string>(Object.keys(targetMap));
@@ -283,6 +286,8 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
         continue;
       }
       recordConflicts();
+      // The open buys it cancels hold no cash once cancelled.
+      holdsBySymbol.delete(symbol);
       sells.push(leg);
       projectedQuantities[symbol] = projected.minus(leg.estimatedQty);
       // The open buys it cancels no longer cost cash.
@@ -325,6 +330,8 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
   let sellProceeds = ZERO;
   for (const leg of sells) sellProceeds = sellProceeds.plus(leg.estimatedNotional);
   const buffer = equity.times(options.cashBuffer);
+  let openBuyHolds = ZERO;
+  for (const hold of holdsBySymbol.values()) openBuyHolds = openBuyHolds.plus(hold);
   const holds = options.cashExcludesOpenBuys ? ZERO : openBuyHolds;
   const availableCash = Decimal.max(ZERO, account.cash.plus(sellProceeds).minus(buffer).minus(holds));
   const allocation = allocateBuys(candidates, availableCash);
