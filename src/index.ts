@@ -233,6 +233,7 @@ export {
   type PositionReconciliationEngineOptions,
   type PositionReconciliationEvents,
   type ReconcileCallOptions,
+  type ReconcileOrderInput,
   type ReconcileSource,
 } from "./reconcile/position-reconciliation-engine.js";
 

@@ -10,9 +10,10 @@ import {
 import { checkBroker } from "../broker/checked-broker.js";
 import { OrderSnapshotSchema } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
-import { type Decimal, ZERO } from "../core/decimal.js";
+import { type Decimal, type DecimalLike, ZERO } from "../core/decimal.js";
+import { ValidationError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { parseInput, zNonNegativeDecimal, zPositiveDecimal } from "../core/validation.js";
+import { parseInput, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
 import { type DriftTolerance, detectPositionDrift, type PositionDrift } from "./detect-position-drift.js";
 import { type BookFillResult, PositionBook } from "./position-book.js";
 
@@ -47,6 +48,22 @@ export interface PositionReconciliationEngineOptions {
   rememberFinalOrdersMs?: number;
 }
 
+/**
+ * What {@link PositionReconciliationEngine.reconcileAfterOrder} takes: a broker order snapshot,
+ * or a tracker's final state (`{ snapshot?, orderId?, symbol?, filledQty? }`, other fields
+ * ignored). With a snapshot, the order's cumulative fills (the larger of the snapshot's and
+ * `filledQty`) are applied to the book; with only a symbol, the symbol is reconciled without
+ * applying fills.
+ */
+export type ReconcileOrderInput =
+  | OrderSnapshot
+  | {
+      snapshot?: OrderSnapshot | undefined;
+      orderId?: string | undefined;
+      symbol?: string | undefined;
+      filledQty?: DecimalLike | undefined;
+    };
+
 /** Per-call options. */
 export interface ReconcileCallOptions {
   /** Aborts the reconciliation (the abort reason is thrown). */
@@ -57,10 +74,10 @@ export interface ReconcileCallOptions {
 export interface AfterOrderReconciliation {
   /** The symbol. */
   symbol: string;
-  /** The order reconciled. */
-  orderId: string;
-  /** What applying the order's cumulative fills to the book did. */
-  bookUpdate: BookFillResult;
+  /** The order reconciled, when known. */
+  orderId: string | undefined;
+  /** What applying the order's cumulative fills to the book did; null when no snapshot was given. */
+  bookUpdate: BookFillResult | null;
   /** The book's position after the update. */
   expectedQty: Decimal;
   /** The broker's position, read fresh. */
@@ -135,6 +152,17 @@ export interface PositionReconciliationEvents {
   rebuilt: (result: FullReconciliation) => void;
   /** A periodic run failed (it keeps running). */
   error: (error: unknown, source: ReconcileSource) => void;
+}
+
+const FinalStateSchema = z.looseObject({
+  snapshot: z.preprocess((v) => (v === null ? undefined : v), OrderSnapshotSchema.optional()),
+  orderId: z.preprocess((v) => (v === null ? undefined : v), z.string().min(1).optional()),
+  symbol: z.preprocess((v) => (v === null ? undefined : v), zSymbol.optional()),
+  filledQty: z.preprocess((v) => (v === null ? undefined : v), zNonNegativeDecimal.optional()),
+});
+
+function isSnapshotLike(v: unknown): boolean {
+  return typeof v === "object" && v !== null && "id" in v && "side" in v && "clientOrderId" in v;
 }
 
 const OptionsSchema = z
@@ -282,7 +310,8 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
    * Reconciles one symbol right after an order: applies the order's cumulative fills to the
    * book, reads the broker's position (and open orders) fresh, and reports the difference.
    *
-   * @param order - the order, as last seen (ideally final)
+   * @param order - the order as last seen (ideally final): a broker snapshot, or a tracker's
+   *   final state (see {@link ReconcileOrderInput})
    * @param options - an abort signal
    * @returns the book's and the broker's quantities, the drift, reads, REST calls and duration
    * @throws ValidationError (`validation`) for a malformed order; BrokerError from the broker;
@@ -294,16 +323,39 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
    * ```
    */
   async reconcileAfterOrder(
-    order: OrderSnapshot,
+    order: ReconcileOrderInput,
     options: ReconcileCallOptions = {},
   ): Promise<AfterOrderReconciliation> {
-    const o = parseInput(OrderSnapshotSchema, order, "order") as OrderSnapshot;
     const started = this.clock.now();
     const calls = new Calls(options.signal);
-    this.remember(o);
-    const bookUpdate = this.book.applyOrderSnapshot(o);
-    if (o.filledAvgPrice?.gt(0)) this.lastPrices.set(o.symbol, o.filledAvgPrice);
-    const symbol = o.symbol;
+    let snapshot: OrderSnapshot | undefined;
+    let symbol: string;
+    let orderId: string | undefined;
+    if (isSnapshotLike(order)) {
+      snapshot = parseInput(OrderSnapshotSchema, order, "order") as OrderSnapshot;
+      symbol = snapshot.symbol;
+      orderId = snapshot.id;
+    } else {
+      const f = parseInput(FinalStateSchema, order, "order");
+      snapshot = f.snapshot as OrderSnapshot | undefined;
+      if (snapshot !== undefined && f.filledQty !== undefined && f.filledQty.gt(snapshot.filledQty)) {
+        snapshot = { ...snapshot, filledQty: f.filledQty };
+      }
+      const sym = snapshot?.symbol ?? f.symbol;
+      if (sym === undefined) {
+        throw new ValidationError("order: expected an order snapshot, or a final state with a symbol", {
+          issues: [{ path: "order.symbol", message: "expected a symbol or a snapshot", value: undefined }],
+        });
+      }
+      symbol = sym;
+      orderId = snapshot?.id ?? f.orderId;
+    }
+    let bookUpdate: BookFillResult | null = null;
+    if (snapshot !== undefined) {
+      this.remember(snapshot);
+      bookUpdate = this.book.applyOrderSnapshot(snapshot);
+      if (snapshot.filledAvgPrice?.gt(0)) this.lastPrices.set(symbol, snapshot.filledAvgPrice);
+    }
 
     let reads = 0;
     let drift: PositionDrift | null = null;
@@ -328,7 +380,7 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     }
     const result: AfterOrderReconciliation = {
       symbol,
-      orderId: o.id,
+      orderId,
       bookUpdate,
       expectedQty: this.book.position(symbol),
       actualQty: actual,

@@ -21,7 +21,7 @@ describe("PositionReconciliationEngine on the simulated broker", () => {
     // a second reconciliation uses the cached increment: two calls
     const again = await s.clock.run(s.engine.reconcileAfterOrder(sold));
     expect(again.roundTrips).toBe(2);
-    expect(again.bookUpdate.applied).toBe(false);
+    expect(again.bookUpdate?.applied).toBe(false);
   });
 
   it("applies the order's fills when the stream delivered none (reconcileAfterOrder is the REST fallback)", async () => {
@@ -30,9 +30,35 @@ describe("PositionReconciliationEngine on the simulated broker", () => {
     const sold = await trade(s, "FNGU", "sell", "711", "sell-2");
     expect(s.book.position("FNGU").toString()).toBe("1591.166892");
     const r = await s.clock.run(s.engine.reconcileAfterOrder(sold));
-    expect(r.bookUpdate.applied).toBe(true);
+    expect(r.bookUpdate?.applied).toBe(true);
     expect(r.reconciled).toBe(true);
     expect(s.book.position("FNGU").toString()).toBe("880.166892");
+  });
+
+  it("takes a tracker's final state too: its snapshot, with the larger filled quantity", async () => {
+    const s = setup();
+    s.broker.script({ kind: "stream_drop", times: 10 });
+    const sold = await trade(s, "FNGU", "sell", "711", "sell-f");
+    const stale = { ...sold, filledQty: new Decimal(0), status: "new" as const };
+    const r = await s.clock.run(
+      s.engine.reconcileAfterOrder({
+        status: "filled",
+        orderId: sold.id,
+        filledQty: new Decimal(711),
+        snapshot: stale,
+        symbol: "FNGU",
+      } as never),
+    );
+    expect(r.orderId).toBe(sold.id);
+    expect(r.bookUpdate?.applied).toBe(true);
+    expect(r.reconciled).toBe(true);
+    // only a symbol: reconciled without applying fills
+    const bare = await s.clock.run(s.engine.reconcileAfterOrder({ symbol: "FNGU", orderId: undefined }));
+    expect(bare.bookUpdate).toBeNull();
+    expect(bare.reconciled).toBe(true);
+    await expect(s.engine.reconcileAfterOrder({ orderId: "x" })).rejects.toMatchObject({
+      code: "validation",
+    });
   });
 
   it("stale positions after a fill: a confirming re-read stops a false drift", async () => {
