@@ -663,7 +663,10 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       sub.connected = true;
       this.status(sub, "connected");
     };
-    this.status(sub, "connecting");
+    // Connecting is asynchronous, like a socket: no callback runs before this method returns.
+    scheduleOn(this.clock, 0, () => {
+      if (!sub.closed) this.status(sub, "connecting");
+    });
     scheduleOn(this.clock, this.streamMs, connect);
     return {
       close: () => {
