@@ -338,9 +338,9 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     } else {
       const f = parseInput(FinalStateSchema, order, "order");
       snapshot = f.snapshot as OrderSnapshot | undefined;
-      if (snapshot !== undefined && f.filledQty !== undefined && f.filledQty.gt(snapshot.filledQty)) {
-        snapshot = { ...snapshot, filledQty: f.filledQty };
-      }
+      const filled = f.filledQty;
+      if (snapshot !== undefined && filled?.gt(snapshot.filledQty))
+        snapshot = { ...snapshot, filledQty: filled };
       const sym = snapshot?.symbol ?? f.symbol;
       if (sym === undefined) {
         throw new ValidationError("order: expected an order snapshot, or a final state with a symbol", {
