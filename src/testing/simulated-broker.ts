@@ -241,7 +241,7 @@ function brokerError(
     ...(brokerCode === undefined ? {} : { brokerCode }),
     ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
     ...(extra.cause === undefined ? {} : { cause: extra.cause }),
-    details: { httpStatus: HTTP_STATUS[code], ...details },
+    details: { httpStatus: HTTP_STATUS[code], reason: message, ...details },
   });
 }
 
@@ -694,7 +694,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     const spike = this.takeFault(["latency_spike"], method);
     const delayMs = this.restMs + (spike === undefined ? 0 : this.param(spike, "ms", "latency_spike.ms"));
     if (errorFault !== undefined && errorFault.kind !== "ambiguous") {
-      await this.delay(delayMs, signal);
+      await this.awaitReply(method, delayMs, signal, write);
       if (errorFault.kind === "rate_limited") {
         const retryAfterMs = this.param(errorFault, "retryAfterMs", "retryAfterMs");
         throw brokerError("rate_limited", "rate limit exceeded", "42910000", { method }, { retryAfterMs });
@@ -708,25 +708,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     } catch (e) {
       refusal = e;
     }
-    try {
-      await this.delay(delayMs, signal);
-    } catch (e) {
-      if (write)
-        throw brokerError("ambiguous", `${method} aborted in flight`, undefined, { method }, { cause: e });
-      throw e;
-    }
-    if (signal?.aborted) {
-      if (write) {
-        throw brokerError(
-          "ambiguous",
-          `${method} aborted in flight`,
-          undefined,
-          { method },
-          { cause: abortReason(signal) },
-        );
-      }
-      throw abortReason(signal);
-    }
+    await this.awaitReply(method, delayMs, signal, write);
     if (errorFault?.kind === "ambiguous") {
       throw brokerError("ambiguous", "the connection was lost before the reply", undefined, { method });
     }
@@ -734,8 +716,32 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     return reply();
   }
 
-  private async delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    if (ms > 0) await this.clock.sleep(ms, signal);
+  /** Waits for the reply; an abort meanwhile is `ambiguous` for a write, the abort reason for a read. */
+  private async awaitReply(
+    method: BrokerMethod,
+    ms: number,
+    signal: AbortSignal | undefined,
+    write: boolean,
+  ): Promise<void> {
+    let aborted: { reason: unknown } | undefined;
+    try {
+      if (ms > 0) await this.clock.sleep(ms, signal);
+      else await undefined;
+    } catch (e) {
+      aborted = { reason: e };
+    }
+    if (aborted === undefined && signal?.aborted) aborted = { reason: abortReason(signal) };
+    if (aborted === undefined) return;
+    if (write) {
+      throw brokerError(
+        "ambiguous",
+        `${method} aborted in flight`,
+        undefined,
+        { method },
+        { cause: aborted.reason },
+      );
+    }
+    throw aborted.reason;
   }
 
   // ---------------------------------------------------------------- faults
@@ -952,6 +958,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
         available: available.toString(),
         existing_qty: existing.toString(),
         held_for_orders: held.toString(),
+        requested: requested.toString(),
         symbol,
       },
     );
@@ -1138,15 +1145,22 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       qty = floorToIncrement(value.div(price), DEFAULT_INCREMENT);
       if (o.filledValue.plus(qty.times(price)).gt(o.notional as Decimal)) qty = qty.minus(DEFAULT_INCREMENT);
     }
+    // A position that shrank under an open sell (an outside trade) fills what is left, and the
+    // rest is canceled: the broker never sells short.
+    let short = false;
     if (o.side === "sell") {
       const held = this.positions.get(o.symbol)?.qty ?? ZERO;
-      if (qty.gt(held)) qty = held;
+      if (qty.gt(held)) {
+        qty = held;
+        short = true;
+      }
     }
     o.partsLeft = late ? 0 : o.partsLeft - 1;
-    const done = o.qty !== undefined ? o.filledQty.plus(qty).gte(o.qty) : o.partsLeft <= 0;
+    const done = !short && (o.qty !== undefined ? o.filledQty.plus(qty).gte(o.qty) : o.partsLeft <= 0);
     if (qty.lte(0)) {
-      if (done)
-        this.setStatus(o, o.filledQty.gt(0) ? "filled" : "canceled", o.filledQty.gt(0) ? "fill" : "canceled");
+      if (done && o.filledQty.gt(0)) this.setStatus(o, "filled", "fill");
+      else if (done || short) this.setStatus(o, "canceled", "canceled");
+      else this.work(o);
       this.recordState();
       return;
     }
@@ -1169,8 +1183,9 @@ class SimulatedBrokerImpl implements SimulatedBroker {
         ? "pending_cancel"
         : "partially_filled";
     this.setStatus(o, status, done ? "fill" : "partial_fill", { qty, price, executionId });
+    if (short) this.setStatus(o, "canceled", "canceled");
     this.recordState();
-    if (!done) this.work(o);
+    if (!done && !short) this.work(o);
   }
 
   private applyTrade(symbol: string, qtyDelta: Decimal, price: Decimal): void {

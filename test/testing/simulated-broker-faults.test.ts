@@ -267,6 +267,35 @@ describe("state and order faults", () => {
     expect(broker.eventLog().some((e) => e.type === "outside_trade")).toBe(true);
   });
 
+  it("an outside trade under an open sell: what is left fills, the rest is canceled", async () => {
+    const { clock, broker, events } = setup({ latency: { fillMs: 100 } });
+    await clock.advance(0);
+    const o = await broker.submitOrder(req("sell", "TECL", { qty: 10 }));
+    broker.outsideTrade("TECL", -6);
+    await clock.runUntilIdle();
+    const done = await broker.getOrder(o.id);
+    expect(done?.status).toBe("canceled");
+    expect(done?.filledQty.toString()).toBe("4");
+    expect(events()).toEqual(["new", "partial_fill", "canceled"]);
+    expect(broker.truth().positions.has("TECL")).toBe(false);
+  });
+
+  it("refusals carry the broker code, the HTTP status and the facts a wire server needs", async () => {
+    const { broker } = setup();
+    const error = await broker.submitOrder(req("sell", "TECL", { qty: 11 })).catch((e) => e);
+    expect(error.details).toMatchObject({
+      httpStatus: 403,
+      available: "10",
+      existing_qty: "10",
+      held_for_orders: "0",
+      requested: "11",
+      symbol: "TECL",
+    });
+    const dup = await broker.cancelOrder("missing").catch((e) => e);
+    expect(dup.details.httpStatus).toBe(404);
+    expect(dup.brokerCode).toBe("40410000");
+  });
+
   it("script() validates its fault", () => {
     const { broker } = setup();
     expect(() => broker.script({ kind: "nope" } as never)).toThrow(
@@ -338,6 +367,17 @@ describe("abort semantics", () => {
     expect((await clock.run(broker.getOrderByClientOrderId(r.clientOrderId)))?.clientOrderId).toBe(
       r.clientOrderId,
     );
+  });
+
+  it("aborted while a write that will fail is in flight: still ambiguous to the caller", async () => {
+    const { clock, broker } = setup({ latency: { restMs: 100 } });
+    broker.script({ kind: "unavailable", method: "submitOrder" });
+    const controller = new AbortController();
+    const p = broker.submitOrder(req("buy", "SPY", { qty: 1 }), { signal: controller.signal });
+    await clock.advance(10);
+    controller.abort();
+    expect(await codeOf(p)).toBe("ambiguous");
+    expect(broker.orders()).toEqual([]);
   });
 
   it("aborted while a read is in flight: the abort reason", async () => {
