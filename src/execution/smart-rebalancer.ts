@@ -700,30 +700,35 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     const symbols = new Set<string>([...state.positions.map((p) => p.symbol), ...state.prices.keys()]);
     const open = new Map(state.openOrders.map((o) => [o.clientOrderId, o]));
     const toAdopt: OrderSnapshot[] = [];
-    for (const symbol of [...symbols].sort()) {
-      for (const side of ["sell", "buy"] as const) {
-        let g = 0;
-        for (; g < MAX_GENERATIONS; g++) {
-          const id = clientOrderId({ runId, symbol, side, generation: g });
-          const known = open.get(id);
-          if (known !== undefined) {
-            toAdopt.push(known);
-            continue;
-          }
-          let found: OrderSnapshot | null;
-          try {
-            found = await broker.getOrderByClientOrderId(id, { signal });
-          } catch (e) {
-            if (signal?.aborted) throw e;
-            // Unknown: skip this generation rather than reuse an id that may exist.
-            continue;
-          }
-          if (found === null) break;
-          toAdopt.push(found);
+    const pairs = [...symbols]
+      .sort()
+      .flatMap((symbol) => (["sell", "buy"] as const).map((side) => ({ symbol, side })));
+    // Each (symbol, side) walks its generations in order; the pairs run side by side.
+    const found = await mapBounded(pairs, this.concurrency * 2, async ({ symbol, side }) => {
+      const mine: OrderSnapshot[] = [];
+      let g = 0;
+      for (; g < MAX_GENERATIONS; g++) {
+        const id = clientOrderId({ runId, symbol, side, generation: g });
+        const known = open.get(id);
+        if (known !== undefined) {
+          mine.push(known);
+          continue;
         }
-        generations.set(`${symbol}:${side}`, g);
+        let order: OrderSnapshot | null;
+        try {
+          order = await broker.getOrderByClientOrderId(id, { signal });
+        } catch (e) {
+          if (signal?.aborted) throw e;
+          // Unknown: skip this generation rather than reuse an id that may exist.
+          continue;
+        }
+        if (order === null) break;
+        mine.push(order);
       }
-    }
+      generations.set(`${symbol}:${side}`, g);
+      return mine;
+    });
+    toAdopt.push(...found.flat());
     return Promise.all(toAdopt.map((o) => coordinator.adopt(o, signal)));
   }
 
