@@ -281,8 +281,11 @@ export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPor
     capabilities: { fractional: true, notionalOrders: true, closePosition: true, orderUpdates: true },
 
     async getAccount(o?: CallOptions): Promise<AccountSnapshot> {
+      // asOf is taken before the request leaves: the reply reflects every order acknowledged
+      // before that instant, so the ledger never counts an unreflected hold as reflected.
+      const asOf = nowDate();
       const raw = await call("getAccount", "read", o?.signal, (init) => accounts.getAccountRaw(init), json);
-      return mapAlpacaAccount(raw, nowDate());
+      return mapAlpacaAccount(raw, asOf);
     },
 
     async getPositions(o?: CallOptions): Promise<PositionSnapshot[]> {
