@@ -5,7 +5,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { Decimal, type DecimalLike, minDecimal } from "../core/decimal.js";
 import { OrdersafeError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { parseInput, zPositiveDecimal } from "../core/validation.js";
+import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
 import {
   DRIFT_CLASSES,
   type DriftClass,
@@ -268,6 +268,23 @@ const OptionsSchema = z
 
 const MAX_REPORTED_DRIFTS = 200;
 
+const DriftSchema = z.looseObject({
+  symbol: zSymbol,
+  expectedQty: zDecimal,
+  actualQty: zDecimal,
+  qtyDiff: zDecimal,
+  notionalDiff: zDecimal.optional(),
+  class: z.enum(DRIFT_CLASSES as [DriftClass, ...DriftClass[]]),
+  withinTolerance: z.boolean(),
+  orders: z.array(
+    z.looseObject({ orderId: z.string().min(1), side: z.enum(["buy", "sell"]), filledQty: zDecimal }),
+  ),
+});
+const DriftInputSchema = z.union([
+  z.array(DriftSchema),
+  z.looseObject({ positionsChecked: z.number().int().min(0), drifts: z.array(DriftSchema) }),
+]);
+
 /**
  * Acts on drifts under a mode: `report` (events only: never trades, never touches the book),
  * `approve` (an `approve(action)` callback, or a manual `resolvePending`, must say yes to each
@@ -369,13 +386,15 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
    *
    * @param drifts - drifts or a scan; when omitted, a fresh scan through the reconciler
    * @returns the run's actions and alerts
-   * @throws OrdersafeError (`invalid_state`) without drifts and without a reconciler
+   * @throws OrdersafeError (`invalid_state`) without drifts and without a reconciler;
+   *   ValidationError (`validation`) for malformed drifts
    * @example
    * ```ts
    * await corrections.handlePhantomPositions();
    * ```
    */
   async handlePhantomPositions(drifts?: DriftScan | readonly PositionDrift[]): Promise<CorrectionRun> {
+    if (drifts !== undefined) parseInput(DriftInputSchema, drifts, "drifts");
     const input = drifts ?? (await this.requireReconciler().detectDrift());
     const list = isScan(input) ? input.drifts : input;
     return this.handleDrifts(list.filter((d) => d.class === "phantom"));
@@ -387,6 +406,8 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
    *
    * @param input - a scan (its positions checked are counted for the report) or a list of drifts
    * @returns the actions proposed and the alerts raised
+   * @throws ValidationError (`validation`) for a malformed drift (nothing is done)
+   * @remarks `placeOrder` failures are results (`failed` actions and alerts), never thrown.
    * @example
    * ```ts
    * const scan = await reconciler.detectDrift();
@@ -394,6 +415,7 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
    * ```
    */
   async handleDrifts(input: DriftScan | readonly PositionDrift[]): Promise<CorrectionRun> {
+    parseInput(DriftInputSchema, input, "drifts");
     const drifts = isScan(input) ? input.drifts : input;
     if (isScan(input)) {
       this.scans++;
@@ -469,13 +491,19 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
    * @param actionId - the action's id
    * @param approved - true to apply it, false to reject it
    * @returns the action after the decision
-   * @throws OrdersafeError (`invalid_state`) when no such action is pending
+   * @throws OrdersafeError (`invalid_state`) when no such action is pending; ValidationError
+   *   (`validation`) for a bad argument
    * @example
    * ```ts
    * for (const a of corrections.pending()) await corrections.resolvePending(a.id, true);
    * ```
    */
   async resolvePending(actionId: string, approved: boolean): Promise<CorrectionAction> {
+    parseInput(
+      z.object({ actionId: z.string().min(1), approved: z.boolean() }),
+      { actionId, approved },
+      "resolvePending",
+    );
     const action = this.waiting.get(actionId);
     if (action === undefined) {
       throw new OrdersafeError("invalid_state", `no pending correction ${actionId}`, {

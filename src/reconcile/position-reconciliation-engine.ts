@@ -8,7 +8,7 @@ import {
   type PositionSnapshot,
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
-import { OrderSnapshotSchema } from "../broker/schemas.js";
+import { OrderSnapshotSchema, OrderUpdateSchema } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, type DecimalLike, ZERO } from "../core/decimal.js";
 import { ValidationError } from "../core/errors.js";
@@ -301,8 +301,9 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
    * ```
    */
   applyOrderUpdate(update: OrderUpdate): BookFillResult {
-    const result = this.book.applyOrderUpdate(update);
-    this.remember(update.order);
+    const u = parseInput(OrderUpdateSchema, update, "update") as OrderUpdate;
+    const result = this.book.applyOrderUpdate(u);
+    this.remember(u.order);
     return result;
   }
 
@@ -477,7 +478,15 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     void this.loop(ms ?? this.intervalMs, controller.signal);
   }
 
-  /** Stops periodic reconciliation and clears its timer (a scan in progress is aborted). */
+  /**
+   * Stops periodic reconciliation and clears its timer (a scan in progress is aborted).
+   * Calling it when stopped does nothing.
+   *
+   * @example
+   * ```ts
+   * process.once("SIGTERM", () => engine.stop());
+   * ```
+   */
   stop(): void {
     this.periodic?.abort();
     this.periodic = undefined;

@@ -342,3 +342,20 @@ describe("PositionCorrectionEngine", () => {
     ).toThrowError(expect.objectContaining({ code: "validation" }));
   });
 });
+
+describe("PositionCorrectionEngine input", () => {
+  it("rejects malformed drifts before doing anything", async () => {
+    const book = new PositionBook({ A: 1 });
+    const engine = new PositionCorrectionEngine({ mode: "auto", book });
+    const [d] = detectPositionDrift(book.positions(), {}, { prices: { A: 1000 } });
+    await expect(engine.handleDrifts([{ ...d, class: "weird" } as never])).rejects.toMatchObject({
+      code: "validation",
+    });
+    await expect(engine.handleDrifts([{ ...d, qtyDiff: Number.NaN } as never])).rejects.toMatchObject({
+      code: "validation",
+    });
+    expect(book.position("A").toString()).toBe("1");
+    await expect(engine.resolvePending("", true)).rejects.toMatchObject({ code: "validation" });
+    await expect(engine.run()).rejects.toMatchObject({ code: "invalid_state" });
+  });
+});
