@@ -309,6 +309,8 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   private readonly scripted: ScriptEntry[] = [];
 
   private readonly allOrders: SimOrder[] = [];
+  /** The orders not final yet, in submit order (what holds cash and shares). */
+  private readonly openOrders = new Set<SimOrder>();
   private readonly byId = new Map<string, SimOrder>();
   private readonly byClientId = new Map<string, SimOrder>();
   private readonly usedClientIds = new Set<string>();
@@ -433,7 +435,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     if (!this.assets.has(input.symbol)) this.assets.set(input.symbol, this.defaultAsset(input.symbol));
     this.record("price", { symbol: input.symbol, price: input.price.toString() });
     this.recordState();
-    for (const o of this.allOrders) if (o.symbol === input.symbol) this.work(o);
+    for (const o of [...this.openOrders]) if (o.symbol === input.symbol) this.work(o);
   }
 
   setMarketOpen(open: boolean): void {
@@ -442,12 +444,12 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     this.marketOpen = value;
     this.record("market", { open: value });
     if (value) {
-      for (const o of this.allOrders) {
+      for (const o of [...this.openOrders]) {
         if (o.live && o.status === "accepted") this.ack(o);
         else this.work(o);
       }
     } else {
-      for (const o of this.allOrders) {
+      for (const o of [...this.openOrders]) {
         if (!isOpen(o) || o.status === "accepted" || o.extendedHours || o.timeInForce !== "day") continue;
         this.stopFills(o);
         this.setStatus(o, "expired", "expired");
@@ -594,7 +596,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   listOpenOrders(opts?: CallOptions): Promise<OrderSnapshot[]> {
     return this.call("listOpenOrders", opts, false, () => {
-      const list = this.allOrders.filter((o) => isOpen(o) && this.visible(o)).map((o) => this.snap(o));
+      const list = [...this.openOrders].filter((o) => isOpen(o) && this.visible(o)).map((o) => this.snap(o));
       return () => list;
     });
   }
@@ -861,7 +863,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
         "40310000",
       );
     }
-    for (const other of this.allOrders) {
+    for (const other of this.openOrders) {
       if (!isOpen(other) || other.symbol !== req.symbol || other.side === req.side) continue;
       const anyMarket = other.type === "market" || req.type === "market";
       const buyLimit = req.side === "buy" ? req.limitPrice : other.limitPrice;
@@ -897,6 +899,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     const o = this.newOrder(req, queued ? "accepted" : "pending_new", true);
     o.sellReserve = sellReserve;
     this.allOrders.push(o);
+    this.openOrders.add(o);
     this.byId.set(o.id, o);
     this.byClientId.set(o.clientOrderId, o);
     this.usedClientIds.add(o.clientOrderId);
@@ -1007,7 +1010,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   private buyHold(): Decimal {
     let total = ZERO;
-    for (const o of this.allOrders) {
+    for (const o of this.openOrders) {
       if (!isOpen(o) || o.side !== "buy") continue;
       if (o.notional !== undefined) total = total.plus(Decimal.max(ZERO, o.notional.minus(o.filledValue)));
       else {
@@ -1020,7 +1023,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   private sellHeld(symbol: string): Decimal {
     let total = ZERO;
-    for (const o of this.allOrders) {
+    for (const o of this.openOrders) {
       if (!isOpen(o) || o.side !== "sell" || o.symbol !== symbol) continue;
       total = total.plus(Decimal.max(ZERO, o.sellReserve.minus(o.filledQty)));
     }
@@ -1055,6 +1058,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   private setStatus(o: SimOrder, status: BrokerOrderStatus, event: OrderUpdateEvent, fill?: OrderFill): void {
     o.status = status;
     o.updatedAt = this.clock.now();
+    if (isFinalBrokerStatus(status)) this.openOrders.delete(o);
     this.emit(o, event, fill);
   }
 
