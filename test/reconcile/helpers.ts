@@ -49,7 +49,7 @@ export async function trade(
       side,
       type: "market",
       timeInForce: "day",
-      qty: toD(qty),
+      qty: new Decimal(qty),
     }),
   );
   s.engine.trackOrder(submitted);
@@ -63,10 +63,4 @@ export async function trade(
       await s.clock.sleep(10);
     }
   });
-}
-
-import { Decimal } from "ordersafe";
-
-function toD(v: string): Decimal {
-  return new Decimal(v);
 }
