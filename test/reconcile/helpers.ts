@@ -1,4 +1,5 @@
 import {
+  Decimal,
   isFinalBrokerStatus,
   type OrderSnapshot,
   PositionBook,
