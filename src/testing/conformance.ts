@@ -30,6 +30,11 @@ import { parseInput } from "../core/validation.js";
  * server over HTTP) it really waits. The account must be able to buy `buyNotional` dollars
  * of `symbol` and the market must be open. The suite buys and closes positions in `symbol`:
  * never point it at an account whose holdings in `symbol` matter.
+ *
+ * @example
+ * ```ts
+ * const driver: ConformanceDriver = { symbol: "TECL", wait: (ms) => clock.advance(ms), run: (p) => clock.run(p) };
+ * ```
  */
 export interface ConformanceDriver {
   /** A tradable, fractionable symbol with a price, not otherwise held by the account. */
@@ -59,7 +64,14 @@ export interface ConformanceDriver {
   dispose?(): Promise<void> | void;
 }
 
-/** A fresh port and its driver, made for each test. */
+/**
+ * A fresh port and its driver, made for each test.
+ *
+ * @example
+ * ```ts
+ * const setup: ConformanceSetup = { broker, driver: { symbol: "SPY", wait: (ms) => clock.advance(ms) } };
+ * ```
+ */
 export interface ConformanceSetup {
   /** The port under test. */
   broker: BrokerPort;
@@ -67,13 +79,26 @@ export interface ConformanceSetup {
   driver: ConformanceDriver;
 }
 
-/** Makes a fresh {@link ConformanceSetup}; called once per test. */
+/**
+ * Makes a fresh {@link ConformanceSetup}; called once per test.
+ *
+ * @example
+ * ```ts
+ * const make: MakeConformanceBroker = async () => ({ broker: await connect(), driver });
+ * ```
+ */
 export type MakeConformanceBroker = () => ConformanceSetup | Promise<ConformanceSetup>;
 
 /**
  * The test functions the suite registers with: vitest's and jest's fit as they are.
  * `expect` is accepted for symmetry and not needed: the suite throws its own errors, so any
  * runner with `describe(name, fn)` and `it(name, fn, timeout?)` works.
+ *
+ * @example
+ * ```ts
+ * import { describe, it } from "vitest";
+ * const fns: ConformanceTestFunctions = { describe, it };
+ * ```
  */
 export interface ConformanceTestFunctions {
   /** Groups tests. */
@@ -84,7 +109,14 @@ export interface ConformanceTestFunctions {
   expect?: unknown;
 }
 
-/** Options of {@link runBrokerConformance}. */
+/**
+ * Options of {@link runBrokerConformance}.
+ *
+ * @example
+ * ```ts
+ * const options: ConformanceOptions = { describe, it, testTimeoutMs: 300_000 };
+ * ```
+ */
 export interface ConformanceOptions extends Partial<ConformanceTestFunctions> {
   /** The runner's timeout per test, in real ms. @defaultValue 120000 */
   testTimeoutMs?: number;

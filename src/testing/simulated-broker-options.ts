@@ -3,7 +3,15 @@ import type { Clock } from "../core/clock.js";
 import type { DecimalLike } from "../core/decimal.js";
 import { zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
 
-/** The name of a `BrokerPort` method the simulated broker counts and can fault. */
+/**
+ * The name of a `BrokerPort` method the simulated broker counts and can fault.
+ *
+ * @example
+ * ```ts
+ * const method: BrokerMethod = "submitOrder";
+ * broker.script({ kind: "unavailable", method });
+ * ```
+ */
 export type BrokerMethod =
   | "getAccount"
   | "getPositions"
@@ -18,7 +26,14 @@ export type BrokerMethod =
   | "cancelOrder"
   | "closePosition";
 
-/** Every {@link BrokerMethod}, in a stable order. */
+/**
+ * Every {@link BrokerMethod}, in a stable order.
+ *
+ * @example
+ * ```ts
+ * for (const m of BROKER_METHODS) console.log(m, broker.calls[m]);
+ * ```
+ */
 export const BROKER_METHODS: readonly BrokerMethod[] = [
   "getAccount",
   "getPositions",
@@ -37,7 +52,14 @@ export const BROKER_METHODS: readonly BrokerMethod[] = [
 /** The methods whose replies a `stale_reads` fault makes stale. */
 export type StaleReadMethod = "getAccount" | "getPositions" | "getPosition";
 
-/** Every kind of fault the simulated broker can inject. */
+/**
+ * Every kind of fault the simulated broker can inject (see {@link ScriptedFault} for each).
+ *
+ * @example
+ * ```ts
+ * const kind: SimFaultKind = "stream_drop";
+ * ```
+ */
 export type SimFaultKind =
   | "unavailable"
   | "ambiguous"
@@ -55,7 +77,14 @@ export type SimFaultKind =
   | "stuck_pending_cancel"
   | "reject_after_accept";
 
-/** Every {@link SimFaultKind}, in a stable order. */
+/**
+ * Every {@link SimFaultKind}, in a stable order.
+ *
+ * @example
+ * ```ts
+ * SIM_FAULT_KINDS.includes("ambiguous"); // true
+ * ```
+ */
 export const SIM_FAULT_KINDS: readonly SimFaultKind[] = [
   "unavailable",
   "ambiguous",
@@ -130,6 +159,15 @@ export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
  *   of the rest still arrives after it.
  * - `stuck_pending_cancel`: the next cancel leaves the order `pending_cancel` (it can still fill).
  * - `reject_after_accept`: the next order is acknowledged `new`, then `rejected` with `reason`.
+ *
+ * Invalid faults make `script()` throw `ValidationError` (`validation`).
+ *
+ * @example
+ * ```ts
+ * broker.script({ kind: "ambiguous", method: "submitOrder" });
+ * broker.script({ kind: "stream_drop", times: 3 });
+ * broker.script({ kind: "stale_reads", ms: 2_000, method: "getPositions" });
+ * ```
  */
 export type ScriptedFault = z.input<typeof ScriptedFaultSchema>;
 
@@ -165,6 +203,12 @@ export const SimFaultOptionsSchema = z
  * @defaultValue every probability 0; parameters: `retryAfterMs` 1000, `latency_spike.ms`
  *   1000, `not_found_lag.ms` 500, `stream_delay.ms` 500, `stream_disconnect.downMs` 1000,
  *   `stream_silence.ms` 2000, `stale_reads.ms` 1000
+ * @remarks Draws come from the seed in a fixed order of kinds, so the same seed and the same
+ *   calls fault the same way every run.
+ * @example
+ * ```ts
+ * createSimulatedBroker({ seed: 7, faults: { unavailable: 0.05, latency_spike: { probability: 0.2, ms: 800 } } });
+ * ```
  */
 export type SimFaultOptions = z.input<typeof SimFaultOptionsSchema>;
 
@@ -229,7 +273,18 @@ export const SimulatedBrokerOptionsSchema = z
     }
   });
 
-/** Options of `createSimulatedBroker`. Every field is optional. */
+/**
+ * Options of `createSimulatedBroker`. Every field is optional; bad values make it throw
+ * `ValidationError` (`validation`).
+ *
+ * @example
+ * ```ts
+ * const options: SimulatedBrokerOptions = {
+ *   clock, seed: 1, cash: 10_000, prices: { FNGU: 33.05 }, positions: { FNGU: "1591.166892" },
+ *   latency: { restMs: 50, fillMs: 200 }, partialFills: { probability: 0.3, parts: 2 },
+ * };
+ * ```
+ */
 export interface SimulatedBrokerOptions {
   /** The port's id. @defaultValue "simulated" */
   id?: string;

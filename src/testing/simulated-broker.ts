@@ -46,7 +46,14 @@ import {
 } from "./simulated-broker-options.js";
 import { scheduleOn, VirtualClock } from "./virtual-clock.js";
 
-/** What an entry of the simulated broker's event log records. */
+/**
+ * What an entry of the simulated broker's event log records.
+ *
+ * @example
+ * ```ts
+ * const fills = broker.eventLog().filter((e) => e.type === "fill");
+ * ```
+ */
 export type SimEventType =
   | "call"
   | "fault"
@@ -64,6 +71,11 @@ export type SimEventType =
 /**
  * One entry of the event log: JSON-serializable (decimals as strings, times as ms since the
  * epoch), so two runs can be compared byte for byte.
+ *
+ * @example
+ * ```ts
+ * expect(JSON.stringify(runA.eventLog())).toBe(JSON.stringify(runB.eventLog()));
+ * ```
  */
 export interface SimEvent {
   /** Position in the log, from 0. */
@@ -76,7 +88,14 @@ export interface SimEvent {
   readonly [key: string]: string | number | boolean | null;
 }
 
-/** The real state of the simulated account, never stale. */
+/**
+ * The real state of the simulated account, never stale.
+ *
+ * @example
+ * ```ts
+ * const { cash, positions } = broker.truth();
+ * ```
+ */
 export interface SimTruth {
   /** Cash now. */
   cash: Decimal;
@@ -86,7 +105,22 @@ export interface SimTruth {
 
 /**
  * A deterministic in-memory broker that implements the whole `BrokerPort` with Alpaca's rules,
- * plus controls and inspection for tests.
+ * plus controls and inspection for tests. Made by {@link createSimulatedBroker}.
+ *
+ * @remarks
+ * For a server that puts it behind a wire protocol: every `BrokerPort` call applies the
+ * scripted and seeded faults like a real broker would; `findOrder()` reads any order (final
+ * ones too) without faults; every `BrokerError` it throws carries `brokerCode` and
+ * `details.httpStatus`, `details.reason` (the message), and the facts Alpaca adds
+ * (`available`, `existing_qty`, `held_for_orders`, `requested`, `buying_power`,
+ * `cost_basis`, `existing_order_id`, `reject_reason`, `symbol`).
+ *
+ * @example
+ * ```ts
+ * const broker: SimulatedBroker = createSimulatedBroker({ prices: { SPY: 500 } });
+ * broker.setPrice("SPY", 480);
+ * broker.script({ kind: "fill_after_cancel" });
+ * ```
  */
 export interface SimulatedBroker extends BrokerPort {
   /** The clock every delay of the broker runs on. */
