@@ -38,6 +38,27 @@ runBrokerConformance(
   { describe, it },
 );
 
+// Within the contract but awkward: fresh orders invisible for a while, reads that lag fills.
+runBrokerConformance(
+  "simulated with lookup lag and stale reads",
+  () => {
+    const clock = new VirtualClock();
+    const broker = createSimulatedBroker({
+      clock,
+      seed: 9,
+      cash: 10_000,
+      prices: { TECL: 52.6 },
+      latency: { restMs: 15, fillMs: 120, streamMs: 40 },
+      faults: { not_found_lag: { probability: 1, ms: 300 }, stale_reads: { probability: 0.5, ms: 400 } },
+    });
+    return {
+      broker,
+      driver: { symbol: "TECL", wait: (ms) => clock.advance(ms), run: (p) => clock.run(p), pollMs: 50 },
+    };
+  },
+  { describe, it },
+);
+
 // vitest imported by the suite itself.
 await runBrokerConformance("simulated, vitest imported lazily", () => {
   const clock = new VirtualClock();
