@@ -337,6 +337,17 @@ describe("market hours", () => {
     expect((await broker.getOrder(gtc.id))?.status).toBe("new");
   });
 
+  it("an extended-hours limit day order works while the market is closed", async () => {
+    const { clock, broker } = setup({ marketOpen: false });
+    const o = await broker.submitOrder(req("buy", "SPY", { qty: 1, limit: 101 }, { extendedHours: true }));
+    expect(o.status).toBe("new");
+    await clock.runUntilIdle();
+    expect((await broker.getOrder(o.id))?.status).toBe("filled");
+    expect(await codeOf(broker.submitOrder(req("buy", "SPY", { qty: 1 }, { extendedHours: true })))).toBe(
+      "invalid_order",
+    );
+  });
+
   it("ioc limit orders that cannot fill are canceled", async () => {
     const { clock, broker } = setup();
     const o = await broker.submitOrder(req("buy", "SPY", { qty: 1, limit: 50 }, { timeInForce: "ioc" }));

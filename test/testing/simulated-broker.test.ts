@@ -243,6 +243,26 @@ describe("broker rules", () => {
     );
   });
 
+  it("limit prices: two decimals at $1 and above, four below", async () => {
+    const { broker } = setup({ prices: { SPY: 100, TECL: 50, PNY: "0.5" } });
+    expect(await codeOf(broker.submitOrder(req("buy", "SPY", { qty: 1, limit: "90.123" })))).toBe(
+      "invalid_order",
+    );
+    expect(await codeOf(broker.submitOrder(req("buy", "SPY", { qty: 1, limit: "90.12" })))).toBeUndefined();
+    expect(await codeOf(broker.submitOrder(req("buy", "PNY", { qty: 10, limit: "0.4512" })))).toBeUndefined();
+    expect(await codeOf(broker.submitOrder(req("buy", "PNY", { qty: 10, limit: "0.45123" })))).toBe(
+      "invalid_order",
+    );
+  });
+
+  it("partialFills: true fills every order in two parts", async () => {
+    const { clock, broker, updates } = setup({ partialFills: true });
+    const o = await broker.submitOrder(req("buy", "SPY", { qty: 4 }));
+    await clock.runUntilIdle();
+    const fills = updates.filter((u) => u.order.id === o.id && u.fill).map((u) => u.fill?.qty.toString());
+    expect(fills).toEqual(["2", "2"]);
+  });
+
   it("client order ids are unique forever, even after the first order ended", async () => {
     const { clock, broker } = setup();
     const first = await broker.submitOrder(req("buy", "SPY", { qty: 1 }, { clientOrderId: "same" }));
