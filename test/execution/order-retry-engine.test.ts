@@ -117,7 +117,7 @@ describe("OrderRetryEngine.executeWithRetry", () => {
   });
 
   it("resizes a buy refused for buying power under the next generation's id", async () => {
-    const { clock, broker, retry } = setup({ cash: 1_000 });
+    const { clock, retry } = setup({ cash: 1_000 });
     const r = await clock.run(retry.executeWithRetry(buy(50), { runId: RUN }));
     expect(r.ok).toBe(true);
     if (!r.ok) return;
@@ -130,7 +130,7 @@ describe("OrderRetryEngine.executeWithRetry", () => {
   });
 
   it("caps a sell refused for quantity at what is available", async () => {
-    const { clock, broker, retry } = setup();
+    const { clock, retry } = setup();
     const r = await clock.run(retry.executeWithRetry(sell(15), { runId: RUN }));
     expect(r.ok).toBe(true);
     if (!r.ok) return;

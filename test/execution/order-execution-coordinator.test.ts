@@ -1,0 +1,127 @@
+import { OrderExecutionCoordinator, OrderRetryEngine, OrderTracker, outcomeToJSON } from "ordersafe";
+import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
+import { describe, expect, it } from "vitest";
+
+function setup(polling = false, sim: Parameters<typeof createSimulatedBroker>[0] = {}) {
+  const clock = new VirtualClock();
+  const broker = createSimulatedBroker({
+    clock,
+    cash: 1_000,
+    prices: { AAA: 100 },
+    positions: { AAA: 5 },
+    latency: { restMs: 20, fillMs: 100 },
+    ...sim,
+  });
+  const retry = new OrderRetryEngine({ broker, clock, seed: 1 });
+  const tracker = polling ? undefined : new OrderTracker({ broker, clock, quietAfterMs: 1_000 });
+  const released: string[] = [];
+  const reserved: string[] = [];
+  const coordinator = new OrderExecutionCoordinator({
+    broker,
+    retry,
+    clock,
+    ...(tracker ? { tracker } : {}),
+    funds: {
+      reserve: async (intent) => {
+        reserved.push(intent.clientOrderId ?? "?");
+        return intent.notional !== undefined && intent.notional.gt(900) ? { ok: false } : { ok: true };
+      },
+      release: (key) => released.push(key),
+    },
+  });
+  return { clock, broker, coordinator, tracker, reserved, released, retry };
+}
+
+describe("OrderExecutionCoordinator", () => {
+  for (const polling of [false, true]) {
+    it(`executes a buy to filled and releases its reservation (${polling ? "polling" : "stream"})`, async () => {
+      const { clock, coordinator, reserved, released, tracker } = setup(polling);
+      const outcome = await clock.run(
+        coordinator.executeOrder(
+          { symbol: "AAA", side: "buy", notional: 500, type: "market", timeInForce: "day" },
+          { runId: "c1" },
+        ),
+      );
+      tracker?.close();
+      expect(outcome.state).toBe("filled");
+      expect(outcome.filledNotional.toFixed(2)).toBe("500.00");
+      expect(outcome.attempts).toBe(1);
+      expect(reserved).toEqual([outcome.clientOrderId]);
+      expect(released).toEqual([outcome.clientOrderId]);
+      expect(JSON.parse(JSON.stringify(outcomeToJSON(outcome))).filledQty).toBe(outcome.filledQty.toFixed());
+    });
+  }
+
+  it("refuses a buy it cannot reserve, without calling the broker", async () => {
+    const { clock, broker, coordinator, tracker } = setup();
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "buy", notional: 950, type: "market", timeInForce: "day" },
+        { runId: "c2" },
+      ),
+    );
+    tracker?.close();
+    expect(outcome).toMatchObject({
+      state: "submit_failed",
+      errorCode: "insufficient_buying_power",
+      attempts: 0,
+    });
+    expect(broker.calls.submitOrder).toBe(0);
+  });
+
+  it("reports an order rejected after acceptance as rejected, never as filled", async () => {
+    const { clock, broker, coordinator, tracker } = setup();
+    broker.script({ kind: "reject_after_accept", reason: "risk check" });
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "sell", qty: 2, type: "market", timeInForce: "day" },
+        { runId: "c3" },
+      ),
+    );
+    tracker?.close();
+    expect(outcome.state).toBe("rejected");
+    expect(outcome.filledQty.isZero()).toBe(true);
+  });
+
+  it("follows an order whose fill event is lost to filled through REST", async () => {
+    const { clock, broker, coordinator, tracker } = setup();
+    broker.script({ kind: "stream_drop", times: 3 });
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "sell", qty: 5, type: "market", timeInForce: "day" },
+        { runId: "c4" },
+      ),
+    );
+    tracker?.close();
+    expect(outcome.state).toBe("filled");
+    expect(outcome.filledQty.toString()).toBe("5");
+  });
+
+  it("throws validation for a malformed intent before anything is sent", async () => {
+    const { clock, broker, coordinator, tracker } = setup();
+    await expect(
+      clock.run(
+        coordinator.executeOrder(
+          { symbol: "AAA", side: "buy", qty: -1, type: "market", timeInForce: "day" },
+          { runId: "c5" },
+        ),
+      ),
+    ).rejects.toMatchObject({ code: "validation" });
+    tracker?.close();
+    expect(broker.totalCalls()).toBe(0);
+  });
+
+  it("returns halted outcomes while the circuit breaker is open", async () => {
+    const { clock, broker, coordinator, retry, tracker } = setup();
+    for (let i = 0; i < 5; i++) retry.recordFailure("test");
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "sell", qty: 1, type: "market", timeInForce: "day" },
+        { runId: "c6" },
+      ),
+    );
+    tracker?.close();
+    expect(outcome).toMatchObject({ state: "submit_failed", errorCode: "halted" });
+    expect(broker.calls.submitOrder).toBe(0);
+  });
+});
