@@ -24,7 +24,7 @@ function setup(polling = false, sim: Parameters<typeof createSimulatedBroker>[0]
     funds: {
       reserve: async (intent) => {
         reserved.push(intent.clientOrderId ?? "?");
-        return intent.notional !== undefined && intent.notional.gt(900) ? { ok: false } : { ok: true };
+        return intent.notional?.gt(900) ? { ok: false } : { ok: true };
       },
       release: (key) => released.push(key),
     },
