@@ -244,6 +244,7 @@ const DEFAULT_PARAMS: Record<string, number> = {
   "stale_reads.ms": 1000,
 };
 const DEFAULT_INCREMENT = new Decimal("0.000000001");
+const REORDER_FALLBACK_MS = 1000;
 const HTTP_STATUS: Record<BrokerErrorCode, number> = {
   insufficient_buying_power: 403,
   insufficient_quantity: 403,
@@ -1289,7 +1290,13 @@ class SimulatedBrokerImpl implements SimulatedBroker {
         this.deliverLater(update, 0);
         break;
       case "stream_reorder":
+        // Delivered right after the next update; when none follows within a second, then.
         this.heldForReorder = update;
+        scheduleOn(this.clock, REORDER_FALLBACK_MS, () => {
+          if (this.heldForReorder !== update) return;
+          this.heldForReorder = undefined;
+          this.deliverLater(update, 0);
+        });
         break;
       case "stream_delay":
         this.deliverLater(update, this.param(fault, "ms", "stream_delay.ms"));

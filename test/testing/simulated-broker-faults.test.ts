@@ -136,6 +136,17 @@ describe("stream faults", () => {
     expect(events()).toEqual(["fill", "new"]);
   });
 
+  it("stream_reorder with no update following: the held one comes a second later", async () => {
+    const { clock, broker, events } = setup();
+    await clock.advance(0);
+    broker.script({ kind: "stream_reorder" });
+    await broker.submitOrder(req("buy", "SPY", { qty: 1, limit: 50 }));
+    await clock.advance(999);
+    expect(events()).toEqual([]);
+    await clock.advance(1);
+    expect(events()).toEqual(["new"]);
+  });
+
   it("stream_delay: the next update arrives ms late", async () => {
     const { clock, broker, updates, events } = setup({ latency: { fillMs: 50 } });
     await clock.advance(0);
