@@ -39,6 +39,7 @@ import {
   type BrokerMethod,
   type ScriptedFault,
   ScriptedFaultSchema,
+  SIM_FAULT_KINDS,
   type SimFaultKind,
   type SimulatedBrokerOptions,
   SimulatedBrokerOptionsSchema,
@@ -406,27 +407,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       if (probability > 0) this.probabilistic.push({ kind, probability, params });
     }
     // A fixed order, so the seeded draws do not depend on how the options object was written.
-    const order = new Map(
-      (
-        [
-          "unavailable",
-          "rate_limited",
-          "ambiguous",
-          "latency_spike",
-          "not_found_lag",
-          "stream_drop",
-          "stream_duplicate",
-          "stream_reorder",
-          "stream_delay",
-          "stream_disconnect",
-          "stream_silence",
-          "stale_reads",
-          "fill_after_cancel",
-          "stuck_pending_cancel",
-          "reject_after_accept",
-        ] as SimFaultKind[]
-      ).map((k, i) => [k, i]),
-    );
+    const order = new Map(SIM_FAULT_KINDS.map((k, n) => [k, n]));
     this.probabilistic.sort((a, b) => (order.get(a.kind) ?? 0) - (order.get(b.kind) ?? 0));
     this.recordState();
   }
@@ -856,8 +837,10 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     if (req.extendedHours === true && !(req.type === "limit" && req.timeInForce === "day")) {
       refuse("invalid_order", "extended hours orders must be DAY limit orders", "42210000");
     }
+    // closePosition sells whatever is held, dust and odd decimals included (what it is for).
+    const closing = via === "closePosition";
     const amount = req.qty ?? (req.notional as Decimal);
-    if (amount.decimalPlaces() > 9) {
+    if (!closing && amount.decimalPlaces() > 9) {
       refuse(
         "invalid_order",
         `${req.qty ? "qty" : "notional"} must have at most 9 decimal places`,
@@ -865,10 +848,10 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       );
     }
     const fractional = req.notional !== undefined || !(req.qty as Decimal).isInteger();
-    if (fractional && !rules.fractionable) {
+    if (!closing && fractional && !rules.fractionable) {
       refuse("not_fractionable", "requested asset is not fractionable", "40310000");
     }
-    if (req.qty !== undefined && !req.qty.mod(rules.qtyIncrement).isZero()) {
+    if (!closing && req.qty !== undefined && !req.qty.mod(rules.qtyIncrement).isZero()) {
       refuse("invalid_order", `qty must be a multiple of ${rules.qtyIncrement.toString()}`, "40010001");
     }
     if (fractional && req.timeInForce !== "day") {
@@ -891,7 +874,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     const refPrice = req.limitPrice ?? (price as Decimal);
     const cost = req.notional ?? (req.qty as Decimal).times(refPrice);
     const minNotional = rules.minNotional ?? ZERO;
-    if (fractional && cost.lt(minNotional)) {
+    if (!closing && fractional && cost.lt(minNotional)) {
       refuse(
         "min_notional",
         `cost basis must be >= minimal amount of order ${minNotional.toString()}`,

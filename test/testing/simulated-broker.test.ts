@@ -299,6 +299,23 @@ describe("broker rules", () => {
     expect(await codeOf(broker.closePosition("TECL"))).toBe("not_found");
   });
 
+  it("closePosition sells dust under the minimum and odd decimals, which an order could not", async () => {
+    const { clock, broker } = setup({
+      prices: { SPY: 100, TECL: 50, XYZ: 10 },
+      positions: { TECL: "0.0012345678912", XYZ: "0.5" },
+      assets: { XYZ: { fractionable: false } },
+    });
+    expect(await codeOf(broker.submitOrder(req("sell", "TECL", { qty: "0.001234567" })))).toBe(
+      "min_notional",
+    );
+    const dust = await broker.closePosition("TECL");
+    expect(dust.qty?.toString()).toBe("0.0012345678912");
+    const odd = await broker.closePosition("XYZ");
+    expect(odd.qty?.toString()).toBe("0.5");
+    await clock.runUntilIdle();
+    expect(await broker.getPositions()).toEqual([]);
+  });
+
   it("setPrice and outsideTrade move the state; truth() is the real state", async () => {
     const { broker } = setup();
     broker.setPrice("NEW", 5);
