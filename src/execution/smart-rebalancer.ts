@@ -84,7 +84,7 @@ export interface SmartRebalancerOptions {
   maxRetries?: number;
   /** Consecutive failed orders that open the circuit breaker. @defaultValue 5 */
   failureBudget?: number;
-  /** Attempts of each fresh read before the run fails. @defaultValue 3 */
+  /** Attempts of each fresh read before the run fails (backoff 200 ms doubling). @defaultValue 5 */
   readAttempts?: number;
   /** Send orders while the market is closed (the broker queues them). @defaultValue false */
   queueWhenClosed?: boolean;
@@ -315,7 +315,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     this.polling = o.polling ?? false;
     this.maxRetries = o.maxRetries ?? 3;
     this.failureBudget = o.failureBudget ?? 5;
-    this.readAttempts = o.readAttempts ?? 3;
+    this.readAttempts = o.readAttempts ?? 5;
     this.queueWhenClosed = o.queueWhenClosed ?? false;
     this.driftTolerance = o.driftToleranceNotional ?? 100;
     this.approve = o.approve;
@@ -633,9 +633,17 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
           details: { runId, report: partial },
         });
       }
-      if (isOrdersafeError(e) && e.code === "validation") throw e;
-      this.logger.error({ runId, error: String(e) }, "[ordersafe] rebalance failed");
-      return this.finish(r, broker, counted.calls, "failed", errorOf(e));
+      // Bad input was refused before the try; anything here came from the broker mid-run.
+      this.logger.error({ runId, error: String(e) }, "[ordersafe] rebalance stopped early");
+      const didSomething = r.orders.some((o) => o.filledQty.gt(0));
+      r.adjust("*", undefined, "stopped_early", String(e));
+      return this.finish(
+        r,
+        broker,
+        counted.calls,
+        didSomething ? "completed_adjusted" : "failed",
+        errorOf(e),
+      );
     } finally {
       tracker?.close();
       retry.removeAllListeners();
