@@ -11,7 +11,7 @@ import {
   isOrdersafeError,
   type OrdersafeErrorCode,
 } from "../core/errors.js";
-import { clientOrderId } from "../core/ids.js";
+import { clientOrderId, makeRunId } from "../core/ids.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { createRandom, type Random } from "../core/random.js";
 import { parseInput } from "../core/validation.js";
@@ -102,8 +102,11 @@ const OptionsSchema = z
 
 /** Per-call options of {@link OrderRetryEngine.executeWithRetry}. */
 export interface ExecuteWithRetryOptions {
-  /** The run the order belongs to: client order ids come from (runId, symbol, side, generation). */
-  runId: string;
+  /**
+   * The run the order belongs to: client order ids come from (runId, symbol, side, generation).
+   * @defaultValue a fresh id from the clock and a per-engine counter
+   */
+  runId?: string;
   /** The first generation to use. @defaultValue 0 */
   generation?: number;
   /** Retries after the first attempt (overrides the engine's). */
@@ -228,6 +231,8 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
   private readonly ambiguousLookups: number;
   private readonly cancelConfirmChecks: number;
   private readonly cancelConfirmIntervalMs: number;
+  private readonly seed: number;
+  private calls = 0;
   private consecutive = 0;
   private isHalted = false;
 
@@ -241,7 +246,8 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
     this.broker = checkBroker(o.broker);
     this.clock = o.clock ?? systemClock;
     this.logger = o.logger ?? silentLogger;
-    this.random = createRandom(o.seed ?? 1);
+    this.seed = o.seed ?? 1;
+    this.random = createRandom(this.seed);
     this.maxRetries = o.maxRetries ?? 3;
     this.baseDelayMs = o.baseDelayMs ?? 250;
     this.maxDelayMs = o.maxDelayMs ?? 10_000;
@@ -347,7 +353,8 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
    * const r = await engine.executeWithRetry(intent, { runId, maxRetries: 3 });
    * ```
    */
-  async executeWithRetry(intent: OrderIntent, options: ExecuteWithRetryOptions): Promise<SubmitResult> {
+  async executeWithRetry(intent: OrderIntent, options: ExecuteWithRetryOptions = {}): Promise<SubmitResult> {
+    const runId = options.runId ?? makeRunId(this.clock.now(), `${this.seed}:${++this.calls}`);
     const maxRetries = options.maxRetries ?? this.maxRetries;
     const signal = options.signal;
     let generation = options.generation ?? 0;
@@ -355,7 +362,7 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
     let attempts = 0;
     const adjustments: string[] = [];
     const idOf = (g: number) =>
-      clientOrderId({ runId: options.runId, symbol: current.symbol, side: current.side, generation: g });
+      clientOrderId({ runId, symbol: current.symbol, side: current.side, generation: g });
     let id = idOf(generation);
     const failed = (
       code: OrdersafeErrorCode | "unknown",

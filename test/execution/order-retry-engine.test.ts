@@ -201,6 +201,15 @@ describe("OrderRetryEngine.executeWithRetry", () => {
     expect(retry.consecutiveFailures).toBe(1);
   });
 
+  it("makes a run id when none is given, distinct per call", async () => {
+    const { clock, broker, retry } = setup();
+    const a = await clock.run(retry.executeWithRetry(buy(1), { maxRetries: 3 }));
+    const b = await clock.run(retry.executeWithRetry(buy(1)));
+    expect(a.ok && b.ok).toBe(true);
+    expect(a.clientOrderId).not.toBe(b.clientOrderId);
+    expect(broker.orders()).toHaveLength(2);
+  });
+
   it("throws the abort reason when the signal aborts", async () => {
     const { clock, broker, retry } = setup();
     broker.script({ kind: "rate_limited", method: "submitOrder", retryAfterMs: 10_000 });
