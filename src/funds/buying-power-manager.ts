@@ -141,7 +141,10 @@ export interface AffordabilityReport {
  *
  * @remarks
  * `reserve` runs one at a time (an async mutex): each reads the account afresh and sees
- * every earlier reservation, so two reserves can never both take the last dollar. The
+ * every earlier reservation, so two reserves can never both take the last dollar. An
+ * earlier order counts as reflected by the read only when it was acknowledged strictly
+ * before the read's `asOf`: the read may be answered in the same millisecond as the submit
+ * returns and still miss the hold. The
  * caller acknowledges a reservation once the broker accepted the order, applies fills,
  * and releases it when the order is final; `recompute` rebuilds the ledger from the
  * broker's open orders so a missed release cannot leak. Sells reserve nothing: they free
@@ -279,12 +282,17 @@ export class BuyingPowerManager {
    * Records that the broker accepted the order of a reservation.
    *
    * @param key - the reservation key
-   * @param at - when; defaults to the clock's now
+   * @param at - when the submit returned, on this manager's clock; defaults to the clock's
+   *   now, which is right when called as soon as the submit returns
    * @returns the reservation, or undefined when not held
    * @throws ValidationError (`validation`) for a bad argument
+   * @remarks Only an account read sent strictly after `at` is taken to reflect the order's
+   *   hold; a read in the same millisecond may have reached the broker first, so the hold is
+   *   charged again there (the safe side).
    * @example
    * ```ts
-   * bp.acknowledge(order.clientOrderId, order.createdAt);
+   * const order = await broker.submitOrder(request);
+   * bp.acknowledge(order.clientOrderId);
    * ```
    */
   acknowledge(key: string, at?: Date | string): Reservation | undefined {

@@ -206,8 +206,11 @@ function view(e: Entry): Reservation {
  * shows the fills that happened before `asOf` but never the holds of open orders, so every
  * open hold is subtracted, plus the fills after `asOf`. With `buying_power` and
  * `non_marginable_buying_power` the broker already deducts the hold of every order it
- * acknowledged before `asOf`; the ledger subtracts only the orders acknowledged after
- * `asOf` or not yet acknowledged (their full amount).
+ * acknowledged before `asOf`; the ledger subtracts only the orders acknowledged at or after
+ * `asOf` or not yet acknowledged (their full amount). Ties count against the caller: an
+ * order acknowledged in the same millisecond as the read may be missing from it. Stamp
+ * acknowledgments with the local clock when the submit returned, and take `asOf` when the
+ * read was sent, so the comparison never mixes the broker's clock with ours.
  *
  * @example
  * ```ts
@@ -344,17 +347,20 @@ export class ReservationLedger {
   }
 
   /**
-   * Records that the broker acknowledged the order: from `at` on, snapshots of
-   * `buying_power` / `non_marginable_buying_power` reflect its hold.
+   * Records that the broker acknowledged the order: snapshots of `buying_power` /
+   * `non_marginable_buying_power` read strictly after `at` reflect its hold; one read in the
+   * same millisecond does not (the hold is charged again, the safe side).
    *
    * @param key - the reservation key
-   * @param at - when the broker acknowledged it
+   * @param at - when the submit returned, on the clock that stamps `asOf` (the local clock),
+   *   not the broker's `createdAt`
    * @returns the reservation, or undefined when the key is not held
    * @throws ValidationError (`validation`) for a bad argument
    * @remarks Idempotent: the first acknowledgement time is kept.
    * @example
    * ```ts
-   * ledger.acknowledge("k1", order.createdAt ?? order.updatedAt);
+   * const order = await broker.submitOrder(request);
+   * ledger.acknowledge(order.clientOrderId, new Date(clock.now()));
    * ```
    */
   acknowledge(key: string, at: Date | string): Reservation | undefined {
@@ -370,7 +376,8 @@ export class ReservationLedger {
    *
    * @param key - the reservation key
    * @param filledNotional - this fill's own dollars (qty × price), > 0
-   * @param at - when it filled; without it the fill counts as not yet reflected by any
+   * @param at - when it filled; a snapshot whose `asOf` is not strictly later does not
+   *   count it as reflected; without it the fill counts as not yet reflected by any
    *   snapshot (the safe side) until the reservation is released or recomputed
    * @returns the reservation, or undefined when the key is not held (a late fill)
    * @throws ValidationError (`validation`) for a bad argument
@@ -468,7 +475,7 @@ export class ReservationLedger {
    * @remarks
    * Each open buy is held at what it still holds at the broker (notional − spent, remaining
    * qty × limit, or remaining qty × price × (1 + buffer)). A held key missing from the
-   * open orders is dropped when its order was acknowledged by `snapshot.asOf`, or was
+   * open orders is dropped when its order was acknowledged before `snapshot.asOf`, or was
    * never acknowledged and was reserved more than `pendingGraceMs` before it; a
    * reservation newer than the snapshot is kept untouched. A quantity market buy without a
    * price keeps its held amount, or is listed `unpriced` (and reported as drift).
@@ -503,8 +510,8 @@ export class ReservationLedger {
       if (open.has(key)) continue;
       const knowable =
         e.acknowledgedAt !== undefined
-          ? e.acknowledgedAt.getTime() <= asOf
-          : e.reservedAt.getTime() + this.pendingGraceMs <= asOf;
+          ? e.acknowledgedAt.getTime() < asOf
+          : e.reservedAt.getTime() + this.pendingGraceMs < asOf;
       if (knowable) {
         ledgerReserved = ledgerReserved.plus(view(e).remaining);
         removed.push(key);
@@ -595,11 +602,13 @@ export class ReservationLedger {
     for (const e of this.#entries.values()) {
       const r = view(e);
       if (reflectsHolds) {
-        const reflected = e.acknowledgedAt !== undefined && e.acknowledgedAt.getTime() <= asOf;
+        // Strictly before: a snapshot read in the same millisecond as the acknowledgment may
+        // have been taken before it, so the hold is counted again (the safe side).
+        const reflected = e.acknowledgedAt !== undefined && e.acknowledgedAt.getTime() < asOf;
         if (!reflected) total = total.plus(maxDecimal(r.amount, r.filledNotional));
       } else {
         const unseenFills = e.fills
-          .filter((f) => f.at === undefined || f.at.getTime() > asOf)
+          .filter((f) => f.at === undefined || f.at.getTime() >= asOf)
           .reduce((sum, f) => sum.plus(f.notional), ZERO);
         total = total.plus(r.remaining).plus(unseenFills);
       }

@@ -86,8 +86,64 @@ describe("ReservationLedger", () => {
     expect(ledger.available(account(1000, 2000, at(0))).toString()).toBe("1700");
     ledger.acknowledge("a", at(2));
     expect(ledger.available(account(1000, 2000, at(1))).toString()).toBe("1700");
-    // the broker already deducted the hold in a snapshot after the acknowledgement
-    expect(ledger.available(account(1000, 1700, at(2))).toString()).toBe("1700");
+    // the broker already deducted the hold in a snapshot read strictly after the acknowledgement
+    expect(ledger.available(account(1000, 1700, at(3))).toString()).toBe("1700");
+  });
+
+  it("counts a tie against the caller: an acknowledgment or fill in the snapshot's own ms is not reflected", () => {
+    const tie = new Date(T0.getTime() + 2000);
+    const justAfter = new Date(tie.getTime() + 1);
+    for (const basis of ["buying_power", "non_marginable_buying_power"] as const) {
+      const ledger = new ReservationLedger({ fundingBasis: basis });
+      ledger.reserve("a", 300, at(1));
+      ledger.acknowledge("a", tie);
+      // read in the same ms: the broker may not have the hold yet, so it is charged
+      expect(ledger.pendingCharges(account(1000, 2000, tie, 2000)).toString()).toBe("300");
+      expect(ledger.available(account(1000, 2000, tie, 2000)).toString()).toBe("1700");
+      // if it did have it, the double charge errs on the safe side
+      expect(ledger.available(account(1000, 1700, tie, 1700)).toString()).toBe("1400");
+      // one ms later the hold is reflected and charged once
+      expect(ledger.pendingCharges(account(1000, 1700, justAfter, 1700)).toString()).toBe("0");
+      expect(ledger.available(account(1000, 1700, justAfter, 1700)).toString()).toBe("1700");
+    }
+    const cash = new ReservationLedger({ fundingBasis: "cash" });
+    cash.reserve("a", 300, at(1), { acknowledgedAt: at(1) });
+    cash.applyFill("a", 100, tie);
+    // a fill in the snapshot's own ms counts as not yet in its cash: exact if it is not there,
+    // charged twice (the safe side) if it is
+    expect(cash.pendingCharges(account(1000, 1000, tie)).toString()).toBe("300");
+    expect(cash.available(account(1000, 1000, tie)).toString()).toBe("700");
+    expect(cash.available(account(900, 900, tie)).toString()).toBe("600");
+    expect(cash.available(account(900, 900, justAfter)).toString()).toBe("700");
+  });
+
+  it("two reserves cannot both take the last dollar when the first is acknowledged in the read's ms", () => {
+    // the second reserve read the account before the first order reached the broker,
+    // and the first submit returned in that same ms
+    const t = at(10);
+    for (const basis of ["buying_power", "non_marginable_buying_power"] as const) {
+      const ledger = new ReservationLedger({ fundingBasis: basis });
+      expect(ledger.reserve("k0", 132, t, { snapshot: account(132, 132, t, 132) }).ok).toBe(true);
+      ledger.acknowledge("k0", t);
+      const r = ledger.reserve("k1", 1, t, { snapshot: account(132, 132, t, 132) });
+      expect(r).toMatchObject({ ok: false });
+      if (!r.ok) expect(r.available.toString()).toBe("0");
+      expect(ledger.totalReserved().toString()).toBe("132");
+    }
+  });
+
+  it("recompute drops a missing acknowledged order only when the snapshot is strictly later", () => {
+    const ledger = new ReservationLedger({ pendingGraceMs: 30_000 });
+    ledger.reserve("acked", 100, at(1), { acknowledgedAt: at(5) });
+    ledger.reserve("inflight", 50, at(1));
+    // same ms as the acknowledgment, and exactly at the end of the grace: both kept
+    const tie = ledger.recompute([], account(1000, 1000, at(5)));
+    expect(tie.removed).toEqual([]);
+    const atGrace = ledger.recompute([], account(1000, 1000, at(31)));
+    expect(atGrace.removed).toEqual(["acked"]);
+    expect(ledger.get("inflight")).toBeDefined();
+    const past = ledger.recompute([], account(1000, 1000, new Date(at(31).getTime() + 1)));
+    expect(past.removed).toEqual(["inflight"]);
   });
 
   it("uses non_marginable_buying_power, falling back to cash when the snapshot lacks it", () => {
