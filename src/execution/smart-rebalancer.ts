@@ -781,6 +781,14 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     const above = r.drift.filter((d) => !d.withinTolerance);
     if (above.length > 0) {
       this.emit("drift", { runId: r.runId, drifts: above, mode: this.correctionMode });
+      for (const d of above) {
+        r.adjust(
+          d.symbol,
+          undefined,
+          `drift_${d.class}`,
+          `${d.reason} (expected ${d.expectedQty.toFixed()}, broker ${d.actualQty.toFixed()})`,
+        );
+      }
       this.logger.warn(
         { runId: r.runId, drifts: above.length },
         "[ordersafe] position drift after rebalance",

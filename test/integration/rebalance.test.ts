@@ -237,6 +237,45 @@ describe("SmartRebalancer on the simulated broker", () => {
     expect(report.positionsAfter.length).toBe(4); // the full reconciliation read
   });
 
+  for (const mode of ["report", "approve", "auto"] as const) {
+    it(`drift after an outside trade is reported; correction mode ${mode} trades only when allowed`, async () => {
+      const clock = new VirtualClock();
+      const broker = createSimulatedBroker({
+        clock,
+        cash: 1_000,
+        positions: { A: 10, B: 10 },
+        prices: { A: 100, B: 100, C: 100 },
+        latency: { restMs: 50, fillMs: 200 },
+      });
+      clock.schedule(700, () => broker.outsideTrade("B", -3));
+      const asked: string[] = [];
+      const rebalancer = new SmartRebalancer({
+        broker,
+        clock,
+        correctionMode: mode,
+        approve: (a) => {
+          asked.push(a.symbol);
+          return false;
+        },
+        correctionLimits: { maxAutoNotional: 1_000 },
+      });
+      const drifts: string[] = [];
+      rebalancer.on("drift", (e) => drifts.push(...e.drifts.map((d) => d.symbol)));
+      const report = await clock.run(rebalancer.rebalance({ weights: { A: 0.3, B: 0.3, C: 0.3 } }));
+      expect(drifts).toEqual(["B"]);
+      expect(report.status).toBe("completed_adjusted");
+      expect(report.adjustments.some((a) => a.symbol === "B" && a.reason.startsWith("drift_"))).toBe(true);
+      const planned = report.plan?.legs.length ?? 0;
+      if (mode === "auto") {
+        expect(broker.calls.submitOrder).toBe(planned + 1);
+        expect(report.corrections?.actions[0]?.status).toBe("applied");
+      } else {
+        expect(broker.calls.submitOrder).toBe(planned);
+        expect(asked).toEqual(mode === "approve" ? ["B"] : []);
+      }
+    });
+  }
+
   it("executeRebalance moves one symbol from the broker's quantity to the target", async () => {
     const { clock, broker } = incident();
     const report = await clock.run(
