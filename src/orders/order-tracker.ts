@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import type {
@@ -266,6 +267,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
    */
   constructor(options: OrderTrackerOptions) {
     super();
+    // Every pending wait listens on this one signal; many tracked orders are normal.
+    setMaxListeners(0, this.closer.signal);
     this.opts = parseInput(OptionsSchema, options, "options");
     this.clock = this.opts.clock ?? systemClock;
     this.logger = this.opts.logger ?? silentLogger;
