@@ -1,4 +1,8 @@
-import { Decimal, ZERO } from "../core/decimal.js";
+import { Decimal, ONE, ZERO } from "../core/decimal.js";
+
+const HUNDRED = new Decimal(100);
+
+import type { OpenSide } from "./calculate-rebalance-orders.js";
 import type { LegReason } from "./rebalance-plan.js";
 
 /** A buy the planner wants, in whole units (increments of shares, or cents for a notional buy). */
@@ -13,6 +17,8 @@ export interface BuyCandidate {
   unitValue: Decimal;
   /** Cash counted per unit (unitValue × (1 + marketBuyBuffer) for a quantity market buy). */
   unitCost: Decimal;
+  /** Cash counted per dollar bought: 1, or 1 + marketBuyBuffer. */
+  costFactor: Decimal;
   /** Units that reach the target. */
   needUnits: Decimal;
   /** Units of the smallest allowed leg. */
@@ -21,10 +27,8 @@ export interface BuyCandidate {
   projectedQty: Decimal;
   targetQty: Decimal;
   reason: LegReason;
-  /** Records the opposite-side open orders of the symbol as conflicts (called once the buy is kept). */
-  recordConflicts: () => void;
-  /** Unfilled shares of those opposite-side orders. */
-  oppositeQty: Decimal;
+  /** The symbol's open sells: conflicts to cancel once the buy is kept. */
+  opposite: OpenSide | undefined;
 }
 
 /**
@@ -48,23 +52,29 @@ export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal)
 
   // Water level L: Σ factor_i · max(0, D_i − L) = cash, where D_i is the shortfall in dollars
   // and factor_i the cash counted per dollar bought.
-  const items = candidates.map((c) => ({
-    c,
-    deficit: c.needUnits.times(c.unitValue),
-    factor: c.unitCost.div(c.unitValue),
-  }));
-  items.sort((a, b) => b.deficit.cmp(a.deficit) || (a.c.symbol < b.c.symbol ? -1 : 1));
+  const items = candidates.map((c) => {
+    const deficit = c.needUnits.times(c.unitValue);
+    return { c, deficit, key: deficit.toNumber(), factor: c.costFactor };
+  });
+  items.sort(
+    (a, b) =>
+      b.key - a.key ||
+      b.deficit.cmp(a.deficit) ||
+      (a.c.symbol < b.c.symbol ? -1 : a.c.symbol > b.c.symbol ? 1 : 0),
+  );
   let sumFD = ZERO;
   let sumF = ZERO;
   let level = ZERO;
   for (let k = 0; k < items.length; k++) {
     const it = items[k]!;
-    sumFD = sumFD.plus(it.factor.times(it.deficit));
+    sumFD = sumFD.plus(it.factor === ONE ? it.deficit : it.factor.times(it.deficit));
     sumF = sumF.plus(it.factor);
-    const candidate = sumFD.minus(cash).div(sumF);
     const next = items[k + 1];
-    if (next === undefined || candidate.gte(next.deficit)) {
-      level = Decimal.max(ZERO, candidate);
+    // The level with the first k + 1 buys active, L = (ΣfD − cash) / Σf, is valid once it
+    // reaches the next shortfall; compared without dividing.
+    if (next === undefined || sumFD.minus(cash).gte(next.deficit.times(sumF))) {
+      const candidate = sumFD.minus(cash).div(sumF);
+      level = candidate.isNegative() ? ZERO : candidate;
       break;
     }
   }
@@ -74,7 +84,9 @@ export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal)
     const c = it.c;
     let units = ZERO;
     if (it.deficit.gt(level)) {
-      units = Decimal.min(c.needUnits, it.deficit.minus(level).div(c.unitValue).floor());
+      const over = it.deficit.minus(level);
+      const fit = (c.notional ? over.times(HUNDRED) : over.div(c.unitValue)).floor();
+      units = fit.lt(c.needUnits) ? fit : c.needUnits;
       if (units.lt(c.minUnits)) units = ZERO;
     }
     result.set(c, units);
@@ -97,16 +109,24 @@ export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal)
   }
 
   // Hand out what flooring left, largest remaining shortfall first.
-  const rest = items
-    .map((it) => ({ it, short: it.deficit.minus((result.get(it.c) ?? ZERO).times(it.c.unitValue)) }))
-    .filter((r) => r.short.gt(0));
-  rest.sort((a, b) => b.short.cmp(a.short) || (a.it.c.symbol < b.it.c.symbol ? -1 : 1));
+  const rest = [];
+  for (const it of items) {
+    const short = it.deficit.minus((result.get(it.c) ?? ZERO).times(it.c.unitValue));
+    if (short.gt(0)) rest.push({ it, short, key: short.toNumber() });
+  }
+  rest.sort(
+    (a, b) =>
+      b.key - a.key ||
+      b.short.cmp(a.short) ||
+      (a.it.c.symbol < b.it.c.symbol ? -1 : a.it.c.symbol > b.it.c.symbol ? 1 : 0),
+  );
   for (const { it } of rest) {
     const c = it.c;
+    if (left.lt(c.unitCost)) continue;
     const have = result.get(c) ?? ZERO;
-    const affordable = left.div(c.unitCost).floor();
-    if (affordable.lte(0)) continue;
-    let add = Decimal.min(affordable, c.needUnits.minus(have));
+    const affordable = (c.notional ? left.times(HUNDRED) : left.div(c.unitCost)).floor();
+    const room = c.needUnits.minus(have);
+    let add = affordable.lt(room) ? affordable : room;
     if (have.isZero() && add.lt(c.minUnits)) add = ZERO;
     if (add.lte(0)) continue;
     result.set(c, have.plus(add));

@@ -16,7 +16,10 @@ import type {
 
 const NANO = new Decimal("0.000000001");
 const CENT = new Decimal("0.01");
+const BILLION = new Decimal(1_000_000_000);
+const HUNDRED = new Decimal(100);
 const MAX_QTY_DECIMALS = 9;
+const TARGET_DECIMALS = 15;
 
 interface Rules {
   tradable: boolean;
@@ -25,7 +28,8 @@ interface Rules {
   minNotional?: Decimal | undefined;
 }
 
-interface OpenSide {
+/** Open orders of one side of one symbol. */
+export interface OpenSide {
   orders: OrderSnapshot[];
   /** Unfilled shares (at the reference price for notional orders). */
   qty: Decimal;
@@ -67,12 +71,13 @@ export function calculateRebalanceOrders(input: RebalanceInputInput): RebalanceP
   return planRebalance(parseInput(RebalanceInputSchema, input, "rebalance"));
 }
 
-function planRebalance(input: RebalanceInput): RebalancePlan {
+export function planRebalance(input: RebalanceInput): RebalancePlan {
   const { options, capabilities, account } = input;
   const equity = account.equity;
   const tolerance = options.fullExitTolerance;
   const bandWeight = options.noTradeBand.weight;
   const bandNotional = options.noTradeBand.notional;
+  const bandWeightNotional = bandWeight.times(equity);
   const buyFactor = ONE.plus(options.marketBuyBuffer);
   const keep = new Set(options.keep);
   const wantSells = options.sides !== "buys";
@@ -149,10 +154,11 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
     const openSell = sellsOpen.get(symbol);
     const openBuyQty = openBuy?.qty ?? ZERO;
     const openSellQty = openSell?.qty ?? ZERO;
-    const allOpenProjected = held.plus(openBuyQty).minus(openSellQty);
+    const allOpenProjected =
+      openBuy === undefined && openSell === undefined ? held : held.plus(openBuyQty).minus(openSellQty);
     // Unless a leg says otherwise, every open order is expected to fill.
     projectedQuantities[symbol] = allOpenProjected;
-    if (price !== undefined) {
+    if (price !== undefined && (openBuy !== undefined || openSell !== undefined)) {
       keptOpenValue = keptOpenValue.plus(openSellQty.minus(openBuyQty).times(price));
     }
 
@@ -162,9 +168,10 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
       naiveTurnover = naiveTurnover.plus(held.times(price));
       naiveOrderCount++;
     }
+    const targetValue = targeted && targetKind === "weights" ? targetRaw.times(equity) : targetRaw;
     if (targeted && targetRaw.gt(0)) {
       naiveOrderCount++;
-      if (targetKind === "weights") naiveTurnover = naiveTurnover.plus(targetRaw.times(equity));
+      if (targetKind === "weights") naiveTurnover = naiveTurnover.plus(targetValue as Decimal);
       else if (targetKind === "notionals") naiveTurnover = naiveTurnover.plus(targetRaw);
       else if (price !== undefined) naiveTurnover = naiveTurnover.plus(targetRaw.times(price));
     }
@@ -195,7 +202,9 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
       reason = "to_target";
       if (targetKind === "quantities") target = targetRaw;
       else if (price !== undefined) {
-        target = (targetKind === "weights" ? targetRaw.times(equity) : targetRaw).div(price);
+        // 15 decimals: far below any increment's snap (a millionth of 1e-9), and it keeps the
+        // digits of everything computed from the target short.
+        target = (targetValue as Decimal).div(price).toDecimalPlaces(TARGET_DECIMALS, Rounding.halfUp);
       }
     }
     if (target === undefined || price === undefined) {
@@ -212,7 +221,8 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
     else if (direction < 0) projected = held.minus(openSellQty);
     else projected = allOpenProjected;
     const delta = target.minus(projected);
-    minimalTurnover = minimalTurnover.plus(delta.abs().times(price));
+    const deltaNotional = delta.isZero() ? ZERO : delta.abs().times(price);
+    minimalTurnover = minimalTurnover.plus(deltaNotional);
     if (delta.isZero()) continue;
     if (direction === 0 || delta.cmp(ZERO) !== direction) {
       skip(
@@ -237,11 +247,10 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
     }
     const fractional = rule.fractionable && capabilities.fractional;
     const increment = effectiveIncrement(rule.qtyIncrement, fractional);
-    const minNotional = Decimal.max(rule.minNotional ?? ZERO, options.minOrderNotional);
-    const deltaNotional = delta.abs().times(price);
+    const minNotional = maxOf(rule.minNotional ?? ZERO, options.minOrderNotional);
 
     const isExit = side === "sell" && target.lte(held.times(tolerance));
-    if (!isExit && withinBand(deltaNotional, equity, bandWeight, bandNotional)) {
+    if (!isExit && withinBand(deltaNotional, bandWeightNotional, bandNotional)) {
       skip(symbol, "within_band", "inside the no-trade band", side, delta);
       continue;
     }
@@ -251,21 +260,6 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
     }
 
     const opposite = side === "buy" ? openSell : openBuy;
-    const recordConflicts = () => {
-      if (opposite === undefined) return;
-      const list: OrderConflict[] = [];
-      for (const o of opposite.orders) {
-        const c: OrderConflict = {
-          symbol,
-          orderId: o.id,
-          clientOrderId: o.clientOrderId,
-          side: o.side,
-          unfilledQty: unfilledQty(o, price) ?? ZERO,
-        };
-        list.push(c);
-      }
-      conflictsBySymbol.set(symbol, list);
-    };
 
     if (side === "sell") {
       const leg = planSell({
@@ -285,7 +279,7 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
         skip(symbol, "below_minimum", leg.skip, side, delta);
         continue;
       }
-      recordConflicts();
+      if (opposite !== undefined) conflictsBySymbol.set(symbol, conflictsOf(symbol, opposite, price));
       // The open buys it cancels hold no cash once cancelled.
       holdsBySymbol.delete(symbol);
       sells.push(leg);
@@ -298,7 +292,7 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
     const notional = options.buyWith === "notional" && fractional && capabilities.notionalOrders;
     const unitValue = notional ? CENT : increment.times(price);
     const needUnits = floorSteps(notional ? deltaNotional : delta, notional ? CENT : increment);
-    const minUnits = Decimal.max(ONE, minNotional.div(unitValue).ceil());
+    const minUnits = maxOf(ONE, (notional ? minNotional.times(HUNDRED) : minNotional.div(unitValue)).ceil());
     if (needUnits.lt(minUnits)) {
       skip(
         symbol,
@@ -316,14 +310,14 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
       notional,
       unitValue,
       unitCost: notional ? CENT : unitValue.times(buyFactor),
+      costFactor: notional ? ONE : buyFactor,
       needUnits,
       minUnits,
       heldQty: held,
       projectedQty: projected,
       targetQty: target,
       reason,
-      recordConflicts,
-      oppositeQty: opposite?.qty ?? ZERO,
+      opposite,
     });
   }
 
@@ -333,7 +327,7 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
   let openBuyHolds = ZERO;
   for (const hold of holdsBySymbol.values()) openBuyHolds = openBuyHolds.plus(hold);
   const holds = options.cashExcludesOpenBuys ? ZERO : openBuyHolds;
-  const availableCash = Decimal.max(ZERO, account.cash.plus(sellProceeds).minus(buffer).minus(holds));
+  const availableCash = maxOf(ZERO, account.cash.plus(sellProceeds).minus(buffer).minus(holds));
   const allocation = allocateBuys(candidates, availableCash);
 
   const buys: RebalanceLeg[] = [];
@@ -347,15 +341,15 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
     const shrunk = units.lt(c.needUnits);
     const leg = buyLeg(c, units, buyFactor, shrunk);
     allocated = allocated.plus(leg.cashRequired);
-    c.recordConflicts();
+    if (c.opposite !== undefined) conflictsBySymbol.set(c.symbol, conflictsOf(c.symbol, c.opposite, c.price));
     buys.push(leg);
     projectedQuantities[c.symbol] = c.projectedQty.plus(leg.estimatedQty);
     // The open sells it cancels no longer bring cash.
-    keptOpenValue = keptOpenValue.minus(c.oppositeQty.times(c.price));
+    if (c.opposite !== undefined) keptOpenValue = keptOpenValue.minus(c.opposite.qty.times(c.price));
   }
 
-  sells.sort(byNotionalDesc);
-  buys.sort(byNotionalDesc);
+  sortByNotionalDesc(sells);
+  sortByNotionalDesc(buys);
   for (const leg of [...sells, ...buys]) {
     for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
   }
@@ -373,17 +367,20 @@ function planRebalance(input: RebalanceInput): RebalancePlan {
     : keptOpenValue;
   const projectedCash = account.cash.plus(sellProceeds).minus(buyValue).plus(openValue);
   let projectedEquity = projectedCash;
-  for (const symbol of symbols) {
+  const projectedValues: (Decimal | undefined)[] = symbols.map((symbol) => {
     const price = prices[symbol];
     const qty = projectedQuantities[symbol];
-    if (price !== undefined && qty !== undefined) projectedEquity = projectedEquity.plus(qty.times(price));
-  }
+    if (price === undefined || qty === undefined) return undefined;
+    const value = qty.isZero() ? ZERO : qty.times(price);
+    projectedEquity = projectedEquity.plus(value);
+    return value;
+  });
   const projectedWeights: Record<string, Decimal> = {};
-  for (const symbol of symbols) {
-    const price = prices[symbol];
-    const qty = projectedQuantities[symbol];
-    if (price === undefined || qty === undefined) continue;
-    projectedWeights[symbol] = projectedEquity.gt(0) ? qty.times(price).div(projectedEquity) : ZERO;
+  // 20 significant digits of 1 / equity are plenty for a reported weight, and keep the products short.
+  const inverseEquity = projectedEquity.gt(0) ? ONE.div(projectedEquity).toSignificantDigits(20) : ZERO;
+  for (let i = 0; i < symbols.length; i++) {
+    const value = projectedValues[i];
+    if (value !== undefined) projectedWeights[symbols[i]!] = value.times(inverseEquity);
   }
 
   return {
@@ -434,7 +431,7 @@ interface SellArgs {
 function planSell(a: SellArgs): RebalanceLeg | { skip: string } {
   if (a.isExit) {
     // A full exit sells exactly what is not already held by open sells.
-    const exitQty = Decimal.min(a.projected, a.available);
+    const exitQty = minOf(a.projected, a.available);
     const notional = exitQty.times(a.price);
     const orderable =
       exitQty.gt(0) &&
@@ -446,20 +443,29 @@ function planSell(a: SellArgs): RebalanceLeg | { skip: string } {
       return sellLeg(a, exitQty, "exit", true);
     }
     // Without closePosition, sell what can be an order and leave the dust.
-    const part = Decimal.min(floorSteps(exitQty, a.increment).times(a.increment), exitQty);
+    const part = minOf(floorSteps(exitQty, a.increment).times(a.increment), exitQty);
     if (part.gt(0) && part.times(a.price).gte(a.minNotional)) return sellLeg(a, part, "trim", false);
     return { skip: "the position is dust that cannot be an order and closePosition is unavailable" };
   }
-  const wanted = a.projected.minus(a.target);
-  const cap = floorSteps(a.available, a.increment).times(a.increment);
-  const qty = Decimal.min(floorSteps(wanted, a.increment).times(a.increment), cap, a.available);
+  let qty = floorSteps(a.projected.minus(a.target), a.increment).times(a.increment);
+  if (qty.gt(a.available)) {
+    // Capped at the shares not held by open sells, on the increment and never above them.
+    qty = minOf(floorSteps(a.available, a.increment).times(a.increment), a.available);
+  }
   if (qty.lte(0)) return { skip: "less than one increment" };
-  if (qty.times(a.price).lt(a.minNotional)) return { skip: "below the minimum order notional" };
-  return sellLeg(a, qty, "trim", false);
+  const notional = qty.times(a.price);
+  if (notional.lt(a.minNotional)) return { skip: "below the minimum order notional" };
+  return sellLeg(a, qty, "trim", false, notional);
 }
 
-function sellLeg(a: SellArgs, qty: Decimal, action: LegAction, closePosition: boolean): RebalanceLeg {
-  const estimatedNotional = qty.times(a.price);
+function sellLeg(
+  a: SellArgs,
+  qty: Decimal,
+  action: LegAction,
+  closePosition: boolean,
+  notional?: Decimal,
+): RebalanceLeg {
+  const estimatedNotional = notional ?? qty.times(a.price);
   return {
     symbol: a.symbol,
     side: "sell",
@@ -482,39 +488,50 @@ function sellLeg(a: SellArgs, qty: Decimal, action: LegAction, closePosition: bo
 
 function buyLeg(c: BuyCandidate, units: Decimal, buyFactor: Decimal, shrunk: boolean): RebalanceLeg {
   const action: LegAction = c.projectedQty.lte(0) ? "enter" : "add";
-  const base = {
+  let qty: Decimal | undefined;
+  let notional: Decimal | undefined;
+  let estimatedQty: Decimal;
+  let estimatedNotional: Decimal;
+  let cashRequired: Decimal;
+  if (c.notional) {
+    notional = units.times(CENT);
+    estimatedQty = notional.div(c.price).toDecimalPlaces(MAX_QTY_DECIMALS, Rounding.down);
+    estimatedNotional = notional;
+    cashRequired = notional;
+  } else {
+    qty = units.times(c.increment);
+    estimatedQty = qty;
+    estimatedNotional = qty.times(c.price);
+    cashRequired = estimatedNotional.times(buyFactor);
+  }
+  const leg: RebalanceLeg = {
     symbol: c.symbol,
-    side: "buy" as const,
+    side: "buy",
     action,
     closePosition: false,
-    type: "market" as const,
-    timeInForce: "day" as const,
+    type: "market",
+    timeInForce: "day",
     price: c.price,
+    estimatedQty,
+    estimatedNotional,
+    cashRequired,
     reason: c.reason,
     shrunk,
     heldQty: c.heldQty,
     projectedQty: c.projectedQty,
     targetQty: c.targetQty,
   };
-  if (c.notional) {
-    const notional = units.times(CENT);
-    return {
-      ...base,
-      notional,
-      estimatedQty: notional.div(c.price).toDecimalPlaces(MAX_QTY_DECIMALS, Rounding.down),
-      estimatedNotional: notional,
-      cashRequired: notional,
-    };
-  }
-  const qty = units.times(c.increment);
-  const estimatedNotional = qty.times(c.price);
-  return {
-    ...base,
-    qty,
-    estimatedQty: qty,
-    estimatedNotional,
-    cashRequired: estimatedNotional.times(buyFactor),
-  };
+  if (qty !== undefined) leg.qty = qty;
+  if (notional !== undefined) leg.notional = notional;
+  return leg;
+}
+
+// decimal.js's static min/max copy their arguments; these return one of them.
+function maxOf(a: Decimal, b: Decimal): Decimal {
+  return a.gte(b) ? a : b;
+}
+function minOf(a: Decimal, b: Decimal): Decimal {
+  return a.lte(b) ? a : b;
 }
 
 function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
@@ -526,8 +543,10 @@ function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
 
 /** The increment orders use: at least one share without fractional trading, at least 1e-9 and at most 9 decimals. */
 function effectiveIncrement(increment: Decimal, fractional: boolean): Decimal {
-  if (!fractional) return increment.gte(ONE) ? increment : ONE;
-  if (increment.lt(NANO)) return NANO;
+  // The common increments come back as shared constants, which floorSteps divides by cheaply.
+  if (!fractional) return increment.lte(ONE) ? ONE : increment;
+  if (increment.lte(NANO)) return NANO;
+  if (increment.eq(ONE)) return ONE;
   return increment.decimalPlaces() > MAX_QTY_DECIMALS
     ? increment.toDecimalPlaces(MAX_QTY_DECIMALS, Rounding.up)
     : increment;
@@ -536,36 +555,39 @@ function effectiveIncrement(increment: Decimal, fractional: boolean): Decimal {
 /** Whole steps in a value, rounded down, where a value within a millionth of a step of the next counts as that step. */
 function floorSteps(value: Decimal, step: Decimal): Decimal {
   if (value.lte(0)) return ZERO;
-  const steps = value.div(step);
+  // Dividing by a power of ten is exact as a multiplication, and far cheaper.
+  const steps =
+    step === ONE
+      ? value
+      : step === NANO
+        ? value.times(BILLION)
+        : step === CENT
+          ? value.times(HUNDRED)
+          : value.div(step);
   const up = steps.ceil();
   return up.minus(steps).lte(INCREMENT_SNAP) ? up : steps.floor();
 }
 
-function withinBand(
-  deltaNotional: Decimal,
-  equity: Decimal,
-  bandWeight: Decimal,
-  bandNotional: Decimal,
-): boolean {
+function withinBand(deltaNotional: Decimal, bandWeightNotional: Decimal, bandNotional: Decimal): boolean {
   if (bandNotional.gt(0) && deltaNotional.lte(bandNotional)) return true;
-  return bandWeight.gt(0) && equity.gt(0) && deltaNotional.lte(bandWeight.times(equity));
+  return bandWeightNotional.gt(0) && deltaNotional.lte(bandWeightNotional);
 }
 
 /** Unfilled shares of an open order; undefined for a notional order without a price. */
 function unfilledQty(order: OrderSnapshot, price: Decimal | undefined): Decimal | undefined {
-  if (order.qty !== undefined) return Decimal.max(ZERO, order.qty.minus(order.filledQty));
+  if (order.qty !== undefined) return maxOf(ZERO, order.qty.minus(order.filledQty));
   if (order.notional === undefined || price === undefined) return undefined;
   const spent = order.filledQty.times(order.filledAvgPrice ?? price);
-  return Decimal.max(ZERO, order.notional.minus(spent)).div(price);
+  return maxOf(ZERO, order.notional.minus(spent)).div(price);
 }
 
 /** What an open buy holds of the cash. */
 function buyHold(order: OrderSnapshot, price: Decimal | undefined, buyFactor: Decimal): Decimal {
   if (order.qty === undefined) {
     const spent = order.filledQty.times(order.filledAvgPrice ?? price ?? ZERO);
-    return Decimal.max(ZERO, (order.notional ?? ZERO).minus(spent));
+    return maxOf(ZERO, (order.notional ?? ZERO).minus(spent));
   }
-  const left = Decimal.max(ZERO, order.qty.minus(order.filledQty));
+  const left = maxOf(ZERO, order.qty.minus(order.filledQty));
   if (order.limitPrice !== undefined) return left.times(order.limitPrice);
   const ref = price ?? order.filledAvgPrice;
   return ref === undefined ? ZERO : left.times(ref).times(buyFactor);
@@ -580,12 +602,30 @@ function openBuyValue(buysOpen: Map<string, OpenSide>, prices: Record<string, De
   return v;
 }
 
+function conflictsOf(symbol: string, opposite: OpenSide, price: Decimal): OrderConflict[] {
+  return opposite.orders.map((o) => ({
+    symbol,
+    orderId: o.id,
+    clientOrderId: o.clientOrderId,
+    side: o.side,
+    unfilledQty: unfilledQty(o, price) ?? ZERO,
+  }));
+}
+
 function hasNotional(...sides: (OpenSide | undefined)[]): boolean {
   return sides.some((s) => s?.orders.some((o) => o.qty === undefined) ?? false);
 }
 
-function byNotionalDesc(a: RebalanceLeg, b: RebalanceLeg): number {
-  return b.estimatedNotional.cmp(a.estimatedNotional) || compareStrings(a.symbol, b.symbol);
+/** Sorts legs by estimated notional, largest first, then by symbol; number keys first, exact ties after. */
+function sortByNotionalDesc(legs: RebalanceLeg[]): void {
+  const keyed = legs.map((leg) => ({ leg, key: leg.estimatedNotional.toNumber() }));
+  keyed.sort(
+    (a, b) =>
+      b.key - a.key ||
+      b.leg.estimatedNotional.cmp(a.leg.estimatedNotional) ||
+      compareStrings(a.leg.symbol, b.leg.symbol),
+  );
+  for (let i = 0; i < keyed.length; i++) legs[i] = keyed[i]!.leg;
 }
 
 function compareStrings(a: string, b: string): number {

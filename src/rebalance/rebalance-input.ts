@@ -1,13 +1,55 @@
 import { z } from "zod";
 import { OrderSnapshotSchema, PositionSnapshotSchema } from "../broker/schemas.js";
-import { Decimal, ZERO } from "../core/decimal.js";
+import { Decimal, type DecimalLike, isDecimal, toDecimal, ZERO } from "../core/decimal.js";
 import { zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
 
-/** Accepts a `Map` or a plain record keyed by symbol; the schema sees a record. */
-const mapOrRecord = <T extends z.ZodType>(value: T) =>
-  z.preprocess((v) => (v instanceof Map ? Object.fromEntries(v) : v), z.record(zSymbol, value));
+// zSymbol's pattern, checked directly: these maps can hold tens of thousands of entries, and a
+// per-entry zod schema costs several times the check itself.
+const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9./:_-]{0,31}$/;
 
-const WeightsSchema = mapOrRecord(zNonNegativeDecimal).superRefine((weights, ctx) => {
+/**
+ * A `Map` or a plain record of symbol → decimal, parsed into a record of decimals. Each bad
+ * key or value is reported at its own path (`prices.AAA`).
+ */
+const mapOrRecord = (bound: "positive" | "nonNegative") =>
+  z
+    .custom<ReadonlyMap<string, DecimalLike> | Readonly<Record<string, DecimalLike>>>(
+      (v) => v instanceof Map || (typeof v === "object" && v !== null && !Array.isArray(v)),
+      { message: "expected a Map or a record of symbol → decimal" },
+    )
+    .transform((raw, ctx) => {
+      const out: Record<string, Decimal> = {};
+      const entries = raw instanceof Map ? raw.entries() : Object.entries(raw);
+      let ok = true;
+      for (const [key, value] of entries) {
+        if (typeof key !== "string" || !SYMBOL.test(key)) {
+          ctx.addIssue({ code: "custom", path: [String(key)], message: "expected a ticker symbol" });
+          ok = false;
+          continue;
+        }
+        const d = decimalOrUndefined(value);
+        if (d === undefined) {
+          ctx.addIssue({ code: "custom", path: [key], message: "expected a finite decimal" });
+          ok = false;
+        } else if (bound === "positive" ? d.lte(0) : d.isNegative()) {
+          const message = bound === "positive" ? "expected a value > 0" : "expected a value ≥ 0";
+          ctx.addIssue({ code: "custom", path: [key], message });
+          ok = false;
+        } else out[key] = d;
+      }
+      return ok ? out : z.NEVER;
+    });
+
+function decimalOrUndefined(value: unknown): Decimal | undefined {
+  if (isDecimal(value) && value instanceof Decimal && value.isFinite()) return value;
+  try {
+    return toDecimal(value);
+  } catch {
+    return undefined;
+  }
+}
+
+const WeightsSchema = mapOrRecord("nonNegative").superRefine((weights, ctx) => {
   let sum = ZERO;
   for (const w of Object.values(weights)) sum = sum.plus(w);
   if (sum.gt(1)) {
@@ -27,9 +69,9 @@ export const RebalanceTargetsSchema = z
     /** Fractions of equity per symbol, each in [0, 1], summing to at most 1. */
     weights: WeightsSchema.optional(),
     /** Shares per symbol, at least 0. */
-    quantities: mapOrRecord(zNonNegativeDecimal).optional(),
+    quantities: mapOrRecord("nonNegative").optional(),
     /** Dollars per symbol, at least 0. */
-    notionals: mapOrRecord(zNonNegativeDecimal).optional(),
+    notionals: mapOrRecord("nonNegative").optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -141,7 +183,7 @@ export const RebalanceInputSchema = z
     positions: z.array(PositionSnapshotSchema).default([]),
     openOrders: z.array(OrderSnapshotSchema).default([]),
     targets: RebalanceTargetsSchema,
-    prices: mapOrRecord(zPositiveDecimal),
+    prices: mapOrRecord("positive"),
     assets: AssetsSchema,
     account: z
       .object({
