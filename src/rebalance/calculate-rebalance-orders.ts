@@ -58,7 +58,8 @@ export interface OpenSide {
  *   ],
  *   account: { equity: "113461.81", cash: "3432.62" },
  * });
- * plan.sells; // [{ symbol: "FNGU", side: "sell", action: "trim", qty: 771.…, … }]
+ * plan.sells; // [{ symbol: "FNGU", side: "sell", action: "trim", qty: 770.763348977, … }]
+ * plan.buys; // [{ symbol: "TECL", side: "buy", action: "enter", notional: 51057.81, … }]
  * ```
  * @remarks
  * Pure: no clock, no I/O; the same input gives the same plan. Invariants: no symbol is both
@@ -71,6 +72,14 @@ export function calculateRebalanceOrders(input: RebalanceInputInput): RebalanceP
   return planRebalance(parseInput(RebalanceInputSchema, input, "rebalance"));
 }
 
+/**
+ * The planning step of {@link calculateRebalanceOrders} on an input already parsed by
+ * {@link RebalanceInputSchema}. Internal: not exported by the package (the benchmark uses it
+ * to time planning apart from validation).
+ *
+ * @param input - a parsed input
+ * @returns the plan
+ */
 export function planRebalance(input: RebalanceInput): RebalancePlan {
   const { options, capabilities, account } = input;
   const equity = account.equity;

@@ -107,7 +107,15 @@ export const RebalanceCapabilitiesSchema = z.object({
 const fraction = (max: number) =>
   zNonNegativeDecimal.refine((d) => d.lte(max), { message: `expected a value in [0, ${max}]` });
 
-/** The planner's options. Unknown keys are refused. See `docs/rebalancing.md`. */
+/**
+ * The planner's options, each with its default. Unknown keys are refused. See
+ * `docs/rebalancing.md`.
+ *
+ * @example
+ * ```ts
+ * RebalanceOptionsSchema.parse({ noTradeBand: { weight: 0.01 }, keep: ["BIL"] });
+ * ```
+ */
 export const RebalanceOptionsSchema = z
   .object({
     /**
@@ -176,7 +184,13 @@ export const RebalanceOptionsSchema = z
 /**
  * Schema of the planner's input. `RebalanceInputInput` is what callers pass (decimals as
  * `DecimalLike`, prices and targets as a `Map` or a record); `RebalanceInput` is the parsed
- * form.
+ * form. Unknown keys are refused at every level the planner owns.
+ *
+ * @example
+ * ```ts
+ * const parsed = RebalanceInputSchema.safeParse(input);
+ * if (!parsed.success) console.error(parsed.error.issues);
+ * ```
  */
 export const RebalanceInputSchema = z
   .object({

@@ -112,7 +112,11 @@ export interface RebalanceBudget {
   sellProceeds: Decimal;
   /** `cashBuffer` × equity. */
   buffer: Decimal;
-  /** What open buys hold (zero when `cashExcludesOpenBuys`). */
+  /**
+   * What open buys hold, except those a planned sell cancels (zero when
+   * `cashExcludesOpenBuys`): a notional buy its unfilled notional, a limit buy qty × limit,
+   * a quantity market buy qty × price × (1 + `marketBuyBuffer`).
+   */
   openBuyHolds: Decimal;
   /** What buys may use: max(0, cash + sellProceeds − buffer − openBuyHolds). */
   available: Decimal;

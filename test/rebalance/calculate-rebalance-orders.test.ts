@@ -462,3 +462,38 @@ describe("calculateRebalanceOrders: bad input", () => {
     it(`refuses ${what}, naming ${path}`, () => expectValidation(input, path));
   }
 });
+
+describe("calculateRebalanceOrders: more targets and holds", () => {
+  it("plans notional targets in dollars", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({
+        targets: { notionals: { AAA: 700, BBB: 250 } },
+        account: { equity: "2000", cash: "1000" },
+      }),
+    );
+    expect(plan.sells[0]!.qty!.toString()).toBe("30");
+    expect(plan.buys[0]!.notional!.toString()).toBe("250");
+  });
+
+  it("stops counting the hold of an open buy that a planned sell cancels", () => {
+    const plan = calculateRebalanceOrders(
+      baseInput({
+        positions: [position("AAA", "100")],
+        targets: { weights: { AAA: 0.1, BBB: 0.4 } },
+        openOrders: [
+          openOrder("o1", "AAA", "buy", "10", { type: "limit", limitPrice: "10" }),
+          openOrder("o2", "BBB", "buy", "1", { type: "limit", limitPrice: "20" }),
+        ],
+        account: { equity: "2000", cash: "1000" },
+      }),
+    );
+    expect(plan.conflicts.map((c) => c.orderId)).toEqual(["o1"]);
+    expect(plan.summary.budget.openBuyHolds.toString()).toBe("20");
+  });
+
+  it("reports the order type and time in force it recommends on every leg", () => {
+    const plan = calculateRebalanceOrders(baseInput({ targets: { weights: { AAA: 0.2, BBB: 0.4 } } }));
+    expect(plan.legs.length).toBe(2);
+    for (const leg of plan.legs) expect([leg.type, leg.timeInForce]).toEqual(["market", "day"]);
+  });
+});
