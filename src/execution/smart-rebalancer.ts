@@ -733,6 +733,15 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         if (order === null) break;
         mine.push(order);
       }
+      // A generation refused at submit leaves no order behind: an open order of a later
+      // generation (the resized retry) is still this run's, and must be adopted too.
+      for (let h = g + 1; h < MAX_GENERATIONS; h++) {
+        const later = open.get(clientOrderId({ runId, symbol, side, generation: h }));
+        if (later !== undefined) {
+          mine.push(later);
+          g = h + 1;
+        }
+      }
       generations.set(`${symbol}:${side}`, g);
       return mine;
     });
