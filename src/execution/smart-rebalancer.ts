@@ -475,6 +475,13 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       if (state.clock !== undefined && !state.clock.isOpen && !this.queueWhenClosed && plan.legs.length > 0) {
         for (const l of plan.legs)
           r.adjust(l.symbol, l.side, "market_closed", "the market is closed; nothing sent");
+        // A resumed run does not adopt here: name the orders an earlier attempt left open.
+        for (const o of explicitRun ? state.openOrders : []) {
+          const mine = Array.from({ length: MAX_GENERATIONS }, (_, g) =>
+            clientOrderId({ runId, symbol: o.symbol, side: o.side, generation: g }),
+          ).includes(o.clientOrderId);
+          if (mine) r.adjust(o.symbol, o.side, "left_open", `${o.clientOrderId} is still ${o.status}`);
+        }
         return this.finish(r, broker, counted.calls, "failed", {
           code: "market_closed",
           message: `[ordersafe] the market is closed (next open ${state.clock.nextOpen.toISOString()})`,
@@ -569,7 +576,12 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         phase("replan_buys");
         let buyPlan: RebalancePlan;
         try {
-          buyPlan = this.makePlan(targets, after, "buys", plannerExtra);
+          // Symbols just sold are kept out of the buy re-plan: a sell filled a little under its
+          // reference price shrinks equity, and the re-plan must not buy a sliver back.
+          const sold = plan.sells.map((l) => l.symbol);
+          const kept = (this.plannerOptions.keep as readonly string[] | undefined) ?? [];
+          const keep = [...new Set([...kept, ...sold])];
+          buyPlan = this.makePlan(targets, after, "buys", { ...plannerExtra, keep });
         } catch (e) {
           return this.finish(r, broker, counted.calls, "failed", errorOf(e));
         }
@@ -869,13 +881,19 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     extraSymbol?: string,
     previous?: FreshState,
   ): Promise<FreshState> {
-    const [account, positions, openOrders, clock] = await Promise.all([
+    // A re-read refreshes the prices it already knows in the same wave as the account: buys
+    // are sized on prices read after the sells, not on the ones read before them.
+    const known = previous === undefined ? [] : [...previous.prices.keys()];
+    const [account, positions, openOrders, clock, refreshed] = await Promise.all([
       this.withRetries(() => broker.getAccount({ signal }), signal),
       this.withRetries(() => broker.getPositions({ signal }), signal),
       this.withRetries(() => broker.listOpenOrders({ signal }), signal),
       previous !== undefined
         ? Promise.resolve(previous.clock)
         : this.withRetries(() => broker.getClock({ signal }), signal),
+      known.length > 0
+        ? this.withRetries(() => broker.getLatestPrices(known, { signal }), signal)
+        : Promise.resolve(new Map<string, Decimal>()),
     ]);
     const targetMap =
       "weights" in targets
@@ -891,8 +909,8 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         ...(extraSymbol ? [extraSymbol] : []),
       ]),
     ].sort();
-    const missing = previous === undefined ? symbols : symbols.filter((s) => !previous.prices.has(s));
-    let prices = previous?.prices ?? new Map<string, Decimal>();
+    let prices = new Map([...(previous?.prices ?? []), ...refreshed]);
+    const missing = previous === undefined ? symbols : symbols.filter((s) => !prices.has(s));
     let assets = previous?.assets ?? [];
     if (missing.length > 0) {
       const [p, a] = await Promise.all([
