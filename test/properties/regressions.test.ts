@@ -1,0 +1,80 @@
+// Scenarios the reliability suite once failed, kept as they were shrunk (the seed and path
+// they were found with are noted; the scenario JSON is what replays them, whatever the
+// generator becomes). Each must now keep every invariant.
+
+import { describe, expect, it } from "vitest";
+import type { Scenario } from "./scenario/scenario.js";
+import { checkScenario } from "./scenario/suite.js";
+
+interface Regression {
+  /** What broke, and the fix. */
+  name: string;
+  /** Where it was found: `npm run soak -- --seed S` (the path is in the commit that fixed it). */
+  seed: number;
+  scenario: Scenario;
+}
+
+const REGRESSIONS: Regression[] = [
+  {
+    name: "resume adopts an open order of a later generation after a generation refused at submit",
+    seed: 1,
+    scenario: {
+      seed: 1,
+      cash: "0",
+      latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: false, queueWhenClosed: true, flipAtMs: null },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [],
+      outsideTrades: [{ atMs: 0, symbol: "DDD", fraction: -0.01 }],
+      crash: { atMs: 101 },
+      symbols: [{ symbol: "DDD", price: "1.00", qty: "1.515907", fractionable: true, weightBps: 0 }],
+    },
+  },
+  {
+    name: "a resume stopped by a closed market names the crashed run's order left open (left_open)",
+    seed: 1,
+    scenario: {
+      seed: 1,
+      cash: "2",
+      latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: false, flipAtMs: 0 },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [],
+      outsideTrades: [],
+      crash: { atMs: 101 },
+      symbols: [
+        { symbol: "AAA", price: "1.00", qty: "0", fractionable: false, weightBps: 0 },
+        { symbol: "BBB", price: "1.00", qty: "0", fractionable: false, weightBps: 0 },
+        { symbol: "CCC", price: "1.00", qty: "0", fractionable: false, weightBps: 10000 },
+        { symbol: "DDD", price: "1.00", qty: "1", fractionable: false, weightBps: 0 },
+      ],
+    },
+  },
+];
+
+describe("reliability regressions", () => {
+  for (const r of REGRESSIONS) {
+    it(`${r.name} (seed ${r.seed})`, async () => {
+      const { violations } = await checkScenario(r.scenario);
+      expect(violations).toEqual([]);
+    });
+  }
+});
