@@ -541,9 +541,9 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         }
       }
 
+      const unconfirmed = new Set<string>();
       if (plan.conflicts.length > 0) {
         phase("cancel_conflicts");
-        const unconfirmed = new Set<string>();
         for (const c of plan.conflicts) {
           const ok = await retry.cancelConflicts(
             { symbol: c.symbol, side: c.side === "buy" ? "sell" : "buy" },
@@ -580,7 +580,8 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
           // reference price shrinks equity, and the re-plan must not buy a sliver back.
           const sold = plan.sells.map((l) => l.symbol);
           const kept = (this.plannerOptions.keep as readonly string[] | undefined) ?? [];
-          const keep = [...new Set([...kept, ...sold])];
+          // So are symbols whose opposite-side order could not be cancelled (a wash trade).
+          const keep = [...new Set([...kept, ...sold, ...unconfirmed])];
           buyPlan = this.makePlan(targets, after, "buys", { ...plannerExtra, keep });
         } catch (e) {
           return this.finish(r, broker, counted.calls, "failed", errorOf(e));
