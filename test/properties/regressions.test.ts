@@ -68,6 +68,35 @@ const REGRESSIONS: Regression[] = [
       ],
     },
   },
+  {
+    name: "no buy is re-planned on a symbol whose opposite-side order could not be cancelled (wash trade)",
+    seed: 1,
+    scenario: {
+      seed: 1,
+      cash: "0",
+      latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: true, flipAtMs: 0 },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [{ atMs: 0, fault: { kind: "stuck_pending_cancel", times: 1 } }],
+      outsideTrades: [{ atMs: 0, symbol: "CCC", fraction: -0.6 }],
+      crash: { atMs: 101 },
+      symbols: [
+        { symbol: "AAA", price: "1.00", qty: "0", fractionable: false, weightBps: 0 },
+        { symbol: "BBB", price: "1.00", qty: "0", fractionable: false, weightBps: 0 },
+        { symbol: "CCC", price: "1.00", qty: "5", fractionable: false, weightBps: 6666 },
+        { symbol: "DDD", price: "1.00", qty: "0", fractionable: false, weightBps: 3333 },
+      ],
+    },
+  },
 ];
 
 describe("reliability regressions", () => {
