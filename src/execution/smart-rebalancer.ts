@@ -586,6 +586,14 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         } catch (e) {
           return this.finish(r, broker, counted.calls, "failed", errorOf(e));
         }
+        // A buy the first plan could not fund has had no conflict cancelled: cancel and confirm now.
+        for (const c of buyPlan.conflicts) {
+          if (unconfirmed.has(c.symbol)) continue;
+          if (await retry.cancelConflicts({ symbol: c.symbol, side: "buy" }, signal)) continue;
+          unconfirmed.add(c.symbol);
+          r.adjust(c.symbol, "buy", "conflict_not_cancelled", "an opposite-side order could not be cancelled");
+        }
+        buyPlan = { ...buyPlan, buys: buyPlan.buys.filter((l) => !unconfirmed.has(l.symbol)) };
         r.buyPlan = buyPlan;
         this.emit("plan", { runId, stage: "buys", plan: buyPlan });
         for (const s of buyPlan.skipped) {
