@@ -81,6 +81,9 @@ export function injected(run: ScenarioRun): Injected {
   };
 }
 
+/** Orders of someone else standing before the run (not the rebalancer's). */
+export const isStanding = (o: { clientOrderId: string }): boolean => o.clientOrderId.startsWith("pre-");
+
 interface Interval {
   order: OrderSnapshot;
   from: number;
@@ -98,11 +101,13 @@ function openIntervals(run: ScenarioRun): Interval[] {
       to.set(String(e.orderId), e.seq);
     }
   }
-  return [...from].map(([id, f]) => ({
-    order: byId.get(id) as OrderSnapshot,
-    from: f,
-    to: to.get(id) ?? Number.POSITIVE_INFINITY,
-  }));
+  return [...from]
+    .map(([id, f]) => ({
+      order: byId.get(id) as OrderSnapshot,
+      from: f,
+      to: to.get(id) ?? Number.POSITIVE_INFINITY,
+    }))
+    .filter((i) => !isStanding(i.order));
 }
 
 function allOutcomes(run: ScenarioRun): OrderOutcome[] {
@@ -262,7 +267,7 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
 
   // 3. No refusal for buying power or quantity (nor any other rule) unless injected.
   for (const e of run.log) {
-    if (e.type !== "refused") continue;
+    if (e.type !== "refused" || String(e.clientOrderId).startsWith("pre-")) continue;
     const code = String(e.code);
     const submitAmbiguous =
       inj.kindMethods.has("ambiguous:submitOrder") ||
@@ -295,6 +300,7 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
   const byOrderId = outcomesByOrderId(run);
   const byClientId = new Map(allOutcomes(run).map((o) => [o.clientOrderId, o]));
   const atReturn = new Map(run.atReturn.orders.map((o) => [o.id, o]));
+  const ownAtReturn = run.atReturn.orders.filter((o) => !isStanding(o));
   for (const o of allOutcomes(run)) {
     if (!FINAL_OUTCOMES.has(o.state)) fail(5, `${o.clientOrderId} ended ${o.state}`);
   }
@@ -309,7 +315,7 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
       );
     }
   }
-  for (const b of run.atReturn.orders) {
+  for (const b of ownAtReturn) {
     if (FINAL_BROKER.has(b.status)) continue;
     const o = byOrderId.get(b.id) ?? byClientId.get(b.clientOrderId);
     // A resumed run that stops at a closed market names what the crashed run left open.
@@ -324,7 +330,7 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
   // 6. The report agrees with the broker: each order's state and fills, every filled order
   //    reported, positions, and cash moved by exactly the reported fills.
   let unreported = false;
-  for (const b of run.atReturn.orders) {
+  for (const b of ownAtReturn) {
     if (b.filledQty.isZero()) continue;
     if (!byOrderId.has(b.id) && !byClientId.has(b.clientOrderId)) {
       unreported = true;
@@ -404,6 +410,8 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
     inj.outsideBuy.size === 0 &&
     inj.outsideSell.size === 0 &&
     !inj.staleReads &&
+    // Someone else's open order on the book is netted by the plan and never fills.
+    !run.atReturn.orders.some((o) => isStanding(o) && !FINAL_BROKER.has(o.status)) &&
     (final.status === "completed" || final.status === "completed_adjusted") &&
     run.reports.every((r) => r.orders.every((o) => o.state === "filled"));
   if (clean) {

@@ -124,6 +124,28 @@ export async function runScenario(s: Scenario): Promise<ScenarioRun> {
     prices: new Map(Object.entries(prices).map(([k, v]) => [k, new Decimal(v)])),
   };
 
+  // Someone else's open limit orders, far from the price (they never fill by themselves).
+  for (const o of s.standingOrders) {
+    const price = start.prices.get(o.symbol);
+    if (price === undefined) continue;
+    const limit = (o.side === "buy" ? price.times(0.5) : price.times(2)).toDecimalPlaces(2, Decimal.ROUND_DOWN);
+    if (limit.lte(0)) continue;
+    await clock
+      .run(
+        broker.submitOrder({
+          clientOrderId: `pre-${o.symbol}-${o.side}-${s.standingOrders.indexOf(o)}`,
+          symbol: o.symbol,
+          side: o.side,
+          type: "limit",
+          timeInForce: "day",
+          qty: new Decimal(o.qty),
+          limitPrice: limit,
+        }),
+      )
+      .catch(() => undefined); // refused (no cash, no shares, a wash with the other): none placed
+  }
+  broker.resetCalls();
+
   for (const f of s.faults) {
     if (f.atMs === 0) broker.script(f.fault);
     else clock.schedule(f.atMs, () => broker.script(f.fault));

@@ -34,6 +34,17 @@ export interface OutsideTrade {
   fraction: number;
 }
 
+/**
+ * An open limit order placed before the run by someone else (far from the price, so it never
+ * fills by itself): an opposite-side one is a conflict the rebalancer must cancel first.
+ */
+export interface StandingOrder {
+  symbol: string;
+  side: "buy" | "sell";
+  /** Shares (whole). */
+  qty: number;
+}
+
 /** The whole scenario: JSON, so a failure prints as its reproduction. */
 export interface Scenario {
   /** Seeds the broker (partial fills, ids) and the rebalancer (jitter). */
@@ -63,12 +74,21 @@ export interface Scenario {
   };
   faults: ScheduledFault[];
   outsideTrades: OutsideTrade[];
+  /** Open orders of someone else at the start (client order ids `pre-…`). */
+  standingOrders: StandingOrder[];
   /** Abort the run at `atMs`, then resume with a new SmartRebalancer and the same runId. */
   crash: { atMs: number } | null;
 }
 
 /** The pseudo-kinds beside the broker's faults, counted in the coverage. */
-export type CoverageKind = SimFaultKind | "outside_trade" | "crash" | "market_closed" | "partial_fills";
+export type CoverageKind =
+  | SimFaultKind
+  | "outside_trade"
+  | "crash"
+  | "market_closed"
+  | "partial_fills"
+  | "conflict_cancel"
+  | "polling";
 
 export const SYMBOL_POOL = ["AAA", "BBB", "CCC", "DDD"] as const;
 
@@ -190,7 +210,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
       maxRetries: fc.integer({ min: 1, max: 3 }),
       quietAfterMs: fc.integer({ min: 200, max: 5_000 }),
       finalTimeoutMs: fc.integer({ min: 5_000, max: 30_000 }),
-      polling: fc.boolean().map((b) => b && false),
+      polling: fc.constantFrom(false, false, false, true),
       explicitRunId: fc.boolean(),
     }),
     faults: fc.array(
@@ -207,6 +227,14 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
         fraction: fc.integer({ min: -100, max: 50 }).map((n) => n / 100),
       }),
       { maxLength: 1 },
+    ),
+    standingOrders: fc.array(
+      fc.record({
+        symbol: fc.constantFrom(...SYMBOL_POOL),
+        side: fc.constantFrom("buy" as const, "sell" as const),
+        qty: fc.integer({ min: 1, max: 3 }),
+      }),
+      { maxLength: 2 },
     ),
     crash: fc.option(fc.record({ atMs: fc.integer({ min: 0, max: 2_500 }) }), { nil: null, freq: 6 }),
   })

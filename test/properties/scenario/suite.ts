@@ -3,7 +3,7 @@
 // test (10,000 scenarios) and the soak script (100,000).
 
 import fc from "fast-check";
-import { checkInvariants, injected, type Violation } from "./invariants.js";
+import { checkInvariants, injected, isStanding, type Violation } from "./invariants.js";
 import { runScenario } from "./run-scenario.js";
 import { type CoverageKind, type Scenario, scenarioArb } from "./scenario.js";
 
@@ -55,6 +55,8 @@ export const COVERAGE_KINDS: readonly CoverageKind[] = [
   "crash",
   "market_closed",
   "partial_fills",
+  "conflict_cancel",
+  "polling",
 ];
 
 /**
@@ -72,6 +74,11 @@ export async function checkScenario(s: Scenario): Promise<{ violations: Violatio
   if (inj.crashed) covered.push("crash");
   if (inj.marketEverClosed) covered.push("market_closed");
   if (run.log.some((e) => e.type === "update" && e.event === "partial_fill")) covered.push("partial_fills");
+  const standing = new Set(run.afterIdle.orders.filter(isStanding).map((o) => o.id));
+  if (run.log.some((e) => e.type === "update" && e.event === "pending_cancel" && standing.has(String(e.orderId)))) {
+    covered.push("conflict_cancel");
+  }
+  if (s.rebalancer.polling) covered.push("polling");
   return { violations, covered };
 }
 
