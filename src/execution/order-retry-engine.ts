@@ -447,7 +447,9 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
         }
       }
       if (decision.action === "fail" || retry >= maxRetries) {
-        return failed(decision.code, message);
+        // Out of retries after an ambiguous submit its lookups did not find: the order may
+        // still exist (a fresh order can be invisible for a while), so it is unresolved.
+        return failed(decision.code, message, decision.action === "lookup");
       }
       if (decision.action === "resize_buy" || decision.action === "cap_sell") {
         const resized =
