@@ -131,6 +131,34 @@ const REGRESSIONS: Regression[] = [
       ],
     },
   },
+  {
+    name: "an ambiguous submit its lookups never found is unresolved and followed, never submit_failed",
+    seed: 1,
+    scenario: {
+      seed: 1,
+      cash: "0",
+      latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: false, flipAtMs: null },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [
+        { atMs: 0, fault: { kind: "not_found_lag", ms: 1155, times: 1 } },
+        { atMs: 0, fault: { kind: "ambiguous", method: "submitOrder", times: 2 } },
+      ],
+      standingOrders: [],
+      outsideTrades: [],
+      crash: { atMs: 0 },
+      symbols: [{ symbol: "AAA", price: "1.00", qty: "1", fractionable: false, weightBps: 0 }],
+    },
+  },
 ];
 
 describe("reliability regressions", () => {

@@ -410,20 +410,22 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
     inj.outsideBuy.size === 0 &&
     inj.outsideSell.size === 0 &&
     !inj.staleReads &&
+    !lateFills &&
     // Someone else's open order on the book is netted by the plan and never fills.
     !run.atReturn.orders.some((o) => isStanding(o) && !FINAL_BROKER.has(o.status)) &&
     (final.status === "completed" || final.status === "completed_adjusted") &&
     run.reports.every((r) => r.orders.every((o) => o.state === "filled"));
   if (clean) {
     const e1 = equity(run.atReturn.cash, run.atReturn.positions, prices);
-    const wholeStep = [...whole].reduce((a, x) => Decimal.max(a, prices.get(x) ?? ZERO), ZERO);
+    // Each whole-share symbol's rounding can strand up to one share's value.
+    const wholeStep = [...whole].reduce((a, x) => a.plus(prices.get(x) ?? ZERO), ZERO);
     for (const sym of symbols) {
       const price = prices.get(sym) as Decimal;
       const held0 = run.start.positions.get(sym) ?? ZERO;
       const target = (weights.get(sym) ?? ZERO).times(e1);
       const value = (run.atReturn.positions.get(sym) ?? ZERO).times(price);
       const move = target.minus(held0.times(price)).abs();
-      // Rounding a whole-share leg strands up to one share's value, in that symbol or (as
+      // Rounding whole-share legs strands up to a share's value each, in that symbol or (as
       // cash that cannot fund a buy) in any other; market buys hold 3% more than they cost.
       const tol = e1.times(0.01).plus(move.times(0.035)).plus(wholeStep).plus(2);
       if (value.minus(target).abs().gt(tol)) {
