@@ -497,6 +497,8 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
         await this.broker.cancelOrder(o.id, { signal });
       } catch (e) {
         if (signal?.aborted) throw e;
+        // An ambiguous cancel may have landed: the confirmation below settles it.
+        if (isBrokerError(e, "ambiguous")) continue;
         if (!isBrokerError(e, "not_cancelable") && !isBrokerError(e, "not_found")) return false;
       }
     }
