@@ -159,6 +159,34 @@ const REGRESSIONS: Regression[] = [
       symbols: [{ symbol: "AAA", price: "1.00", qty: "1", fractionable: false, weightBps: 0 }],
     },
   },
+  {
+    name: "an ambiguous cancel of a conflicting order is confirmed, not taken as a failure",
+    seed: 1,
+    scenario: {
+      seed: 1,
+      cash: "0",
+      latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: false, flipAtMs: null },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [{ atMs: 0, fault: { kind: "ambiguous", method: "cancelOrder", times: 1 } }],
+      standingOrders: [{ symbol: "CCC", side: "sell", qty: 1 }],
+      outsideTrades: [],
+      crash: null,
+      symbols: [
+        { symbol: "CCC", price: "1.00", qty: "1", fractionable: false, weightBps: 10000 },
+        { symbol: "DDD", price: "1.00", qty: "5", fractionable: false, weightBps: 0 },
+      ],
+    },
+  },
 ];
 
 describe("reliability regressions", () => {
