@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type Decimal, isDecimal, toDecimal } from "./decimal.js";
+import { Decimal, isDecimal, toDecimal } from "./decimal.js";
 import { ValidationError, type ValidationIssue } from "./errors.js";
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -29,26 +29,81 @@ export function showValue(value: unknown): string {
  * @returns the dotted path of the first such key, or undefined
  */
 export function findForbiddenKey(value: unknown, path = "", seen = new Set<unknown>()): string | undefined {
-  if (typeof value !== "object" || value === null || seen.has(value) || isDecimal(value)) return undefined;
+  const keys = forbiddenKeyPath(value, seen);
+  if (keys === undefined) return undefined;
+  // The path is built only once a key is found (keys come back innermost first).
+  let p = path;
+  for (let i = keys.length - 1; i >= 0; i--) p = joinPath(p, keys[i]!);
+  return p;
+}
+
+/** The keys leading to the first forbidden key, innermost first; the walk of {@link findForbiddenKey}. */
+function forbiddenKeyPath(value: unknown, seen: Set<unknown>): string[] | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  // Decimals (the bulk of a portfolio's values) are leaves.
+  if (value instanceof Decimal || seen.has(value) || isDecimal(value)) return undefined;
   if (value instanceof Date) return undefined;
-  seen.add(value);
   if (value instanceof Map) {
+    seen.add(value);
     for (const [k, v] of value) {
-      const p = joinPath(path, String(k));
-      if (typeof k === "string" && FORBIDDEN_KEYS.has(k)) return p;
-      const found = findForbiddenKey(v, p, seen);
-      if (found !== undefined) return found;
+      if (typeof k === "string" && FORBIDDEN_KEYS.has(k)) return [String(k)];
+      const found = forbiddenKeyPath(v, seen);
+      if (found !== undefined) {
+        found.push(String(k));
+        return found;
+      }
     }
     return undefined;
   }
-  for (const key of Reflect.ownKeys(value)) {
+  const keys = Reflect.ownKeys(value);
+  let first = 0;
+  // An object joins `seen` (which stops cycles and second visits) only before its walk goes
+  // deeper: a record of plain values and decimals, the bulk of a portfolio, is cheaper to
+  // look over again than to remember, and the first forbidden key found is the same.
+  let remembered = false;
+  if (Array.isArray(value)) {
+    seen.add(value);
+    remembered = true;
+    // Own keys list an array's indices first (holes aside), then its other keys: the elements
+    // are read by number, much faster than by their string keys.
+    const n = value.length;
+    for (let i = 0; i < n; i++) {
+      const v: unknown = value[i];
+      if (typeof v !== "object" || v === null) continue;
+      const found = forbiddenKeyPath(v, seen);
+      if (found !== undefined) {
+        found.push(String(i));
+        return found;
+      }
+    }
+    // A dense array's own keys start with exactly its n indices.
+    if (n > 0 && keys.length >= n && keys[n - 1] === String(n - 1) && isIndexKey(keys[0]!, n)) first = n;
+    else while (first < keys.length && isIndexKey(keys[first]!, n)) first++;
+  }
+  for (let i = first; i < keys.length; i++) {
+    const key = keys[i]!;
     if (typeof key !== "string") continue;
-    const p = joinPath(path, key);
-    if (FORBIDDEN_KEYS.has(key)) return p;
-    const found = findForbiddenKey((value as Record<string, unknown>)[key], p, seen);
-    if (found !== undefined) return found;
+    if (FORBIDDEN_KEYS.has(key)) return [key];
+    const v = (value as Record<string, unknown>)[key];
+    if (typeof v !== "object" || v === null || v instanceof Decimal) continue;
+    if (!remembered) {
+      seen.add(value);
+      remembered = true;
+    }
+    const found = forbiddenKeyPath(v, seen);
+    if (found !== undefined) {
+      found.push(key);
+      return found;
+    }
   }
   return undefined;
+}
+
+/** Whether an own key of an array is one of its indices. */
+function isIndexKey(key: string | symbol, length: number): boolean {
+  if (typeof key !== "string") return false;
+  const i = Number(key);
+  return Number.isInteger(i) && i >= 0 && i < length && String(i) === key;
 }
 
 function joinPath(base: string, key: string | number): string {

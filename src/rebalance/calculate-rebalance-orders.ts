@@ -1,9 +1,9 @@
 import type { OrderSide, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { Decimal, INCREMENT_SNAP, ONE, Rounding, ZERO } from "../core/decimal.js";
-import { parseInput } from "../core/validation.js";
 import { allocateBuys, type BuyCandidate } from "./allocate-buys.js";
-import { type RebalanceInput, type RebalanceInputInput, RebalanceInputSchema } from "./rebalance-input.js";
+import { parseRebalanceInput } from "./parse-rebalance-input.js";
+import type { RebalanceInput, RebalanceInputInput } from "./rebalance-input.js";
 import type {
   LegAction,
   LegReason,
@@ -69,7 +69,7 @@ export interface OpenSide {
  * must trade without a price is skipped (`no_price`), never guessed.
  */
 export function calculateRebalanceOrders(input: RebalanceInputInput): RebalancePlan {
-  return planRebalance(parseInput(RebalanceInputSchema, input, "rebalance"));
+  return planRebalance(parseRebalanceInput(input));
 }
 
 /**

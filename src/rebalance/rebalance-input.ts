@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { OrderSnapshotSchema, PositionSnapshotSchema } from "../broker/schemas.js";
-import { Decimal, type DecimalLike, isDecimal, toDecimal, ZERO } from "../core/decimal.js";
+import { Decimal, type DecimalLike, ONE, toDecimal, ZERO } from "../core/decimal.js";
 import { zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
 
 // zSymbol's pattern, checked directly: these maps can hold tens of thousands of entries, and a
@@ -19,29 +19,34 @@ const mapOrRecord = (bound: "positive" | "nonNegative") =>
     )
     .transform((raw, ctx) => {
       const out: Record<string, Decimal> = {};
-      const entries = raw instanceof Map ? raw.entries() : Object.entries(raw);
       let ok = true;
-      for (const [key, value] of entries) {
+      const check = (key: unknown, value: unknown) => {
         if (typeof key !== "string" || !SYMBOL.test(key)) {
           ctx.addIssue({ code: "custom", path: [String(key)], message: "expected a ticker symbol" });
           ok = false;
-          continue;
+          return;
         }
         const d = decimalOrUndefined(value);
         if (d === undefined) {
           ctx.addIssue({ code: "custom", path: [key], message: "expected a finite decimal" });
           ok = false;
-        } else if (bound === "positive" ? d.lte(0) : d.isNegative()) {
+        } else if (d.isNegative() || (bound === "positive" && d.isZero())) {
           const message = bound === "positive" ? "expected a value > 0" : "expected a value ≥ 0";
           ctx.addIssue({ code: "custom", path: [key], message });
           ok = false;
         } else out[key] = d;
+      };
+      // Keys and values read directly: no [key, value] pair per entry.
+      if (raw instanceof Map) for (const [key, value] of raw) check(key, value);
+      else {
+        const record = raw as Readonly<Record<string, DecimalLike>>;
+        for (const key of Object.keys(record)) check(key, record[key]);
       }
       return ok ? out : z.NEVER;
     });
 
 function decimalOrUndefined(value: unknown): Decimal | undefined {
-  if (isDecimal(value) && value instanceof Decimal && value.isFinite()) return value;
+  if (value instanceof Decimal) return value.isFinite() ? value : undefined;
   try {
     return toDecimal(value);
   } catch {
@@ -55,8 +60,9 @@ const WeightsSchema = mapOrRecord("nonNegative").superRefine((weights, ctx) => {
   if (sum.gt(1)) {
     ctx.addIssue({ code: "custom", message: `expected weights summing to at most 1 (sum ${sum.toFixed()})` });
   }
-  for (const [symbol, w] of Object.entries(weights)) {
-    if (w.gt(1)) ctx.addIssue({ code: "custom", path: [symbol], message: "expected a weight ≤ 1" });
+  for (const symbol of Object.keys(weights)) {
+    if (weights[symbol]!.gt(ONE))
+      ctx.addIssue({ code: "custom", path: [symbol], message: "expected a weight ≤ 1" });
   }
 });
 
@@ -181,6 +187,37 @@ export const RebalanceOptionsSchema = z
   })
   .strict();
 
+const AccountSchema = z
+  .object({
+    /** Cash plus the market value of positions: the base of weight targets and of the cash buffer. */
+    equity: zNonNegativeDecimal,
+    /** The cash the plan may count on (for example the lesser of cash and non-marginable buying power). */
+    cash: zDecimal,
+  })
+  .strict();
+
+const CapabilitiesWithDefaultSchema = RebalanceCapabilitiesSchema.default({
+  notionalOrders: true,
+  fractional: true,
+  closePosition: true,
+});
+
+const OptionsWithDefaultSchema = RebalanceOptionsSchema.default(() => RebalanceOptionsSchema.parse({}));
+const PricesSchema = mapOrRecord("positive");
+
+/**
+ * The part of {@link RebalanceInputSchema} besides positions, open orders and assets: the
+ * validation fast path checks those three arrays by hand and the rest with this schema.
+ * Internal.
+ */
+export const RebalanceInputRestSchema = z.object({
+  targets: RebalanceTargetsSchema,
+  prices: PricesSchema,
+  account: AccountSchema,
+  capabilities: CapabilitiesWithDefaultSchema,
+  options: OptionsWithDefaultSchema,
+});
+
 /**
  * Schema of the planner's input. `RebalanceInputInput` is what callers pass (decimals as
  * `DecimalLike`, prices and targets as a `Map` or a record); `RebalanceInput` is the parsed
@@ -197,22 +234,11 @@ export const RebalanceInputSchema = z
     positions: z.array(PositionSnapshotSchema).default([]),
     openOrders: z.array(OrderSnapshotSchema).default([]),
     targets: RebalanceTargetsSchema,
-    prices: mapOrRecord("positive"),
+    prices: PricesSchema,
     assets: AssetsSchema,
-    account: z
-      .object({
-        /** Cash plus the market value of positions: the base of weight targets and of the cash buffer. */
-        equity: zNonNegativeDecimal,
-        /** The cash the plan may count on (for example the lesser of cash and non-marginable buying power). */
-        cash: zDecimal,
-      })
-      .strict(),
-    capabilities: RebalanceCapabilitiesSchema.default({
-      notionalOrders: true,
-      fractional: true,
-      closePosition: true,
-    }),
-    options: RebalanceOptionsSchema.default(() => RebalanceOptionsSchema.parse({})),
+    account: AccountSchema,
+    capabilities: CapabilitiesWithDefaultSchema,
+    options: OptionsWithDefaultSchema,
   })
   .strict()
   .superRefine((input, ctx) => {

@@ -1,0 +1,256 @@
+import { BROKER_ORDER_STATUSES, type OrderSnapshot, type PositionSnapshot } from "../broker/broker-port.js";
+import { Decimal, isDecimal, toDecimal } from "../core/decimal.js";
+import { findForbiddenKey, parseInput } from "../core/validation.js";
+import { type RebalanceInput, RebalanceInputRestSchema, RebalanceInputSchema } from "./rebalance-input.js";
+
+// The validation fast path. Portfolios reach tens of thousands of positions, orders and
+// assets; checking each through zod costs several times the planning. The arrays of plainly
+// valid input are checked here by hand, to exactly the rules of their schemas, and produce the
+// same parsed values. Anything unusual (a bad value, an unknown key, a string date, a record of
+// assets, a duplicate) returns undefined and the input goes through the full schema, which
+// names the offending path and value exactly as before. So the fast path never accepts what
+// the schema refuses and never changes an error: it only skips work on valid input.
+
+const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9./:_-]{0,31}$/;
+const DECIMAL_STRING = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i;
+const TOP_KEYS = new Set([
+  "positions",
+  "openOrders",
+  "targets",
+  "prices",
+  "assets",
+  "account",
+  "capabilities",
+  "options",
+]);
+const POSITION_KEYS = new Set([
+  "symbol",
+  "qty",
+  "qtyAvailable",
+  "marketValue",
+  "avgEntryPrice",
+  "currentPrice",
+]);
+const ORDER_KEYS = new Set([
+  "id",
+  "clientOrderId",
+  "symbol",
+  "side",
+  "type",
+  "timeInForce",
+  "qty",
+  "notional",
+  "filledQty",
+  "filledAvgPrice",
+  "limitPrice",
+  "status",
+  "createdAt",
+  "updatedAt",
+  "rejectReason",
+]);
+const ASSET_KEYS = new Set(["symbol", "tradable", "fractionable", "qtyIncrement", "minNotional"]);
+const SIDES = new Set(["buy", "sell"]);
+const TYPES = new Set(["market", "limit"]);
+const TIFS = new Set(["day", "gtc", "ioc", "fok", "opg", "cls"]);
+const STATUSES = new Set<string>(BROKER_ORDER_STATUSES);
+
+type Raw = Record<string, unknown>;
+type Bound = "any" | "positive" | "nonNegative";
+
+/**
+ * Parses the planner's input: the fast path for plainly valid input, else the full schema.
+ *
+ * @param input - the caller's input
+ * @returns the parsed input, equal to `RebalanceInputSchema.parse(input)`
+ * @throws ValidationError (`validation`) naming each offending path and value
+ */
+export function parseRebalanceInput(input: unknown): RebalanceInput {
+  if (findForbiddenKey(input, "rebalance") === undefined) {
+    const fast = fastParse(input);
+    if (fast !== undefined) return fast;
+  }
+  return parseInput(RebalanceInputSchema, input, "rebalance");
+}
+
+function isPlain(v: unknown): v is Raw {
+  if (typeof v !== "object" || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Only known keys, and no symbol keys. */
+function keysWithin(raw: Raw, known: ReadonlySet<string>): boolean {
+  for (const k of Object.keys(raw)) if (!known.has(k)) return false;
+  return Object.getOwnPropertySymbols(raw).length === 0;
+}
+
+/** zDecimal (and its bounds) on one value; undefined where the schema would refuse it. */
+function decimalOf(v: unknown, bound: Bound): Decimal | undefined {
+  let d: Decimal;
+  if (v instanceof Decimal) {
+    if (!v.isFinite()) return undefined;
+    d = v;
+  } else if (
+    (isDecimal(v) && v.isFinite()) ||
+    (typeof v === "number" && Number.isFinite(v)) ||
+    (typeof v === "string" && DECIMAL_STRING.test(v))
+  ) {
+    d = toDecimal(v);
+  } else return undefined;
+  if (bound === "positive" ? !d.gt(0) : bound === "nonNegative" ? !d.gte(0) : false) return undefined;
+  return d;
+}
+
+/** `optional(zDecimal…)`: a missing key stays missing, null or undefined becomes undefined. */
+function optionalDecimal(raw: Raw, key: string, bound: Bound, out: Raw): boolean {
+  if (!(key in raw)) return true;
+  const v = raw[key];
+  if (v === null || v === undefined) {
+    out[key] = undefined;
+    return true;
+  }
+  const d = decimalOf(v, bound);
+  if (d === undefined) return false;
+  out[key] = d;
+  return true;
+}
+
+function isSymbol(v: unknown): v is string {
+  return typeof v === "string" && SYMBOL.test(v);
+}
+
+function isValidDate(v: unknown): v is Date {
+  return v instanceof Date && !Number.isNaN(v.getTime());
+}
+
+function fastParse(input: unknown): RebalanceInput | undefined {
+  if (!isPlain(input) || !keysWithin(input, TOP_KEYS)) return undefined;
+  const positions = input.positions === undefined ? [] : fastPositions(input.positions);
+  if (positions === undefined) return undefined;
+  const openOrders = input.openOrders === undefined ? [] : fastOrders(input.openOrders);
+  if (openOrders === undefined) return undefined;
+  const assets = fastAssets(input.assets);
+  if (assets === undefined) return undefined;
+  const rest = RebalanceInputRestSchema.safeParse({
+    targets: input.targets,
+    prices: input.prices,
+    account: input.account,
+    capabilities: input.capabilities,
+    options: input.options,
+  });
+  if (!rest.success) return undefined;
+  const { targets, prices, account, capabilities, options } = rest.data;
+  return { positions, openOrders, targets, prices, assets, account, capabilities, options } as RebalanceInput;
+}
+
+function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const out: PositionSnapshot[] = new Array(raw.length);
+  const seen = new Set<string>();
+  for (let i = 0; i < raw.length; i++) {
+    const p: unknown = raw[i];
+    if (!isPlain(p) || !keysWithin(p, POSITION_KEYS)) return undefined;
+    const { symbol } = p;
+    if (!isSymbol(symbol) || seen.has(symbol)) return undefined;
+    seen.add(symbol);
+    const qty = decimalOf(p.qty, "any");
+    const qtyAvailable = decimalOf(p.qtyAvailable, "any");
+    if (qty === undefined || qtyAvailable === undefined) return undefined;
+    const parsed: Raw = { symbol, qty, qtyAvailable };
+    if (
+      !optionalDecimal(p, "marketValue", "any", parsed) ||
+      !optionalDecimal(p, "avgEntryPrice", "nonNegative", parsed) ||
+      !optionalDecimal(p, "currentPrice", "positive", parsed)
+    ) {
+      return undefined;
+    }
+    // PositionSnapshotSchema's refinement: a long's qtyAvailable in [0, qty], a short's in [qty, 0].
+    if (
+      qty.gte(0)
+        ? qtyAvailable.isNegative() || qtyAvailable.gt(qty)
+        : qtyAvailable.gt(0) || qtyAvailable.lt(qty)
+    ) {
+      return undefined;
+    }
+    out[i] = parsed as unknown as PositionSnapshot;
+  }
+  return out;
+}
+
+function fastOrders(raw: unknown): OrderSnapshot[] | undefined {
+  if (!Array.isArray(raw)) return undefined;
+  const out: OrderSnapshot[] = new Array(raw.length);
+  const seen = new Set<string>();
+  for (let i = 0; i < raw.length; i++) {
+    const o: unknown = raw[i];
+    if (!isPlain(o) || !keysWithin(o, ORDER_KEYS)) return undefined;
+    const { id, clientOrderId, symbol, side, type, timeInForce, status, updatedAt } = o;
+    if (typeof id !== "string" || id.length === 0 || seen.has(id)) return undefined;
+    seen.add(id);
+    if (typeof clientOrderId !== "string" || clientOrderId.length === 0 || !isSymbol(symbol))
+      return undefined;
+    if (typeof side !== "string" || !SIDES.has(side) || typeof type !== "string" || !TYPES.has(type)) {
+      return undefined;
+    }
+    if (typeof timeInForce !== "string" || !TIFS.has(timeInForce)) return undefined;
+    if (typeof status !== "string" || !STATUSES.has(status) || !isValidDate(updatedAt)) return undefined;
+    const filledQty = decimalOf(o.filledQty, "nonNegative");
+    if (filledQty === undefined) return undefined;
+    // Built in the schema's key order.
+    const parsed: Raw = { id, clientOrderId, symbol, side, type, timeInForce };
+    if (
+      !optionalDecimal(o, "qty", "positive", parsed) ||
+      !optionalDecimal(o, "notional", "positive", parsed)
+    ) {
+      return undefined;
+    }
+    parsed.filledQty = filledQty;
+    if (
+      !optionalDecimal(o, "filledAvgPrice", "nonNegative", parsed) ||
+      !optionalDecimal(o, "limitPrice", "positive", parsed)
+    ) {
+      return undefined;
+    }
+    parsed.status = status;
+    if ("createdAt" in o) {
+      const c = o.createdAt;
+      if (c === null || c === undefined) parsed.createdAt = undefined;
+      else if (isValidDate(c)) parsed.createdAt = c;
+      else return undefined;
+    }
+    parsed.updatedAt = updatedAt;
+    if ("rejectReason" in o) {
+      const r = o.rejectReason;
+      if (r === null || r === undefined) parsed.rejectReason = undefined;
+      else if (typeof r === "string") parsed.rejectReason = r;
+      else return undefined;
+    }
+    // OrderSnapshotSchema's refinement: qty or notional, and no more filled than ordered.
+    const qty = parsed.qty as Decimal | undefined;
+    if (qty === undefined && parsed.notional === undefined) return undefined;
+    if (qty !== undefined && filledQty.gt(qty)) return undefined;
+    out[i] = parsed as unknown as OrderSnapshot;
+  }
+  return out;
+}
+
+function fastAssets(raw: unknown): RebalanceInput["assets"] | undefined {
+  // A record of assets is rarer and goes through the schema.
+  if (!Array.isArray(raw)) return undefined;
+  const out: Raw[] = new Array(raw.length);
+  const seen = new Set<string>();
+  for (let i = 0; i < raw.length; i++) {
+    const a: unknown = raw[i];
+    if (!isPlain(a) || !keysWithin(a, ASSET_KEYS)) return undefined;
+    const { symbol, tradable, fractionable } = a;
+    if (!isSymbol(symbol) || seen.has(symbol)) return undefined;
+    seen.add(symbol);
+    if (typeof tradable !== "boolean" || typeof fractionable !== "boolean") return undefined;
+    const qtyIncrement = decimalOf(a.qtyIncrement, "positive");
+    if (qtyIncrement === undefined) return undefined;
+    const parsed: Raw = { symbol, tradable, fractionable, qtyIncrement };
+    if (!optionalDecimal(a, "minNotional", "nonNegative", parsed)) return undefined;
+    out[i] = parsed;
+  }
+  return out as RebalanceInput["assets"];
+}
