@@ -2,7 +2,7 @@
 // reference of the same arithmetic (bench-only code, never shipped: floats are what the
 // planner must not use for money). Prints a table of medians and the decimal/float ratio.
 //
-//   npm run bench:planner            (BENCH_RUNS=9 to change the samples per size)
+//   npm run bench:planner            (BENCH_RUNS=21 to change the samples per size; at least 11)
 
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
@@ -18,7 +18,7 @@ import {
 import { planRebalance } from "../src/rebalance/calculate-rebalance-orders.js";
 
 const SIZES = [100, 1_000, 10_000];
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const RUNS = Math.max(11, Number(process.env.BENCH_RUNS ?? 11));
 
 interface Portfolio {
   input: RebalanceInputInput;
@@ -413,8 +413,7 @@ const collect = runInNewContext("gc") as () => void;
 
 /** Median wall-clock milliseconds of fn over `runs` samples of `repeat` calls each. */
 function time(fn: () => unknown, runs: number, repeat = 1): number {
-  fn(); // warm-up
-  fn();
+  for (let w = 0; w < 3; w++) fn(); // warm-up: the same input, so both sides run optimised code
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     collect();
@@ -430,11 +429,10 @@ for (const n of SIZES) {
   const { input, float } = makePortfolio(n, 42 + n);
   const plan = calculateRebalanceOrders(input);
   const ref = floatPlan(float);
-  const runs = n >= 10_000 ? Math.max(3, Math.ceil(RUNS / 2)) : RUNS;
-  const full = time(() => calculateRebalanceOrders(input), runs);
+  const full = time(() => calculateRebalanceOrders(input), RUNS);
   const parsed = RebalanceInputSchema.parse(input);
-  const planOnly = time(() => planRebalance(parsed), runs);
-  const f = time(() => floatPlan(float), runs, Math.max(1, Math.round(20_000 / n)));
+  const planOnly = time(() => planRebalance(parsed), RUNS);
+  const f = time(() => floatPlan(float), RUNS, Math.max(1, Math.round(20_000 / n)));
   rows.push([
     n.toLocaleString("en-US"),
     `${plan.legs.length} / ${ref.legs.length}`,

@@ -97,7 +97,10 @@ export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal)
     let largest: BuyCandidate | undefined;
     for (const it of items) {
       const u = result.get(it.c) ?? ZERO;
-      if (u.gt(0) && (largest === undefined || u.times(it.c.unitCost).gt(largestCost(result, largest)))) {
+      if (
+        isPositive(u) &&
+        (largest === undefined || u.times(it.c.unitCost).gt(largestCost(result, largest)))
+      ) {
         largest = it.c;
       }
     }
@@ -112,7 +115,7 @@ export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal)
   const rest = [];
   for (const it of items) {
     const short = it.deficit.minus((result.get(it.c) ?? ZERO).times(it.c.unitValue));
-    if (short.gt(0)) rest.push({ it, short, key: short.toNumber() });
+    if (isPositive(short)) rest.push({ it, short, key: short.toNumber() });
   }
   rest.sort(
     (a, b) =>
@@ -128,7 +131,7 @@ export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal)
     const room = c.needUnits.minus(have);
     let add = affordable.lt(room) ? affordable : room;
     if (have.isZero() && add.lt(c.minUnits)) add = ZERO;
-    if (add.lte(0)) continue;
+    if (!isPositive(add)) continue;
     result.set(c, have.plus(add));
     left = left.minus(add.times(c.unitCost));
   }
@@ -137,4 +140,14 @@ export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal)
 
 function largestCost(result: Map<BuyCandidate, Decimal>, c: BuyCandidate): Decimal {
   return (result.get(c) ?? ZERO).times(c.unitCost);
+}
+
+/**
+ * Whether a finite decimal is above zero; `d.gt(0)` without building a decimal from the 0.
+ *
+ * @param d - a finite decimal
+ * @returns true when d > 0
+ */
+export function isPositive(d: Decimal): boolean {
+  return !d.isZero() && !d.isNegative();
 }

@@ -1,7 +1,7 @@
 import type { OrderSide, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { Decimal, INCREMENT_SNAP, ONE, Rounding, ZERO } from "../core/decimal.js";
-import { allocateBuys, type BuyCandidate } from "./allocate-buys.js";
+import { allocateBuys, type BuyCandidate, isPositive } from "./allocate-buys.js";
 import { parseRebalanceInput } from "./parse-rebalance-input.js";
 import type { RebalanceInput, RebalanceInputInput } from "./rebalance-input.js";
 import type {
@@ -173,12 +173,12 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
 
     const targetRaw = targetMap[symbol];
     const targeted = targetRaw !== undefined;
-    if (price !== undefined && held.gt(0)) {
+    if (price !== undefined && isPositive(held)) {
       naiveTurnover = naiveTurnover.plus(held.times(price));
       naiveOrderCount++;
     }
     const targetValue = targeted && targetKind === "weights" ? targetRaw.times(equity) : targetRaw;
-    if (targeted && targetRaw.gt(0)) {
+    if (targeted && isPositive(targetRaw)) {
       naiveOrderCount++;
       if (targetKind === "weights") naiveTurnover = naiveTurnover.plus(targetValue as Decimal);
       else if (targetKind === "notionals") naiveTurnover = naiveTurnover.plus(targetRaw);
@@ -233,7 +233,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
     const deltaNotional = delta.isZero() ? ZERO : delta.abs().times(price);
     minimalTurnover = minimalTurnover.plus(deltaNotional);
     if (delta.isZero()) continue;
-    if (direction === 0 || delta.cmp(ZERO) !== direction) {
+    if (direction === 0 || (delta.isNegative() ? -1 : 1) !== direction) {
       skip(
         symbol,
         "covered_by_open_orders",
@@ -386,7 +386,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   });
   const projectedWeights: Record<string, Decimal> = {};
   // 20 significant digits of 1 / equity are plenty for a reported weight, and keep the products short.
-  const inverseEquity = projectedEquity.gt(0) ? ONE.div(projectedEquity).toSignificantDigits(20) : ZERO;
+  const inverseEquity = isPositive(projectedEquity) ? ONE.div(projectedEquity).toSignificantDigits(20) : ZERO;
   for (let i = 0; i < symbols.length; i++) {
     const value = projectedValues[i];
     if (value !== undefined) projectedWeights[symbols[i]!] = value.times(inverseEquity);
@@ -443,17 +443,17 @@ function planSell(a: SellArgs): RebalanceLeg | { skip: string } {
     const exitQty = minOf(a.projected, a.available);
     const notional = exitQty.times(a.price);
     const orderable =
-      exitQty.gt(0) &&
+      isPositive(exitQty) &&
       exitQty.decimalPlaces() <= MAX_QTY_DECIMALS &&
       exitQty.mod(a.increment).isZero() &&
       notional.gte(a.minNotional);
     if (orderable) return sellLeg(a, exitQty, "exit", false);
-    if (a.closePositionAllowed && exitQty.gt(0) && exitQty.eq(a.held)) {
+    if (a.closePositionAllowed && isPositive(exitQty) && exitQty.eq(a.held)) {
       return sellLeg(a, exitQty, "exit", true);
     }
     // Without closePosition, sell what can be an order and leave the dust.
     const part = minOf(floorSteps(exitQty, a.increment).times(a.increment), exitQty);
-    if (part.gt(0) && part.times(a.price).gte(a.minNotional)) return sellLeg(a, part, "trim", false);
+    if (isPositive(part) && part.times(a.price).gte(a.minNotional)) return sellLeg(a, part, "trim", false);
     return { skip: "the position is dust that cannot be an order and closePosition is unavailable" };
   }
   let qty = floorSteps(a.projected.minus(a.target), a.increment).times(a.increment);
@@ -461,7 +461,7 @@ function planSell(a: SellArgs): RebalanceLeg | { skip: string } {
     // Capped at the shares not held by open sells, on the increment and never above them.
     qty = minOf(floorSteps(a.available, a.increment).times(a.increment), a.available);
   }
-  if (qty.lte(0)) return { skip: "less than one increment" };
+  if (!isPositive(qty)) return { skip: "less than one increment" };
   const notional = qty.times(a.price);
   if (notional.lt(a.minNotional)) return { skip: "below the minimum order notional" };
   return sellLeg(a, qty, "trim", false, notional);
@@ -496,7 +496,7 @@ function sellLeg(
 }
 
 function buyLeg(c: BuyCandidate, units: Decimal, buyFactor: Decimal, shrunk: boolean): RebalanceLeg {
-  const action: LegAction = c.projectedQty.lte(0) ? "enter" : "add";
+  const action: LegAction = !isPositive(c.projectedQty) ? "enter" : "add";
   let qty: Decimal | undefined;
   let notional: Decimal | undefined;
   let estimatedQty: Decimal;
@@ -563,7 +563,7 @@ function effectiveIncrement(increment: Decimal, fractional: boolean): Decimal {
 
 /** Whole steps in a value, rounded down, where a value within a millionth of a step of the next counts as that step. */
 function floorSteps(value: Decimal, step: Decimal): Decimal {
-  if (value.lte(0)) return ZERO;
+  if (!isPositive(value)) return ZERO;
   // Dividing by a power of ten is exact as a multiplication, and far cheaper.
   const steps =
     step === ONE
@@ -578,8 +578,8 @@ function floorSteps(value: Decimal, step: Decimal): Decimal {
 }
 
 function withinBand(deltaNotional: Decimal, bandWeightNotional: Decimal, bandNotional: Decimal): boolean {
-  if (bandNotional.gt(0) && deltaNotional.lte(bandNotional)) return true;
-  return bandWeightNotional.gt(0) && deltaNotional.lte(bandWeightNotional);
+  if (isPositive(bandNotional) && deltaNotional.lte(bandNotional)) return true;
+  return isPositive(bandWeightNotional) && deltaNotional.lte(bandWeightNotional);
 }
 
 /** Unfilled shares of an open order; undefined for a notional order without a price. */
