@@ -282,6 +282,8 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
       // The crashed run's open order hidden from the resume's reads (lag, faults) is a
       // conflict no plan could see: the retry cancels it and goes on.
       (code === "wash_trade" && inj.crashed && inj.restFaults) ||
+      // An outside trade between the plans can turn a standing order into a new conflict.
+      (code === "wash_trade" && inj.outsideBuy.size + inj.outsideSell.size > 0) ||
       // A sell capped to what an outside sale left (or a buy resized) may fall under the
       // minimum: a follow-on of the injected cause.
       ((code === "min_notional" || code === "not_fractionable") &&
@@ -416,6 +418,9 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
     inj.outsideSell.size === 0 &&
     !inj.staleReads &&
     !lateFills &&
+    // An order still working when the run returned (hidden from a resume by lagged reads)
+    // has not moved the positions yet.
+    ownAtReturn.every((o) => FINAL_BROKER.has(o.status)) &&
     // Someone else's open order on the book is netted by the plan and never fills.
     !run.atReturn.orders.some((o) => isStanding(o) && !FINAL_BROKER.has(o.status)) &&
     (final.status === "completed" || final.status === "completed_adjusted") &&

@@ -128,7 +128,10 @@ export async function runScenario(s: Scenario): Promise<ScenarioRun> {
   for (const o of s.standingOrders) {
     const price = start.prices.get(o.symbol);
     if (price === undefined) continue;
-    const limit = (o.side === "buy" ? price.times(0.5) : price.times(2)).toDecimalPlaces(2, Decimal.ROUND_DOWN);
+    const limit = (o.side === "buy" ? price.times(0.5) : price.times(2)).toDecimalPlaces(
+      2,
+      Decimal.ROUND_DOWN,
+    );
     if (limit.lte(0)) continue;
     await clock
       .run(

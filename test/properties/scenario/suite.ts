@@ -75,7 +75,11 @@ export async function checkScenario(s: Scenario): Promise<{ violations: Violatio
   if (inj.marketEverClosed) covered.push("market_closed");
   if (run.log.some((e) => e.type === "update" && e.event === "partial_fill")) covered.push("partial_fills");
   const standing = new Set(run.afterIdle.orders.filter(isStanding).map((o) => o.id));
-  if (run.log.some((e) => e.type === "update" && e.event === "pending_cancel" && standing.has(String(e.orderId)))) {
+  if (
+    run.log.some(
+      (e) => e.type === "update" && e.event === "pending_cancel" && standing.has(String(e.orderId)),
+    )
+  ) {
     covered.push("conflict_cancel");
   }
   if (s.rebalancer.polling) covered.push("polling");
