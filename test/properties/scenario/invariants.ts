@@ -276,8 +276,8 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
       // the refusal is the designed safety net (the order is adopted, never placed twice).
       (s.crash !== null && inj.restFaults);
     const excused =
-      (code === "insufficient_buying_power" && (inj.staleReads || inj.outsideBuy.size > 0)) ||
-      (code === "insufficient_quantity" && (inj.staleReads || inj.outsideSell.size > 0)) ||
+      (code === "insufficient_buying_power" && (inj.staleReads || inj.outsideBuy.size > 0 || lateFills)) ||
+      (code === "insufficient_quantity" && (inj.staleReads || inj.outsideSell.size > 0 || lateFills)) ||
       (code === "duplicate_client_order_id" && submitAmbiguous) ||
       // The crashed run's open order hidden from the resume's reads (lag, faults) is a
       // conflict no plan could see: the retry cancels it and goes on.
