@@ -374,7 +374,10 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
     }
   }
   const anyUnresolved = allOutcomes(run).some((o) => o.state === "unresolved");
-  if (final.positionsAfter.length > 0 && !inj.staleReads && !anyUnresolved) {
+  const allFinal = ownAtReturn.every((o) => FINAL_BROKER.has(o.status));
+  // Positions are compared once nothing can move them: no order still working (one hidden
+  // from a resume by lagged reads fills after the report), no stale read, none unresolved.
+  if (final.positionsAfter.length > 0 && !inj.staleReads && !anyUnresolved && allFinal) {
     const reported = new Map(final.positionsAfter.map((p) => [p.symbol, p.qty]));
     const lastOutside = Math.max(
       -1,
@@ -420,7 +423,7 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
     !lateFills &&
     // An order still working when the run returned (hidden from a resume by lagged reads)
     // has not moved the positions yet.
-    ownAtReturn.every((o) => FINAL_BROKER.has(o.status)) &&
+    allFinal &&
     // Someone else's open order on the book is netted by the plan and never fills.
     !run.atReturn.orders.some((o) => isStanding(o) && !FINAL_BROKER.has(o.status)) &&
     (final.status === "completed" || final.status === "completed_adjusted") &&
