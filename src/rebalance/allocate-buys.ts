@@ -1,80 +1,93 @@
-import { Decimal, ONE, ZERO } from "../core/decimal.js";
-
-const HUNDRED = new Decimal(100);
-
-import type { OpenSide } from "./calculate-rebalance-orders.js";
+import type { OrderSnapshot } from "../broker/broker-port.js";
+import type { Decimal } from "../core/decimal.js";
 import type { LegReason } from "./rebalance-plan.js";
+import { minBig } from "./scaled.js";
+
+// Exact integer arithmetic at the planner's scales (see scaled.ts): money at scale M (shares ×
+// dollars), cash counted at scale C = M + F, factors at scale F.
+
+/** Open orders of one side of one symbol. */
+export interface OpenSide {
+  orders: OrderSnapshot[];
+  /** Unfilled shares at the quantity scale (at the reference price for notional orders). */
+  qty: bigint;
+}
 
 /** A buy the planner wants, in whole units (increments of shares, or cents for a notional buy). */
 export interface BuyCandidate {
+  /** Index of the symbol in the planner's table. */
+  index: number;
   symbol: string;
-  price: Decimal;
-  /** The share increment (qty buys). */
-  increment: Decimal;
   /** Whether the buy is a notional order (units are cents). */
   notional: boolean;
-  /** Dollars per unit at the reference price. */
-  unitValue: Decimal;
-  /** Cash counted per unit (unitValue × (1 + marketBuyBuffer) for a quantity market buy). */
-  unitCost: Decimal;
-  /** Cash counted per dollar bought: 1, or 1 + marketBuyBuffer. */
-  costFactor: Decimal;
+  /** Dollars per unit at the reference price (scale M). */
+  unitValue: bigint;
+  /** Cash counted per unit, scale C: unitValue × (1 + marketBuyBuffer) for a quantity market buy. */
+  unitCost: bigint;
+  /** Cash counted per dollar bought, scale F: 1, or 1 + marketBuyBuffer. */
+  costFactor: bigint;
   /** Units that reach the target. */
-  needUnits: Decimal;
+  needUnits: bigint;
   /** Units of the smallest allowed leg. */
-  minUnits: Decimal;
-  heldQty: Decimal;
-  projectedQty: Decimal;
-  targetQty: Decimal;
+  minUnits: bigint;
+  /** Projected shares (held + kept open buys) and the target, scale Q. */
+  projected: bigint;
+  target: bigint;
   reason: LegReason;
   /** The symbol's open sells: conflicts to cancel once the buy is kept. */
   opposite: OpenSide | undefined;
+  /** The share increment (scale Q). */
+  increment: bigint;
+  /** The target as a decimal, for the leg. */
+  targetQty: Decimal;
 }
+
+interface Item {
+  c: BuyCandidate;
+  /** The shortfall in dollars, scale M. */
+  deficit: bigint;
+  units: bigint;
+}
+
+const bySymbol = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Sizes buys to fit the cash: all of them when they fit; otherwise water filling (the most
  * underweight in dollars first, every buy brought down to a common remaining shortfall),
  * floored to whole units, then the cash left handed out unit by unit, largest shortfall first.
+ * Exact: the water level is kept as a fraction, never rounded.
  *
  * @param candidates - the buys wanted, each at least its minimum
- * @param cash - the cash buys may use, at least zero
- * @returns units per candidate (zero or absent: no leg); Σ units × unitCost ≤ cash
+ * @param cash - the cash buys may use, at least zero, scale C
+ * @returns units per candidate, in order (zero: no leg); Σ units × unitCost ≤ cash
  */
-export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal): Map<BuyCandidate, Decimal> {
-  const result = new Map<BuyCandidate, Decimal>();
-  if (candidates.length === 0) return result;
-  let total = ZERO;
-  for (const c of candidates) total = total.plus(c.needUnits.times(c.unitCost));
-  if (total.lte(cash)) {
-    for (const c of candidates) result.set(c, c.needUnits);
-    return result;
-  }
+export function allocateBuys(candidates: readonly BuyCandidate[], cash: bigint): bigint[] {
+  const n = candidates.length;
+  let total = 0n;
+  for (const c of candidates) total += c.needUnits * c.unitCost;
+  if (total <= cash) return candidates.map((c) => c.needUnits);
 
   // Water level L: Σ factor_i · max(0, D_i − L) = cash, where D_i is the shortfall in dollars
-  // and factor_i the cash counted per dollar bought.
-  const items = candidates.map((c) => {
-    const deficit = c.needUnits.times(c.unitValue);
-    return { c, deficit, key: deficit.toNumber(), factor: c.costFactor };
-  });
-  items.sort(
-    (a, b) =>
-      b.key - a.key ||
-      b.deficit.cmp(a.deficit) ||
-      (a.c.symbol < b.c.symbol ? -1 : a.c.symbol > b.c.symbol ? 1 : 0),
+  // and factor_i the cash counted per dollar bought. L = levelNum / levelDen exactly.
+  const items: Item[] = candidates.map((c) => ({ c, deficit: c.needUnits * c.unitValue, units: 0n }));
+  items.sort((a, b) =>
+    a.deficit > b.deficit ? -1 : a.deficit < b.deficit ? 1 : bySymbol(a.c.symbol, b.c.symbol),
   );
-  let sumFD = ZERO;
-  let sumF = ZERO;
-  let level = ZERO;
-  for (let k = 0; k < items.length; k++) {
+  let sumFD = 0n;
+  let sumF = 0n;
+  let levelNum = 0n;
+  let levelDen = 1n;
+  for (let k = 0; k < n; k++) {
     const it = items[k]!;
-    sumFD = sumFD.plus(it.factor === ONE ? it.deficit : it.factor.times(it.deficit));
-    sumF = sumF.plus(it.factor);
+    sumFD += it.c.costFactor * it.deficit;
+    sumF += it.c.costFactor;
     const next = items[k + 1];
-    // The level with the first k + 1 buys active, L = (ΣfD − cash) / Σf, is valid once it
-    // reaches the next shortfall; compared without dividing.
-    if (next === undefined || sumFD.minus(cash).gte(next.deficit.times(sumF))) {
-      const candidate = sumFD.minus(cash).div(sumF);
-      level = candidate.isNegative() ? ZERO : candidate;
+    // The level with the first k + 1 buys active, (ΣfD − cash) / Σf, is valid once it reaches
+    // the next shortfall.
+    if (next === undefined || sumFD - cash >= next.deficit * sumF) {
+      const num = sumFD - cash;
+      levelNum = num < 0n ? 0n : num;
+      levelDen = sumF;
       break;
     }
   }
@@ -82,72 +95,59 @@ export function allocateBuys(candidates: readonly BuyCandidate[], cash: Decimal)
   let left = cash;
   for (const it of items) {
     const c = it.c;
-    let units = ZERO;
-    if (it.deficit.gt(level)) {
-      const over = it.deficit.minus(level);
-      const fit = (c.notional ? over.times(HUNDRED) : over.div(c.unitValue)).floor();
-      units = fit.lt(c.needUnits) ? fit : c.needUnits;
-      if (units.lt(c.minUnits)) units = ZERO;
+    let units = 0n;
+    // deficit > L, and the units that fit: ⌊(deficit − L) / unitValue⌋.
+    const over = it.deficit * levelDen - levelNum;
+    if (over > 0n) {
+      const fit = over / (levelDen * c.unitValue);
+      units = minBig(fit, c.needUnits);
+      if (units < c.minUnits) units = 0n;
     }
-    result.set(c, units);
-    left = left.minus(units.times(c.unitCost));
+    it.units = units;
+    left -= units * c.unitCost;
   }
-  // The level is a rounded quotient: give back single units until the total fits.
-  while (left.isNegative()) {
-    let largest: BuyCandidate | undefined;
+  // Flooring never overspends an exact level; kept as a guard: give back single units until
+  // the total fits.
+  while (left < 0n) {
+    let largest: Item | undefined;
+    let largestCost = 0n;
     for (const it of items) {
-      const u = result.get(it.c) ?? ZERO;
-      if (
-        isPositive(u) &&
-        (largest === undefined || u.times(it.c.unitCost).gt(largestCost(result, largest)))
-      ) {
-        largest = it.c;
+      if (it.units <= 0n) continue;
+      const cost = it.units * it.c.unitCost;
+      if (largest === undefined || cost > largestCost) {
+        largest = it;
+        largestCost = cost;
       }
     }
     if (largest === undefined) break;
-    const u = (result.get(largest) ?? ZERO).minus(1);
-    const dropped = u.lt(largest.minUnits) ? u.plus(1) : new Decimal(1);
-    result.set(largest, u.lt(largest.minUnits) ? ZERO : u);
-    left = left.plus(dropped.times(largest.unitCost));
+    const u = largest.units - 1n;
+    const dropped = u < largest.c.minUnits ? largest.units : 1n;
+    largest.units = u < largest.c.minUnits ? 0n : u;
+    left += dropped * largest.c.unitCost;
   }
 
   // Hand out what flooring left, largest remaining shortfall first.
-  const rest = [];
+  const rest: { it: Item; short: bigint }[] = [];
   for (const it of items) {
-    const short = it.deficit.minus((result.get(it.c) ?? ZERO).times(it.c.unitValue));
-    if (isPositive(short)) rest.push({ it, short, key: short.toNumber() });
+    const short = it.deficit - it.units * it.c.unitValue;
+    if (short > 0n) rest.push({ it, short });
   }
-  rest.sort(
-    (a, b) =>
-      b.key - a.key ||
-      b.short.cmp(a.short) ||
-      (a.it.c.symbol < b.it.c.symbol ? -1 : a.it.c.symbol > b.it.c.symbol ? 1 : 0),
+  rest.sort((a, b) =>
+    a.short > b.short ? -1 : a.short < b.short ? 1 : bySymbol(a.it.c.symbol, b.it.c.symbol),
   );
   for (const { it } of rest) {
     const c = it.c;
-    if (left.lt(c.unitCost)) continue;
-    const have = result.get(c) ?? ZERO;
-    const affordable = (c.notional ? left.times(HUNDRED) : left.div(c.unitCost)).floor();
-    const room = c.needUnits.minus(have);
-    let add = affordable.lt(room) ? affordable : room;
-    if (have.isZero() && add.lt(c.minUnits)) add = ZERO;
-    if (!isPositive(add)) continue;
-    result.set(c, have.plus(add));
-    left = left.minus(add.times(c.unitCost));
+    if (left < c.unitCost) continue;
+    const have = it.units;
+    const affordable = left / c.unitCost;
+    const room = c.needUnits - have;
+    let add = minBig(affordable, room);
+    if (have === 0n && add < c.minUnits) add = 0n;
+    if (add <= 0n) continue;
+    it.units = have + add;
+    left -= add * c.unitCost;
   }
-  return result;
-}
-
-function largestCost(result: Map<BuyCandidate, Decimal>, c: BuyCandidate): Decimal {
-  return (result.get(c) ?? ZERO).times(c.unitCost);
-}
-
-/**
- * Whether a finite decimal is above zero; `d.gt(0)` without building a decimal from the 0.
- *
- * @param d - a finite decimal
- * @returns true when d > 0
- */
-export function isPositive(d: Decimal): boolean {
-  return !d.isZero() && !d.isNegative();
+  const units = new Map<BuyCandidate, bigint>();
+  for (const it of items) units.set(it.c, it.units);
+  return candidates.map((c) => units.get(c) ?? 0n);
 }

@@ -1,7 +1,7 @@
 import type { OrderSide, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
-import { Decimal, INCREMENT_SNAP, ONE, Rounding, ZERO } from "../core/decimal.js";
-import { allocateBuys, type BuyCandidate, isPositive } from "./allocate-buys.js";
+import { Decimal, ONE, ZERO } from "../core/decimal.js";
+import { allocateBuys, type BuyCandidate, type OpenSide } from "./allocate-buys.js";
 import { parseRebalanceInput } from "./parse-rebalance-input.js";
 import type { RebalanceInput, RebalanceInputInput } from "./rebalance-input.js";
 import type {
@@ -13,11 +13,22 @@ import type {
   SkippedSymbol,
   SkipReason,
 } from "./rebalance-plan.js";
+import {
+  ceilDiv,
+  decimalsOf,
+  floorSteps,
+  fromScaled,
+  fromScaledSignificant,
+  maxBig,
+  minBig,
+  pow10,
+  roundHalfUpDiv,
+  toScaled,
+} from "./scaled.js";
+
+export type { OpenSide } from "./allocate-buys.js";
 
 const NANO = new Decimal("0.000000001");
-const CENT = new Decimal("0.01");
-const BILLION = new Decimal(1_000_000_000);
-const HUNDRED = new Decimal(100);
 const MAX_QTY_DECIMALS = 9;
 const TARGET_DECIMALS = 15;
 
@@ -26,13 +37,6 @@ interface Rules {
   fractionable: boolean;
   qtyIncrement: Decimal;
   minNotional?: Decimal | undefined;
-}
-
-/** Open orders of one side of one symbol. */
-export interface OpenSide {
-  orders: OrderSnapshot[];
-  /** Unfilled shares (at the reference price for notional orders). */
-  qty: Decimal;
 }
 
 /**
@@ -82,16 +86,9 @@ export function calculateRebalanceOrders(input: RebalanceInputInput): RebalanceP
  */
 export function planRebalance(input: RebalanceInput): RebalancePlan {
   const { options, capabilities, account } = input;
-  const equity = account.equity;
-  const tolerance = options.fullExitTolerance;
-  const bandWeight = options.noTradeBand.weight;
-  const bandNotional = options.noTradeBand.notional;
-  const bandWeightNotional = bandWeight.times(equity);
-  const buyFactor = ONE.plus(options.marketBuyBuffer);
   const keep = new Set(options.keep);
   const wantSells = options.sides !== "buys";
   const wantBuys = options.sides !== "sells";
-
   const prices = input.prices as Record<string, Decimal>;
   const rules = rulesBySymbol(input.assets);
   const positions = new Map(input.positions.map((p) => [p.symbol, p]));
@@ -111,78 +108,205 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   }
   const untargeted = options.untargeted ?? (targetKind === "weights" ? "liquidate" : "keep");
 
-  const buysOpen = new Map<string, OpenSide>();
-  const sellsOpen = new Map<string, OpenSide>();
-  const holdsBySymbol = new Map<string, Decimal>();
+  // ---- scales: every value of the input fits its scale exactly ------------------------------
+  // Q: shares (at least 15 decimals: a target in shares is rounded to 15), P: prices and money
+  // of the input, F: fractions (weights, buffers, tolerance). Derived: M = Q + P (shares ×
+  // dollars, every dollar figure of the plan), C = M + F (cash counted with a buy buffer).
+  let qd = TARGET_DECIMALS;
+  let pd = 2;
+  let fd = 0;
+  const q = (d: Decimal | undefined) => {
+    if (d !== undefined) {
+      const n = decimalsOf(d);
+      if (n > qd) qd = n;
+    }
+  };
+  const p = (d: Decimal | undefined) => {
+    if (d !== undefined) {
+      const n = decimalsOf(d);
+      if (n > pd) pd = n;
+    }
+  };
+  const f = (d: Decimal) => {
+    const n = decimalsOf(d);
+    if (n > fd) fd = n;
+  };
+  const live: LiveOrder[] = [];
   for (const order of input.openOrders as OrderSnapshot[]) {
     if (isFinalBrokerStatus(order.status)) continue;
     const price = prices[order.symbol];
-    const unfilled = unfilledQty(order, price);
+    let notionalUnfilled: Decimal | undefined;
+    q(order.qty);
+    q(order.filledQty);
+    p(order.notional);
+    p(order.filledAvgPrice);
+    p(order.limitPrice);
+    if (order.qty === undefined && price !== undefined) {
+      // A notional order's unfilled shares are a quotient: kept as decimal.js gives it.
+      notionalUnfilled = unfilledQty(order, price);
+      q(notionalUnfilled);
+    }
+    live.push({ order, price, notionalUnfilled });
+  }
+  for (const pos of input.positions) {
+    q(pos.qty);
+    q(pos.qtyAvailable);
+  }
+  for (const symbol of Object.keys(targetMap)) {
+    const t = targetMap[symbol]!;
+    if (targetKind === "weights") f(t);
+    else if (targetKind === "quantities") q(t);
+    else p(t);
+  }
+  for (const symbol of Object.keys(prices)) p(prices[symbol]);
+  for (const rule of rules.values()) {
+    // An increment of at most one share is used at no more than 9 decimals.
+    const n = decimalsOf(rule.qtyIncrement);
+    if (n > qd && !(n > MAX_QTY_DECIMALS && rule.qtyIncrement.lte(ONE))) qd = n;
+    p(rule.minNotional);
+  }
+  p(account.equity);
+  p(account.cash);
+  p(options.minOrderNotional);
+  p(options.noTradeBand.notional);
+  f(options.noTradeBand.weight);
+  f(options.cashBuffer);
+  f(options.fullExitTolerance);
+  f(options.marketBuyBuffer);
+  if (fd > qd) qd = fd;
+  const sQ = qd;
+  const sP = pd;
+  const sF = fd;
+  const sM = sQ + sP;
+  const sC = sM + sF;
+  const moneyToM = pow10(sQ); // input dollars (P) → M
+  const fracMoneyToM = pow10(sQ - sF); // fraction × input dollars (F + P) → M
+  const mToC = pow10(sF);
+  const oneF = pow10(sF);
+  const centM = pow10(sM - 2);
+  const nanoQ = pow10(sQ - MAX_QTY_DECIMALS);
+  const oneQ = pow10(sQ);
+  const toQ = (d: Decimal) => toScaled(d, sQ);
+  const toP = (d: Decimal) => toScaled(d, sP);
+  const toF = (d: Decimal) => toScaled(d, sF);
+  const toM = (d: Decimal) => toScaled(d, sP) * moneyToM;
+
+  const equityP = toP(account.equity);
+  const tolerance = toF(options.fullExitTolerance);
+  const bandWeightNotional = toF(options.noTradeBand.weight) * equityP * fracMoneyToM;
+  const bandNotional = toM(options.noTradeBand.notional);
+  const minOrderNotional = toM(options.minOrderNotional);
+  const buyFactor = oneF + toF(options.marketBuyBuffer);
+  const priceCache = new Map<string, bigint>();
+  const priceOf = (symbol: string, price: Decimal): bigint => {
+    let v = priceCache.get(symbol);
+    if (v === undefined) {
+      v = toP(price);
+      priceCache.set(symbol, v);
+    }
+    return v;
+  };
+
+  // ---- open orders ---------------------------------------------------------------------------
+  const buysOpen = new Map<string, OpenSide>();
+  const sellsOpen = new Map<string, OpenSide>();
+  const holdsBySymbol = new Map<string, bigint>();
+  for (const { order, price, notionalUnfilled } of live) {
+    let unfilled: bigint;
+    if (order.qty !== undefined) unfilled = maxBig(0n, toQ(order.qty) - toQ(order.filledQty));
+    else unfilled = notionalUnfilled === undefined ? 0n : toQ(notionalUnfilled);
     const book = order.side === "buy" ? buysOpen : sellsOpen;
     const side = book.get(order.symbol);
-    if (side === undefined) book.set(order.symbol, { orders: [order], qty: unfilled ?? ZERO });
+    if (side === undefined) book.set(order.symbol, { orders: [order], qty: unfilled });
     else {
       side.orders.push(order);
-      side.qty = side.qty.plus(unfilled ?? ZERO);
+      side.qty += unfilled;
     }
     if (order.side === "buy") {
-      const hold = buyHold(order, price, buyFactor);
-      holdsBySymbol.set(order.symbol, (holdsBySymbol.get(order.symbol) ?? ZERO).plus(hold));
+      // What the open buy holds of the cash, at scale C.
+      let hold: bigint;
+      const priceP = price === undefined ? undefined : priceOf(order.symbol, price);
+      if (order.qty === undefined) {
+        const ref = order.filledAvgPrice === undefined ? priceP : toP(order.filledAvgPrice);
+        const spent = ref === undefined ? 0n : toQ(order.filledQty) * ref;
+        hold = maxBig(0n, toM(order.notional as Decimal) - spent) * mToC;
+      } else {
+        const left = unfilled;
+        if (order.limitPrice !== undefined) hold = left * toP(order.limitPrice) * mToC;
+        else {
+          const ref = priceP ?? (order.filledAvgPrice === undefined ? undefined : toP(order.filledAvgPrice));
+          hold = ref === undefined ? 0n : left * ref * buyFactor;
+        }
+      }
+      holdsBySymbol.set(order.symbol, (holdsBySymbol.get(order.symbol) ?? 0n) + hold);
     }
   }
 
   const universe = new Set<string>(Object.keys(targetMap));
-  for (const p of input.positions) if (!p.qty.isZero()) universe.add(p.symbol);
+  for (const pos of input.positions) if (!pos.qty.isZero()) universe.add(pos.symbol);
   for (const s of buysOpen.keys()) universe.add(s);
   for (const s of sellsOpen.keys()) universe.add(s);
   const symbols = [...universe].sort(compareStrings);
+  const count = symbols.length;
 
-  const sells: RebalanceLeg[] = [];
+  const sells: KeyedLeg[] = [];
   const candidates: BuyCandidate[] = [];
   const skipped: SkippedSymbol[] = [];
-  const conflicts: OrderConflict[] = [];
   const conflictsBySymbol = new Map<string, OrderConflict[]>();
-  const projectedQuantities: Record<string, Decimal> = {};
-  let minimalTurnover = ZERO;
-  let naiveTurnover = ZERO;
+  // Per symbol: projected shares (scale Q), and the same as a decimal when one is at hand.
+  const heldDec: Decimal[] = new Array(count);
+  const projQ: bigint[] = new Array(count);
+  const projDec: (Decimal | undefined)[] = new Array(count);
+  const priceP: (bigint | undefined)[] = new Array(count);
+  let minimalTurnover = 0n;
+  let naiveTurnover = 0n;
   let naiveOrderCount = 0;
-  let keptOpenValue = ZERO;
-  const skip = (symbol: string, reason: SkipReason, detail: string, side?: OrderSide, deltaQty?: Decimal) => {
+  let keptOpenValue = 0n;
+  const skip = (symbol: string, reason: SkipReason, detail: string, side?: OrderSide, deltaQty?: bigint) => {
     const entry: SkippedSymbol = { symbol, reason, detail };
     if (side !== undefined) entry.side = side;
-    if (deltaQty !== undefined) entry.deltaQty = deltaQty;
+    if (deltaQty !== undefined) entry.deltaQty = fromScaled(deltaQty, sQ);
     skipped.push(entry);
   };
 
-  for (const symbol of symbols) {
+  for (let i = 0; i < count; i++) {
+    const symbol = symbols[i]!;
     const position = positions.get(symbol);
-    const held = position?.qty ?? ZERO;
-    const available = position?.qtyAvailable ?? ZERO;
-    const price = prices[symbol];
+    const heldD = position?.qty ?? ZERO;
+    heldDec[i] = heldD;
+    const held = position === undefined ? 0n : toQ(heldD);
+    const priceD = prices[symbol];
+    const price = priceD === undefined ? undefined : priceOf(symbol, priceD);
+    priceP[i] = price;
     const openBuy = buysOpen.get(symbol);
     const openSell = sellsOpen.get(symbol);
-    const openBuyQty = openBuy?.qty ?? ZERO;
-    const openSellQty = openSell?.qty ?? ZERO;
-    const allOpenProjected =
-      openBuy === undefined && openSell === undefined ? held : held.plus(openBuyQty).minus(openSellQty);
+    const openBuyQty = openBuy?.qty ?? 0n;
+    const openSellQty = openSell?.qty ?? 0n;
+    const anyOpen = openBuy !== undefined || openSell !== undefined;
+    const allOpenProjected = anyOpen ? held + openBuyQty - openSellQty : held;
     // Unless a leg says otherwise, every open order is expected to fill.
-    projectedQuantities[symbol] = allOpenProjected;
-    if (price !== undefined && (openBuy !== undefined || openSell !== undefined)) {
-      keptOpenValue = keptOpenValue.plus(openSellQty.minus(openBuyQty).times(price));
-    }
+    projQ[i] = allOpenProjected;
+    projDec[i] = allOpenProjected === held ? heldD : undefined;
+    if (price !== undefined && anyOpen) keptOpenValue += (openSellQty - openBuyQty) * price;
 
     const targetRaw = targetMap[symbol];
     const targeted = targetRaw !== undefined;
-    if (price !== undefined && isPositive(held)) {
-      naiveTurnover = naiveTurnover.plus(held.times(price));
+    if (price !== undefined && held > 0n) {
+      naiveTurnover += held * price;
       naiveOrderCount++;
     }
-    const targetValue = targeted && targetKind === "weights" ? targetRaw.times(equity) : targetRaw;
-    if (targeted && isPositive(targetRaw)) {
-      naiveOrderCount++;
-      if (targetKind === "weights") naiveTurnover = naiveTurnover.plus(targetValue as Decimal);
-      else if (targetKind === "notionals") naiveTurnover = naiveTurnover.plus(targetRaw);
-      else if (price !== undefined) naiveTurnover = naiveTurnover.plus(targetRaw.times(price));
+    // The target's value (weights and notionals) at scale M.
+    let targetValue = 0n;
+    let targetRawQ = 0n;
+    if (targeted) {
+      if (targetKind === "weights") targetValue = toF(targetRaw) * equityP * fracMoneyToM;
+      else if (targetKind === "notionals") targetValue = toM(targetRaw);
+      else targetRawQ = toQ(targetRaw);
+      if (!targetRaw.isZero()) {
+        naiveOrderCount++;
+        if (targetKind !== "quantities") naiveTurnover += targetValue;
+        else if (price !== undefined) naiveTurnover += targetRawQ * price;
+      }
     }
 
     if (keep.has(symbol)) {
@@ -193,52 +317,56 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
       skip(symbol, "kept", "not in the targets and options.untargeted is keep");
       continue;
     }
-    if (held.isNegative()) {
+    if (held < 0n) {
       skip(symbol, "short_position", "short positions are left alone");
       continue;
     }
 
     // The target in shares, when it can be known.
-    let target: Decimal | undefined;
+    let target: bigint | undefined;
+    let targetD: Decimal | undefined;
     let reason: LegReason;
     if (!targeted) {
-      target = ZERO;
+      target = 0n;
+      targetD = ZERO;
       reason = "untargeted";
     } else if (targetRaw.isZero()) {
-      target = ZERO;
+      target = 0n;
+      targetD = ZERO;
       reason = "target_zero";
     } else {
       reason = "to_target";
-      if (targetKind === "quantities") target = targetRaw;
-      else if (price !== undefined) {
-        // 15 decimals: far below any increment's snap (a millionth of 1e-9), and it keeps the
-        // digits of everything computed from the target short.
-        target = (targetValue as Decimal).div(price).toDecimalPlaces(TARGET_DECIMALS, Rounding.halfUp);
+      if (targetKind === "quantities") {
+        target = targetRawQ;
+        targetD = targetRaw;
+      } else if (price !== undefined) {
+        // value / price, rounded half up to 15 decimals (far below any increment's snap).
+        const unit = pow10(sQ - TARGET_DECIMALS);
+        target = roundHalfUpDiv(targetValue, price * unit) * unit;
       }
     }
-    if (target === undefined || price === undefined) {
-      const mustTrade =
-        target === undefined || !target.eq(allOpenProjected) || hasNotional(openBuy, openSell);
+    if (target === undefined || price === undefined || priceD === undefined) {
+      const mustTrade = target === undefined || target !== allOpenProjected || hasNotional(openBuy, openSell);
       if (mustTrade) skip(symbol, "no_price", "the symbol must trade but has no price");
       continue;
     }
 
     // Direction from what is held; orders on the other side are conflicts to cancel first.
-    const direction = target.cmp(held);
-    let projected: Decimal;
-    if (direction > 0) projected = held.plus(openBuyQty);
-    else if (direction < 0) projected = held.minus(openSellQty);
+    const direction = target > held ? 1 : target < held ? -1 : 0;
+    let projected: bigint;
+    if (direction > 0) projected = held + openBuyQty;
+    else if (direction < 0) projected = held - openSellQty;
     else projected = allOpenProjected;
-    const delta = target.minus(projected);
-    const deltaNotional = delta.isZero() ? ZERO : delta.abs().times(price);
-    minimalTurnover = minimalTurnover.plus(deltaNotional);
-    if (delta.isZero()) continue;
-    if (direction === 0 || (delta.isNegative() ? -1 : 1) !== direction) {
+    const delta = target - projected;
+    const deltaNotional = (delta < 0n ? -delta : delta) * price;
+    minimalTurnover += deltaNotional;
+    if (delta === 0n) continue;
+    if (direction === 0 || (delta < 0n ? -1 : 1) !== direction) {
       skip(
         symbol,
         "covered_by_open_orders",
         "open orders already reach or pass the target",
-        delta.isNegative() ? "sell" : "buy",
+        delta < 0n ? "sell" : "buy",
         delta,
       );
       continue;
@@ -255,10 +383,11 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
       continue;
     }
     const fractional = rule.fractionable && capabilities.fractional;
-    const increment = effectiveIncrement(rule.qtyIncrement, fractional);
-    const minNotional = maxOf(rule.minNotional ?? ZERO, options.minOrderNotional);
+    const increment = effectiveIncrement(rule.qtyIncrement, fractional, oneQ, nanoQ, sQ);
+    const ruleMin = rule.minNotional === undefined ? 0n : toM(rule.minNotional);
+    const minNotional = maxBig(ruleMin, minOrderNotional);
 
-    const isExit = side === "sell" && target.lte(held.times(tolerance));
+    const isExit = side === "sell" && target * oneF <= held * tolerance;
     if (!isExit && withinBand(deltaNotional, bandWeightNotional, bandNotional)) {
       skip(symbol, "within_band", "inside the no-trade band", side, delta);
       continue;
@@ -267,12 +396,11 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
       skip(symbol, "side_excluded", `options.sides is ${options.sides}`, side, delta);
       continue;
     }
-
-    const opposite = side === "buy" ? openSell : openBuy;
+    targetD ??= fromScaled(target, sQ);
 
     if (side === "sell") {
-      const leg = planSell({
-        symbol,
+      const available = position === undefined ? 0n : toQ(position.qtyAvailable);
+      const sell = planSell(
         price,
         held,
         available,
@@ -281,266 +409,286 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
         increment,
         minNotional,
         isExit,
-        reason: isExit && reason === "to_target" ? "exit_tolerance" : reason,
-        closePositionAllowed: capabilities.closePosition && openSell === undefined,
-      });
-      if ("skip" in leg) {
-        skip(symbol, "below_minimum", leg.skip, side, delta);
+        capabilities.closePosition && openSell === undefined,
+        nanoQ,
+      );
+      if (typeof sell === "string") {
+        skip(symbol, "below_minimum", sell, side, delta);
         continue;
       }
-      if (opposite !== undefined) conflictsBySymbol.set(symbol, conflictsOf(symbol, opposite, price));
+      if (openBuy !== undefined) conflictsBySymbol.set(symbol, conflictsOf(symbol, openBuy, priceD));
       // The open buys it cancels hold no cash once cancelled.
       holdsBySymbol.delete(symbol);
-      sells.push(leg);
-      projectedQuantities[symbol] = projected.minus(leg.estimatedQty);
+      const notional = sell.qty * price;
+      const exitReason: LegReason = isExit && reason === "to_target" ? "exit_tolerance" : reason;
+      const qtyD = sell.qty === held ? heldD : fromScaled(sell.qty, sQ);
+      sells.push({
+        key: notional,
+        leg: {
+          symbol,
+          side: "sell",
+          action: sell.action,
+          qty: qtyD,
+          closePosition: sell.closePosition,
+          type: "market",
+          timeInForce: "day",
+          price: priceD,
+          estimatedQty: qtyD,
+          estimatedNotional: fromScaled(notional, sM),
+          cashRequired: ZERO,
+          reason: sell.action === "exit" ? exitReason : "to_target",
+          shrunk: false,
+          heldQty: heldD,
+          projectedQty: projected === held ? heldD : fromScaled(projected, sQ),
+          targetQty: targetD,
+        },
+      });
+      projQ[i] = projected - sell.qty;
+      projDec[i] = undefined;
       // The open buys it cancels no longer cost cash.
-      if (opposite !== undefined) keptOpenValue = keptOpenValue.plus(opposite.qty.times(price));
+      if (openBuy !== undefined) keptOpenValue += openBuy.qty * price;
       continue;
     }
 
     const notional = options.buyWith === "notional" && fractional && capabilities.notionalOrders;
-    const unitValue = notional ? CENT : increment.times(price);
-    const needUnits = floorSteps(notional ? deltaNotional : delta, notional ? CENT : increment);
-    const minUnits = maxOf(ONE, (notional ? minNotional.times(HUNDRED) : minNotional.div(unitValue)).ceil());
-    if (needUnits.lt(minUnits)) {
+    const unitValue = notional ? centM : increment * price;
+    const needUnits = notional ? floorSteps(deltaNotional, centM) : floorSteps(delta, increment);
+    const minUnits = maxBig(1n, ceilDiv(minNotional, unitValue));
+    if (needUnits < minUnits) {
       skip(
         symbol,
         "below_minimum",
-        needUnits.isZero() ? "less than one increment" : "below the minimum order notional",
+        needUnits === 0n ? "less than one increment" : "below the minimum order notional",
         side,
         delta,
       );
       continue;
     }
     candidates.push({
+      index: i,
       symbol,
-      price,
-      increment,
       notional,
       unitValue,
-      unitCost: notional ? CENT : unitValue.times(buyFactor),
-      costFactor: notional ? ONE : buyFactor,
+      unitCost: notional ? centM * mToC : unitValue * buyFactor,
+      costFactor: notional ? oneF : buyFactor,
       needUnits,
       minUnits,
-      heldQty: held,
-      projectedQty: projected,
-      targetQty: target,
+      projected,
+      target,
       reason,
-      opposite,
+      opposite: openSell,
+      increment,
+      targetQty: targetD,
     });
   }
 
-  let sellProceeds = ZERO;
-  for (const leg of sells) sellProceeds = sellProceeds.plus(leg.estimatedNotional);
-  const buffer = equity.times(options.cashBuffer);
-  let openBuyHolds = ZERO;
-  for (const hold of holdsBySymbol.values()) openBuyHolds = openBuyHolds.plus(hold);
-  const holds = options.cashExcludesOpenBuys ? ZERO : openBuyHolds;
-  const availableCash = maxOf(ZERO, account.cash.plus(sellProceeds).minus(buffer).minus(holds));
+  // ---- cash and buys ---------------------------------------------------------------------------
+  let sellProceeds = 0n;
+  for (const s of sells) sellProceeds += s.key;
+  const buffer = toF(options.cashBuffer) * equityP * fracMoneyToM;
+  let openBuyHolds = 0n;
+  for (const hold of holdsBySymbol.values()) openBuyHolds += hold;
+  const holds = options.cashExcludesOpenBuys ? 0n : openBuyHolds;
+  const cashM = toM(account.cash);
+  const availableCash = maxBig(0n, (cashM + sellProceeds - buffer) * mToC - holds);
   const allocation = allocateBuys(candidates, availableCash);
 
-  const buys: RebalanceLeg[] = [];
-  let allocated = ZERO;
-  for (const c of candidates) {
-    const units = allocation.get(c) ?? ZERO;
-    if (units.isZero()) {
+  const buys: KeyedLeg[] = [];
+  let allocated = 0n;
+  let buyValue = 0n;
+  for (let k = 0; k < candidates.length; k++) {
+    const c = candidates[k]!;
+    const units = allocation[k]!;
+    if (units === 0n) {
       skip(c.symbol, "insufficient_cash", "the cash left cannot fund the minimum order", "buy");
       continue;
     }
-    const shrunk = units.lt(c.needUnits);
-    const leg = buyLeg(c, units, buyFactor, shrunk);
-    allocated = allocated.plus(leg.cashRequired);
-    if (c.opposite !== undefined) conflictsBySymbol.set(c.symbol, conflictsOf(c.symbol, c.opposite, c.price));
-    buys.push(leg);
-    projectedQuantities[c.symbol] = c.projectedQty.plus(leg.estimatedQty);
+    const i = c.index;
+    const price = priceP[i]!;
+    const priceD = prices[c.symbol]!;
+    let qty: Decimal | undefined;
+    let notional: Decimal | undefined;
+    let estimatedQty: bigint;
+    let estimatedNotional: bigint;
+    let estimatedNotionalD: Decimal;
+    let cashRequiredD: Decimal;
+    if (c.notional) {
+      estimatedNotional = units * centM;
+      // notional / price in shares, rounded down to 9 decimals.
+      estimatedQty = (estimatedNotional / (price * nanoQ)) * nanoQ;
+      notional = fromScaled(estimatedNotional, sM);
+      estimatedNotionalD = notional;
+      cashRequiredD = notional;
+      allocated += estimatedNotional * mToC;
+    } else {
+      estimatedQty = units * c.increment;
+      estimatedNotional = estimatedQty * price;
+      qty = fromScaled(estimatedQty, sQ);
+      estimatedNotionalD = fromScaled(estimatedNotional, sM);
+      const cashRequired = estimatedNotional * buyFactor;
+      cashRequiredD = fromScaled(cashRequired, sC);
+      allocated += cashRequired;
+    }
+    buyValue += estimatedNotional;
+    const heldD = heldDec[i]!;
+    const leg: RebalanceLeg = {
+      symbol: c.symbol,
+      side: "buy",
+      action: c.projected > 0n ? "add" : "enter",
+      closePosition: false,
+      type: "market",
+      timeInForce: "day",
+      price: priceD,
+      estimatedQty: qty ?? fromScaled(estimatedQty, sQ),
+      estimatedNotional: estimatedNotionalD,
+      cashRequired: cashRequiredD,
+      reason: c.reason,
+      shrunk: units < c.needUnits,
+      heldQty: heldD,
+      projectedQty:
+        projDec[i] !== undefined && c.projected === projQ[i] ? projDec[i] : fromScaled(c.projected, sQ),
+      targetQty: c.targetQty,
+    };
+    if (qty !== undefined) leg.qty = qty;
+    if (notional !== undefined) leg.notional = notional;
+    if (c.opposite !== undefined) conflictsBySymbol.set(c.symbol, conflictsOf(c.symbol, c.opposite, priceD));
+    buys.push({ key: estimatedNotional, leg });
+    projQ[i] = c.projected + estimatedQty;
+    projDec[i] = undefined;
     // The open sells it cancels no longer bring cash.
-    if (c.opposite !== undefined) keptOpenValue = keptOpenValue.minus(c.opposite.qty.times(c.price));
+    if (c.opposite !== undefined) keptOpenValue -= c.opposite.qty * price;
   }
 
-  sortByNotionalDesc(sells);
-  sortByNotionalDesc(buys);
-  for (const leg of [...sells, ...buys]) {
-    for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
-  }
+  const sellLegs = sortByNotionalDesc(sells);
+  const buyLegs = sortByNotionalDesc(buys);
+  const conflicts: OrderConflict[] = [];
+  for (const leg of sellLegs) for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
+  for (const leg of buyLegs) for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
   skipped.sort((a, b) => compareStrings(a.symbol, b.symbol));
 
-  let turnover = ZERO;
-  let buyValue = ZERO;
-  for (const leg of sells) turnover = turnover.plus(leg.estimatedNotional);
-  for (const leg of buys) {
-    turnover = turnover.plus(leg.estimatedNotional);
-    buyValue = buyValue.plus(leg.estimatedNotional);
+  // ---- projection --------------------------------------------------------------------------------
+  let openValue = keptOpenValue;
+  if (options.cashExcludesOpenBuys) {
+    for (const [symbol, side] of buysOpen) {
+      const priceD = prices[symbol];
+      if (priceD !== undefined) openValue += side.qty * priceOf(symbol, priceD);
+    }
   }
-  const openValue = options.cashExcludesOpenBuys
-    ? keptOpenValue.plus(openBuyValue(buysOpen, prices))
-    : keptOpenValue;
-  const projectedCash = account.cash.plus(sellProceeds).minus(buyValue).plus(openValue);
+  const projectedCash = cashM + sellProceeds - buyValue + openValue;
   let projectedEquity = projectedCash;
-  const projectedValues: (Decimal | undefined)[] = symbols.map((symbol) => {
-    const price = prices[symbol];
-    const qty = projectedQuantities[symbol];
-    if (price === undefined || qty === undefined) return undefined;
-    const value = qty.isZero() ? ZERO : qty.times(price);
-    projectedEquity = projectedEquity.plus(value);
-    return value;
-  });
+  const values: (bigint | undefined)[] = new Array(count);
+  const projectedQuantities: Record<string, Decimal> = {};
+  for (let i = 0; i < count; i++) {
+    const qtyQ = projQ[i]!;
+    projectedQuantities[symbols[i]!] = projDec[i] ?? fromScaled(qtyQ, sQ);
+    const price = priceP[i];
+    if (price === undefined) continue;
+    const value = qtyQ * price;
+    values[i] = value;
+    projectedEquity += value;
+  }
+  const projectedEquityD = fromScaled(projectedEquity, sM);
   const projectedWeights: Record<string, Decimal> = {};
-  // 20 significant digits of 1 / equity are plenty for a reported weight, and keep the products short.
-  const inverseEquity = isPositive(projectedEquity) ? ONE.div(projectedEquity).toSignificantDigits(20) : ZERO;
-  for (let i = 0; i < symbols.length; i++) {
-    const value = projectedValues[i];
-    if (value !== undefined) projectedWeights[symbols[i]!] = value.times(inverseEquity);
+  // 20 significant digits of 1 / equity are plenty for a reported weight; each weight is the
+  // exact product rounded to 40 significant digits.
+  const inverse = projectedEquity > 0n ? ONE.div(projectedEquityD).toSignificantDigits(20) : ZERO;
+  const inverseScale = decimalsOf(inverse);
+  const inverseI = toScaled(inverse, inverseScale);
+  for (let i = 0; i < count; i++) {
+    const value = values[i];
+    if (value !== undefined) {
+      projectedWeights[symbols[i]!] = fromScaledSignificant(value * inverseI, sM + inverseScale, 40);
+    }
   }
 
+  let turnover = 0n;
+  for (const s of sells) turnover += s.key;
+  for (const b of buys) turnover += b.key;
+  const legs = sellLegs.concat(buyLegs);
   return {
-    legs: [...sells, ...buys],
-    sells,
-    buys,
+    legs,
+    sells: sellLegs,
+    buys: buyLegs,
     skipped,
     conflicts,
     summary: {
-      turnover,
-      minimalTurnover,
-      naiveTurnover,
-      orderCount: sells.length + buys.length,
+      turnover: fromScaled(turnover, sM),
+      minimalTurnover: fromScaled(minimalTurnover, sM),
+      naiveTurnover: fromScaled(naiveTurnover, sM),
+      orderCount: sellLegs.length + buyLegs.length,
       naiveOrderCount,
-      sellCount: sells.length,
-      buyCount: buys.length,
+      sellCount: sellLegs.length,
+      buyCount: buyLegs.length,
       budget: {
         cash: account.cash,
-        sellProceeds,
-        buffer,
-        openBuyHolds: holds,
-        available: availableCash,
-        allocated,
-        left: availableCash.minus(allocated),
+        sellProceeds: fromScaled(sellProceeds, sM),
+        buffer: fromScaled(buffer, sM),
+        openBuyHolds: fromScaled(holds, sC),
+        available: fromScaled(availableCash, sC),
+        allocated: fromScaled(allocated, sC),
+        left: fromScaled(availableCash - allocated, sC),
       },
-      projectedCash,
-      projectedEquity,
+      projectedCash: fromScaled(projectedCash, sM),
+      projectedEquity: projectedEquityD,
       projectedQuantities,
       projectedWeights,
     },
   };
 }
 
-interface SellArgs {
-  symbol: string;
-  price: Decimal;
-  held: Decimal;
-  available: Decimal;
-  projected: Decimal;
-  target: Decimal;
-  increment: Decimal;
-  minNotional: Decimal;
-  isExit: boolean;
-  reason: LegReason;
-  closePositionAllowed: boolean;
+interface KeyedLeg {
+  /** The estimated notional, scale M. */
+  key: bigint;
+  leg: RebalanceLeg;
 }
 
-function planSell(a: SellArgs): RebalanceLeg | { skip: string } {
-  if (a.isExit) {
+interface LiveOrder {
+  order: OrderSnapshot;
+  price: Decimal | undefined;
+  notionalUnfilled: Decimal | undefined;
+}
+
+interface Sell {
+  qty: bigint;
+  action: LegAction;
+  closePosition: boolean;
+}
+
+/** A sell's size (scale Q), or why there is none. */
+function planSell(
+  price: bigint,
+  held: bigint,
+  available: bigint,
+  projected: bigint,
+  target: bigint,
+  increment: bigint,
+  minNotional: bigint,
+  isExit: boolean,
+  closePositionAllowed: boolean,
+  nanoQ: bigint,
+): Sell | string {
+  if (isExit) {
     // A full exit sells exactly what is not already held by open sells.
-    const exitQty = minOf(a.projected, a.available);
-    const notional = exitQty.times(a.price);
+    const exitQty = minBig(projected, available);
     const orderable =
-      isPositive(exitQty) &&
-      exitQty.decimalPlaces() <= MAX_QTY_DECIMALS &&
-      exitQty.mod(a.increment).isZero() &&
-      notional.gte(a.minNotional);
-    if (orderable) return sellLeg(a, exitQty, "exit", false);
-    if (a.closePositionAllowed && isPositive(exitQty) && exitQty.eq(a.held)) {
-      return sellLeg(a, exitQty, "exit", true);
+      exitQty > 0n && exitQty % nanoQ === 0n && exitQty % increment === 0n && exitQty * price >= minNotional;
+    if (orderable) return { qty: exitQty, action: "exit", closePosition: false };
+    if (closePositionAllowed && exitQty > 0n && exitQty === held) {
+      return { qty: exitQty, action: "exit", closePosition: true };
     }
     // Without closePosition, sell what can be an order and leave the dust.
-    const part = minOf(floorSteps(exitQty, a.increment).times(a.increment), exitQty);
-    if (isPositive(part) && part.times(a.price).gte(a.minNotional)) return sellLeg(a, part, "trim", false);
-    return { skip: "the position is dust that cannot be an order and closePosition is unavailable" };
+    const part = minBig(floorSteps(exitQty, increment) * increment, exitQty);
+    if (part > 0n && part * price >= minNotional) return { qty: part, action: "trim", closePosition: false };
+    return "the position is dust that cannot be an order and closePosition is unavailable";
   }
-  let qty = floorSteps(a.projected.minus(a.target), a.increment).times(a.increment);
-  if (qty.gt(a.available)) {
+  let qty = floorSteps(projected - target, increment) * increment;
+  if (qty > available) {
     // Capped at the shares not held by open sells, on the increment and never above them.
-    qty = minOf(floorSteps(a.available, a.increment).times(a.increment), a.available);
+    qty = minBig(floorSteps(available, increment) * increment, available);
   }
-  if (!isPositive(qty)) return { skip: "less than one increment" };
-  const notional = qty.times(a.price);
-  if (notional.lt(a.minNotional)) return { skip: "below the minimum order notional" };
-  return sellLeg(a, qty, "trim", false, notional);
-}
-
-function sellLeg(
-  a: SellArgs,
-  qty: Decimal,
-  action: LegAction,
-  closePosition: boolean,
-  notional?: Decimal,
-): RebalanceLeg {
-  const estimatedNotional = notional ?? qty.times(a.price);
-  return {
-    symbol: a.symbol,
-    side: "sell",
-    action,
-    qty,
-    closePosition,
-    type: "market",
-    timeInForce: "day",
-    price: a.price,
-    estimatedQty: qty,
-    estimatedNotional,
-    cashRequired: ZERO,
-    reason: action === "exit" ? a.reason : "to_target",
-    shrunk: false,
-    heldQty: a.held,
-    projectedQty: a.projected,
-    targetQty: a.target,
-  };
-}
-
-function buyLeg(c: BuyCandidate, units: Decimal, buyFactor: Decimal, shrunk: boolean): RebalanceLeg {
-  const action: LegAction = !isPositive(c.projectedQty) ? "enter" : "add";
-  let qty: Decimal | undefined;
-  let notional: Decimal | undefined;
-  let estimatedQty: Decimal;
-  let estimatedNotional: Decimal;
-  let cashRequired: Decimal;
-  if (c.notional) {
-    notional = units.times(CENT);
-    estimatedQty = notional.div(c.price).toDecimalPlaces(MAX_QTY_DECIMALS, Rounding.down);
-    estimatedNotional = notional;
-    cashRequired = notional;
-  } else {
-    qty = units.times(c.increment);
-    estimatedQty = qty;
-    estimatedNotional = qty.times(c.price);
-    cashRequired = estimatedNotional.times(buyFactor);
-  }
-  const leg: RebalanceLeg = {
-    symbol: c.symbol,
-    side: "buy",
-    action,
-    closePosition: false,
-    type: "market",
-    timeInForce: "day",
-    price: c.price,
-    estimatedQty,
-    estimatedNotional,
-    cashRequired,
-    reason: c.reason,
-    shrunk,
-    heldQty: c.heldQty,
-    projectedQty: c.projectedQty,
-    targetQty: c.targetQty,
-  };
-  if (qty !== undefined) leg.qty = qty;
-  if (notional !== undefined) leg.notional = notional;
-  return leg;
-}
-
-// decimal.js's static min/max copy their arguments; these return one of them.
-function maxOf(a: Decimal, b: Decimal): Decimal {
-  return a.gte(b) ? a : b;
-}
-function minOf(a: Decimal, b: Decimal): Decimal {
-  return a.lte(b) ? a : b;
+  if (qty <= 0n) return "less than one increment";
+  if (qty * price < minNotional) return "below the minimum order notional";
+  return { qty, action: "trim", closePosition: false };
 }
 
 function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
@@ -550,39 +698,36 @@ function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
   return map;
 }
 
-/** The increment orders use: at least one share without fractional trading, at least 1e-9 and at most 9 decimals. */
-function effectiveIncrement(increment: Decimal, fractional: boolean): Decimal {
-  // The common increments come back as shared constants, which floorSteps divides by cheaply.
-  if (!fractional) return increment.lte(ONE) ? ONE : increment;
-  if (increment.lte(NANO)) return NANO;
-  if (increment.eq(ONE)) return ONE;
-  return increment.decimalPlaces() > MAX_QTY_DECIMALS
-    ? increment.toDecimalPlaces(MAX_QTY_DECIMALS, Rounding.up)
-    : increment;
+/**
+ * The increment orders use (scale Q): at least one share without fractional trading, at least
+ * 1e-9 and at most 9 decimals (rounded up).
+ */
+function effectiveIncrement(
+  increment: Decimal,
+  fractional: boolean,
+  oneQ: bigint,
+  nanoQ: bigint,
+  sQ: number,
+) {
+  const places = decimalsOf(increment);
+  if (places > MAX_QTY_DECIMALS) {
+    // Beyond 9 decimals: at most one share (fractional: rounded up to 9 decimals).
+    if (!fractional) return increment.lte(ONE) ? oneQ : toScaled(increment, sQ);
+    if (increment.lte(NANO)) return nanoQ;
+    const nanos = toScaled(increment, places);
+    return ceilDiv(nanos, pow10(places - MAX_QTY_DECIMALS)) * nanoQ;
+  }
+  const inc = toScaled(increment, sQ);
+  if (!fractional) return inc <= oneQ ? oneQ : inc;
+  return inc <= nanoQ ? nanoQ : inc;
 }
 
-/** Whole steps in a value, rounded down, where a value within a millionth of a step of the next counts as that step. */
-function floorSteps(value: Decimal, step: Decimal): Decimal {
-  if (!isPositive(value)) return ZERO;
-  // Dividing by a power of ten is exact as a multiplication, and far cheaper.
-  const steps =
-    step === ONE
-      ? value
-      : step === NANO
-        ? value.times(BILLION)
-        : step === CENT
-          ? value.times(HUNDRED)
-          : value.div(step);
-  const up = steps.ceil();
-  return up.minus(steps).lte(INCREMENT_SNAP) ? up : steps.floor();
+function withinBand(deltaNotional: bigint, bandWeightNotional: bigint, bandNotional: bigint): boolean {
+  if (bandNotional > 0n && deltaNotional <= bandNotional) return true;
+  return bandWeightNotional > 0n && deltaNotional <= bandWeightNotional;
 }
 
-function withinBand(deltaNotional: Decimal, bandWeightNotional: Decimal, bandNotional: Decimal): boolean {
-  if (isPositive(bandNotional) && deltaNotional.lte(bandNotional)) return true;
-  return isPositive(bandWeightNotional) && deltaNotional.lte(bandWeightNotional);
-}
-
-/** Unfilled shares of an open order; undefined for a notional order without a price. */
+/** Unfilled shares of an open order, as a decimal; undefined for a notional order without a price. */
 function unfilledQty(order: OrderSnapshot, price: Decimal | undefined): Decimal | undefined {
   if (order.qty !== undefined) return maxOf(ZERO, order.qty.minus(order.filledQty));
   if (order.notional === undefined || price === undefined) return undefined;
@@ -590,25 +735,8 @@ function unfilledQty(order: OrderSnapshot, price: Decimal | undefined): Decimal 
   return maxOf(ZERO, order.notional.minus(spent)).div(price);
 }
 
-/** What an open buy holds of the cash. */
-function buyHold(order: OrderSnapshot, price: Decimal | undefined, buyFactor: Decimal): Decimal {
-  if (order.qty === undefined) {
-    const spent = order.filledQty.times(order.filledAvgPrice ?? price ?? ZERO);
-    return maxOf(ZERO, (order.notional ?? ZERO).minus(spent));
-  }
-  const left = maxOf(ZERO, order.qty.minus(order.filledQty));
-  if (order.limitPrice !== undefined) return left.times(order.limitPrice);
-  const ref = price ?? order.filledAvgPrice;
-  return ref === undefined ? ZERO : left.times(ref).times(buyFactor);
-}
-
-function openBuyValue(buysOpen: Map<string, OpenSide>, prices: Record<string, Decimal>): Decimal {
-  let v = ZERO;
-  for (const [symbol, side] of buysOpen) {
-    const price = prices[symbol];
-    if (price !== undefined) v = v.plus(side.qty.times(price));
-  }
-  return v;
+function maxOf(a: Decimal, b: Decimal): Decimal {
+  return a.gte(b) ? a : b;
 }
 
 function conflictsOf(symbol: string, opposite: OpenSide, price: Decimal): OrderConflict[] {
@@ -625,16 +753,10 @@ function hasNotional(...sides: (OpenSide | undefined)[]): boolean {
   return sides.some((s) => s?.orders.some((o) => o.qty === undefined) ?? false);
 }
 
-/** Sorts legs by estimated notional, largest first, then by symbol; number keys first, exact ties after. */
-function sortByNotionalDesc(legs: RebalanceLeg[]): void {
-  const keyed = legs.map((leg) => ({ leg, key: leg.estimatedNotional.toNumber() }));
-  keyed.sort(
-    (a, b) =>
-      b.key - a.key ||
-      b.leg.estimatedNotional.cmp(a.leg.estimatedNotional) ||
-      compareStrings(a.leg.symbol, b.leg.symbol),
-  );
-  for (let i = 0; i < keyed.length; i++) legs[i] = keyed[i]!.leg;
+/** The legs by estimated notional, largest first, then by symbol. */
+function sortByNotionalDesc(keyed: KeyedLeg[]): RebalanceLeg[] {
+  keyed.sort((a, b) => (a.key > b.key ? -1 : a.key < b.key ? 1 : compareStrings(a.leg.symbol, b.leg.symbol)));
+  return keyed.map((k) => k.leg);
 }
 
 function compareStrings(a: string, b: string): number {

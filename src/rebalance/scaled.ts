@@ -1,0 +1,205 @@
+import { Decimal, ZERO } from "../core/decimal.js";
+
+// Exact fixed-point arithmetic for the planner: a value v at scale s is the integer v × 10^s,
+// held as a bigint. Decimals are converted once at the boundary through their documented
+// instance properties (`d`: base-1e7 digit words, `e`: decimal exponent, `s`: sign), and built
+// back the same way; nothing is ever rounded here unless a function says so.
+
+const TAG = "[object Decimal]";
+const WORD = 10_000_000n;
+const POW10: bigint[] = [1n];
+const POW10_NUMBER: number[] = [1];
+for (let i = 1; i <= 22; i++) POW10_NUMBER.push(POW10_NUMBER[i - 1]! * 10);
+
+/** The raw parts of a decimal.js value, as documented (read-only). */
+interface DecimalParts {
+  d: number[];
+  e: number;
+  s: number;
+}
+
+/**
+ * 10^n as a bigint (cached).
+ *
+ * @param n - an exponent ≥ 0
+ * @returns 10^n
+ */
+export function pow10(n: number): bigint {
+  let p = POW10[n];
+  if (p !== undefined) return p;
+  for (let i = POW10.length; i <= n; i++) POW10.push(POW10[i - 1]! * 10n);
+  p = POW10[n]!;
+  return p;
+}
+
+/**
+ * Decimal places of a finite decimal (0 for an integer), read from its digit words.
+ *
+ * @param x - a finite decimal
+ * @returns the number of digits after the point, trailing zeros excluded
+ */
+export function decimalsOf(x: Decimal): number {
+  const { d, e } = x as unknown as DecimalParts;
+  const n = d.length;
+  let last = d[n - 1]!;
+  if (last === 0) return 0;
+  // Digits after the point: 7 per word below the units word, less the last word's trailing zeros.
+  let places = 7 * (n - 1 - Math.floor(e / 7));
+  while (last % 10 === 0) {
+    last /= 10;
+    places--;
+  }
+  return Math.max(places, 0);
+}
+
+/**
+ * A decimal as an integer at a scale: x × 10^scale, exactly.
+ *
+ * @param x - a finite decimal with at most `scale` decimal places
+ * @param scale - the scale, ≥ 0
+ * @returns x × 10^scale
+ * @throws Error when x has more than `scale` decimal places (a planner bug: scales are chosen
+ *   from the input)
+ */
+export function toScaled(x: Decimal, scale: number): bigint {
+  const { d, e, s } = x as unknown as DecimalParts;
+  const n = d.length;
+  const d0 = d[0]!;
+  if (d0 === 0) return 0n;
+  // x = N × 10^(7(k − n + 1)) with N the words read as one integer.
+  const shift = scale + 7 * (Math.floor(e / 7) - n + 1);
+  if (n <= 2 && shift >= 0 && shift <= 22) {
+    const N = n === 1 ? d0 : d0 * 1e7 + d[1]!;
+    const v = N * POW10_NUMBER[shift]!;
+    if (v <= Number.MAX_SAFE_INTEGER) return BigInt(s < 0 ? -v : v);
+  }
+  let N = BigInt(d0);
+  for (let i = 1; i < n; i++) N = N * WORD + BigInt(d[i]!);
+  if (shift >= 0) N *= pow10(shift);
+  else {
+    const p = pow10(-shift);
+    if (N % p !== 0n)
+      throw new Error(`[ordersafe] internal: ${x.toString()} has more than ${scale} decimals`);
+    N /= p;
+  }
+  return s < 0 ? -N : N;
+}
+
+/**
+ * The decimal of an integer at a scale: m × 10^−scale, exactly (no rounding to a precision).
+ *
+ * @param m - the scaled integer
+ * @param scale - its scale, ≥ 0
+ * @returns the decimal m / 10^scale
+ */
+export function fromScaled(m: bigint, scale: number): Decimal {
+  if (m === 0n) return ZERO;
+  let s = 1;
+  if (m < 0n) {
+    s = -1;
+    m = -m;
+  }
+  // Word boundaries fall at multiples of 7 digits from the point: pad the scale to one.
+  const pad = ((-scale % 7) + 7) % 7;
+  const str = pad === 0 ? m.toString() : m.toString() + "0".repeat(pad);
+  const len = str.length;
+  const first = len % 7 || 7;
+  const d = [Number(str.slice(0, first))];
+  for (let i = first; i < len; i += 7) d.push(Number(str.slice(i, i + 7)));
+  while (d.length > 1 && d[d.length - 1] === 0) d.pop();
+  const parts = { s, e: len - 1 - (scale + pad), d, toStringTag: TAG };
+  return new Decimal(parts as unknown as Decimal);
+}
+
+/**
+ * The decimal of an integer at a scale, rounded half up to a number of significant digits
+ * (as a decimal.js operation at that precision rounds its result).
+ *
+ * @param m - the scaled integer
+ * @param scale - its scale
+ * @param digits - significant digits kept
+ * @returns m / 10^scale to `digits` significant digits
+ */
+export function fromScaledSignificant(m: bigint, scale: number, digits: number): Decimal {
+  const length = (m < 0n ? -m : m).toString().length;
+  if (length <= digits) return fromScaled(m, scale);
+  const drop = length - digits;
+  return fromScaled(roundHalfUpDiv(m, pow10(drop)), scale - drop);
+}
+
+/**
+ * ⌊a / b⌋ for b > 0, whatever the sign of a.
+ *
+ * @param a - the dividend
+ * @param b - the divisor, > 0
+ * @returns the largest integer not above a / b
+ */
+export function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a < 0n && q * b !== a ? q - 1n : q;
+}
+
+/**
+ * ⌈a / b⌉ for b > 0, whatever the sign of a.
+ *
+ * @param a - the dividend
+ * @param b - the divisor, > 0
+ * @returns the smallest integer not below a / b
+ */
+export function ceilDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a > 0n && q * b !== a ? q + 1n : q;
+}
+
+/**
+ * a / b rounded half away from zero (decimal.js's ROUND_HALF_UP), for b > 0.
+ *
+ * @param a - the dividend
+ * @param b - the divisor, > 0
+ * @returns the nearest integer to a / b, halves away from zero
+ */
+export function roundHalfUpDiv(a: bigint, b: bigint): bigint {
+  const neg = a < 0n;
+  const abs = neg ? -a : a;
+  const q = (abs * 2n + b) / (b * 2n);
+  return neg ? -q : q;
+}
+
+/**
+ * Whole steps in a value, rounded down, where a value within a millionth of a step of the next
+ * counts as that step (the rule of `floorToIncrement`), exactly.
+ *
+ * @param value - the value, at the step's scale
+ * @param step - the step, > 0, at the same scale
+ * @returns the number of steps, ≥ 0 (0 for a value ≤ 0)
+ */
+export function floorSteps(value: bigint, step: bigint): bigint {
+  if (value <= 0n) return 0n;
+  const q = value / step;
+  const r = value - q * step;
+  if (r === 0n) return q;
+  // up − steps = (step − r) / step ≤ 1e-6
+  return (step - r) * 1_000_000n <= step ? q + 1n : q;
+}
+
+/**
+ * The larger of two bigints.
+ *
+ * @param a - a value
+ * @param b - a value
+ * @returns the larger
+ */
+export function maxBig(a: bigint, b: bigint): bigint {
+  return a >= b ? a : b;
+}
+
+/**
+ * The smaller of two bigints.
+ *
+ * @param a - a value
+ * @param b - a value
+ * @returns the smaller
+ */
+export function minBig(a: bigint, b: bigint): bigint {
+  return a <= b ? a : b;
+}
