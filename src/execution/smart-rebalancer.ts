@@ -748,8 +748,10 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
           order = await broker.getOrderByClientOrderId(id, { signal });
         } catch (e) {
           if (signal?.aborted) throw e;
-          // Unknown: skip this generation rather than reuse an id that may exist.
-          continue;
+          // Unknown: stop here and reuse this id. Skipping it would leave a gap a later resume
+          // stops at, never seeing the orders placed past it (and placing them again); an id
+          // that does exist is refused as a duplicate and adopted, never placed twice.
+          break;
         }
         if (order === null) break;
         mine.push(order);
