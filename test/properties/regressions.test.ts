@@ -187,6 +187,40 @@ const REGRESSIONS: Regression[] = [
       ],
     },
   },
+  {
+    name: "a lookup error in the resume walk reuses the id instead of leaving a gap a later resume stops at (sold twice)",
+    seed: 20261125,
+    scenario: {
+      seed: 1,
+      cash: "0",
+      latency: { restMs: 1, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: false, flipAtMs: null },
+      rebalancer: {
+        concurrency: 2,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [
+        { atMs: 0, fault: { kind: "not_found_lag", ms: 2, times: 2 } },
+        {
+          atMs: 0,
+          fault: { kind: "rate_limited", method: "getOrderByClientOrderId", retryAfterMs: 0, times: 3 },
+        },
+      ],
+      outsideTrades: [],
+      standingOrders: [],
+      crash: { atMs: 5 },
+      symbols: [
+        { symbol: "BBB", price: "1.00", qty: "1", fractionable: false, weightBps: 0 },
+        { symbol: "DDD", price: "1.00", qty: "5", fractionable: false, weightBps: 5000 },
+      ],
+    },
+  },
 ];
 
 describe("reliability regressions", () => {

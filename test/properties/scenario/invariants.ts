@@ -375,23 +375,29 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
   }
   const anyUnresolved = allOutcomes(run).some((o) => o.state === "unresolved");
   const allFinal = ownAtReturn.every((o) => FINAL_BROKER.has(o.status));
-  // Positions are compared once nothing can move them: no order still working (one hidden
-  // from a resume by lagged reads fills after the report), no stale read, none unresolved.
-  if (final.positionsAfter.length > 0 && !inj.staleReads && !anyUnresolved && allFinal) {
+  // positionsAfter is what the broker held when the final run read it: the start, replayed
+  // through every fill and outside trade logged before its last getPositions call.
+  if (final.positionsAfter.length > 0 && !inj.staleReads) {
+    let lastRead = -1;
+    for (let k = 0; k < run.atReturn.logLength; k++) {
+      const e = run.log[k];
+      if (e?.type === "call" && e.method === "getPositions") lastRead = k;
+    }
+    const held = new Map(run.start.positions);
+    for (const e of run.log.slice(0, Math.max(0, lastRead))) {
+      const delta =
+        e.type === "fill"
+          ? D(e.qty).times(e.side === "buy" ? 1 : -1)
+          : e.type === "outside_trade"
+            ? D(e.qtyDelta)
+            : undefined;
+      if (delta !== undefined) held.set(String(e.symbol), (held.get(String(e.symbol)) ?? ZERO).plus(delta));
+    }
     const reported = new Map(final.positionsAfter.map((p) => [p.symbol, p.qty]));
-    const lastOutside = Math.max(
-      -1,
-      ...run.log.filter((e) => e.type === "outside_trade").map((e) => e.at - run.t0),
-    );
-    // An outside trade after the final read is not the report's to know.
-    if (lastOutside < 0 || lastOutside <= (run.resumedAtMs ?? 0)) {
-      for (const sym of new Set([...reported.keys(), ...run.atReturn.positions.keys()])) {
-        const a = reported.get(sym) ?? ZERO;
-        const b = run.atReturn.positions.get(sym) ?? ZERO;
-        if (!a.eq(b) && !inj.kinds.has("fill_after_cancel")) {
-          fail(6, `positionsAfter ${sym} ${a.toFixed()} but the broker holds ${b.toFixed()}`);
-        }
-      }
+    for (const sym of new Set([...reported.keys(), ...held.keys()])) {
+      const a = reported.get(sym) ?? ZERO;
+      const b = held.get(sym) ?? ZERO;
+      if (!a.eq(b)) fail(6, `positionsAfter ${sym} ${a.toFixed()} but the broker held ${b.toFixed()} then`);
     }
   }
   if (!unreported && !anyUnresolved && !inj.kinds.has("fill_after_cancel")) {
