@@ -23,6 +23,7 @@ import {
   minBig,
   pow10,
   roundHalfUpDiv,
+  ScaleTooSmall,
   toScaled,
 } from "./scaled.js";
 
@@ -85,6 +86,20 @@ export function calculateRebalanceOrders(input: RebalanceInputInput): RebalanceP
  * @returns the plan
  */
 export function planRebalance(input: RebalanceInput): RebalancePlan {
+  // Common scales first (no pass over the input to find them); a value that does not fit
+  // throws, and the plan is made again at scales read from the whole input.
+  try {
+    return plan(input, true);
+  } catch (e) {
+    if (e instanceof ScaleTooSmall) return plan(input, false);
+    throw e;
+  }
+}
+
+/** Shares with 15 decimals, prices and money with 6, fractions with 10: most inputs fit. */
+const COMMON_SCALES = { q: TARGET_DECIMALS, p: 6, f: 10 };
+
+function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const { options, capabilities, account } = input;
   const keep = new Set(options.keep);
   const wantSells = options.sides !== "buys";
@@ -112,9 +127,9 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   // Q: shares (at least 15 decimals: a target in shares is rounded to 15), P: prices and money
   // of the input, F: fractions (weights, buffers, tolerance). Derived: M = Q + P (shares ×
   // dollars, every dollar figure of the plan), C = M + F (cash counted with a buy buffer).
-  let qd = TARGET_DECIMALS;
-  let pd = 2;
-  let fd = 0;
+  let qd = common ? COMMON_SCALES.q : TARGET_DECIMALS;
+  let pd = common ? COMMON_SCALES.p : 2;
+  let fd = common ? COMMON_SCALES.f : 0;
   const q = (d: Decimal | undefined) => {
     if (d !== undefined) {
       const n = decimalsOf(d);
@@ -148,31 +163,33 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
     }
     live.push({ order, price, notionalUnfilled });
   }
-  for (const pos of input.positions) {
-    q(pos.qty);
-    q(pos.qtyAvailable);
+  if (!common) {
+    for (const pos of input.positions) {
+      q(pos.qty);
+      q(pos.qtyAvailable);
+    }
+    for (const symbol of Object.keys(targetMap)) {
+      const t = targetMap[symbol]!;
+      if (targetKind === "weights") f(t);
+      else if (targetKind === "quantities") q(t);
+      else p(t);
+    }
+    for (const symbol of Object.keys(prices)) p(prices[symbol]);
+    for (const rule of rules.values()) {
+      // An increment of at most one share is used at no more than 9 decimals.
+      const n = decimalsOf(rule.qtyIncrement);
+      if (n > qd && !(n > MAX_QTY_DECIMALS && rule.qtyIncrement.lte(ONE))) qd = n;
+      p(rule.minNotional);
+    }
+    p(account.equity);
+    p(account.cash);
+    p(options.minOrderNotional);
+    p(options.noTradeBand.notional);
+    f(options.noTradeBand.weight);
+    f(options.cashBuffer);
+    f(options.fullExitTolerance);
+    f(options.marketBuyBuffer);
   }
-  for (const symbol of Object.keys(targetMap)) {
-    const t = targetMap[symbol]!;
-    if (targetKind === "weights") f(t);
-    else if (targetKind === "quantities") q(t);
-    else p(t);
-  }
-  for (const symbol of Object.keys(prices)) p(prices[symbol]);
-  for (const rule of rules.values()) {
-    // An increment of at most one share is used at no more than 9 decimals.
-    const n = decimalsOf(rule.qtyIncrement);
-    if (n > qd && !(n > MAX_QTY_DECIMALS && rule.qtyIncrement.lte(ONE))) qd = n;
-    p(rule.minNotional);
-  }
-  p(account.equity);
-  p(account.cash);
-  p(options.minOrderNotional);
-  p(options.noTradeBand.notional);
-  f(options.noTradeBand.weight);
-  f(options.cashBuffer);
-  f(options.fullExitTolerance);
-  f(options.marketBuyBuffer);
   if (fd > qd) qd = fd;
   const sQ = qd;
   const sP = pd;
@@ -197,15 +214,6 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   const bandNotional = toM(options.noTradeBand.notional);
   const minOrderNotional = toM(options.minOrderNotional);
   const buyFactor = oneF + toF(options.marketBuyBuffer);
-  const priceCache = new Map<string, bigint>();
-  const priceOf = (symbol: string, price: Decimal): bigint => {
-    let v = priceCache.get(symbol);
-    if (v === undefined) {
-      v = toP(price);
-      priceCache.set(symbol, v);
-    }
-    return v;
-  };
 
   // ---- open orders ---------------------------------------------------------------------------
   const buysOpen = new Map<string, OpenSide>();
@@ -225,7 +233,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
     if (order.side === "buy") {
       // What the open buy holds of the cash, at scale C.
       let hold: bigint;
-      const priceP = price === undefined ? undefined : priceOf(order.symbol, price);
+      const priceP = price === undefined ? undefined : toP(price);
       if (order.qty === undefined) {
         const ref = order.filledAvgPrice === undefined ? priceP : toP(order.filledAvgPrice);
         const spent = ref === undefined ? 0n : toQ(order.filledQty) * ref;
@@ -276,7 +284,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
     heldDec[i] = heldD;
     const held = position === undefined ? 0n : toQ(heldD);
     const priceD = prices[symbol];
-    const price = priceD === undefined ? undefined : priceOf(symbol, priceD);
+    const price = priceD === undefined ? undefined : toP(priceD);
     priceP[i] = price;
     const openBuy = buysOpen.get(symbol);
     const openSell = sellsOpen.get(symbol);
@@ -484,7 +492,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
 
   // ---- cash and buys ---------------------------------------------------------------------------
   let sellProceeds = 0n;
-  for (const s of sells) sellProceeds += s.key;
+  for (const sell of sells) sellProceeds += sell.key;
   const buffer = toF(options.cashBuffer) * equityP * fracMoneyToM;
   let openBuyHolds = 0n;
   for (const hold of holdsBySymbol.values()) openBuyHolds += hold;
@@ -571,7 +579,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   if (options.cashExcludesOpenBuys) {
     for (const [symbol, side] of buysOpen) {
       const priceD = prices[symbol];
-      if (priceD !== undefined) openValue += side.qty * priceOf(symbol, priceD);
+      if (priceD !== undefined) openValue += side.qty * toP(priceD);
     }
   }
   const projectedCash = cashM + sellProceeds - buyValue + openValue;
@@ -601,9 +609,7 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
     }
   }
 
-  let turnover = 0n;
-  for (const s of sells) turnover += s.key;
-  for (const b of buys) turnover += b.key;
+  const turnover = sellProceeds + buyValue;
   const legs = sellLegs.concat(buyLegs);
   return {
     legs,

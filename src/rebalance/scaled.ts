@@ -52,14 +52,25 @@ export function decimalsOf(x: Decimal): number {
   return Math.max(places, 0);
 }
 
+/** A value has more decimal places than the scale it was converted at. */
+export class ScaleTooSmall extends Error {
+  /**
+   * @param value - the value
+   * @param scale - the scale it did not fit
+   */
+  constructor(value: Decimal, scale: number) {
+    super(`[ordersafe] ${value.toString()} has more than ${scale} decimal places`);
+    this.name = "ScaleTooSmall";
+  }
+}
+
 /**
  * A decimal as an integer at a scale: x × 10^scale, exactly.
  *
  * @param x - a finite decimal with at most `scale` decimal places
  * @param scale - the scale, ≥ 0
  * @returns x × 10^scale
- * @throws Error when x has more than `scale` decimal places (a planner bug: scales are chosen
- *   from the input)
+ * @throws ScaleTooSmall when x has more than `scale` decimal places
  */
 export function toScaled(x: Decimal, scale: number): bigint {
   const { d, e, s } = x as unknown as DecimalParts;
@@ -78,18 +89,19 @@ export function toScaled(x: Decimal, scale: number): bigint {
   if (shift >= 0) N *= pow10(shift);
   else {
     const p = pow10(-shift);
-    if (N % p !== 0n)
-      throw new Error(`[ordersafe] internal: ${x.toString()} has more than ${scale} decimals`);
+    if (N % p !== 0n) throw new ScaleTooSmall(x, scale);
     N /= p;
   }
   return s < 0 ? -N : N;
 }
 
+const PARTS = { s: 1, e: 0, d: [] as number[], toStringTag: TAG };
+
 /**
  * The decimal of an integer at a scale: m × 10^−scale, exactly (no rounding to a precision).
  *
  * @param m - the scaled integer
- * @param scale - its scale, ≥ 0
+ * @param scale - its scale
  * @returns the decimal m / 10^scale
  */
 export function fromScaled(m: bigint, scale: number): Decimal {
@@ -101,14 +113,25 @@ export function fromScaled(m: bigint, scale: number): Decimal {
   }
   // Word boundaries fall at multiples of 7 digits from the point: pad the scale to one.
   const pad = ((-scale % 7) + 7) % 7;
-  const str = pad === 0 ? m.toString() : m.toString() + "0".repeat(pad);
+  return fromDigits(s, pad === 0 ? m.toString() : m.toString() + ZEROS[pad]!, scale + pad);
+}
+
+const ZEROS = ["", "0", "00", "000", "0000", "00000", "000000"];
+
+/** The decimal of a digit string (no leading zeros) at a scale that is a multiple of 7. */
+function fromDigits(s: number, str: string, scale: number): Decimal {
+  const d = PARTS.d;
+  d.length = 0;
   const len = str.length;
+  let end = len;
+  // Trailing zero words are left out.
+  while (end > 7 && str.endsWith("0000000", end)) end -= 7;
   const first = len % 7 || 7;
-  const d = [Number(str.slice(0, first))];
-  for (let i = first; i < len; i += 7) d.push(Number(str.slice(i, i + 7)));
-  while (d.length > 1 && d[d.length - 1] === 0) d.pop();
-  const parts = { s, e: len - 1 - (scale + pad), d, toStringTag: TAG };
-  return new Decimal(parts as unknown as Decimal);
+  d.push(+str.slice(0, first));
+  for (let i = first; i < end; i += 7) d.push(+str.slice(i, i + 7));
+  PARTS.s = s;
+  PARTS.e = len - 1 - scale;
+  return new Decimal(PARTS as unknown as Decimal);
 }
 
 /**
@@ -121,10 +144,17 @@ export function fromScaled(m: bigint, scale: number): Decimal {
  * @returns m / 10^scale to `digits` significant digits
  */
 export function fromScaledSignificant(m: bigint, scale: number, digits: number): Decimal {
-  const length = (m < 0n ? -m : m).toString().length;
-  if (length <= digits) return fromScaled(m, scale);
-  const drop = length - digits;
-  return fromScaled(roundHalfUpDiv(m, pow10(drop)), scale - drop);
+  if (m === 0n) return ZERO;
+  const s = m < 0n ? -1 : 1;
+  let str = (s < 0 ? -m : m).toString();
+  if (str.length > digits) {
+    // Half up, away from zero: the first dropped digit decides.
+    scale -= str.length - digits;
+    const head = str.slice(0, digits);
+    str = str.charCodeAt(digits) >= 53 ? (BigInt(head) + 1n).toString() : head;
+  }
+  const pad = ((-scale % 7) + 7) % 7;
+  return fromDigits(s, pad === 0 ? str : str + ZEROS[pad]!, scale + pad);
 }
 
 /**
