@@ -427,6 +427,8 @@ export function checkInvariants(run: ScenarioRun): Violation[] {
     inj.outsideSell.size === 0 &&
     !inj.staleReads &&
     !lateFills &&
+    // A crashed run's order hidden from the resume (lagged or faulted reads) skews its plan.
+    !(inj.crashed && inj.restFaults) &&
     // An order still working when the run returned (hidden from a resume by lagged reads)
     // has not moved the positions yet.
     allFinal &&
