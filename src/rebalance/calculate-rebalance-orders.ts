@@ -201,6 +201,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const mToC = pow10(sF);
   const oneF = pow10(sF);
   const centM = pow10(sM - 2);
+  const centC = pow10(sC - 2);
   const nanoQ = pow10(sQ - MAX_QTY_DECIMALS);
   const oneQ = pow10(sQ);
   const toQ = (d: Decimal) => toScaled(d, sQ);
@@ -477,7 +478,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
       symbol,
       notional,
       unitValue,
-      unitCost: notional ? centM * mToC : unitValue * buyFactor,
+      unitCost: notional ? centC : unitValue * buyFactor,
       costFactor: notional ? oneF : buyFactor,
       needUnits,
       minUnits,
@@ -570,8 +571,10 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const sellLegs = sortByNotionalDesc(sells);
   const buyLegs = sortByNotionalDesc(buys);
   const conflicts: OrderConflict[] = [];
-  for (const leg of sellLegs) for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
-  for (const leg of buyLegs) for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
+  if (conflictsBySymbol.size > 0) {
+    for (const leg of sellLegs) for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
+    for (const leg of buyLegs) for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
+  }
   skipped.sort((a, b) => compareStrings(a.symbol, b.symbol));
 
   // ---- projection --------------------------------------------------------------------------------

@@ -79,10 +79,22 @@ export function toScaled(x: Decimal, scale: number): bigint {
   if (d0 === 0) return 0n;
   // x = N × 10^(7(k − n + 1)) with N the words read as one integer.
   const shift = scale + 7 * (Math.floor(e / 7) - n + 1);
-  if (n <= 2 && shift >= 0 && shift <= 22) {
-    const N = n === 1 ? d0 : d0 * 1e7 + d[1]!;
-    const v = N * POW10_NUMBER[shift]!;
-    if (v <= Number.MAX_SAFE_INTEGER) return BigInt(s < 0 ? -v : v);
+  if (n <= 2) {
+    // N < 1e14: integer arithmetic on numbers is exact below 2^53.
+    let v = n === 1 ? d0 : d0 * 1e7 + d[1]!;
+    if (shift < 0) {
+      if (shift < -22) throw new ScaleTooSmall(x, scale);
+      const p = POW10_NUMBER[-shift]!;
+      if (v % p !== 0) throw new ScaleTooSmall(x, scale);
+      v /= p;
+      return BigInt(s < 0 ? -v : v);
+    }
+    if (shift <= 22) {
+      const w = v * POW10_NUMBER[shift]!;
+      if (w <= Number.MAX_SAFE_INTEGER) return BigInt(s < 0 ? -w : w);
+    }
+    const r = BigInt(v) * pow10(shift);
+    return s < 0 ? -r : r;
   }
   let N = BigInt(d0);
   for (let i = 1; i < n; i++) N = N * WORD + BigInt(d[i]!);
@@ -111,24 +123,25 @@ export function fromScaled(m: bigint, scale: number): Decimal {
     s = -1;
     m = -m;
   }
-  // Word boundaries fall at multiples of 7 digits from the point: pad the scale to one.
-  const pad = ((-scale % 7) + 7) % 7;
-  return fromDigits(s, pad === 0 ? m.toString() : m.toString() + ZEROS[pad]!, scale + pad);
+  return fromDigits(s, m.toString(), scale);
 }
 
-const ZEROS = ["", "0", "00", "000", "0000", "00000", "000000"];
-
-/** The decimal of a digit string (no leading zeros) at a scale that is a multiple of 7. */
+/** The decimal of a digit string (no leading zeros) at a scale. */
 function fromDigits(s: number, str: string, scale: number): Decimal {
+  // Word boundaries fall at multiples of 7 digits from the point: the string is read as if
+  // followed by `pad` zeros.
+  const pad = ((-scale % 7) + 7) % 7;
+  const len = str.length;
+  const total = len + pad;
   const d = PARTS.d;
   d.length = 0;
-  const len = str.length;
-  let end = len;
+  let i = total % 7 || 7;
+  d.push(i <= len ? +str.slice(0, i) : +str * POW10_NUMBER[i - len]!);
+  for (; i < total; i += 7) {
+    d.push(i + 7 <= len ? +str.slice(i, i + 7) : +str.slice(i) * POW10_NUMBER[i + 7 - len]!);
+  }
   // Trailing zero words are left out.
-  while (end > 7 && str.endsWith("0000000", end)) end -= 7;
-  const first = len % 7 || 7;
-  d.push(+str.slice(0, first));
-  for (let i = first; i < end; i += 7) d.push(+str.slice(i, i + 7));
+  while (d.length > 1 && d[d.length - 1] === 0) d.pop();
   PARTS.s = s;
   PARTS.e = len - 1 - scale;
   return new Decimal(PARTS as unknown as Decimal);
@@ -153,8 +166,7 @@ export function fromScaledSignificant(m: bigint, scale: number, digits: number):
     const head = str.slice(0, digits);
     str = str.charCodeAt(digits) >= 53 ? (BigInt(head) + 1n).toString() : head;
   }
-  const pad = ((-scale % 7) + 7) % 7;
-  return fromDigits(s, pad === 0 ? str : str + ZEROS[pad]!, scale + pad);
+  return fromDigits(s, str, scale);
 }
 
 /**

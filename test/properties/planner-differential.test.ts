@@ -30,7 +30,7 @@ const symbolArb = fc.record({
   fractionable: fc.boolean(),
   tradable: fc.constantFrom(true, true, true, false),
   minNotional: fc.constantFrom(undefined, "1", "0", "2.5"),
-  price: fc.oneof(decimalArb(100_000, 4), decimalArb(2, 6)),
+  price: fc.oneof(decimalArb(100_000, 4), decimalArb(2, 6), decimalArb(5, 9)),
   held: fc.oneof(fc.constant(undefined), decimalArb(5_000, 9), decimalArb(50, 2)),
   availableShare: fc.constantFrom(10, 10, 10, 7, 0),
   target: fc.option(fc.integer({ min: 0, max: 1_000_000 }), { nil: undefined }),
@@ -45,6 +45,7 @@ const portfolioArb = fc.record({
   cash: decimalArb(5_000_000, 2),
   targetKind: fc.constantFrom("weights", "weights", "quantities", "notionals"),
   notionalOpenOrders: fc.constantFrom(true, false, false),
+  weightPlaces: fc.constantFrom(6, 6, 6, 12),
   options: fc.record(
     {
       noTradeBand: fc.record({
@@ -140,7 +141,8 @@ function buildInput(p: Portfolio): RebalanceInputInput {
     }
     if (s.target !== undefined) {
       const share = new Decimal(s.target).div(targetTotal);
-      if (p.targetKind === "weights") targets[symbol] = share.toDecimalPlaces(6, Decimal.ROUND_DOWN);
+      if (p.targetKind === "weights")
+        targets[symbol] = share.toDecimalPlaces(p.weightPlaces, Decimal.ROUND_DOWN);
       else if (p.targetKind === "notionals")
         targets[symbol] = share.times(p.equity).toDecimalPlaces(2, Decimal.ROUND_DOWN);
       else targets[symbol] = share.times(p.equity).div(price).toDecimalPlaces(4, Decimal.ROUND_DOWN);
