@@ -210,8 +210,10 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const toM = (d: Decimal) => toScaled(d, sP) * moneyToM;
 
   const equityP = toP(account.equity);
+  const equityM = equityP * fracMoneyToM; // a fraction times it is at scale M
+  const targetUnit = pow10(sQ - TARGET_DECIMALS);
   const tolerance = toF(options.fullExitTolerance);
-  const bandWeightNotional = toF(options.noTradeBand.weight) * equityP * fracMoneyToM;
+  const bandWeightNotional = toF(options.noTradeBand.weight) * equityM;
   const bandNotional = toM(options.noTradeBand.notional);
   const minOrderNotional = toM(options.minOrderNotional);
   const buyFactor = oneF + toF(options.marketBuyBuffer);
@@ -261,16 +263,19 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const sells: KeyedLeg[] = [];
   const candidates: BuyCandidate[] = [];
   const skipped: SkippedSymbol[] = [];
-  const conflictsBySymbol = new Map<string, OrderConflict[]>();
   // Per symbol: projected shares (scale Q), and the same as a decimal when one is at hand.
   const heldDec: Decimal[] = new Array(count);
   const projQ: bigint[] = new Array(count);
   const projDec: (Decimal | undefined)[] = new Array(count);
   const priceP: (bigint | undefined)[] = new Array(count);
   let minimalTurnover = 0n;
+  let sellProceeds = 0n;
   let naiveTurnover = 0n;
   let naiveOrderCount = 0;
   let keptOpenValue = 0n;
+  // The minimum in cents of the last notional buy: the same for most symbols.
+  let lastMinNotional = -1n;
+  let lastMinCents = 1n;
   const skip = (symbol: string, reason: SkipReason, detail: string, side?: OrderSide, deltaQty?: bigint) => {
     const entry: SkippedSymbol = { symbol, reason, detail };
     if (side !== undefined) entry.side = side;
@@ -308,7 +313,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
     let targetValue = 0n;
     let targetRawQ = 0n;
     if (targeted) {
-      if (targetKind === "weights") targetValue = toF(targetRaw) * equityP * fracMoneyToM;
+      if (targetKind === "weights") targetValue = toF(targetRaw) * equityM;
       else if (targetKind === "notionals") targetValue = toM(targetRaw);
       else targetRawQ = toQ(targetRaw);
       if (!targetRaw.isZero()) {
@@ -350,8 +355,10 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
         targetD = targetRaw;
       } else if (price !== undefined) {
         // value / price, rounded half up to 15 decimals (far below any increment's snap).
-        const unit = pow10(sQ - TARGET_DECIMALS);
-        target = roundHalfUpDiv(targetValue, price * unit) * unit;
+        target =
+          targetUnit === 1n
+            ? roundHalfUpDiv(targetValue, price)
+            : roundHalfUpDiv(targetValue, price * targetUnit) * targetUnit;
       }
     }
     if (target === undefined || price === undefined || priceD === undefined) {
@@ -363,8 +370,8 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
     // Direction from what is held; orders on the other side are conflicts to cancel first.
     const direction = target > held ? 1 : target < held ? -1 : 0;
     let projected: bigint;
-    if (direction > 0) projected = held + openBuyQty;
-    else if (direction < 0) projected = held - openSellQty;
+    if (direction > 0) projected = openBuy === undefined ? held : held + openBuyQty;
+    else if (direction < 0) projected = openSell === undefined ? held : held - openSellQty;
     else projected = allOpenProjected;
     const delta = target - projected;
     const deltaNotional = (delta < 0n ? -delta : delta) * price;
@@ -425,14 +432,15 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
         skip(symbol, "below_minimum", sell, side, delta);
         continue;
       }
-      if (openBuy !== undefined) conflictsBySymbol.set(symbol, conflictsOf(symbol, openBuy, priceD));
       // The open buys it cancels hold no cash once cancelled.
       holdsBySymbol.delete(symbol);
       const notional = sell.qty * price;
+      sellProceeds += notional;
       const exitReason: LegReason = isExit && reason === "to_target" ? "exit_tolerance" : reason;
       const qtyD = sell.qty === held ? heldD : fromScaled(sell.qty, sQ);
       sells.push({
         key: notional,
+        conflicts: openBuy === undefined ? undefined : conflictsOf(symbol, openBuy, priceD),
         leg: {
           symbol,
           side: "sell",
@@ -462,7 +470,15 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
     const notional = options.buyWith === "notional" && fractional && capabilities.notionalOrders;
     const unitValue = notional ? centM : increment * price;
     const needUnits = notional ? floorSteps(deltaNotional, centM) : floorSteps(delta, increment);
-    const minUnits = maxBig(1n, ceilDiv(minNotional, unitValue));
+    let minUnits: bigint;
+    if (notional && minNotional === lastMinNotional) minUnits = lastMinCents;
+    else {
+      minUnits = maxBig(1n, ceilDiv(minNotional, unitValue));
+      if (notional) {
+        lastMinNotional = minNotional;
+        lastMinCents = minUnits;
+      }
+    }
     if (needUnits < minUnits) {
       skip(
         symbol,
@@ -492,9 +508,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   }
 
   // ---- cash and buys ---------------------------------------------------------------------------
-  let sellProceeds = 0n;
-  for (const sell of sells) sellProceeds += sell.key;
-  const buffer = toF(options.cashBuffer) * equityP * fracMoneyToM;
+  const buffer = toF(options.cashBuffer) * equityM;
   let openBuyHolds = 0n;
   for (const hold of holdsBySymbol.values()) openBuyHolds += hold;
   const holds = options.cashExcludesOpenBuys ? 0n : openBuyHolds;
@@ -503,7 +517,8 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const allocation = allocateBuys(candidates, availableCash);
 
   const buys: KeyedLeg[] = [];
-  let allocated = 0n;
+  let allocated = 0n; // quantity buys, scale C
+  let allocatedNotional = 0n; // notional buys, scale M
   let buyValue = 0n;
   for (let k = 0; k < candidates.length; k++) {
     const c = candidates[k]!;
@@ -528,7 +543,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
       notional = fromScaled(estimatedNotional, sM);
       estimatedNotionalD = notional;
       cashRequiredD = notional;
-      allocated += estimatedNotional * mToC;
+      allocatedNotional += estimatedNotional;
     } else {
       estimatedQty = units * c.increment;
       estimatedNotional = estimatedQty * price;
@@ -560,21 +575,18 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
     };
     if (qty !== undefined) leg.qty = qty;
     if (notional !== undefined) leg.notional = notional;
-    if (c.opposite !== undefined) conflictsBySymbol.set(c.symbol, conflictsOf(c.symbol, c.opposite, priceD));
-    buys.push({ key: estimatedNotional, leg });
+    const conflicts = c.opposite === undefined ? undefined : conflictsOf(c.symbol, c.opposite, priceD);
+    buys.push({ key: estimatedNotional, leg, conflicts });
     projQ[i] = c.projected + estimatedQty;
     projDec[i] = undefined;
     // The open sells it cancels no longer bring cash.
     if (c.opposite !== undefined) keptOpenValue -= c.opposite.qty * price;
   }
 
-  const sellLegs = sortByNotionalDesc(sells);
-  const buyLegs = sortByNotionalDesc(buys);
+  allocated += allocatedNotional * mToC;
   const conflicts: OrderConflict[] = [];
-  if (conflictsBySymbol.size > 0) {
-    for (const leg of sellLegs) for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
-    for (const leg of buyLegs) for (const c of conflictsBySymbol.get(leg.symbol) ?? []) conflicts.push(c);
-  }
+  const sellLegs = sortByNotionalDesc(sells, conflicts);
+  const buyLegs = sortByNotionalDesc(buys, conflicts);
   skipped.sort((a, b) => compareStrings(a.symbol, b.symbol));
 
   // ---- projection --------------------------------------------------------------------------------
@@ -608,7 +620,8 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   for (let i = 0; i < count; i++) {
     const value = values[i];
     if (value !== undefined) {
-      projectedWeights[symbols[i]!] = fromScaledSignificant(value * inverseI, sM + inverseScale, 40);
+      projectedWeights[symbols[i]!] =
+        value === 0n ? ZERO : fromScaledSignificant(value * inverseI, sM + inverseScale, 40);
     }
   }
 
@@ -649,6 +662,8 @@ interface KeyedLeg {
   /** The estimated notional, scale M. */
   key: bigint;
   leg: RebalanceLeg;
+  /** The opposite-side open orders the leg cancels first. */
+  conflicts: OrderConflict[] | undefined;
 }
 
 interface LiveOrder {
@@ -762,10 +777,17 @@ function hasNotional(...sides: (OpenSide | undefined)[]): boolean {
   return sides.some((s) => s?.orders.some((o) => o.qty === undefined) ?? false);
 }
 
-/** The legs by estimated notional, largest first, then by symbol. */
-function sortByNotionalDesc(keyed: KeyedLeg[]): RebalanceLeg[] {
+/** The legs by estimated notional, largest first, then by symbol; their conflicts appended in that order. */
+function sortByNotionalDesc(keyed: KeyedLeg[], conflicts: OrderConflict[]): RebalanceLeg[] {
   keyed.sort((a, b) => (a.key > b.key ? -1 : a.key < b.key ? 1 : compareStrings(a.leg.symbol, b.leg.symbol)));
-  return keyed.map((k) => k.leg);
+  const legs: RebalanceLeg[] = new Array(keyed.length);
+  for (let i = 0; i < keyed.length; i++) {
+    const k = keyed[i]!;
+    legs[i] = k.leg;
+    // In leg order: the conflicts of each leg, after those of the legs before it.
+    if (k.conflicts !== undefined) for (const c of k.conflicts) conflicts.push(c);
+  }
+  return legs;
 }
 
 function compareStrings(a: string, b: string): number {

@@ -97,7 +97,10 @@ function decimalOf(v: unknown, bound: Bound): Decimal | undefined {
   ) {
     d = toDecimal(v);
   } else return undefined;
-  if (bound === "positive" ? !d.gt(0) : bound === "nonNegative" ? !d.gte(0) : false) return undefined;
+  // Signs read directly (d.gt(0) would build a decimal for the 0); −0 counts as 0.
+  if (bound === "positive" ? d.isZero() || d.isNegative() : bound === "nonNegative" && isBelowZero(d)) {
+    return undefined;
+  }
   return d;
 }
 
@@ -113,6 +116,16 @@ function optionalDecimal(raw: Raw, key: string, bound: Bound, out: Raw): boolean
   if (d === undefined) return false;
   out[key] = d;
   return true;
+}
+
+/** d < 0 (−0 is not). */
+function isBelowZero(d: Decimal): boolean {
+  return d.isNegative() && !d.isZero();
+}
+
+/** d > 0. */
+function isAboveZero(d: Decimal): boolean {
+  return !d.isNegative() && !d.isZero();
 }
 
 function isSymbol(v: unknown): v is string {
@@ -166,9 +179,9 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
     }
     // PositionSnapshotSchema's refinement: a long's qtyAvailable in [0, qty], a short's in [qty, 0].
     if (
-      qty.gte(0)
+      !isBelowZero(qty)
         ? qtyAvailable.isNegative() || qtyAvailable.gt(qty)
-        : qtyAvailable.gt(0) || qtyAvailable.lt(qty)
+        : isAboveZero(qtyAvailable) || qtyAvailable.lt(qty)
     ) {
       return undefined;
     }
