@@ -1,0 +1,33 @@
+import fc from "fast-check";
+import { Decimal } from "ordersafe";
+import { describe, expect, it } from "vitest";
+import { fromScaled } from "../../src/rebalance/scaled.js";
+
+// The planner builds its output decimals from scaled integers without parsing strings; this
+// checks that fast path against decimal.js's own exact division by a power of ten.
+describe("fromScaled", () => {
+  it("property: m × 10^−scale exactly, for any sign, size and scale", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }),
+        fc.integer({ min: -6, max: 30 }),
+        (m, scale) => {
+          const expected = new Decimal(m.toString()).div(new Decimal(10).pow(scale));
+          const got = fromScaled(m, scale);
+          expect(got.eq(expected)).toBe(true);
+          expect(got.toFixed()).toBe(expected.toFixed());
+          // Arithmetic on the result behaves like on any decimal.
+          expect(got.plus(1).minus(1).eq(expected.plus(1).minus(1))).toBe(true);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("handles zero and word boundaries", () => {
+    expect(fromScaled(0n, 9).toString()).toBe("0");
+    expect(fromScaled(10_000_000n, 7).toString()).toBe("1");
+    expect(fromScaled(1_591_166_892n, 6).toFixed()).toBe("1591.166892");
+    expect(fromScaled(-1n, 15).toFixed()).toBe("-0.000000000000001");
+  });
+});
