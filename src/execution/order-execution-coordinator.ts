@@ -100,6 +100,9 @@ const OptionsSchema = z
   })
   .strict();
 
+/** How many times a close whose reply was lost is asked again. */
+const CLOSE_ATTEMPTS = 4;
+
 /** Per-order options of {@link OrderExecutionCoordinator.executeOrder}. */
 export interface ExecuteOrderOptions {
   /** The run: client order ids come from (runId, symbol, side, generation). */
@@ -228,7 +231,9 @@ export class OrderExecutionCoordinator {
       const submittedAt = this.clock.now();
       let result: SubmitResult;
       if (options.closePosition === true && intent.side === "sell") {
-        result = await this.closePosition(intent, firstId, signal);
+        const closed = await this.closePosition(intent, firstId, signal);
+        if ("outcome" in closed) return closed.outcome;
+        result = closed;
       } else {
         result = await this.retry.executeWithRetry(intent, {
           runId: options.runId,
@@ -281,21 +286,77 @@ export class OrderExecutionCoordinator {
     }
   }
 
-  private async closePosition(intent: OrderIntent, id: string, signal?: AbortSignal): Promise<SubmitResult> {
-    const base = { intent, clientOrderId: id, generation: 0, attempts: 1, adjustments: [] as string[] };
+  /**
+   * Closes a position. `closePosition` orders carry a broker-made id that cannot be looked
+   * up, so a lost reply (`ambiguous`) is settled through the call's own idempotence: asked
+   * again, the broker answers `not_found` when the first close already emptied the
+   * position, `insufficient_quantity` while the first close is still working (it is then
+   * found among the open orders and followed), or places the close the first call never did.
+   */
+  private async closePosition(
+    intent: OrderIntent,
+    id: string,
+    signal?: AbortSignal,
+  ): Promise<SubmitResult | { outcome: OrderOutcome }> {
+    const base = { intent, clientOrderId: id, generation: 0, adjustments: [] as string[] };
+    let ambiguous = false;
+    let attempts = 0;
+    for (;;) {
+      attempts++;
+      try {
+        const order = await this.broker.closePosition(intent.symbol, { signal });
+        return { ok: true, order, adopted: false, ...base, attempts, clientOrderId: order.clientOrderId };
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        const code = isBrokerError(e) ? e.code : "unknown";
+        const message = e instanceof Error ? e.message : String(e);
+        if (code === "ambiguous" && attempts < CLOSE_ATTEMPTS) {
+          ambiguous = true;
+          continue;
+        }
+        if (ambiguous && code === "insufficient_quantity") {
+          const working = await this.findWorkingClose(intent.symbol, signal);
+          if (working !== undefined) {
+            return {
+              ok: true,
+              order: working,
+              adopted: true,
+              ...base,
+              attempts,
+              clientOrderId: working.clientOrderId,
+            };
+          }
+          // It filled between the two reads: ask again, and `not_found` will say so.
+          if (attempts < CLOSE_ATTEMPTS) continue;
+        }
+        if (ambiguous && code === "not_found") {
+          // The lost close emptied the position; its order cannot be named, so its fill
+          // cannot be read: unresolved, loudly, never a failure or a silent success.
+          return {
+            outcome: {
+              ...this.outcome(intent, id, this.clock.now(), {
+                state: "submit_failed",
+                attempts,
+                code: "ambiguous",
+                message:
+                  "[ordersafe] the position was closed by a close whose reply was lost; its order id and fill price are unknown",
+              }),
+              state: "unresolved",
+            },
+          };
+        }
+        return { ok: false, code, message, unresolved: false, ...base, attempts };
+      }
+    }
+  }
+
+  private async findWorkingClose(symbol: string, signal?: AbortSignal): Promise<OrderSnapshot | undefined> {
     try {
-      const order = await this.broker.closePosition(intent.symbol, { signal });
-      return { ok: true, order, adopted: false, ...base, clientOrderId: order.clientOrderId };
+      const open = await this.broker.listOpenOrders({ signal });
+      return open.find((o) => o.symbol === symbol && o.side === "sell");
     } catch (e) {
       if (signal?.aborted) throw e;
-      const code = isBrokerError(e) ? e.code : "unknown";
-      return {
-        ok: false,
-        code,
-        message: e instanceof Error ? e.message : String(e),
-        unresolved: false,
-        ...base,
-      };
+      return undefined;
     }
   }
 

@@ -124,4 +124,38 @@ describe("OrderExecutionCoordinator", () => {
     expect(outcome).toMatchObject({ state: "submit_failed", errorCode: "halted" });
     expect(broker.calls.submitOrder).toBe(0);
   });
+
+  it("a close whose reply was lost and that is still working is found among the open orders and followed", async () => {
+    const { clock, broker, coordinator, tracker } = setup(false, { latency: { restMs: 20, fillMs: 500 } });
+    broker.script({ kind: "ambiguous", method: "closePosition" });
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "sell", qty: 5, type: "market", timeInForce: "day" },
+        { runId: "close1", closePosition: true },
+      ),
+    );
+    tracker?.close();
+    expect(outcome.state).toBe("filled");
+    expect(outcome.adopted).toBe(true);
+    expect(outcome.filledQty.toString()).toBe("5");
+    // One close placed, never two.
+    expect(broker.orders().filter((o) => o.symbol === "AAA")).toHaveLength(1);
+    expect(broker.truth().positions.get("AAA")?.toString() ?? "0").toBe("0");
+  });
+
+  it("a close whose reply was lost and that already emptied the position is unresolved, not a failure", async () => {
+    const { clock, broker, coordinator, tracker } = setup(false, { latency: { restMs: 20, fillMs: 0 } });
+    broker.script({ kind: "ambiguous", method: "closePosition" });
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "sell", qty: 5, type: "market", timeInForce: "day" },
+        { runId: "close2", closePosition: true },
+      ),
+    );
+    tracker?.close();
+    expect(outcome.state).toBe("unresolved");
+    expect(outcome.errorCode).toBe("ambiguous");
+    expect(broker.orders().filter((o) => o.symbol === "AAA")).toHaveLength(1);
+    expect(broker.truth().positions.get("AAA")?.toString() ?? "0").toBe("0");
+  });
 });
