@@ -83,66 +83,44 @@ export {
 export { type ClientOrderIdParts, clientOrderId, MAX_CLIENT_ORDER_ID_LENGTH, makeRunId } from "./core/ids.js";
 export { type Logger, silentLogger } from "./core/logger.js";
 export { createRandom, type Random } from "./core/random.js";
-
-// rebalance
-export { calculateRebalanceOrders } from "./rebalance/calculate-rebalance-orders.js";
+// execution
 export {
-  RebalanceCapabilitiesSchema,
-  type RebalanceInput,
-  type RebalanceInputInput,
-  RebalanceInputSchema,
-  type RebalanceOptions,
-  type RebalanceOptionsInput,
-  RebalanceOptionsSchema,
-  type RebalanceTargets,
-  type RebalanceTargetsInput,
-  RebalanceTargetsSchema,
-} from "./rebalance/rebalance-input.js";
-export type {
-  LegAction,
-  LegReason,
-  OrderConflict,
-  RebalanceBudget,
-  RebalanceLeg,
-  RebalancePlan,
-  RebalanceSummary,
-  SkippedSymbol,
-  SkipReason,
-} from "./rebalance/rebalance-plan.js";
-
-// orders
+  type ExecuteOrderOptions,
+  type FundsReservation,
+  type IntentValidation,
+  OrderExecutionCoordinator,
+  type OrderExecutionCoordinatorOptions,
+  type OrderTracking,
+  type PositionReconciliation,
+} from "./execution/order-execution-coordinator.js";
+export { type OrderOutcome, type OrderOutcomeJSON, outcomeToJSON } from "./execution/order-outcome.js";
 export {
-  type CreateOrderStateInput,
-  createOrderState,
-  FINAL_ORDER_STATUSES,
-  type FinalOrderState,
-  type FinalOrderStatus,
-  type IgnoredReason,
-  isAllowedTransition,
-  isFinalOrderStatus,
-  ORDER_TRANSITIONS,
-  type OrderEffect,
-  type OrderEvent,
-  type OrderHistoryEntry,
-  type OrderState,
-  type OrderStatus,
-  type TransitionResult,
-  toFinalOrderState,
-  transition,
-  WORKING_ORDER_STATUSES,
-  type WorkingOrderStatus,
-} from "./orders/order-state-machine.js";
+  type ExecuteWithRetryOptions,
+  OrderRetryEngine,
+  type OrderRetryEngineEvents,
+  type OrderRetryEngineOptions,
+  type RetryAction,
+  type RetryDecision,
+  type SubmitResult,
+  toRequest,
+} from "./execution/order-retry-engine.js";
 export {
-  type IllegalTransitionInfo,
-  type OrderFillInfo,
-  OrderTracker,
-  type OrderTrackerEvents,
-  type OrderTrackerOptions,
-  type OrderTrackerStats,
-  type StreamDownReason,
-  type TrackInput,
-  type WaitForFinalOptions,
-} from "./orders/order-tracker.js";
+  type PlanJSON,
+  type PositionJSON,
+  type RebalanceAdjustment,
+  type RebalanceMetrics,
+  type RebalancePhase,
+  type RebalanceReport,
+  type RebalanceReportJSON,
+  type RebalanceStatus,
+  reportToJSON,
+} from "./execution/rebalance-report.js";
+export {
+  type RebalanceRunOptions,
+  type RebalancerEvents,
+  SmartRebalancer,
+  type SmartRebalancerOptions,
+} from "./execution/smart-rebalancer.js";
 
 // funds
 export {
@@ -185,7 +163,64 @@ export {
   ReservationLedger,
   type ReservationLedgerOptions,
 } from "./funds/reservation-ledger.js";
-
+// orders
+export {
+  type CreateOrderStateInput,
+  createOrderState,
+  FINAL_ORDER_STATUSES,
+  type FinalOrderState,
+  type FinalOrderStatus,
+  type IgnoredReason,
+  isAllowedTransition,
+  isFinalOrderStatus,
+  ORDER_TRANSITIONS,
+  type OrderEffect,
+  type OrderEvent,
+  type OrderHistoryEntry,
+  type OrderState,
+  type OrderStatus,
+  type TransitionResult,
+  toFinalOrderState,
+  transition,
+  WORKING_ORDER_STATUSES,
+  type WorkingOrderStatus,
+} from "./orders/order-state-machine.js";
+export {
+  type IllegalTransitionInfo,
+  type OrderFillInfo,
+  OrderTracker,
+  type OrderTrackerEvents,
+  type OrderTrackerOptions,
+  type OrderTrackerStats,
+  type StreamDownReason,
+  type TrackInput,
+  type WaitForFinalOptions,
+} from "./orders/order-tracker.js";
+// rebalance
+export { calculateRebalanceOrders } from "./rebalance/calculate-rebalance-orders.js";
+export {
+  RebalanceCapabilitiesSchema,
+  type RebalanceInput,
+  type RebalanceInputInput,
+  RebalanceInputSchema,
+  type RebalanceOptions,
+  type RebalanceOptionsInput,
+  RebalanceOptionsSchema,
+  type RebalanceTargets,
+  type RebalanceTargetsInput,
+  RebalanceTargetsSchema,
+} from "./rebalance/rebalance-input.js";
+export type {
+  LegAction,
+  LegReason,
+  OrderConflict,
+  RebalanceBudget,
+  RebalanceLeg,
+  RebalancePlan,
+  RebalanceSummary,
+  SkippedSymbol,
+  SkipReason,
+} from "./rebalance/rebalance-plan.js";
 // reconcile
 export {
   DEFAULT_DRIFT_NOTIONAL_TOLERANCE,
@@ -236,42 +271,3 @@ export {
   type ReconcileOrderInput,
   type ReconcileSource,
 } from "./reconcile/position-reconciliation-engine.js";
-
-// execution
-export {
-  type ExecuteOrderOptions,
-  type FundsReservation,
-  type IntentValidation,
-  OrderExecutionCoordinator,
-  type OrderExecutionCoordinatorOptions,
-  type OrderTracking,
-  type PositionReconciliation,
-} from "./execution/order-execution-coordinator.js";
-export { type OrderOutcome, type OrderOutcomeJSON, outcomeToJSON } from "./execution/order-outcome.js";
-export {
-  type ExecuteWithRetryOptions,
-  OrderRetryEngine,
-  type OrderRetryEngineEvents,
-  type OrderRetryEngineOptions,
-  type RetryAction,
-  type RetryDecision,
-  type SubmitResult,
-  toRequest,
-} from "./execution/order-retry-engine.js";
-export {
-  type PlanJSON,
-  type PositionJSON,
-  type RebalanceAdjustment,
-  type RebalanceMetrics,
-  type RebalancePhase,
-  type RebalanceReport,
-  type RebalanceReportJSON,
-  type RebalanceStatus,
-  reportToJSON,
-} from "./execution/rebalance-report.js";
-export {
-  type RebalancerEvents,
-  type RebalanceRunOptions,
-  SmartRebalancer,
-  type SmartRebalancerOptions,
-} from "./execution/smart-rebalancer.js";

@@ -591,7 +591,12 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
           if (unconfirmed.has(c.symbol)) continue;
           if (await retry.cancelConflicts({ symbol: c.symbol, side: "buy" }, signal)) continue;
           unconfirmed.add(c.symbol);
-          r.adjust(c.symbol, "buy", "conflict_not_cancelled", "an opposite-side order could not be cancelled");
+          r.adjust(
+            c.symbol,
+            "buy",
+            "conflict_not_cancelled",
+            "an opposite-side order could not be cancelled",
+          );
         }
         buyPlan = { ...buyPlan, buys: buyPlan.buys.filter((l) => !unconfirmed.has(l.symbol)) };
         r.buyPlan = buyPlan;
