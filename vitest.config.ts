@@ -13,6 +13,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // The JSON report lets .ci/run print a plain "N passed, N failed" line.
+    reporters: ["default", ["json", { outputFile: "node_modules/.cache/ordersafe/vitest.json" }]],
     environment: "node",
     pool: "forks",
     testTimeout: 60_000,
