@@ -4,8 +4,10 @@
 export {
   type AccountSnapshot,
   type AssetRules,
+  BROKER_METHODS,
   BROKER_ORDER_STATUSES,
   type BrokerCapabilities,
+  type BrokerMethod,
   type BrokerOrderStatus,
   type BrokerPort,
   type CallOptions,

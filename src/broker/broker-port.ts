@@ -295,6 +295,52 @@ export interface Subscription {
 }
 
 /**
+ * The name of a `BrokerPort` method the simulated broker counts and can fault.
+ *
+ * @example
+ * ```ts
+ * const method: BrokerMethod = "submitOrder";
+ * broker.script({ kind: "unavailable", method });
+ * ```
+ */
+export type BrokerMethod =
+  | "getAccount"
+  | "getPositions"
+  | "getPosition"
+  | "getAssets"
+  | "getLatestPrices"
+  | "getClock"
+  | "submitOrder"
+  | "getOrder"
+  | "getOrderByClientOrderId"
+  | "listOpenOrders"
+  | "cancelOrder"
+  | "closePosition";
+
+/**
+ * Every {@link BrokerMethod}, in a stable order.
+ *
+ * @example
+ * ```ts
+ * for (const m of BROKER_METHODS) console.log(m, counts[m]);
+ * ```
+ */
+export const BROKER_METHODS: readonly BrokerMethod[] = [
+  "getAccount",
+  "getPositions",
+  "getPosition",
+  "getAssets",
+  "getLatestPrices",
+  "getClock",
+  "submitOrder",
+  "getOrder",
+  "getOrderByClientOrderId",
+  "listOpenOrders",
+  "cancelOrder",
+  "closePosition",
+];
+
+/**
  * The one interface through which ordersafe reaches a broker. Implement it for your own
  * broker and check it with `runBrokerConformance()` from `ordersafe/testing`.
  *

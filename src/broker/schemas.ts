@@ -128,14 +128,48 @@ export const OrderUpdateSchema = z.object({
   fill: optional(FillSchema),
 });
 
+/** A client order id as brokers accept it: 1 to 128 of letters, digits and `. _ : -`. */
+export const zClientOrderId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, { message: "expected letters, digits and . _ : -" });
+
+/**
+ * The shape rules every order shares: exactly one of qty and notional, a limit price for a
+ * limit order and none for a market order.
+ *
+ * @param r - the parsed order fields
+ * @param ctx - the zod refinement context the issues go to
+ */
+export function refineOrderShape(
+  r: {
+    qty?: Decimal | undefined;
+    notional?: Decimal | undefined;
+    type: string;
+    limitPrice?: Decimal | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if ((r.qty === undefined) === (r.notional === undefined)) {
+    ctx.addIssue({ code: "custom", path: ["qty"], message: "expected exactly one of qty and notional" });
+  }
+  if (r.type === "limit" && r.limitPrice === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["limitPrice"],
+      message: "expected a limit price for a limit order",
+    });
+  }
+  if (r.type === "market" && r.limitPrice !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["limitPrice"], message: "a market order takes no limit price" });
+  }
+}
+
 /** Schema of an {@link OrderRequest}: exactly one of qty and notional, a limit price for limit orders only. */
 export const OrderRequestSchema = z
   .object({
-    clientOrderId: z
-      .string()
-      .min(1)
-      .max(128)
-      .regex(/^[A-Za-z0-9._:-]+$/, { message: "expected letters, digits and . _ : -" }),
+    clientOrderId: zClientOrderId,
     symbol: zSymbol,
     side: SideSchema,
     type: TypeSchema,
@@ -146,21 +180,7 @@ export const OrderRequestSchema = z
     extendedHours: optional(z.boolean()),
   })
   .strict()
-  .superRefine((r, ctx) => {
-    if ((r.qty === undefined) === (r.notional === undefined)) {
-      ctx.addIssue({ code: "custom", path: ["qty"], message: "expected exactly one of qty and notional" });
-    }
-    if (r.type === "limit" && r.limitPrice === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["limitPrice"],
-        message: "expected a limit price for a limit order",
-      });
-    }
-    if (r.type === "market" && r.limitPrice !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["limitPrice"], message: "a market order takes no limit price" });
-    }
-  });
+  .superRefine(refineOrderShape);
 
 function parseReply<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
   const forbidden = findForbiddenKey(raw, what);

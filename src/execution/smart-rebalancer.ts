@@ -1,13 +1,14 @@
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
-import type {
-  AccountSnapshot,
-  AssetRules,
-  BrokerPort,
-  MarketClock,
-  OrderRequest,
-  OrderSnapshot,
-  PositionSnapshot,
+import {
+  type AccountSnapshot,
+  type AssetRules,
+  BROKER_METHODS,
+  type BrokerPort,
+  type MarketClock,
+  type OrderRequest,
+  type OrderSnapshot,
+  type PositionSnapshot,
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { type Clock, systemClock } from "../core/clock.js";
@@ -195,20 +196,7 @@ interface FreshState {
 /** Counts broker calls of one run (REST calls per order, in the report). */
 function countingBroker(port: BrokerPort): { broker: BrokerPort; calls: () => number } {
   let n = 0;
-  const methods = [
-    "getAccount",
-    "getPositions",
-    "getPosition",
-    "getAssets",
-    "getLatestPrices",
-    "getClock",
-    "submitOrder",
-    "getOrder",
-    "getOrderByClientOrderId",
-    "listOpenOrders",
-    "cancelOrder",
-    "closePosition",
-  ] as const;
+  const methods = BROKER_METHODS;
   const wrapped: Record<string, unknown> = {
     get id() {
       return port.id;

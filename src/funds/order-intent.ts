@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { refineOrderShape, zClientOrderId } from "../broker/schemas.js";
 import type { Decimal } from "../core/decimal.js";
 import { parseInput, zPositiveDecimal, zSymbol } from "../core/validation.js";
 
@@ -20,29 +21,12 @@ export const OrderIntentSchema = z
     type: z.enum(["market", "limit"]),
     limitPrice: zPositiveDecimal.optional(),
     timeInForce: z.enum(["day", "gtc", "ioc", "fok", "opg", "cls"]),
-    clientOrderId: z
-      .string()
-      .min(1)
-      .max(128)
-      .regex(/^[A-Za-z0-9._:-]+$/, { message: "expected letters, digits and . _ : -" })
-      .optional(),
+    clientOrderId: zClientOrderId.optional(),
     extendedHours: z.boolean().optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
-    if ((r.qty === undefined) === (r.notional === undefined)) {
-      ctx.addIssue({ code: "custom", path: ["qty"], message: "expected exactly one of qty and notional" });
-    }
-    if (r.type === "limit" && r.limitPrice === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["limitPrice"],
-        message: "expected a limit price for a limit order",
-      });
-    }
-    if (r.type === "market" && r.limitPrice !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["limitPrice"], message: "a market order takes no limit price" });
-    }
+    refineOrderShape(r, ctx);
     if (r.notional !== undefined && r.type !== "market") {
       ctx.addIssue({
         code: "custom",

@@ -1,53 +1,8 @@
 import { z } from "zod";
+import { BROKER_METHODS, type BrokerMethod } from "../broker/broker-port.js";
 import type { Clock } from "../core/clock.js";
 import type { DecimalLike } from "../core/decimal.js";
 import { zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
-
-/**
- * The name of a `BrokerPort` method the simulated broker counts and can fault.
- *
- * @example
- * ```ts
- * const method: BrokerMethod = "submitOrder";
- * broker.script({ kind: "unavailable", method });
- * ```
- */
-export type BrokerMethod =
-  | "getAccount"
-  | "getPositions"
-  | "getPosition"
-  | "getAssets"
-  | "getLatestPrices"
-  | "getClock"
-  | "submitOrder"
-  | "getOrder"
-  | "getOrderByClientOrderId"
-  | "listOpenOrders"
-  | "cancelOrder"
-  | "closePosition";
-
-/**
- * Every {@link BrokerMethod}, in a stable order.
- *
- * @example
- * ```ts
- * for (const m of BROKER_METHODS) console.log(m, broker.calls[m]);
- * ```
- */
-export const BROKER_METHODS: readonly BrokerMethod[] = [
-  "getAccount",
-  "getPositions",
-  "getPosition",
-  "getAssets",
-  "getLatestPrices",
-  "getClock",
-  "submitOrder",
-  "getOrder",
-  "getOrderByClientOrderId",
-  "listOpenOrders",
-  "cancelOrder",
-  "closePosition",
-];
 
 /** The methods whose replies a `stale_reads` fault makes stale. */
 export type StaleReadMethod = "getAccount" | "getPositions" | "getPosition";
@@ -327,3 +282,5 @@ export interface SimulatedBrokerOptions {
   /** Seeded fault probabilities. @defaultValue none */
   faults?: SimFaultOptions;
 }
+
+export { BROKER_METHODS, type BrokerMethod };
