@@ -5,6 +5,7 @@ import {
   type AssetRules,
   BROKER_METHODS,
   type BrokerPort,
+  isFinalBrokerStatus,
   type MarketClock,
   type OrderRequest,
   type OrderSnapshot,
@@ -191,6 +192,18 @@ interface FreshState {
   clock: MarketClock | undefined;
   prices: Map<string, Decimal>;
   assets: AssetRules[];
+  /** The clock when the reads were sent: a fill before it is in `positions`. */
+  readAt: number;
+}
+
+/** What walking one (symbol, side) of a resumed run found. */
+interface PairWalk {
+  /** The first generation free for a new order. */
+  generation: number;
+  /** This run's orders found on the way that were not adopted yet. */
+  found: OrderSnapshot[];
+  /** The id of a found order the plan did not count (working unseen, or filled after its read). */
+  uncounted: string | undefined;
 }
 
 /** Counts broker calls of one run (REST calls per order, in the report). */
@@ -236,6 +249,17 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, f: (t: T) =>
 }
 
 const MAX_GENERATIONS = 8;
+
+/** The generation of `order` when its id is one of this run's, else undefined (no call). */
+function ownGeneration(runId: string, order: OrderSnapshot): number | undefined {
+  for (let g = 0; g < MAX_GENERATIONS; g++) {
+    if (
+      clientOrderId({ runId, symbol: order.symbol, side: order.side, generation: g }) === order.clientOrderId
+    )
+      return g;
+  }
+  return undefined;
+}
 
 /**
  * Rebalances a portfolio safely: the fewest trades, every order to a final state, buys sized
@@ -465,10 +489,8 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
           r.adjust(l.symbol, l.side, "market_closed", "the market is closed; nothing sent");
         // A resumed run does not adopt here: name the orders an earlier attempt left open.
         for (const o of explicitRun ? state.openOrders : []) {
-          const mine = Array.from({ length: MAX_GENERATIONS }, (_, g) =>
-            clientOrderId({ runId, symbol: o.symbol, side: o.side, generation: g }),
-          ).includes(o.clientOrderId);
-          if (mine) r.adjust(o.symbol, o.side, "left_open", `${o.clientOrderId} is still ${o.status}`);
+          if (ownGeneration(runId, o) !== undefined)
+            r.adjust(o.symbol, o.side, "left_open", `${o.clientOrderId} is still ${o.status}`);
         }
         return this.finish(r, broker, counted.calls, "failed", {
           code: "market_closed",
@@ -514,11 +536,49 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         this.emit("order:submitted", { runId, request, attempt });
       };
 
-      // Resume: adopt this run's orders still open, and learn the generations already used.
-      const generations = new Map<string, number>();
+      // Resume: adopt this run's orders still open (matched among the open orders just read,
+      // no call). The generations already used are looked up later, per (symbol, side), only
+      // before this run sends an order on it (see `walk`).
+      const adoptedIds = new Set<string>();
+      const walks = new Map<string, Promise<PairWalk>>();
+      const walk = (symbol: string, side: "buy" | "sell", plan: FreshState | undefined) => {
+        const key = `${symbol}:${side}`;
+        let p = walks.get(key);
+        if (p === undefined) {
+          p = (async () => {
+            const w = await this.walkPair(runId, symbol, side, plan, adoptedIds, broker, signal);
+            const outcomes = await Promise.all(w.found.map((o) => sellCoordinator.adopt(o, signal)));
+            for (const o of outcomes) record(o);
+            return w;
+          })();
+          walks.set(key, p);
+        }
+        return p;
+      };
+      /** The generation of a new order on (symbol, side); undefined when it must not be sent. */
+      const generationFor = async (
+        symbol: string,
+        side: "buy" | "sell",
+        plan: FreshState | undefined,
+      ): Promise<number | undefined> => {
+        if (!explicitRun) return 0;
+        const w = await walk(symbol, side, plan);
+        if (plan !== undefined && w.uncounted !== undefined) {
+          r.adjust(
+            symbol,
+            side,
+            "resumed_order",
+            `${w.uncounted} of an earlier attempt was not in the plan; nothing sent on top of it`,
+          );
+          return undefined;
+        }
+        return w.generation;
+      };
       if (explicitRun) {
         phase("adopt");
-        const adopted = await this.adoptRun(runId, state, broker, sellCoordinator, generations, signal);
+        const open = state.openOrders.filter((o) => ownGeneration(runId, o) !== undefined);
+        for (const o of open) adoptedIds.add(o.clientOrderId);
+        const adopted = await Promise.all(open.map((o) => sellCoordinator.adopt(o, signal)));
         for (const o of adopted) record(o);
         if (adopted.length > 0) {
           // What the adopted orders did is now in the positions: plan again from fresh state.
@@ -551,11 +611,13 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         };
       }
 
-      const gen = (symbol: string, side: "buy" | "sell") => generations.get(`${symbol}:${side}`) ?? 0;
       phase("sells");
-      const sellOutcomes = await mapBounded(plan.sells, this.concurrency, (leg) =>
-        this.execLeg(sellCoordinator, leg, runId, gen(leg.symbol, "sell"), signal, onSubmitted, retry),
-      );
+      const sellState = state;
+      const sellOutcomes = await mapBounded(plan.sells, this.concurrency, async (leg) => {
+        const g = await generationFor(leg.symbol, "sell", sellState);
+        if (g === undefined) return undefined;
+        return this.execLeg(sellCoordinator, leg, runId, g, signal, onSubmitted, retry);
+      });
       for (const o of sellOutcomes) if (o !== undefined) record(o);
 
       if (plan.buys.length > 0 && !retry.halted) {
@@ -619,9 +681,11 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         };
         phase("buys");
         const buyCoordinator = coordinatorFor(funds);
-        const buyOutcomes = await mapBounded(buyPlan.buys, this.concurrency, (leg) =>
-          this.execLeg(buyCoordinator, leg, runId, gen(leg.symbol, "buy"), signal, onSubmitted, retry),
-        );
+        const buyOutcomes = await mapBounded(buyPlan.buys, this.concurrency, async (leg) => {
+          const g = await generationFor(leg.symbol, "buy", after);
+          if (g === undefined) return undefined;
+          return this.execLeg(buyCoordinator, leg, runId, g, signal, onSubmitted, retry);
+        });
         for (const o of buyOutcomes) if (o !== undefined) record(o);
       } else if (plan.buys.length > 0) {
         for (const l of plan.buys)
@@ -629,10 +693,16 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       }
 
       phase("reconcile");
-      await this.reconcile(r, broker, signal, (intent) =>
+      // Corrective orders are sized on the reconciliation's fresh reads: nothing is uncounted.
+      await this.reconcile(r, broker, signal, async (intent) =>
         sellCoordinator.executeOrder(
           { symbol: intent.symbol, side: intent.side, qty: intent.qty, type: "market", timeInForce: "day" },
-          { runId: `${runId}-fix`, generation: gen(intent.symbol, intent.side), signal, onSubmitted },
+          {
+            runId: `${runId}-fix`,
+            generation: (await generationFor(intent.symbol, intent.side, undefined)) ?? 0,
+            signal,
+            onSubmitted,
+          },
         ),
       );
       return this.finish(r, broker, counted.calls, undefined, undefined);
@@ -710,59 +780,65 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     }
   }
 
-  /** Looks up this run's client order ids: adopts open ones, records used generations. */
-  private async adoptRun(
+  /**
+   * Walks this run's generations of one (symbol, side) by REST, before the run's first order
+   * on it: generations 0, 1, 2… until the broker does not know one, so a new order never
+   * takes the id of an earlier attempt's order (it would be refused, or worse, adopted).
+   * Orders already adopted cost no call; ids of `plan`'s open orders cost none either.
+   */
+  private async walkPair(
     runId: string,
-    state: FreshState,
+    symbol: string,
+    side: "buy" | "sell",
+    plan: Pick<FreshState, "openOrders" | "readAt"> | undefined,
+    adoptedIds: Set<string>,
     broker: BrokerPort,
-    coordinator: OrderExecutionCoordinator,
-    generations: Map<string, number>,
     signal?: AbortSignal,
-  ): Promise<OrderOutcome[]> {
-    const symbols = new Set<string>([...state.positions.map((p) => p.symbol), ...state.prices.keys()]);
-    const open = new Map(state.openOrders.map((o) => [o.clientOrderId, o]));
-    const toAdopt: OrderSnapshot[] = [];
-    const pairs = [...symbols]
-      .sort()
-      .flatMap((symbol) => (["sell", "buy"] as const).map((side) => ({ symbol, side })));
-    // Each (symbol, side) walks its generations in order; the pairs run side by side.
-    const found = await mapBounded(pairs, this.concurrency * 2, async ({ symbol, side }) => {
-      const mine: OrderSnapshot[] = [];
-      let g = 0;
-      for (; g < MAX_GENERATIONS; g++) {
-        const id = clientOrderId({ runId, symbol, side, generation: g });
-        const known = open.get(id);
-        if (known !== undefined) {
-          mine.push(known);
-          continue;
-        }
-        let order: OrderSnapshot | null;
-        try {
-          order = await broker.getOrderByClientOrderId(id, { signal });
-        } catch (e) {
-          if (signal?.aborted) throw e;
-          // Unknown: stop here and reuse this id. Skipping it would leave a gap a later resume
-          // stops at, never seeing the orders placed past it (and placing them again); an id
-          // that does exist is refused as a duplicate and adopted, never placed twice.
-          break;
-        }
-        if (order === null) break;
-        mine.push(order);
+  ): Promise<PairWalk> {
+    const planned = new Map((plan?.openOrders ?? []).map((o) => [o.clientOrderId, o]));
+    const found: OrderSnapshot[] = [];
+    let uncounted: string | undefined;
+    const take = (o: OrderSnapshot) => {
+      adoptedIds.add(o.clientOrderId);
+      found.push(o);
+    };
+    let g = 0;
+    for (; g < MAX_GENERATIONS; g++) {
+      const id = clientOrderId({ runId, symbol, side, generation: g });
+      if (adoptedIds.has(id)) continue;
+      const seen = planned.get(id);
+      if (seen !== undefined) {
+        take(seen); // counted by the plan (projected holdings)
+        continue;
       }
-      // A generation refused at submit leaves no order behind: an open order of a later
-      // generation (the resized retry) is still this run's, and must be adopted too.
-      for (let h = g + 1; h < MAX_GENERATIONS; h++) {
-        const later = open.get(clientOrderId({ runId, symbol, side, generation: h }));
-        if (later !== undefined) {
-          mine.push(later);
-          g = h + 1;
-        }
+      let order: OrderSnapshot | null;
+      try {
+        order = await broker.getOrderByClientOrderId(id, { signal });
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        // Unknown: stop here and reuse this id. Skipping it would leave a gap a later resume
+        // stops at, never seeing the orders placed past it (and placing them again); an id
+        // that does exist is refused as a duplicate and adopted, never placed twice.
+        break;
       }
-      generations.set(`${symbol}:${side}`, g);
-      return mine;
-    });
-    toAdopt.push(...found.flat());
-    return Promise.all(toAdopt.map((o) => coordinator.adopt(o, signal)));
+      if (order === null) break;
+      if (adoptedIds.has(order.clientOrderId)) continue;
+      take(order);
+      // The plan counted neither a working order its reads missed nor a fill after them.
+      const working = !isFinalBrokerStatus(order.status);
+      const lateFill =
+        order.filledQty.gt(0) && plan !== undefined && order.updatedAt.getTime() >= plan.readAt;
+      if (working || lateFill) uncounted ??= id;
+    }
+    // A generation refused at submit leaves no order behind: an open order of a later
+    // generation (the resized retry) is still this run's, and the next order goes past it.
+    for (let h = g + 1; h < MAX_GENERATIONS; h++) {
+      const id = clientOrderId({ runId, symbol, side, generation: h });
+      const seen = planned.get(id);
+      if (seen !== undefined && !adoptedIds.has(id)) take(seen);
+      if (adoptedIds.has(id)) g = h + 1;
+    }
+    return { generation: g, found, uncounted };
   }
 
   private async reconcile(
@@ -887,6 +963,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
   ): Promise<FreshState> {
     // A re-read refreshes the prices it already knows in the same wave as the account: buys
     // are sized on prices read after the sells, not on the ones read before them.
+    const readAt = this.clock.now();
     const known = previous === undefined ? [] : [...previous.prices.keys()];
     const [account, positions, openOrders, clock, refreshed] = await Promise.all([
       this.withRetries(() => broker.getAccount({ signal }), signal),
@@ -924,7 +1001,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       prices = new Map([...prices, ...p]);
       assets = [...assets, ...a];
     }
-    return { account, positions, openOrders, clock, prices, assets };
+    return { account, positions, openOrders, clock, prices, assets, readAt };
   }
 
   private makePlan(

@@ -1,0 +1,100 @@
+import { clientOrderId, isOrdersafeError, SmartRebalancer } from "ordersafe";
+import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
+import { describe, expect, it } from "vitest";
+
+const SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH", "III", "JJJ"];
+
+function tenSymbols(extra: Parameters<typeof createSimulatedBroker>[0] = {}) {
+  const clock = new VirtualClock();
+  const broker = createSimulatedBroker({
+    clock,
+    seed: 5,
+    cash: "0",
+    positions: Object.fromEntries(SYMBOLS.map((s) => [s, "100"])),
+    prices: Object.fromEntries(SYMBOLS.map((s) => [s, "10.00"])),
+    latency: { restMs: 50, fillMs: 200 },
+    ...extra,
+  });
+  return { clock, broker };
+}
+
+/** Equal weights but AAA and BBB trimmed, CCC and DDD grown: four legs out of ten symbols. */
+const TARGETS = {
+  weights: Object.fromEntries(
+    SYMBOLS.map((s) => [s, s === "AAA" || s === "BBB" ? 0.05 : s === "CCC" || s === "DDD" ? 0.15 : 0.1]),
+  ),
+};
+
+const refusals = (broker: { eventLog(): readonly { type: string }[] }) =>
+  broker.eventLog().filter((e) => e.type === "refused").length;
+
+describe("resume lookups: one per (symbol, side) the run trades on", () => {
+  it("a runId rebalance looks up only the pairs it sends orders on", async () => {
+    const { clock, broker } = tenSymbols();
+    const report = await clock.run(
+      new SmartRebalancer({ broker, clock }).rebalance(TARGETS, { runId: "few" }),
+    );
+    const legs = (report.plan?.sells.length ?? 0) + (report.buyPlan?.buys.length ?? 0);
+    expect(legs).toBe(4);
+    expect(report.status).toBe("completed");
+    // The walk of every known pair would have cost at least 2 × 10 lookups.
+    expect(broker.calls.getOrderByClientOrderId).toBeLessThanOrEqual(legs);
+    expect(broker.calls.getOrderByClientOrderId).toBeGreaterThan(0);
+  });
+
+  it("a run without a runId looks nothing up", async () => {
+    const { clock, broker } = tenSymbols();
+    const report = await clock.run(new SmartRebalancer({ broker, clock }).rebalance(TARGETS));
+    expect(report.metrics.ordersSubmitted).toBe(4);
+    expect(broker.calls.getOrderByClientOrderId).toBe(0);
+  });
+
+  it("a crashed run's open orders are adopted from the open-order list, without a lookup", async () => {
+    const { clock, broker } = tenSymbols({ latency: { restMs: 50, fillMs: 5_000 } });
+    const ac = new AbortController();
+    clock.schedule(1_000, () => ac.abort(new Error("crash")));
+    const err = await clock
+      .run(new SmartRebalancer({ broker, clock }).rebalance(TARGETS, { runId: "crash-2", signal: ac.signal }))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(isOrdersafeError(err) && err.code).toBe("aborted");
+    const left = broker.orders().filter((o) => o.status !== "filled");
+    expect(left.map((o) => `${o.side} ${o.symbol}`).sort()).toEqual(["sell AAA", "sell BBB"]);
+
+    const lookupsBefore = broker.calls.getOrderByClientOrderId;
+    const report = await clock.run(
+      new SmartRebalancer({ broker, clock }).rebalance(TARGETS, { runId: "crash-2" }),
+    );
+    const adopted = report.orders.filter((o) => o.adopted);
+    expect(adopted.map((o) => o.symbol).sort()).toEqual(["AAA", "BBB"]);
+    expect(adopted.every((o) => o.state === "filled")).toBe(true);
+    // The sells are done: only the two buys are walked, one lookup each.
+    expect(broker.calls.getOrderByClientOrderId - lookupsBefore).toBe(2);
+    const ids = broker.orders().map((o) => o.clientOrderId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(broker.orders().filter((o) => o.side === "sell")).toHaveLength(2);
+    expect(broker.orders().filter((o) => o.side === "buy")).toHaveLength(2);
+    expect(refusals(broker)).toBe(0);
+  });
+
+  it("a new order on a pair an earlier attempt traded takes the next generation", async () => {
+    const { clock, broker } = tenSymbols();
+    await clock.run(new SmartRebalancer({ broker, clock }).rebalance(TARGETS, { runId: "again" }));
+    // Someone sells CCC outside: the same run, asked again, buys it back at generation 1.
+    broker.outsideTrade("CCC", "-40");
+    const report = await clock.run(
+      new SmartRebalancer({ broker, clock }).rebalance(TARGETS, { runId: "again" }),
+    );
+    const buy = report.orders.find((o) => o.symbol === "CCC" && !o.adopted);
+    expect(buy?.state).toBe("filled");
+    expect(buy?.clientOrderId).toBe(
+      clientOrderId({ runId: "again", symbol: "CCC", side: "buy", generation: 1 }),
+    );
+    expect(refusals(broker)).toBe(0);
+    expect(report.adjustments.filter((a) => a.reason === "resumed_order")).toEqual([]);
+    const ids = broker.orders().map((o) => o.clientOrderId);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
