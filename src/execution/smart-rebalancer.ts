@@ -449,6 +449,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         return this.finish(r, broker, counted.calls, "failed", errorOf(e));
       }
       r.positionsBefore = state.positions;
+      r.filledAtStart = new Map(state.openOrders.map((o) => [o.id, o.filledQty]));
       r.prices = state.prices;
       if (extra.belief !== undefined) {
         const held = state.positions.find((p) => p.symbol === extra.belief?.symbol)?.qty ?? ZERO;
@@ -863,9 +864,16 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     const expected = new Map<string, Decimal>();
     for (const p of r.positionsBefore) expected.set(p.symbol, p.qty);
     for (const o of r.orders) {
-      if (o.adopted) continue; // already in positionsBefore (or in flight when read)
+      let filled = o.filledQty;
+      if (o.adopted) {
+        // An adopted order's fills before the first read are in positionsBefore; only what it
+        // filled since (while this run followed it) moves the expected position.
+        const atStart = o.orderId === undefined ? undefined : r.filledAtStart.get(o.orderId);
+        if (atStart === undefined) continue;
+        filled = filled.minus(atStart);
+      }
       const sign = o.side === "buy" ? 1 : -1;
-      expected.set(o.symbol, (expected.get(o.symbol) ?? ZERO).plus(o.filledQty.times(sign)));
+      expected.set(o.symbol, (expected.get(o.symbol) ?? ZERO).plus(filled.times(sign)));
     }
     const actual = new Map(positions.map((p) => [p.symbol, p.qty]));
     const prices = new Map([...r.prices].filter(([s]) => expected.has(s) || actual.has(s)));
@@ -1124,6 +1132,8 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
 
 class RunState {
   positionsBefore: PositionSnapshot[] = [];
+  /** Filled quantity of each order open when `positionsBefore` was read, by order id. */
+  filledAtStart = new Map<string, Decimal>();
   positionsAfter: PositionSnapshot[] = [];
   prices = new Map<string, Decimal>();
   plan: RebalancePlan | undefined;
