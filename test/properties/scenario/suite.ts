@@ -3,6 +3,7 @@
 // test (10,000 scenarios) and the soak script (100,000).
 
 import fc from "fast-check";
+import { SIM_FAULT_KINDS } from "ordersafe/testing";
 import { checkInvariants, injected, isStanding, type Violation } from "./invariants.js";
 import { runScenario } from "./run-scenario.js";
 import { type CoverageKind, type Scenario, scenarioArb } from "./scenario.js";
@@ -36,21 +37,7 @@ export interface SuiteOptions {
 
 /** The kinds whose coverage is reported (the broker's faults and the scenario-level ones). */
 export const COVERAGE_KINDS: readonly CoverageKind[] = [
-  "unavailable",
-  "ambiguous",
-  "rate_limited",
-  "latency_spike",
-  "not_found_lag",
-  "stream_drop",
-  "stream_duplicate",
-  "stream_reorder",
-  "stream_delay",
-  "stream_disconnect",
-  "stream_silence",
-  "stale_reads",
-  "fill_after_cancel",
-  "stuck_pending_cancel",
-  "reject_after_accept",
+  ...SIM_FAULT_KINDS,
   "outside_trade",
   "crash",
   "market_closed",
