@@ -791,7 +791,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     runId: string,
     symbol: string,
     side: "buy" | "sell",
-    plan: Pick<FreshState, "openOrders" | "readAt"> | undefined,
+    plan: Pick<FreshState, "openOrders" | "readAt" | "positions"> | undefined,
     adoptedIds: Set<string>,
     broker: BrokerPort,
     signal?: AbortSignal,
@@ -828,7 +828,12 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       // The plan counted neither a working order its reads missed nor a fill after them.
       const working = !isFinalBrokerStatus(order.status);
       const lateFill =
-        order.filledQty.gt(0) && plan !== undefined && order.updatedAt.getTime() >= plan.readAt;
+        order.filledQty.gt(0) &&
+        plan !== undefined &&
+        (order.updatedAt.getTime() >= plan.readAt ||
+          // updatedAt is the broker's clock and readAt ours: a fill stamped before the read
+          // may still have come after it. The position tells, with no clock involved.
+          !(await this.positionUnchanged(symbol, plan.positions, broker, signal)));
       if (working || lateFill) uncounted ??= id;
     }
     // A generation refused at submit leaves no order behind: an open order of a later
@@ -840,6 +845,23 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       if (adoptedIds.has(id)) g = h + 1;
     }
     return { generation: g, found, uncounted };
+  }
+
+  /** Whether the broker's position in `symbol` is still what a plan read (false when unknown). */
+  private async positionUnchanged(
+    symbol: string,
+    read: readonly PositionSnapshot[],
+    broker: BrokerPort,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const before = read.find((p) => p.symbol === symbol)?.qty ?? ZERO;
+    try {
+      const now = await broker.getPosition(symbol, { signal });
+      return (now?.qty ?? ZERO).eq(before);
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      return false;
+    }
   }
 
   private async reconcile(
