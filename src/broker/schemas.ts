@@ -11,11 +11,14 @@ import {
   zNonNegativeDecimal,
   zPositiveDecimal,
   zSymbol,
+  zWithMethods,
 } from "../core/validation.js";
 import {
   type AccountSnapshot,
   type AssetRules,
+  BROKER_METHODS,
   BROKER_ORDER_STATUSES,
+  type BrokerPort,
   type MarketClock,
   ORDER_UPDATE_EVENTS,
   type OrderRequest,
@@ -23,6 +26,12 @@ import {
   type OrderUpdate,
   type PositionSnapshot,
 } from "./broker-port.js";
+
+/** An injected {@link BrokerPort}: every method of the contract. */
+export const zBrokerPort = zWithMethods<BrokerPort>("a BrokerPort", [
+  ...BROKER_METHODS,
+  "subscribeOrderUpdates",
+]);
 
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === null ? undefined : v), schema.optional());

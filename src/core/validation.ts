@@ -1,6 +1,8 @@
 import { z } from "zod";
+import type { Clock } from "./clock.js";
 import { Decimal, isDecimal, toDecimal } from "./decimal.js";
 import { ValidationError, type ValidationIssue } from "./errors.js";
+import type { Logger } from "./logger.js";
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 const MAX_SHOWN = 80;
@@ -203,3 +205,26 @@ export const zDate = z.union([z.date(), z.string().datetime({ offset: true })]).
   }
   return d;
 });
+
+/**
+ * A zod schema for an injected object that must have the given methods (a port, a clock, a
+ * logger): checked by shape, since such objects come from any library.
+ *
+ * @param what - what it is, for the message (`"a Clock"`)
+ * @param methods - the method names it must have
+ * @returns the schema
+ */
+export function zWithMethods<T>(what: string, methods: readonly string[]) {
+  return z.custom<T>(
+    (v) =>
+      typeof v === "object" &&
+      v !== null &&
+      methods.every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
+    { message: `expected ${what} (with ${methods.join(", ")})` },
+  );
+}
+
+/** An injected {@link Clock}. */
+export const zClock = zWithMethods<Clock>("a Clock", ["now", "sleep"]);
+/** An injected {@link Logger}. */
+export const zLogger = zWithMethods<Logger>("a Logger", ["debug", "info", "warn", "error"]);

@@ -1,12 +1,13 @@
 import { z } from "zod";
 import type { BrokerPort, OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
+import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { ZERO } from "../core/decimal.js";
 import { isBrokerError, type OrdersafeErrorCode } from "../core/errors.js";
 import { clientOrderId } from "../core/ids.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { parseInput } from "../core/validation.js";
+import { parseInput, zClock, zLogger } from "../core/validation.js";
 import { type OrderIntent, type OrderIntentInput, parseOrderIntent } from "../funds/order-intent.js";
 import {
   createOrderState,
@@ -85,14 +86,14 @@ export interface OrderExecutionCoordinatorOptions {
 const fn = (v: unknown) => typeof v === "object" && v !== null;
 const OptionsSchema = z
   .object({
-    broker: z.custom<BrokerPort>(fn, { message: "expected a BrokerPort" }),
+    broker: zBrokerPort,
     retry: z.custom<OrderRetryEngine>(fn, { message: "expected an OrderRetryEngine" }),
     tracker: z.custom<OrderTracking>(fn).optional(),
     funds: z.custom<FundsReservation>(fn).optional(),
     validator: z.custom<IntentValidation>(fn).optional(),
     reconciler: z.custom<PositionReconciliation>(fn).optional(),
-    clock: z.custom<Clock>(fn).optional(),
-    logger: z.custom<Logger>(fn).optional(),
+    clock: zClock.optional(),
+    logger: zLogger.optional(),
     finalTimeoutMs: z.number().int().min(1).max(86_400_000).optional(),
     streamWaitMs: z.number().int().min(0).max(3_600_000).optional(),
     polling: z.boolean().optional(),

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { BrokerPort, OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
+import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, floorToIncrement, minDecimal, ONE, ZERO } from "../core/decimal.js";
 import {
@@ -14,7 +15,7 @@ import {
 import { clientOrderId, makeRunId } from "../core/ids.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { createRandom, type Random } from "../core/random.js";
-import { parseInput } from "../core/validation.js";
+import { parseInput, zClock, zLogger } from "../core/validation.js";
 import type { OrderIntent } from "../funds/order-intent.js";
 
 /**
@@ -79,15 +80,9 @@ export interface OrderRetryEngineOptions {
 
 const OptionsSchema = z
   .object({
-    broker: z.custom<BrokerPort>((v) => typeof v === "object" && v !== null, {
-      message: "expected a BrokerPort",
-    }),
-    clock: z
-      .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function", {
-        message: "expected a Clock",
-      })
-      .optional(),
-    logger: z.custom<Logger>((v) => typeof v === "object" && v !== null).optional(),
+    broker: zBrokerPort,
+    clock: zClock.optional(),
+    logger: zLogger.optional(),
     seed: z.number().int().optional(),
     maxRetries: z.number().int().min(0).max(20).optional(),
     baseDelayMs: z.number().min(0).max(600_000).optional(),

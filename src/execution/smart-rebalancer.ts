@@ -12,12 +12,13 @@ import {
   type PositionSnapshot,
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
+import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
 import { isBrokerError, isOrdersafeError, OrdersafeError, type OrdersafeErrorCode } from "../core/errors.js";
 import { clientOrderId, makeRunId } from "../core/ids.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { parseInput, zDecimal, zSymbol } from "../core/validation.js";
+import { parseInput, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
 import type { OrderIntent } from "../funds/order-intent.js";
 import { requiredFunds } from "../funds/required-funds.js";
 import { ReservationLedger } from "../funds/reservation-ledger.js";
@@ -101,13 +102,9 @@ export interface SmartRebalancerOptions {
 const obj = (v: unknown) => typeof v === "object" && v !== null;
 const OptionsSchema = z
   .object({
-    broker: z.custom<BrokerPort>((v) => obj(v) && typeof (v as BrokerPort).submitOrder === "function", {
-      message: "expected a BrokerPort",
-    }),
-    clock: z
-      .custom<Clock>((v) => obj(v) && typeof (v as Clock).now === "function", { message: "expected a Clock" })
-      .optional(),
-    logger: z.custom<Logger>((v) => obj(v) && typeof (v as Logger).warn === "function").optional(),
+    broker: zBrokerPort,
+    clock: zClock.optional(),
+    logger: zLogger.optional(),
     seed: z.number().int().optional(),
     concurrency: z.number().int().min(1).max(64).optional(),
     correctionMode: z.enum(["report", "approve", "auto"]).optional(),

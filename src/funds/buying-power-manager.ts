@@ -1,11 +1,19 @@
 import { z } from "zod";
 import type { AccountSnapshot, BrokerPort, CallOptions } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
+import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, type DecimalLike, floorToIncrement, ONE, ZERO } from "../core/decimal.js";
 import { OrdersafeError, ValidationError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { parseInput, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+import {
+  parseInput,
+  zClock,
+  zLogger,
+  zNonNegativeDecimal,
+  zPositiveDecimal,
+  zSymbol,
+} from "../core/validation.js";
 import { AsyncMutex } from "./async-mutex.js";
 import { type OrderIntentInput, parseOrderIntent } from "./order-intent.js";
 import { DEFAULT_MARKET_BUY_BUFFER, requiredFunds } from "./required-funds.js";
@@ -52,25 +60,15 @@ export interface BuyingPowerManagerOptions {
   logger?: Logger;
 }
 
-const isFn = (v: unknown, ...names: string[]) =>
-  typeof v === "object" &&
-  v !== null &&
-  names.every((n) => typeof (v as Record<string, unknown>)[n] === "function");
-
 const OptionsSchema = z
   .object({
-    broker: z.custom<BrokerPort>(
-      (v) => isFn(v, "getAccount", "getAssets", "getLatestPrices", "listOpenOrders"),
-      {
-        message: "expected a BrokerPort",
-      },
-    ),
-    clock: z.custom<Clock>((v) => isFn(v, "now", "sleep"), { message: "expected a Clock" }).optional(),
+    broker: zBrokerPort,
+    clock: zClock.optional(),
     fundingBasis: z.enum(["cash", "non_marginable_buying_power", "buying_power"]).optional(),
     marketBuyBuffer: zNonNegativeDecimal.optional(),
     driftTolerance: zNonNegativeDecimal.optional(),
     pendingGraceMs: z.number().int().min(0).optional(),
-    logger: z.custom<Logger>((v) => isFn(v, "warn"), { message: "expected a Logger" }).optional(),
+    logger: zLogger.optional(),
   })
   .strict();
 

@@ -14,6 +14,7 @@ import {
   MarketClockSchema,
   OrderSnapshotSchema,
   PositionSnapshotSchema,
+  zBrokerPort,
 } from "../broker/schemas.js";
 import { type Decimal, type DecimalLike, isMultipleOf, ONE, toDecimal, ZERO } from "../core/decimal.js";
 import { OrdersafeError } from "../core/errors.js";
@@ -169,9 +170,7 @@ const isFn = (v: unknown, ...names: string[]) =>
 
 const OptionsSchema = z
   .object({
-    broker: z
-      .custom<BrokerPort>((v) => isFn(v, "getAccount", "getAssets"), { message: "expected a BrokerPort" })
-      .optional(),
+    broker: zBrokerPort.optional(),
     buyingPower: z
       .custom<BuyingPowerManager>((v) => isFn(v, "getAvailableBuyingPower", "reserve"), {
         message: "expected a BuyingPowerManager",

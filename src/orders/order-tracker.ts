@@ -9,11 +9,12 @@ import type {
   Subscription,
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
+import { zBrokerPort } from "../broker/schemas.js";
 import { abortReason, type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
 import { isBrokerError, OrdersafeError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { parseInput } from "../core/validation.js";
+import { parseInput, zClock, zLogger } from "../core/validation.js";
 import {
   createOrderState,
   type FinalOrderState,
@@ -38,20 +39,9 @@ const BackoffSchema = z
 
 const OptionsSchema = z
   .object({
-    broker: z.custom<BrokerPort>(
-      (v) => isObject(v) && typeof v.getOrder === "function" && typeof v.subscribeOrderUpdates === "function",
-      { message: "expected a BrokerPort" },
-    ),
-    clock: z
-      .custom<Clock>((v) => isObject(v) && typeof v.now === "function" && typeof v.sleep === "function", {
-        message: "expected a Clock",
-      })
-      .optional(),
-    logger: z
-      .custom<Logger>((v) => isObject(v) && typeof v.warn === "function" && typeof v.debug === "function", {
-        message: "expected a Logger",
-      })
-      .optional(),
+    broker: zBrokerPort,
+    clock: zClock.optional(),
+    logger: zLogger.optional(),
     quietAfterMs: z.number().int().positive().default(15_000),
     maxStatusChecks: z.number().int().min(1).max(100).default(5),
     backoff: BackoffSchema.prefault({}),

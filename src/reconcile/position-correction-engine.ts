@@ -5,7 +5,7 @@ import { type Clock, systemClock } from "../core/clock.js";
 import { Decimal, type DecimalLike, minDecimal } from "../core/decimal.js";
 import { OrdersafeError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+import { parseInput, zClock, zDecimal, zLogger, zPositiveDecimal, zSymbol } from "../core/validation.js";
 import {
   DRIFT_CLASSES,
   type DriftClass,
@@ -253,12 +253,8 @@ const OptionsSchema = z
     policy: z
       .partialRecord(z.enum(DRIFT_CLASSES as [DriftClass, ...DriftClass[]]), z.enum(POLICY_VALUES))
       .optional(),
-    clock: z
-      .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function", {
-        message: "expected a Clock",
-      })
-      .optional(),
-    logger: z.custom<Logger>((v) => typeof v === "object" && v !== null).optional(),
+    clock: zClock.optional(),
+    logger: zLogger.optional(),
   })
   .strict()
   .refine((o) => o.book !== undefined || o.reconciler !== undefined, {

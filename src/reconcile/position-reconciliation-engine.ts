@@ -8,12 +8,19 @@ import {
   type PositionSnapshot,
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
-import { OrderSnapshotSchema, OrderUpdateSchema } from "../broker/schemas.js";
+import { OrderSnapshotSchema, OrderUpdateSchema, zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, type DecimalLike, ZERO } from "../core/decimal.js";
 import { ValidationError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { parseInput, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+import {
+  parseInput,
+  zClock,
+  zLogger,
+  zNonNegativeDecimal,
+  zPositiveDecimal,
+  zSymbol,
+} from "../core/validation.js";
 import { type DriftTolerance, detectPositionDrift, type PositionDrift } from "./detect-position-drift.js";
 import { type BookFillResult, PositionBook } from "./position-book.js";
 
@@ -167,21 +174,10 @@ function isSnapshotLike(v: unknown): boolean {
 
 const OptionsSchema = z
   .object({
-    broker: z.custom<BrokerPort>(
-      (v) =>
-        typeof v === "object" &&
-        v !== null &&
-        typeof (v as BrokerPort).getPositions === "function" &&
-        typeof (v as BrokerPort).getPosition === "function",
-      { message: "expected a BrokerPort" },
-    ),
+    broker: zBrokerPort,
     book: z.instanceof(PositionBook).optional(),
-    clock: z
-      .custom<Clock>((v) => typeof v === "object" && v !== null && typeof (v as Clock).now === "function", {
-        message: "expected a Clock",
-      })
-      .optional(),
-    logger: z.custom<Logger>((v) => typeof v === "object" && v !== null).optional(),
+    clock: zClock.optional(),
+    logger: zLogger.optional(),
     tolerance: z
       .object({ notional: zNonNegativeDecimal.optional(), qty: zPositiveDecimal.optional() })
       .strict()

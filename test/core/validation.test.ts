@@ -37,3 +37,29 @@ describe("parseInput", () => {
     expect(issues({ weights: { "bad symbol": 1 } })?.issues[0]?.path).toContain("weights");
   });
 });
+
+describe("injected objects", () => {
+  it("services refuse a port, clock or logger missing a method, naming it", async () => {
+    const { BuyingPowerManager, OrderTracker, SmartRebalancer, systemClock } = await import("ordersafe");
+    const { createSimulatedBroker } = await import("ordersafe/testing");
+    const broker = createSimulatedBroker();
+    const { submitOrder: _omit, ...partial } = broker as unknown as Record<string, unknown>;
+    const attempts: (() => unknown)[] = [
+      () => new SmartRebalancer({ broker: partial as never }),
+      () => new OrderTracker({ broker: partial as never }),
+      () => new BuyingPowerManager({ broker, clock: { now: () => 0 } as never }),
+      () => new SmartRebalancer({ broker, clock: systemClock, logger: { warn() {} } as never }),
+    ];
+    for (const make of attempts) {
+      let caught: unknown;
+      try {
+        make();
+      } catch (e) {
+        caught = e;
+      }
+      expect(isValidationError(caught)).toBe(true);
+    }
+    // console satisfies the Logger shape; the simulated broker the BrokerPort one.
+    expect(() => new SmartRebalancer({ broker, logger: console })).not.toThrow();
+  });
+});
