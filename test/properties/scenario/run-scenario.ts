@@ -90,9 +90,13 @@ export function targetsOf(s: Scenario): { weights: Record<string, string> } {
  * Runs one scenario.
  *
  * @param s - the scenario
+ * @param observe - called with each SmartRebalancer the run makes, before it runs (listeners)
  * @returns what the run left behind
  */
-export async function runScenario(s: Scenario): Promise<ScenarioRun> {
+export async function runScenario(
+  s: Scenario,
+  observe?: (rebalancer: SmartRebalancer) => void,
+): Promise<ScenarioRun> {
   const clock = new VirtualClock();
   const t0 = clock.now();
   const positions: Record<string, string> = {};
@@ -182,8 +186,8 @@ export async function runScenario(s: Scenario): Promise<ScenarioRun> {
   }
 
   const runId = s.rebalancer.explicitRunId || s.crash !== null ? `sc${s.seed.toString(36)}` : undefined;
-  const make = (seed: number) =>
-    new SmartRebalancer({
+  const make = (seed: number) => {
+    const rebalancer = new SmartRebalancer({
       broker,
       clock,
       seed,
@@ -194,6 +198,9 @@ export async function runScenario(s: Scenario): Promise<ScenarioRun> {
       polling: s.rebalancer.polling,
       queueWhenClosed: s.market.queueWhenClosed,
     });
+    observe?.(rebalancer);
+    return rebalancer;
+  };
   const targets = targetsOf(s);
   const reports: RebalanceReport[] = [];
   let final: RebalanceReport | undefined;
