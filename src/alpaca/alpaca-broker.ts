@@ -15,6 +15,7 @@ import type {
 import { checkBroker } from "../broker/checked-broker.js";
 import { parseOrderRequest } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
+import { mapBounded } from "../core/concurrency.js";
 import { type Decimal, formatDecimal } from "../core/decimal.js";
 import { BrokerError, OrdersafeError, ValidationError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
@@ -318,7 +319,7 @@ export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPor
     async getAssets(symbols: readonly string[], o?: CallOptions): Promise<AssetRules[]> {
       const list = [...new Set(checkSymbols(symbols))];
       throwIfAborted(o?.signal);
-      const found = await mapLimited(list, opts.assetConcurrency, async (s) => {
+      const found = await mapBounded(list, opts.assetConcurrency, async (s) => {
         const raw = await nullOnNotFound(
           call(
             "getAssets",
@@ -609,21 +610,4 @@ function toPostOrderRequest(r: OrderRequest): trading.PostOrderRequest {
     ...(r.limitPrice !== undefined ? { limitPrice: formatDecimal(r.limitPrice, 4) } : {}),
     ...(r.extendedHours !== undefined ? { extendedHours: r.extendedHours } : {}),
   };
-}
-
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

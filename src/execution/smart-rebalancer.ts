@@ -13,7 +13,9 @@ import {
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
+import { retryRead } from "../core/backoff.js";
 import { type Clock, systemClock } from "../core/clock.js";
+import { mapBounded } from "../core/concurrency.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
 import { isBrokerError, isOrdersafeError, OrdersafeError, type OrdersafeErrorCode } from "../core/errors.js";
 import { clientOrderId, makeRunId } from "../core/ids.js";
@@ -224,25 +226,6 @@ function countingBroker(port: BrokerPort): { broker: BrokerPort; calls: () => nu
     };
   }
   return { broker: wrapped as unknown as BrokerPort, calls: () => n };
-}
-
-async function mapBounded<T, R>(items: readonly T[], limit: number, f: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (next < items.length && failure === undefined) {
-      const i = next++;
-      try {
-        out[i] = await f(items[i] as T);
-      } catch (e) {
-        failure ??= { error: e };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-  return out;
 }
 
 const MAX_GENERATIONS = 8;
@@ -959,21 +942,13 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     }
   }
 
-  private async withRetries<T>(f: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    let last: unknown;
-    for (let i = 0; i < this.readAttempts; i++) {
-      try {
-        return await f();
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        last = e;
-        if (isBrokerError(e) && !e.retryable) throw e;
-        const wait =
-          isBrokerError(e, "rate_limited") && e.retryAfterMs !== undefined ? e.retryAfterMs : 200 * 2 ** i;
-        if (i < this.readAttempts - 1) await this.clock.sleep(wait, signal);
-      }
-    }
-    throw last;
+  private withRetries<T>(f: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return retryRead(f, {
+      clock: this.clock,
+      attempts: this.readAttempts,
+      backoff: { initialMs: 200 },
+      signal,
+    });
   }
 
   /**
