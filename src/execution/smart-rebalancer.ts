@@ -17,7 +17,7 @@ import { retryRead } from "../core/backoff.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
-import { isBrokerError, isOrdersafeError, OrdersafeError, type OrdersafeErrorCode } from "../core/errors.js";
+import { isOrdersafeError, OrdersafeError, type OrdersafeErrorCode } from "../core/errors.js";
 import { clientOrderId, makeRunId } from "../core/ids.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { parseInput, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
