@@ -6,7 +6,9 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import ts from "typescript";
 
-const { values } = parseArgs({ options: { top: { type: "string", default: "15" }, json: { type: "boolean" } } });
+const { values } = parseArgs({
+  options: { top: { type: "string", default: "15" }, json: { type: "boolean" } },
+});
 const root = join(import.meta.dirname, "..", "src");
 
 function files(dir: string): string[] {
@@ -78,8 +80,11 @@ const over100 = fns.filter((f) => f.lines > 100).length;
 if (values.json) {
   console.log(JSON.stringify({ functions: fns.length, median, over100, casts, top }, null, 2));
 } else {
-  console.log(`functions: ${fns.length}, median ${median} lines, over 100 lines: ${over100}, casts: ${casts}`);
+  console.log(
+    `functions: ${fns.length}, median ${median} lines, over 100 lines: ${over100}, casts: ${casts}`,
+  );
   for (const f of top) console.log(`${String(f.lines).padStart(5)}  ${f.file}  ${f.name}`);
   console.log("casts by file:");
-  for (const [f, n] of [...castsByFile].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${String(n).padStart(5)}  ${f}`);
+  for (const [f, n] of [...castsByFile].sort((a, b) => b[1] - a[1]).slice(0, 15))
+    console.log(`${String(n).padStart(5)}  ${f}`);
 }

@@ -6,19 +6,21 @@ import { describe, expect, it } from "vitest";
 const RANK: Record<string, number> = {
   core: 0,
   broker: 1,
-  rebalance: 2,
-  orders: 2,
-  funds: 2,
-  reconcile: 2,
-  execution: 3,
-  alpaca: 4,
-  testing: 4,
+  account: 2,
+  rebalance: 3,
+  orders: 3,
+  funds: 3,
+  reconcile: 3,
+  execution: 4,
+  alpaca: 5,
+  testing: 5,
 };
 const PURE_FILES = [
   "rebalance/",
   "orders/order-state-machine.ts",
   "funds/reservation-ledger.ts",
   "reconcile/detect-position-drift.ts",
+  "account/execution-record.ts",
 ];
 
 const root = join(__dirname, "..", "src");
