@@ -1,0 +1,72 @@
+import type { BrokerPort } from "../broker/broker-port.js";
+import { ExecutionRecord } from "./execution-record.js";
+
+/**
+ * The property a port wrapper sets to the port it wraps, so that every wrapper of one port
+ * resolves to the same account.
+ */
+export const WRAPPED_PORT = Symbol.for("ordersafe.port.wrapped");
+
+/** What this process keeps for one account. */
+export interface AccountState {
+  /** Every order and fill this process knows on the account. */
+  readonly record: ExecutionRecord;
+}
+
+/**
+ * The account state of every port this process has used, keyed by the innermost port object.
+ * A registry keyed weakly by the injected port (not process-wide mutable state in the sense
+ * CONVENTIONS forbids): two services given the same port must share what they know of its
+ * account without the caller wiring it, and the state dies with the port.
+ */
+const states = new WeakMap<object, AccountState>();
+
+/**
+ * The innermost port behind any number of ordersafe wrappers.
+ *
+ * @param port - a port, wrapped or not
+ * @returns the port the wrappers were made from
+ */
+export function innermostPort(port: BrokerPort): BrokerPort {
+  let p: BrokerPort = port;
+  for (let i = 0; i < 100; i++) {
+    const inner: unknown = Reflect.get(p, WRAPPED_PORT);
+    if (!isPortLike(inner) || inner === p) return p;
+    p = inner;
+  }
+  return p;
+}
+
+function isPortLike(v: unknown): v is BrokerPort {
+  return typeof v === "object" && v !== null && typeof Reflect.get(v, "getAccount") === "function";
+}
+
+/**
+ * Marks `wrapper` as a wrapper of `port` (see {@link innermostPort}).
+ *
+ * @param wrapper - the wrapper object
+ * @param port - the port it wraps
+ */
+export function markWrapper(wrapper: object, port: BrokerPort): void {
+  Object.defineProperty(wrapper, WRAPPED_PORT, { value: port, enumerable: false });
+}
+
+/**
+ * The state this process keeps for the account behind `port` (created on first use).
+ *
+ * @param port - any port or wrapper of one
+ * @returns the account's state
+ * @example
+ * ```ts
+ * accountStateOf(broker).record.lastFillBy("AAA");
+ * ```
+ */
+export function accountStateOf(port: BrokerPort): AccountState {
+  const key = innermostPort(port);
+  let s = states.get(key);
+  if (s === undefined) {
+    s = { record: new ExecutionRecord() };
+    states.set(key, s);
+  }
+  return s;
+}
