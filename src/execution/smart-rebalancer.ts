@@ -3,7 +3,6 @@ import { z } from "zod";
 import {
   type AccountSnapshot,
   type AssetRules,
-  BROKER_METHODS,
   type BrokerPort,
   isFinalBrokerStatus,
   type MarketClock,
@@ -41,6 +40,7 @@ import {
   type CorrectionRun,
   PositionCorrectionEngine,
 } from "../reconcile/position-correction-engine.js";
+import { countingBroker } from "./counting-broker.js";
 import { type FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
 import type { OrderOutcome } from "./order-outcome.js";
 import { OrderRetryEngine } from "./order-retry-engine.js";
@@ -203,29 +203,6 @@ interface PairWalk {
   found: OrderSnapshot[];
   /** The id of a found order the plan did not count (working unseen, or filled after its read). */
   uncounted: string | undefined;
-}
-
-/** Counts broker calls of one run (REST calls per order, in the report). */
-function countingBroker(port: BrokerPort): { broker: BrokerPort; calls: () => number } {
-  let n = 0;
-  const methods = BROKER_METHODS;
-  const wrapped: Record<string, unknown> = {
-    get id() {
-      return port.id;
-    },
-    get capabilities() {
-      return port.capabilities;
-    },
-    subscribeOrderUpdates: port.subscribeOrderUpdates.bind(port),
-  };
-  for (const m of methods) {
-    const f = (port[m] as (...a: unknown[]) => Promise<unknown>).bind(port);
-    wrapped[m] = (...args: unknown[]) => {
-      n += 1;
-      return f(...args);
-    };
-  }
-  return { broker: wrapped as unknown as BrokerPort, calls: () => n };
 }
 
 const MAX_GENERATIONS = 8;
