@@ -1,18 +1,14 @@
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import {
-  type AccountSnapshot,
-  type AssetRules,
   type BrokerPort,
   isFinalBrokerStatus,
-  type MarketClock,
   type OrderRequest,
   type OrderSnapshot,
   type PositionSnapshot,
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
-import { retryRead } from "../core/backoff.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
@@ -24,10 +20,10 @@ import type { OrderIntent } from "../funds/order-intent.js";
 import { requiredFunds } from "../funds/required-funds.js";
 import { ReservationLedger } from "../funds/reservation-ledger.js";
 import { OrderTracker } from "../orders/order-tracker.js";
-import { calculateRebalanceOrders } from "../rebalance/calculate-rebalance-orders.js";
 import {
   type RebalanceOptionsInput,
   RebalanceOptionsSchema,
+  type RebalanceTargets,
   type RebalanceTargetsInput,
   RebalanceTargetsSchema,
 } from "../rebalance/rebalance-input.js";
@@ -44,6 +40,8 @@ import { countingBroker } from "./counting-broker.js";
 import { type FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
 import type { OrderOutcome } from "./order-outcome.js";
 import { OrderRetryEngine } from "./order-retry-engine.js";
+import { planFromState } from "./plan-from-state.js";
+import { type FreshState, readFreshState, readWithRetries } from "./read-state.js";
 import type {
   RebalanceAdjustment,
   RebalanceMetrics,
@@ -182,17 +180,6 @@ export interface RebalancerEvents {
   halted: (e: { runId: string; consecutiveFailures: number; reason: string; at: number }) => void;
   /** The run ended (also after a failure; not after an abort). */
   done: (e: { runId: string; report: RebalanceReport }) => void;
-}
-
-interface FreshState {
-  account: AccountSnapshot;
-  positions: PositionSnapshot[];
-  openOrders: OrderSnapshot[];
-  clock: MarketClock | undefined;
-  prices: Map<string, Decimal>;
-  assets: AssetRules[];
-  /** The clock when the reads were sent: a fill before it is in `positions`. */
-  readAt: number;
 }
 
 /** What walking one (symbol, side) of a resumed run found. */
@@ -905,7 +892,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
 
   private async readStateOrFail(
     broker: BrokerPort,
-    targets: z.output<typeof RebalanceTargetsSchema>,
+    targets: RebalanceTargets,
     signal: AbortSignal | undefined,
     r: RunState,
     previous?: FreshState,
@@ -920,98 +907,34 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
   }
 
   private withRetries<T>(f: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return retryRead(f, {
-      clock: this.clock,
-      attempts: this.readAttempts,
-      backoff: { initialMs: 200 },
-      signal,
-    });
+    return readWithRetries(f, { clock: this.clock, attempts: this.readAttempts, signal });
   }
 
-  /**
-   * Fresh state: account, positions, open orders and the market clock in parallel, then prices
-   * and asset rules for every symbol involved. With `previous`, prices and assets are reused
-   * (the re-read after the sells needs only account, positions and open orders).
-   */
-  private async readState(
+  /** Fresh state (see {@link readFreshState}). */
+  private readState(
     broker: BrokerPort,
-    targets: z.output<typeof RebalanceTargetsSchema>,
+    targets: RebalanceTargets,
     signal?: AbortSignal,
     extraSymbol?: string,
     previous?: FreshState,
   ): Promise<FreshState> {
-    // A re-read refreshes the prices it already knows in the same wave as the account: buys
-    // are sized on prices read after the sells, not on the ones read before them.
-    const readAt = this.clock.now();
-    const known = previous === undefined ? [] : [...previous.prices.keys()];
-    const [account, positions, openOrders, clock, refreshed] = await Promise.all([
-      this.withRetries(() => broker.getAccount({ signal }), signal),
-      this.withRetries(() => broker.getPositions({ signal }), signal),
-      this.withRetries(() => broker.listOpenOrders({ signal }), signal),
-      previous !== undefined
-        ? Promise.resolve(previous.clock)
-        : this.withRetries(() => broker.getClock({ signal }), signal),
-      known.length > 0
-        ? this.withRetries(() => broker.getLatestPrices(known, { signal }), signal)
-        : Promise.resolve(new Map<string, Decimal>()),
-    ]);
-    const targetMap =
-      "weights" in targets
-        ? targets.weights
-        : "quantities" in targets
-          ? targets.quantities
-          : targets.notionals;
-    const symbols = [
-      ...new Set([
-        ...Object.keys(targetMap ?? {}),
-        ...positions.map((p) => p.symbol),
-        ...openOrders.map((o) => o.symbol),
-        ...(extraSymbol ? [extraSymbol] : []),
-      ]),
-    ].sort();
-    let prices = new Map([...(previous?.prices ?? []), ...refreshed]);
-    const missing = previous === undefined ? symbols : symbols.filter((s) => !prices.has(s));
-    let assets = previous?.assets ?? [];
-    if (missing.length > 0) {
-      const [p, a] = await Promise.all([
-        this.withRetries(() => broker.getLatestPrices(missing, { signal }), signal),
-        this.withRetries(() => broker.getAssets(missing, { signal }), signal),
-      ]);
-      prices = new Map([...prices, ...p]);
-      assets = [...assets, ...a];
-    }
-    return { account, positions, openOrders, clock, prices, assets, readAt };
+    return readFreshState({ broker, clock: this.clock, attempts: this.readAttempts, signal }, targets, {
+      extraSymbol,
+      previous,
+    });
   }
 
   private makePlan(
-    targets: z.output<typeof RebalanceTargetsSchema>,
+    targets: RebalanceTargets,
     state: FreshState,
     sides: "both" | "buys",
     extra: Record<string, unknown> = {},
   ): RebalancePlan {
-    const caps = this.port.capabilities;
-    // The cash the plan may count on: never more than the broker's buying power.
-    const basis = state.account.nonMarginableBuyingPower ?? state.account.buyingPower;
-    const cash = state.account.cash.lt(basis) ? state.account.cash : basis;
-    return calculateRebalanceOrders({
-      positions: state.positions,
-      openOrders: state.openOrders,
+    return planFromState(state, {
       targets,
-      prices: state.prices,
-      assets: state.assets,
-      account: { equity: state.account.equity, cash },
-      capabilities: {
-        notionalOrders: caps.notionalOrders,
-        fractional: caps.fractional,
-        closePosition: caps.closePosition,
-      },
-      options: {
-        ...this.plannerOptions,
-        ...extra,
-        sides,
-        // A broker's buying power already nets the holds of open buys; raw cash does not.
-        cashExcludesOpenBuys: basis.lte(state.account.cash),
-      },
+      capabilities: this.port.capabilities,
+      options: { ...this.plannerOptions, ...extra },
+      sides,
     });
   }
 

@@ -1,0 +1,126 @@
+import type {
+  AccountSnapshot,
+  AssetRules,
+  BrokerPort,
+  MarketClock,
+  OrderSnapshot,
+  PositionSnapshot,
+} from "../broker/broker-port.js";
+import { retryRead } from "../core/backoff.js";
+import type { Clock } from "../core/clock.js";
+import type { Decimal } from "../core/decimal.js";
+import type { RebalanceTargets } from "../rebalance/rebalance-input.js";
+
+/** What a rebalance reads from the broker before it plans: never older than the run. */
+export interface FreshState {
+  account: AccountSnapshot;
+  positions: PositionSnapshot[];
+  openOrders: OrderSnapshot[];
+  clock: MarketClock | undefined;
+  prices: Map<string, Decimal>;
+  assets: AssetRules[];
+  /** The clock when the reads were sent: a fill before it is in `positions`. */
+  readAt: number;
+}
+
+/** The parts of a read that tell what a plan counted (open orders, positions, and when). */
+export type PlannedRead = Pick<FreshState, "openOrders" | "readAt" | "positions">;
+
+/** How fresh reads are made: the port, the clock their retries wait on, attempts and the signal. */
+export interface StateReader {
+  readonly broker: BrokerPort;
+  readonly clock: Clock;
+  /** Attempts of each read before it fails. */
+  readonly attempts: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** The waits between attempts of a fresh read: 200 ms, doubling. */
+const READ_BACKOFF = { initialMs: 200 } as const;
+
+/**
+ * Runs one read with the bounded retries of fresh reads.
+ *
+ * @param read - the read
+ * @param reader - clock, attempts, signal
+ * @returns the read's value
+ * @throws the last error, or the abort reason
+ */
+export function readWithRetries<T>(
+  read: () => Promise<T>,
+  reader: Pick<StateReader, "clock" | "attempts" | "signal">,
+): Promise<T> {
+  return retryRead(read, {
+    clock: reader.clock,
+    attempts: reader.attempts,
+    backoff: READ_BACKOFF,
+    signal: reader.signal,
+  });
+}
+
+/**
+ * Fresh state: account, positions, open orders and the market clock in parallel, then prices
+ * and asset rules for every symbol involved. With `previous`, the market clock and asset
+ * rules are reused and the prices it knows are refreshed in the first wave (the re-read after
+ * the sells needs account, positions, open orders and current prices).
+ *
+ * @param reader - the port, clock, attempts and signal
+ * @param targets - the parsed targets (their symbols are read)
+ * @param options - `extraSymbol` to read as well; `previous`, the read this one refreshes
+ * @returns the state
+ * @throws the error of a read that failed every attempt, or the abort reason
+ */
+export async function readFreshState(
+  reader: StateReader,
+  targets: RebalanceTargets,
+  options: { extraSymbol?: string | undefined; previous?: FreshState | undefined } = {},
+): Promise<FreshState> {
+  const { broker, signal } = reader;
+  const { previous } = options;
+  const retried = <T>(read: () => Promise<T>) => readWithRetries(read, reader);
+  // A re-read refreshes the prices it already knows in the same wave as the account: buys
+  // are sized on prices read after the sells, not on the ones read before them.
+  const readAt = reader.clock.now();
+  const known = previous === undefined ? [] : [...previous.prices.keys()];
+  const [account, positions, openOrders, clock, refreshed] = await Promise.all([
+    retried(() => broker.getAccount({ signal })),
+    retried(() => broker.getPositions({ signal })),
+    retried(() => broker.listOpenOrders({ signal })),
+    previous !== undefined ? Promise.resolve(previous.clock) : retried(() => broker.getClock({ signal })),
+    known.length > 0
+      ? retried(() => broker.getLatestPrices(known, { signal }))
+      : Promise.resolve(new Map<string, Decimal>()),
+  ]);
+  const symbols = symbolsInvolved(targets, positions, openOrders, options.extraSymbol);
+  let prices = new Map([...(previous?.prices ?? []), ...refreshed]);
+  const missing = previous === undefined ? symbols : symbols.filter((s) => !prices.has(s));
+  let assets = previous?.assets ?? [];
+  if (missing.length > 0) {
+    const [p, a] = await Promise.all([
+      retried(() => broker.getLatestPrices(missing, { signal })),
+      retried(() => broker.getAssets(missing, { signal })),
+    ]);
+    prices = new Map([...prices, ...p]);
+    assets = [...assets, ...a];
+  }
+  return { account, positions, openOrders, clock, prices, assets, readAt };
+}
+
+/** Every symbol a plan may touch, sorted: targeted, held, with an open order, or named. */
+function symbolsInvolved(
+  targets: RebalanceTargets,
+  positions: readonly PositionSnapshot[],
+  openOrders: readonly OrderSnapshot[],
+  extraSymbol: string | undefined,
+): string[] {
+  const targetMap =
+    "weights" in targets ? targets.weights : "quantities" in targets ? targets.quantities : targets.notionals;
+  return [
+    ...new Set([
+      ...Object.keys(targetMap ?? {}),
+      ...positions.map((p) => p.symbol),
+      ...openOrders.map((o) => o.symbol),
+      ...(extraSymbol ? [extraSymbol] : []),
+    ]),
+  ].sort();
+}
