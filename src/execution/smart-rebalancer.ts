@@ -1,19 +1,13 @@
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
-import {
-  type BrokerPort,
-  isFinalBrokerStatus,
-  type OrderRequest,
-  type OrderSnapshot,
-  type PositionSnapshot,
-} from "../broker/broker-port.js";
+import type { BrokerPort, OrderRequest, OrderSnapshot, PositionSnapshot } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
 import { isOrdersafeError, OrdersafeError, type OrdersafeErrorCode } from "../core/errors.js";
-import { clientOrderId, makeRunId } from "../core/ids.js";
+import { makeRunId } from "../core/ids.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { parseInput, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
 import type { OrderIntent } from "../funds/order-intent.js";
@@ -49,6 +43,7 @@ import type {
   RebalanceReport,
   RebalanceStatus,
 } from "./rebalance-report.js";
+import { ownGeneration, ResumeGenerations } from "./resume-generations.js";
 
 /** Options of {@link SmartRebalancer}. */
 export interface SmartRebalancerOptions {
@@ -180,29 +175,6 @@ export interface RebalancerEvents {
   halted: (e: { runId: string; consecutiveFailures: number; reason: string; at: number }) => void;
   /** The run ended (also after a failure; not after an abort). */
   done: (e: { runId: string; report: RebalanceReport }) => void;
-}
-
-/** What walking one (symbol, side) of a resumed run found. */
-interface PairWalk {
-  /** The first generation free for a new order. */
-  generation: number;
-  /** This run's orders found on the way that were not adopted yet. */
-  found: OrderSnapshot[];
-  /** The id of a found order the plan did not count (working unseen, or filled after its read). */
-  uncounted: string | undefined;
-}
-
-const MAX_GENERATIONS = 8;
-
-/** The generation of `order` when its id is one of this run's, else undefined (no call). */
-function ownGeneration(runId: string, order: OrderSnapshot): number | undefined {
-  for (let g = 0; g < MAX_GENERATIONS; g++) {
-    if (
-      clientOrderId({ runId, symbol: order.symbol, side: order.side, generation: g }) === order.clientOrderId
-    )
-      return g;
-  }
-  return undefined;
 }
 
 /**
@@ -483,46 +455,39 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
 
       // Resume: adopt this run's orders still open (matched among the open orders just read,
       // no call). The generations already used are looked up later, per (symbol, side), only
-      // before this run sends an order on it (see `walk`).
-      const adoptedIds = new Set<string>();
-      const walks = new Map<string, Promise<PairWalk>>();
-      const walk = (symbol: string, side: "buy" | "sell", plan: FreshState | undefined) => {
-        const key = `${symbol}:${side}`;
-        let p = walks.get(key);
-        if (p === undefined) {
-          p = (async () => {
-            const w = await this.walkPair(runId, symbol, side, plan, adoptedIds, broker, signal);
-            const outcomes = await Promise.all(w.found.map((o) => sellCoordinator.adopt(o, signal)));
-            for (const o of outcomes) record(o);
-            return w;
-          })();
-          walks.set(key, p);
-        }
-        return p;
-      };
+      // before this run sends an order on it.
+      const resume = new ResumeGenerations({
+        runId,
+        broker,
+        signal,
+        adopt: async (found) => {
+          const outcomes = await Promise.all(found.map((o) => sellCoordinator.adopt(o, signal)));
+          for (const o of outcomes) record(o);
+        },
+      });
       /** The generation of a new order on (symbol, side); undefined when it must not be sent. */
       const generationFor = async (
         symbol: string,
         side: "buy" | "sell",
-        plan: FreshState | undefined,
+        plannedFrom: FreshState | undefined,
       ): Promise<number | undefined> => {
         if (!explicitRun) return 0;
-        const w = await walk(symbol, side, plan);
-        if (plan !== undefined && w.uncounted !== undefined) {
+        const next = await resume.next(symbol, side, plannedFrom);
+        if (next.kind === "blocked") {
           r.adjust(
             symbol,
             side,
             "resumed_order",
-            `${w.uncounted} of an earlier attempt was not in the plan; nothing sent on top of it`,
+            `${next.uncounted} of an earlier attempt was not in the plan; nothing sent on top of it`,
           );
           return undefined;
         }
-        return w.generation;
+        return next.generation;
       };
       if (explicitRun) {
         phase("adopt");
         const open = state.openOrders.filter((o) => ownGeneration(runId, o) !== undefined);
-        for (const o of open) adoptedIds.add(o.clientOrderId);
+        for (const o of open) resume.markAdopted(o.clientOrderId);
         const adopted = await Promise.all(open.map((o) => sellCoordinator.adopt(o, signal)));
         for (const o of adopted) record(o);
         if (adopted.length > 0) {
@@ -722,89 +687,6 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     }
     if (o.state === "unresolved") {
       this.logger.error({ clientOrderId: o.clientOrderId, symbol: o.symbol }, "[ordersafe] order unresolved");
-    }
-  }
-
-  /**
-   * Walks this run's generations of one (symbol, side) by REST, before the run's first order
-   * on it: generations 0, 1, 2… until the broker does not know one, so a new order never
-   * takes the id of an earlier attempt's order (it would be refused, or worse, adopted).
-   * Orders already adopted cost no call; ids of `plan`'s open orders cost none either.
-   */
-  private async walkPair(
-    runId: string,
-    symbol: string,
-    side: "buy" | "sell",
-    plan: Pick<FreshState, "openOrders" | "readAt" | "positions"> | undefined,
-    adoptedIds: Set<string>,
-    broker: BrokerPort,
-    signal?: AbortSignal,
-  ): Promise<PairWalk> {
-    const planned = new Map((plan?.openOrders ?? []).map((o) => [o.clientOrderId, o]));
-    const found: OrderSnapshot[] = [];
-    let uncounted: string | undefined;
-    const take = (o: OrderSnapshot) => {
-      adoptedIds.add(o.clientOrderId);
-      found.push(o);
-    };
-    let g = 0;
-    for (; g < MAX_GENERATIONS; g++) {
-      const id = clientOrderId({ runId, symbol, side, generation: g });
-      if (adoptedIds.has(id)) continue;
-      const seen = planned.get(id);
-      if (seen !== undefined) {
-        take(seen); // counted by the plan (projected holdings)
-        continue;
-      }
-      let order: OrderSnapshot | null;
-      try {
-        order = await broker.getOrderByClientOrderId(id, { signal });
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        // Unknown: stop here and reuse this id. Skipping it would leave a gap a later resume
-        // stops at, never seeing the orders placed past it (and placing them again); an id
-        // that does exist is refused as a duplicate and adopted, never placed twice.
-        break;
-      }
-      if (order === null) break;
-      if (adoptedIds.has(order.clientOrderId)) continue;
-      take(order);
-      // The plan counted neither a working order its reads missed nor a fill after them.
-      const working = !isFinalBrokerStatus(order.status);
-      const lateFill =
-        order.filledQty.gt(0) &&
-        plan !== undefined &&
-        (order.updatedAt.getTime() >= plan.readAt ||
-          // updatedAt is the broker's clock and readAt ours: a fill stamped before the read
-          // may still have come after it. The position tells, with no clock involved.
-          !(await this.positionUnchanged(symbol, plan.positions, broker, signal)));
-      if (working || lateFill) uncounted ??= id;
-    }
-    // A generation refused at submit leaves no order behind: an open order of a later
-    // generation (the resized retry) is still this run's, and the next order goes past it.
-    for (let h = g + 1; h < MAX_GENERATIONS; h++) {
-      const id = clientOrderId({ runId, symbol, side, generation: h });
-      const seen = planned.get(id);
-      if (seen !== undefined && !adoptedIds.has(id)) take(seen);
-      if (adoptedIds.has(id)) g = h + 1;
-    }
-    return { generation: g, found, uncounted };
-  }
-
-  /** Whether the broker's position in `symbol` is still what a plan read (false when unknown). */
-  private async positionUnchanged(
-    symbol: string,
-    read: readonly PositionSnapshot[],
-    broker: BrokerPort,
-    signal?: AbortSignal,
-  ): Promise<boolean> {
-    const before = read.find((p) => p.symbol === symbol)?.qty ?? ZERO;
-    try {
-      const now = await broker.getPosition(symbol, { signal });
-      return (now?.qty ?? ZERO).eq(before);
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      return false;
     }
   }
 
