@@ -6,7 +6,7 @@ import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
-import { isOrdersafeError, OrdersafeError, type OrdersafeErrorCode } from "../core/errors.js";
+import { OrdersafeError } from "../core/errors.js";
 import { makeRunId } from "../core/ids.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { parseInput, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
@@ -27,22 +27,17 @@ import { PositionBook } from "../reconcile/position-book.js";
 import {
   type CorrectionAction,
   type CorrectionMode,
-  type CorrectionRun,
   PositionCorrectionEngine,
 } from "../reconcile/position-correction-engine.js";
+import { buildRebalanceReport } from "./build-rebalance-report.js";
 import { countingBroker } from "./counting-broker.js";
 import { type FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
 import type { OrderOutcome } from "./order-outcome.js";
 import { OrderRetryEngine } from "./order-retry-engine.js";
 import { planFromState } from "./plan-from-state.js";
 import { type FreshState, readFreshState, readWithRetries } from "./read-state.js";
-import type {
-  RebalanceAdjustment,
-  RebalanceMetrics,
-  RebalancePhase,
-  RebalanceReport,
-  RebalanceStatus,
-} from "./rebalance-report.js";
+import { errorOf, RebalanceRecord, type RunError } from "./rebalance-record.js";
+import type { RebalancePhase, RebalanceReport, RebalanceStatus } from "./rebalance-report.js";
 import { ownGeneration, ResumeGenerations } from "./resume-generations.js";
 
 /** Options of {@link SmartRebalancer}. */
@@ -333,7 +328,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     const counted = countingBroker(this.port);
     const broker = counted.broker;
     const startedAt = this.clock.now();
-    const r = new RunState(runId, dryRun, startedAt);
+    const r = new RebalanceRecord(runId, dryRun, startedAt);
     const plannerExtra = extra.untargeted ? { untargeted: extra.untargeted } : {};
 
     const retry = new OrderRetryEngine({
@@ -446,7 +441,13 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       const record = (o: OrderOutcome) => {
         r.orders.push(o);
         this.emit("order:final", { runId, outcome: o });
-        this.noteOutcome(r, o);
+        r.noteOutcome(o);
+        if (o.state === "unresolved") {
+          this.logger.error(
+            { clientOrderId: o.clientOrderId, symbol: o.symbol },
+            "[ordersafe] order unresolved",
+          );
+        }
       };
       const onSubmitted = (request: OrderRequest, attempt: number) => {
         r.submitted += 1;
@@ -618,9 +619,11 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       return this.finish(r, broker, counted.calls, undefined, undefined);
     } catch (e) {
       if (signal?.aborted) {
-        const partial = this.build(r, counted.calls, "failed", {
-          code: "aborted",
-          message: "[ordersafe] rebalance aborted",
+        const partial = buildRebalanceReport(r, {
+          forced: "failed",
+          error: { code: "aborted", message: "[ordersafe] rebalance aborted" },
+          endedAt: this.clock.now(),
+          restCalls: counted.calls(),
         });
         throw new OrdersafeError("aborted", `rebalance ${runId} aborted`, {
           cause: e,
@@ -674,24 +677,8 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     });
   }
 
-  private noteOutcome(r: RunState, o: OrderOutcome): void {
-    if (o.state === "filled") {
-      if (o.adjustments.length > 0 && !o.adopted)
-        r.adjust(o.symbol, o.side, "resized", o.adjustments.join("; "));
-      return;
-    }
-    if (o.filledQty.gt(0)) {
-      r.adjust(o.symbol, o.side, "partial_fill", `${o.state} with ${o.filledQty.toFixed()} filled`);
-    } else {
-      r.adjust(o.symbol, o.side, o.errorCode ?? o.state, o.errorMessage ?? o.state);
-    }
-    if (o.state === "unresolved") {
-      this.logger.error({ clientOrderId: o.clientOrderId, symbol: o.symbol }, "[ordersafe] order unresolved");
-    }
-  }
-
   private async reconcile(
-    r: RunState,
+    r: RebalanceRecord,
     broker: BrokerPort,
     signal: AbortSignal | undefined,
     placeOrder: (intent: { symbol: string; side: "buy" | "sell"; qty: Decimal }) => Promise<OrderOutcome>,
@@ -709,20 +696,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       return;
     }
     r.positionsAfter = positions;
-    const expected = new Map<string, Decimal>();
-    for (const p of r.positionsBefore) expected.set(p.symbol, p.qty);
-    for (const o of r.orders) {
-      let filled = o.filledQty;
-      if (o.adopted) {
-        // An adopted order's fills before the first read are in positionsBefore; only what it
-        // filled since (while this run followed it) moves the expected position.
-        const atStart = o.orderId === undefined ? undefined : r.filledAtStart.get(o.orderId);
-        if (atStart === undefined) continue;
-        filled = filled.minus(atStart);
-      }
-      const sign = o.side === "buy" ? 1 : -1;
-      expected.set(o.symbol, (expected.get(o.symbol) ?? ZERO).plus(filled.times(sign)));
-    }
+    const expected = r.expectedPositions();
     const actual = new Map(positions.map((p) => [p.symbol, p.qty]));
     const prices = new Map([...r.prices].filter(([s]) => expected.has(s) || actual.has(s)));
     try {
@@ -776,7 +750,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     broker: BrokerPort,
     targets: RebalanceTargets,
     signal: AbortSignal | undefined,
-    r: RunState,
+    r: RebalanceRecord,
     previous?: FreshState,
   ): Promise<FreshState> {
     try {
@@ -821,11 +795,11 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
   }
 
   private async finish(
-    r: RunState,
+    r: RebalanceRecord,
     broker: BrokerPort,
     calls: () => number,
     forced: RebalanceStatus | undefined,
-    error: RunState["halted"],
+    error: RunError | undefined,
   ): Promise<RebalanceReport> {
     if (r.halted !== undefined && forced === undefined) {
       // Stop digging: a full reconciliation of every position after the breaker opened.
@@ -838,101 +812,9 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
         }
       }
     }
-    const report = this.build(r, calls, forced, error);
+    const report = buildRebalanceReport(r, { forced, error, endedAt: this.clock.now(), restCalls: calls() });
     this.emit("phase", { runId: r.runId, phase: "done", at: this.clock.now() });
     this.emit("done", { runId: r.runId, report });
     return report;
   }
-
-  private build(
-    r: RunState,
-    calls: () => number,
-    forced: RebalanceStatus | undefined,
-    error: RunState["halted"],
-  ): RebalanceReport {
-    const endedAt = this.clock.now();
-    const turnover = r.orders.filter((o) => !o.adopted).reduce((a, o) => a.plus(o.filledNotional), ZERO);
-    const naiveTurnover = r.plan?.summary.naiveTurnover ?? ZERO;
-    const filled = r.orders.filter((o) => o.state === "filled").length;
-    const bought = new Set(
-      r.orders.filter((o) => o.side === "buy" && o.filledQty.gt(0)).map((o) => o.symbol),
-    );
-    const sold = new Set(r.orders.filter((o) => o.side === "sell" && o.filledQty.gt(0)).map((o) => o.symbol));
-    const metrics: RebalanceMetrics = {
-      turnover,
-      naiveTurnover,
-      savedTurnover: naiveTurnover.minus(turnover),
-      ordersSubmitted: r.submitted,
-      ordersFilled: filled,
-      ordersAdopted: r.orders.filter((o) => o.adopted).length,
-      ordersUnresolved: r.orders.filter((o) => o.state === "unresolved").length,
-      buyingPowerRejections: r.orders.filter(
-        (o) => o.errorCode === "insufficient_buying_power" && o.attempts > 0,
-      ).length,
-      successRate: r.orders.length === 0 ? 1 : filled / r.orders.length,
-      roundTrips: [...bought].filter((s) => sold.has(s)).length,
-      durationMs: endedAt - r.startedAt,
-      restCalls: calls(),
-    };
-    let status: RebalanceStatus;
-    if (forced !== undefined) status = forced;
-    else if (r.halted !== undefined) status = "halted";
-    else if (r.orders.length > 0 && r.orders.every((o) => o.filledQty.isZero())) status = "failed";
-    else if (r.adjustments.length > 0 || filled < r.orders.length) status = "completed_adjusted";
-    else status = "completed";
-    const err =
-      error ??
-      r.halted ??
-      (status === "failed"
-        ? { code: "rejected" as const, message: "[ordersafe] no order filled" }
-        : undefined);
-    return {
-      runId: r.runId,
-      status,
-      dryRun: r.dryRun,
-      plan: r.plan,
-      buyPlan: r.buyPlan,
-      orders: [...r.orders],
-      positionsBefore: r.positionsBefore,
-      positionsAfter: r.positionsAfter,
-      drift: r.drift,
-      corrections: r.corrections,
-      adjustments: [...r.adjustments],
-      metrics,
-      error: err,
-      startedAt: r.startedAt,
-      endedAt,
-    };
-  }
-}
-
-class RunState {
-  positionsBefore: PositionSnapshot[] = [];
-  /** Filled quantity of each order open when `positionsBefore` was read, by order id. */
-  filledAtStart = new Map<string, Decimal>();
-  positionsAfter: PositionSnapshot[] = [];
-  prices = new Map<string, Decimal>();
-  plan: RebalancePlan | undefined;
-  buyPlan: RebalancePlan | undefined;
-  orders: OrderOutcome[] = [];
-  drift: PositionDrift[] = [];
-  corrections: CorrectionRun | undefined;
-  adjustments: RebalanceAdjustment[] = [];
-  submitted = 0;
-  halted: { code: OrdersafeErrorCode | "unknown"; message: string } | undefined;
-
-  constructor(
-    readonly runId: string,
-    readonly dryRun: boolean,
-    readonly startedAt: number,
-  ) {}
-
-  adjust(symbol: string, side: "buy" | "sell" | undefined, reason: string, detail: string): void {
-    this.adjustments.push({ symbol, side, reason, detail });
-  }
-}
-
-function errorOf(e: unknown): { code: OrdersafeErrorCode | "unknown"; message: string } {
-  if (isOrdersafeError(e)) return { code: e.code, message: e.message };
-  return { code: "unknown", message: e instanceof Error ? e.message : String(e) };
 }
