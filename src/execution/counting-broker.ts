@@ -27,9 +27,12 @@ export interface CountingBroker {
  */
 export function countingBroker(port: BrokerPort): CountingBroker {
   let n = 0;
-  const count = () => {
-    n += 1;
-  };
+  const counted =
+    <A extends unknown[], R>(call: (...args: A) => R) =>
+    (...args: A): R => {
+      n += 1;
+      return call(...args);
+    };
   const broker: BrokerPort = {
     get id() {
       return port.id;
@@ -37,54 +40,18 @@ export function countingBroker(port: BrokerPort): CountingBroker {
     get capabilities() {
       return port.capabilities;
     },
-    getAccount: (...a: Parameters<BrokerPort["getAccount"]>) => {
-      count();
-      return port.getAccount(...a);
-    },
-    getPositions: (...a: Parameters<BrokerPort["getPositions"]>) => {
-      count();
-      return port.getPositions(...a);
-    },
-    getPosition: (...a: Parameters<BrokerPort["getPosition"]>) => {
-      count();
-      return port.getPosition(...a);
-    },
-    getAssets: (...a: Parameters<BrokerPort["getAssets"]>) => {
-      count();
-      return port.getAssets(...a);
-    },
-    getLatestPrices: (...a: Parameters<BrokerPort["getLatestPrices"]>) => {
-      count();
-      return port.getLatestPrices(...a);
-    },
-    getClock: (...a: Parameters<BrokerPort["getClock"]>) => {
-      count();
-      return port.getClock(...a);
-    },
-    submitOrder: (...a: Parameters<BrokerPort["submitOrder"]>) => {
-      count();
-      return port.submitOrder(...a);
-    },
-    getOrder: (...a: Parameters<BrokerPort["getOrder"]>) => {
-      count();
-      return port.getOrder(...a);
-    },
-    getOrderByClientOrderId: (...a: Parameters<BrokerPort["getOrderByClientOrderId"]>) => {
-      count();
-      return port.getOrderByClientOrderId(...a);
-    },
-    listOpenOrders: (...a: Parameters<BrokerPort["listOpenOrders"]>) => {
-      count();
-      return port.listOpenOrders(...a);
-    },
-    cancelOrder: (...a: Parameters<BrokerPort["cancelOrder"]>) => {
-      count();
-      return port.cancelOrder(...a);
-    },
-    closePosition: (...a: Parameters<BrokerPort["closePosition"]>) => {
-      count();
-      return port.closePosition(...a);
-    },
+    getAccount: counted((...a) => port.getAccount(...a)),
+    getPositions: counted((...a) => port.getPositions(...a)),
+    getPosition: counted((...a) => port.getPosition(...a)),
+    getAssets: counted((...a) => port.getAssets(...a)),
+    getLatestPrices: counted((...a) => port.getLatestPrices(...a)),
+    getClock: counted((...a) => port.getClock(...a)),
+    submitOrder: counted((...a) => port.submitOrder(...a)),
+    getOrder: counted((...a) => port.getOrder(...a)),
+    getOrderByClientOrderId: counted((...a) => port.getOrderByClientOrderId(...a)),
+    listOpenOrders: counted((...a) => port.listOpenOrders(...a)),
+    cancelOrder: counted((...a) => port.cancelOrder(...a)),
+    closePosition: counted((...a) => port.closePosition(...a)),
     subscribeOrderUpdates: (listener) => port.subscribeOrderUpdates(listener),
   };
   return { broker, calls: () => n };
