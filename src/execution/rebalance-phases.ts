@@ -1,0 +1,307 @@
+// The phases of a rebalance, one function each, over the run's context (RebalanceRun). The
+// flow that strings them together is `rebalanceFlow`; DESIGN.md, "How a rebalance flows",
+// describes the same steps.
+
+import type { OrderSide } from "../broker/broker-port.js";
+import type { Clock } from "../core/clock.js";
+import { mapBounded } from "../core/concurrency.js";
+import { ZERO } from "../core/decimal.js";
+import { requiredFunds } from "../funds/required-funds.js";
+import { ReservationLedger } from "../funds/reservation-ledger.js";
+import type { RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
+import type { RunEnding } from "./build-rebalance-report.js";
+import type { FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
+import type { FreshState } from "./read-state.js";
+import { errorOf } from "./rebalance-record.js";
+import type { RebalanceRun } from "./rebalance-run.js";
+import { reconcilePositions } from "./reconcile-positions.js";
+import { ownGeneration } from "./resume-generations.js";
+
+/** The ending of a run that went to the end: the report decides its status. */
+const TO_THE_END: RunEnding = {};
+
+/** A phase's result: its value, or how the run ends right there. */
+export type Step<T> = { readonly value: T } | { readonly end: RunEnding };
+
+/** The state a plan was made from, and the plan (trimmed of symbols the run must not trade). */
+export interface Planned {
+  readonly state: FreshState;
+  readonly plan: RebalancePlan;
+}
+
+/**
+ * A whole rebalance, phase by phase: fresh reads → plan → (market gate) → adopt a resumed
+ * run's open orders → cancel conflicting orders → sells → re-read and re-plan the buys on the
+ * real cash → buys → reconcile. Each phase is emitted as `phase` as it starts.
+ *
+ * @param run - the run
+ * @returns how the run ended (the caller builds the report from the run's record)
+ * @throws whatever a phase throws (a read failing mid-run, the abort reason)
+ */
+export async function rebalanceFlow(run: RebalanceRun): Promise<RunEnding> {
+  // 1. Fresh state.
+  const read = await run.phase("read", () => readInitialState(run));
+  if ("end" in read) return read.end;
+  // 2. Plan (pure).
+  const first = run.phase("plan", () => planInitial(run, read.value));
+  if ("end" in first) return first.end;
+  if (run.dryRun) return TO_THE_END;
+  const closed = marketGate(run, read.value, first.value);
+  if (closed !== undefined) return closed;
+
+  run.startTracking();
+  const fresh: Planned = { state: read.value, plan: first.value };
+  const adopted = run.resumable ? await run.phase("adopt", () => adoptOwnOrders(run, fresh)) : fresh;
+  const planned =
+    adopted.plan.conflicts.length > 0
+      ? await run.phase("cancel_conflicts", () => cancelConflicts(run, adopted.plan))
+      : adopted;
+  // 3. Sells first.
+  await run.phase("sells", () => placeLegs(run, run.sellCoordinator, planned.plan.sells, planned.state));
+  // 4. Re-read, then buys.
+  if (planned.plan.buys.length > 0 && !run.retry.halted) {
+    const after = await run.phase("reread", () => run.readOrFail(planned.state));
+    const buys = await run.phase("replan_buys", () => replanBuys(run, planned.plan, after));
+    if ("end" in buys) return buys.end;
+    await run.phase("buys", () => placeBuys(run, buys.value, after));
+  } else {
+    for (const l of planned.plan.buys)
+      run.record.adjust(l.symbol, "buy", "halted", "the circuit breaker opened before the buys");
+  }
+  // 5. Reconcile. (6. The report is the caller's: see RebalanceRun.finish.)
+  await run.phase("reconcile", () => reconcilePositions(run));
+  return TO_THE_END;
+}
+
+/** Reads the fresh state the run starts from, and checks the caller's belief against it. */
+async function readInitialState(run: RebalanceRun): Promise<Step<FreshState>> {
+  let state: FreshState;
+  try {
+    state = await run.read({ extraSymbol: run.belief?.symbol });
+  } catch (e) {
+    if (run.signal?.aborted) throw e;
+    return { end: { forced: "failed", error: errorOf(e) } };
+  }
+  run.record.positionsBefore = state.positions;
+  run.record.filledAtStart = new Map(state.openOrders.map((o) => [o.id, o.filledQty]));
+  run.record.prices = state.prices;
+  checkBelief(run, state);
+  return { value: state };
+}
+
+/** The broker's position wins over the caller's belief; a difference is logged and noted. */
+function checkBelief(run: RebalanceRun, state: FreshState): void {
+  const belief = run.belief;
+  if (belief === undefined) return;
+  const held = state.positions.find((p) => p.symbol === belief.symbol)?.qty ?? ZERO;
+  if (held.eq(belief.currentQty)) return;
+  run.settings.logger.warn(
+    { symbol: belief.symbol, believed: belief.currentQty.toFixed(), held: held.toFixed() },
+    "[ordersafe] the broker's position differs from the caller's; using the broker's",
+  );
+  run.record.adjust(
+    belief.symbol,
+    undefined,
+    "stale_belief",
+    `caller believed ${belief.currentQty.toFixed()}, broker holds ${held.toFixed()}`,
+  );
+}
+
+/** The first plan; what it skipped for a reason worth reporting is noted. */
+function planInitial(run: RebalanceRun, state: FreshState): Step<RebalancePlan> {
+  let plan: RebalancePlan;
+  try {
+    plan = run.plan(state, "both");
+  } catch (e) {
+    return { end: { forced: "failed", error: errorOf(e) } };
+  }
+  run.recordPlan(plan);
+  for (const s of plan.skipped) {
+    if (s.reason !== "within_band" && s.reason !== "covered_by_open_orders") {
+      run.record.adjust(s.symbol, s.side, s.reason, s.detail);
+    }
+  }
+  return { value: plan };
+}
+
+/**
+ * While the market is closed (and the rebalancer does not queue), nothing is sent: every leg
+ * is noted, and so is every order of an earlier attempt still open (a resumed run does not
+ * adopt here).
+ *
+ * @returns the run's ending when the market is closed, else undefined
+ */
+function marketGate(run: RebalanceRun, state: FreshState, plan: RebalancePlan): RunEnding | undefined {
+  const clock = state.clock;
+  if (clock === undefined || clock.isOpen || run.settings.queueWhenClosed || plan.legs.length === 0) {
+    return undefined;
+  }
+  for (const l of plan.legs)
+    run.record.adjust(l.symbol, l.side, "market_closed", "the market is closed; nothing sent");
+  for (const o of run.resumable ? state.openOrders : []) {
+    if (ownGeneration(run.id, o) !== undefined)
+      run.record.adjust(o.symbol, o.side, "left_open", `${o.clientOrderId} is still ${o.status}`);
+  }
+  return {
+    forced: "failed",
+    error: {
+      code: "market_closed",
+      message: `[ordersafe] the market is closed (next open ${clock.nextOpen.toISOString()})`,
+    },
+  };
+}
+
+/**
+ * Resume: adopts this run's orders still open (matched among the open orders just read, no
+ * call) and follows them to their final state; then plans again from fresh state, since what
+ * they did is now in the positions.
+ */
+async function adoptOwnOrders(run: RebalanceRun, planned: Planned): Promise<Planned> {
+  const open = planned.state.openOrders.filter((o) => ownGeneration(run.id, o) !== undefined);
+  for (const o of open) run.resume.markAdopted(o.clientOrderId);
+  const adopted = await Promise.all(open.map((o) => run.sellCoordinator.adopt(o, run.signal)));
+  for (const o of adopted) run.recordOutcome(o);
+  if (adopted.length === 0) return planned;
+  const state = await run.readOrFail();
+  const plan = run.plan(state, "both");
+  run.recordPlan(plan);
+  return { state, plan };
+}
+
+/**
+ * Cancels the open orders on the other side of each leg, one symbol at a time, and confirms
+ * each cancel; then plans again from fresh state. A symbol whose conflict could not be
+ * cancelled is not traded (the broker would refuse a wash trade).
+ */
+async function cancelConflicts(run: RebalanceRun, plan: RebalancePlan): Promise<Planned> {
+  const unconfirmed = run.unconfirmedConflicts;
+  for (const c of plan.conflicts) {
+    const ok = await run.retry.cancelConflicts({ symbol: c.symbol, side: opposite(c.side) }, run.signal);
+    if (!ok) unconfirmed.add(c.symbol);
+  }
+  const state = await run.readOrFail();
+  const replanned = run.plan(state, "both");
+  run.record.plan = replanned;
+  for (const s of unconfirmed)
+    run.record.adjust(
+      s,
+      undefined,
+      "conflict_not_cancelled",
+      "an opposite-side order could not be cancelled",
+    );
+  return {
+    state,
+    plan: {
+      ...replanned,
+      sells: replanned.sells.filter((l) => !unconfirmed.has(l.symbol)),
+      buys: replanned.buys.filter((l) => !unconfirmed.has(l.symbol)),
+    },
+  };
+}
+
+/**
+ * Executes legs with bounded concurrency, each to its final state, and records the outcomes
+ * in the legs' order.
+ *
+ * @param plannedFrom - the read the legs were planned from (a resumed run checks its orders
+ *   against it)
+ */
+async function placeLegs(
+  run: RebalanceRun,
+  coordinator: OrderExecutionCoordinator,
+  legs: readonly RebalanceLeg[],
+  plannedFrom: FreshState,
+): Promise<void> {
+  const outcomes = await mapBounded(legs, run.settings.concurrency, async (leg) => {
+    const generation = await run.generationFor(leg.symbol, leg.side, plannedFrom);
+    if (generation === undefined) return undefined;
+    return run.executeLeg(coordinator, leg, generation);
+  });
+  for (const o of outcomes) if (o !== undefined) run.recordOutcome(o);
+}
+
+/**
+ * Re-plans the buys on the cash actually there after the sells. Symbols just sold, kept, or
+ * with an unconfirmed conflict stay out; a conflict the first plan did not meet is cancelled
+ * and confirmed now; what the real cash could not fund is noted.
+ *
+ * @param first - the plan the sells came from
+ * @param after - the re-read after the sells
+ */
+async function replanBuys(
+  run: RebalanceRun,
+  first: RebalancePlan,
+  after: FreshState,
+): Promise<Step<RebalancePlan>> {
+  const unconfirmed = run.unconfirmedConflicts;
+  let buyPlan: RebalancePlan;
+  try {
+    // Symbols just sold are kept out of the buy re-plan: a sell filled a little under its
+    // reference price shrinks equity, and the re-plan must not buy a sliver back. So are
+    // symbols whose opposite-side order could not be cancelled (a wash trade).
+    const sold = first.sells.map((l) => l.symbol);
+    const keep = [...new Set([...run.settings.plannerKeep, ...sold, ...unconfirmed])];
+    buyPlan = run.plan(after, "buys", { keep });
+  } catch (e) {
+    return { end: { forced: "failed", error: errorOf(e) } };
+  }
+  // A buy the first plan could not fund has had no conflict cancelled: cancel and confirm now.
+  for (const c of buyPlan.conflicts) {
+    if (unconfirmed.has(c.symbol)) continue;
+    if (await run.retry.cancelConflicts({ symbol: c.symbol, side: "buy" }, run.signal)) continue;
+    unconfirmed.add(c.symbol);
+    run.record.adjust(
+      c.symbol,
+      "buy",
+      "conflict_not_cancelled",
+      "an opposite-side order could not be cancelled",
+    );
+  }
+  buyPlan = { ...buyPlan, buys: buyPlan.buys.filter((l) => !unconfirmed.has(l.symbol)) };
+  run.recordBuyPlan(buyPlan);
+  noteShortCash(run, first, buyPlan);
+  return { value: buyPlan };
+}
+
+/** Notes buys the real cash could not fund, and buys it shrank by more than rounding. */
+function noteShortCash(run: RebalanceRun, first: RebalancePlan, buyPlan: RebalancePlan): void {
+  for (const s of buyPlan.skipped) {
+    if (s.reason === "insufficient_cash") run.record.adjust(s.symbol, "buy", s.reason, s.detail);
+  }
+  for (const l of buyPlan.buys) {
+    const planned = first.buys.find((b) => b.symbol === l.symbol);
+    if (planned !== undefined && l.estimatedNotional.lt(planned.estimatedNotional.times(0.99))) {
+      run.record.adjust(
+        l.symbol,
+        "buy",
+        "shrunk",
+        `buy shrunk to fit the real cash: ${l.estimatedNotional.toFixed(2)} instead of ${planned.estimatedNotional.toFixed(2)}`,
+      );
+    }
+  }
+}
+
+/** The buys: each reserves its funds against the re-read account before it is sent. */
+function placeBuys(run: RebalanceRun, buyPlan: RebalancePlan, after: FreshState): Promise<void> {
+  const coordinator = run.coordinatorFor(reservationsAgainst(after, run.settings.clock));
+  return placeLegs(run, coordinator, buyPlan.buys, after);
+}
+
+/** Reservations of the buys in a ledger over the re-read account and prices. */
+function reservationsAgainst(after: FreshState, clock: Clock): FundsReservation {
+  const ledger = new ReservationLedger();
+  return {
+    reserve: async (intent) => {
+      const key = intent.clientOrderId ?? `${intent.symbol}:${intent.side}`;
+      const required = requiredFunds(intent, after.prices.get(intent.symbol));
+      const res = ledger.reserve(key, required, new Date(clock.now()), {
+        symbol: intent.symbol,
+        snapshot: after.account,
+      });
+      return res.ok ? { ok: true } : { ok: false, shortfall: res.shortfall };
+    },
+    release: (key) => ledger.release(key),
+  };
+}
+
+const opposite = (side: OrderSide): OrderSide => (side === "buy" ? "sell" : "buy");

@@ -1,0 +1,493 @@
+import type { EventEmitter } from "eventemitter3";
+import type { BrokerPort, OrderRequest, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
+import type { Clock } from "../core/clock.js";
+import type { Decimal } from "../core/decimal.js";
+import { OrdersafeError } from "../core/errors.js";
+import { makeRunId } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import type { OrderIntent } from "../funds/order-intent.js";
+import { OrderTracker } from "../orders/order-tracker.js";
+import type { RebalanceTargets } from "../rebalance/rebalance-input.js";
+import type { RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
+import type { PositionDrift } from "../reconcile/detect-position-drift.js";
+import type { CorrectionAction, CorrectionMode } from "../reconcile/position-correction-engine.js";
+import { buildRebalanceReport, type RunEnding } from "./build-rebalance-report.js";
+import { type CountingBroker, countingBroker } from "./counting-broker.js";
+import { type FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
+import type { OrderOutcome } from "./order-outcome.js";
+import { OrderRetryEngine } from "./order-retry-engine.js";
+import { planFromState } from "./plan-from-state.js";
+import { type FreshState, type PlannedRead, readFreshState, readWithRetries } from "./read-state.js";
+import { errorOf, RebalanceRecord } from "./rebalance-record.js";
+import type { RebalancePhase, RebalanceReport } from "./rebalance-report.js";
+import type { RebalancerEvents } from "./rebalancer-events.js";
+import { ResumeGenerations } from "./resume-generations.js";
+
+/** A `SmartRebalancer`'s options with their defaults applied: what each of its runs works with. */
+export interface RebalancerSettings {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly seed: number;
+  readonly concurrency: number;
+  readonly correctionMode: CorrectionMode;
+  /** The planner options as given (the planner parses them on each plan). */
+  readonly plannerOptions: Readonly<Record<string, unknown>>;
+  /** The planner's `keep`, parsed. */
+  readonly plannerKeep: readonly string[];
+  readonly tracker: {
+    readonly quietAfterMs?: number | undefined;
+    readonly maxStatusChecks?: number | undefined;
+    readonly pollIntervalMs?: number | undefined;
+    readonly cancelOnTimeout: boolean;
+  };
+  readonly finalTimeoutMs: number;
+  readonly streamWaitMs: number;
+  readonly polling: boolean;
+  readonly maxRetries: number;
+  readonly failureBudget: number;
+  readonly readAttempts: number;
+  readonly queueWhenClosed: boolean;
+  readonly driftToleranceNotional: number;
+  readonly approve: ((action: CorrectionAction) => Promise<boolean> | boolean) | undefined;
+  readonly correctionLimits: { maxAutoNotional?: number; maxActionsPerRun?: number } | undefined;
+}
+
+/** What the caller believes it holds of one symbol (`executeRebalance`). */
+export interface HeldBelief {
+  readonly symbol: string;
+  readonly currentQty: Decimal;
+}
+
+/** What starts one run: the rebalancer's port, settings and events, and the run's own input. */
+export interface RebalanceRunInput {
+  /** The rebalancer's port (checked); the run counts its calls. */
+  readonly port: BrokerPort;
+  readonly settings: RebalancerSettings;
+  /** Where the run's events go (the rebalancer). */
+  readonly events: EventEmitter<RebalancerEvents>;
+  readonly targets: RebalanceTargets;
+  /** The caller's run id (a resumable run), or undefined for a fresh id. */
+  readonly runId: string | undefined;
+  /** The rebalancer's count of runs, this one included (seeds the run id and the retry jitter). */
+  readonly runNumber: number;
+  readonly dryRun: boolean;
+  readonly signal: AbortSignal | undefined;
+  /** `keep` for a one-symbol rebalance: the other holdings are left alone. */
+  readonly untargeted?: "keep" | undefined;
+  readonly belief?: HeldBelief | undefined;
+}
+
+/**
+ * One rebalance in progress: its ids and signal, the counted broker, the retry engine, the
+ * tracker and coordinators, the resume generations, and the record of everything it did. Each
+ * phase is a function of this context (see `rebalance-phases.ts`); the report is built from
+ * the record.
+ *
+ * @remarks
+ * The tracker and the coordinators exist from {@link startTracking} (after the market gate)
+ * until {@link close}. Everything a phase changes lives here, so a phase is a plain function.
+ */
+export class RebalanceRun {
+  /** The run id: client order ids derive from it. */
+  readonly id: string;
+  /** Whether the caller named the run: then it may be a resume, and its generations are walked. */
+  readonly resumable: boolean;
+  readonly dryRun: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly targets: RebalanceTargets;
+  readonly belief: HeldBelief | undefined;
+  readonly settings: RebalancerSettings;
+  /** The port every call of the run goes through (counted). */
+  readonly broker: BrokerPort;
+  /** The run's retry engine: its circuit breaker is shared by every order of the run. */
+  readonly retry: OrderRetryEngine;
+  /** What the run did: the report is built from it. */
+  readonly record: RebalanceRecord;
+  /** The client order id generations of a resumed run. */
+  readonly resume: ResumeGenerations;
+  /** Symbols whose opposite-side order could not be cancelled: never traded by this run. */
+  readonly unconfirmedConflicts = new Set<string>();
+  private readonly port: BrokerPort;
+  private readonly counted: CountingBroker;
+  private readonly events: EventEmitter<RebalancerEvents>;
+  private readonly plannerExtra: Readonly<Record<string, unknown>>;
+  private tracking: { tracker: OrderTracker; sells: OrderExecutionCoordinator } | undefined;
+
+  /** @param input - the rebalancer's port, settings and events, and the run's input */
+  constructor(input: RebalanceRunInput) {
+    const { settings } = input;
+    this.settings = settings;
+    this.port = input.port;
+    this.events = input.events;
+    this.targets = input.targets;
+    this.resumable = input.runId !== undefined;
+    this.id = input.runId ?? makeRunId(settings.clock.now(), `${settings.seed}:${input.runNumber}`);
+    this.signal = input.signal;
+    this.dryRun = input.dryRun;
+    this.belief = input.belief;
+    this.plannerExtra = input.untargeted ? { untargeted: input.untargeted } : {};
+    this.counted = countingBroker(this.port);
+    this.broker = this.counted.broker;
+    this.record = new RebalanceRecord(this.id, this.dryRun, settings.clock.now());
+    this.retry = new OrderRetryEngine({
+      broker: this.broker,
+      clock: settings.clock,
+      logger: settings.logger,
+      seed: settings.seed + input.runNumber,
+      maxRetries: settings.maxRetries,
+      failureBudget: settings.failureBudget,
+    });
+    this.retry.on("halted", (info) => this.onHalted(info));
+    // Resume: the generations already used are looked up per (symbol, side), only before
+    // this run sends an order on it; the orders found are adopted and recorded.
+    this.resume = new ResumeGenerations({
+      runId: this.id,
+      broker: this.broker,
+      signal: this.signal,
+      adopt: (found) => this.adoptFound(found),
+    });
+  }
+
+  /**
+   * Emits the `phase` event, then runs the phase's step.
+   *
+   * @param name - the phase
+   * @param step - its work
+   * @returns what the step returns
+   */
+  phase<T>(name: RebalancePhase, step: () => T): T {
+    this.events.emit("phase", { runId: this.id, phase: name, at: this.settings.clock.now() });
+    return step();
+  }
+
+  /**
+   * Records a plan (the first, or a re-plan of it from fresh state) and emits it.
+   *
+   * @param plan - the plan
+   */
+  recordPlan(plan: RebalancePlan): void {
+    this.record.plan = plan;
+    this.events.emit("plan", { runId: this.id, stage: "initial", plan });
+  }
+
+  /**
+   * Records the buys re-planned on the real cash and emits them.
+   *
+   * @param plan - the buy plan
+   */
+  recordBuyPlan(plan: RebalancePlan): void {
+    this.record.buyPlan = plan;
+    this.events.emit("plan", { runId: this.id, stage: "buys", plan });
+  }
+
+  /**
+   * Emits drift above tolerance.
+   *
+   * @param drifts - the differences above tolerance
+   */
+  emitDrift(drifts: readonly PositionDrift[]): void {
+    this.events.emit("drift", { runId: this.id, drifts, mode: this.settings.correctionMode });
+  }
+
+  /**
+   * Reads fresh state through the run's port.
+   *
+   * @param options - a symbol to read as well; the read this one refreshes
+   * @returns the state
+   * @throws the read's error, or the abort reason
+   */
+  read(
+    options: { extraSymbol?: string | undefined; previous?: FreshState | undefined } = {},
+  ): Promise<FreshState> {
+    const reader = {
+      broker: this.broker,
+      clock: this.settings.clock,
+      attempts: this.settings.readAttempts,
+      signal: this.signal,
+    };
+    return readFreshState(reader, this.targets, options);
+  }
+
+  /**
+   * Reads fresh state in the middle of the run; a failure is noted (`read_failed`) and thrown
+   * on, which stops the run early.
+   *
+   * @param previous - the read this one refreshes, if any
+   * @returns the state
+   * @throws the read's error, or the abort reason
+   */
+  async readOrFail(previous?: FreshState): Promise<FreshState> {
+    try {
+      return await this.read({ previous });
+    } catch (e) {
+      if (this.signal?.aborted) throw e;
+      this.record.adjust("*", undefined, "read_failed", String(e));
+      throw e;
+    }
+  }
+
+  /**
+   * Runs a read with the bounded retries of fresh reads.
+   *
+   * @param read - the read
+   * @param signal - aborts it
+   * @returns its value
+   */
+  withRetries<T>(read: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    return readWithRetries(read, {
+      clock: this.settings.clock,
+      attempts: this.settings.readAttempts,
+      signal,
+    });
+  }
+
+  /**
+   * Plans from a fresh read with the rebalancer's planner options.
+   *
+   * @param state - the read
+   * @param sides - `both`, or `buys` for the re-plan after the sells
+   * @param more - planner options of this plan (`keep`)
+   * @returns the plan
+   * @throws ValidationError (`validation`) for planner input the planner refuses
+   */
+  plan(
+    state: FreshState,
+    sides: "both" | "buys",
+    more: Readonly<Record<string, unknown>> = {},
+  ): RebalancePlan {
+    return planFromState(state, {
+      targets: this.targets,
+      capabilities: this.port.capabilities,
+      options: { ...this.settings.plannerOptions, ...this.plannerExtra, ...more },
+      sides,
+    });
+  }
+
+  /** Starts following orders: the tracker subscribes to the broker's updates now. */
+  startTracking(): void {
+    const { clock, logger, tracker } = this.settings;
+    const t = new OrderTracker({
+      broker: this.broker,
+      clock,
+      logger,
+      cancelOnTimeout: tracker.cancelOnTimeout,
+      ...(tracker.quietAfterMs !== undefined ? { quietAfterMs: tracker.quietAfterMs } : {}),
+      ...(tracker.maxStatusChecks !== undefined ? { maxStatusChecks: tracker.maxStatusChecks } : {}),
+      ...(tracker.pollIntervalMs !== undefined ? { pollIntervalMs: tracker.pollIntervalMs } : {}),
+    });
+    this.tracking = { tracker: t, sells: this.coordinatorWith(t) };
+  }
+
+  /**
+   * The coordinator of sells, adoptions and corrections (no reservations).
+   *
+   * @throws OrdersafeError (`invalid_state`) before {@link startTracking}
+   */
+  get sellCoordinator(): OrderExecutionCoordinator {
+    return this.startedTracking().sells;
+  }
+
+  /**
+   * A coordinator that reserves through `funds` (the buys).
+   *
+   * @param funds - the reservations of the buys
+   * @returns the coordinator
+   * @throws OrdersafeError (`invalid_state`) before {@link startTracking}
+   */
+  coordinatorFor(funds: FundsReservation): OrderExecutionCoordinator {
+    return this.coordinatorWith(this.startedTracking().tracker, funds);
+  }
+
+  /**
+   * Records an order's outcome: in the record, as `order:final`, and as an adjustment when it
+   * did not fill as asked.
+   *
+   * @param o - the outcome
+   */
+  recordOutcome(o: OrderOutcome): void {
+    this.record.orders.push(o);
+    this.events.emit("order:final", { runId: this.id, outcome: o });
+    this.record.noteOutcome(o);
+    if (o.state === "unresolved") {
+      this.settings.logger.error(
+        { clientOrderId: o.clientOrderId, symbol: o.symbol },
+        "[ordersafe] order unresolved",
+      );
+    }
+  }
+
+  /** Counts a request sent and emits `order:submitted`. */
+  readonly onSubmitted = (request: OrderRequest, attempt: number): void => {
+    this.record.submitted += 1;
+    this.events.emit("order:submitted", { runId: this.id, request, attempt });
+  };
+
+  /**
+   * The generation of a new order on (symbol, side), or undefined when it must not be sent
+   * (an order of an earlier attempt the plan did not count is there: noted `resumed_order`).
+   *
+   * @param symbol - the symbol
+   * @param side - the side
+   * @param plannedFrom - the read the order's plan counted; undefined for orders sized on reads
+   *   made after every earlier order (the corrections)
+   * @returns the generation, or undefined
+   */
+  async generationFor(
+    symbol: string,
+    side: OrderSide,
+    plannedFrom: PlannedRead | undefined,
+  ): Promise<number | undefined> {
+    if (!this.resumable) return 0;
+    const next = await this.resume.next(symbol, side, plannedFrom);
+    if (next.kind === "blocked") {
+      this.record.adjust(
+        symbol,
+        side,
+        "resumed_order",
+        `${next.uncounted} of an earlier attempt was not in the plan; nothing sent on top of it`,
+      );
+      return undefined;
+    }
+    return next.generation;
+  }
+
+  /**
+   * Executes one leg of a plan as a market order to its final state.
+   *
+   * @param coordinator - the sells' or the buys' coordinator
+   * @param leg - the leg
+   * @param generation - its client order id generation
+   * @returns the outcome
+   */
+  executeLeg(
+    coordinator: OrderExecutionCoordinator,
+    leg: RebalanceLeg,
+    generation: number,
+  ): Promise<OrderOutcome> {
+    const intent: OrderIntent = {
+      symbol: leg.symbol,
+      side: leg.side,
+      type: "market",
+      timeInForce: "day",
+      ...(leg.qty !== undefined ? { qty: leg.qty } : {}),
+      ...(leg.notional !== undefined ? { notional: leg.notional } : {}),
+      ...(leg.qty === undefined && leg.notional === undefined ? { qty: leg.estimatedQty } : {}),
+    };
+    const base = { runId: this.id, generation, signal: this.signal };
+    // Once the breaker is open the coordinator refuses the order without sending anything.
+    if (this.retry.halted) return coordinator.executeOrder(intent, base);
+    return coordinator.executeOrder(intent, {
+      ...base,
+      closePosition: leg.closePosition,
+      onSubmitted: this.onSubmitted,
+    });
+  }
+
+  /**
+   * Ends the run: after the circuit breaker opened, reads every position (a full
+   * reconciliation) when the run did not; then builds the report and emits `done`.
+   *
+   * @param ending - the forced status and error, if any
+   * @returns the report
+   */
+  async finish(ending: RunEnding): Promise<RebalanceReport> {
+    if (
+      this.record.halted !== undefined &&
+      ending.forced === undefined &&
+      this.record.positionsAfter.length === 0
+    ) {
+      try {
+        // Unbounded by the signal, like the rest of the report.
+        this.record.positionsAfter = await this.withRetries(() => this.broker.getPositions(), undefined);
+      } catch {
+        this.record.adjust("*", undefined, "reconcile_failed", "positions could not be read after the halt");
+      }
+    }
+    const report = this.buildReport(ending);
+    this.phase("done", () => this.events.emit("done", { runId: this.id, report }));
+    return report;
+  }
+
+  /**
+   * Ends a run that threw: an abort rethrows as `OrdersafeError("aborted")` carrying the
+   * partial report; anything else (a broker failure mid-run) is noted `stopped_early` and the
+   * run finishes.
+   *
+   * @param error - what was thrown
+   * @returns the report
+   * @throws OrdersafeError (`aborted`) when the signal aborted
+   */
+  stop(error: unknown): Promise<RebalanceReport> {
+    if (this.signal?.aborted) {
+      const partial = this.buildReport({
+        forced: "failed",
+        error: { code: "aborted", message: "[ordersafe] rebalance aborted" },
+      });
+      throw new OrdersafeError("aborted", `rebalance ${this.id} aborted`, {
+        cause: error,
+        details: { runId: this.id, report: partial },
+      });
+    }
+    // Bad input was refused before the run started; anything here came from the broker mid-run.
+    this.settings.logger.error(
+      { runId: this.id, error: String(error) },
+      "[ordersafe] rebalance stopped early",
+    );
+    const didSomething = this.record.orders.some((o) => o.filledQty.gt(0));
+    this.record.adjust("*", undefined, "stopped_early", String(error));
+    return this.finish({ forced: didSomething ? "completed_adjusted" : "failed", error: errorOf(error) });
+  }
+
+  /** Stops following orders and drops the listeners (the report may still be finishing). */
+  close(): void {
+    this.tracking?.tracker.close();
+    this.retry.removeAllListeners();
+  }
+
+  /** The circuit breaker opened: the run is halted (its report says so) and `halted` is emitted. */
+  private onHalted(info: { consecutiveFailures: number; lastReason: string; at: number }): void {
+    this.record.halted = { code: "halted", message: `[ordersafe] circuit breaker open: ${info.lastReason}` };
+    this.events.emit("halted", {
+      runId: this.id,
+      consecutiveFailures: info.consecutiveFailures,
+      reason: info.lastReason,
+      at: info.at,
+    });
+  }
+
+  /** Follows orders of an earlier attempt found by a resume walk, and records their outcomes. */
+  private async adoptFound(found: readonly OrderSnapshot[]): Promise<void> {
+    const outcomes = await Promise.all(found.map((o) => this.sellCoordinator.adopt(o, this.signal)));
+    for (const o of outcomes) this.recordOutcome(o);
+  }
+
+  private buildReport(ending: RunEnding): RebalanceReport {
+    return buildRebalanceReport(this.record, {
+      ...ending,
+      endedAt: this.settings.clock.now(),
+      restCalls: this.counted.calls(),
+    });
+  }
+
+  private startedTracking(): { tracker: OrderTracker; sells: OrderExecutionCoordinator } {
+    if (this.tracking === undefined) {
+      throw new OrdersafeError("invalid_state", "[ordersafe] the run has not started tracking orders");
+    }
+    return this.tracking;
+  }
+
+  private coordinatorWith(tracker: OrderTracker, funds?: FundsReservation): OrderExecutionCoordinator {
+    const { clock, logger, finalTimeoutMs, streamWaitMs, polling } = this.settings;
+    return new OrderExecutionCoordinator({
+      broker: this.broker,
+      retry: this.retry,
+      tracker,
+      clock,
+      logger,
+      finalTimeoutMs,
+      streamWaitMs,
+      polling,
+      ...(funds ? { funds } : {}),
+    });
+  }
+}

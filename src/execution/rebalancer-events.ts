@@ -1,0 +1,24 @@
+import type { OrderRequest } from "../broker/broker-port.js";
+import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
+import type { PositionDrift } from "../reconcile/detect-position-drift.js";
+import type { CorrectionMode } from "../reconcile/position-correction-engine.js";
+import type { OrderOutcome } from "./order-outcome.js";
+import type { RebalancePhase, RebalanceReport } from "./rebalance-report.js";
+
+/** Events of `SmartRebalancer`; listen with `rebalancer.on("order:final", ...)`. */
+export interface RebalancerEvents {
+  /** A plan was made (`stage: "initial"`) or the buys were re-planned on the real cash (`"buys"`). */
+  plan: (e: { runId: string; stage: "initial" | "buys"; plan: RebalancePlan }) => void;
+  /** A phase started. */
+  phase: (e: { runId: string; phase: RebalancePhase; at: number }) => void;
+  /** An order request was sent. */
+  "order:submitted": (e: { runId: string; request: OrderRequest; attempt: number }) => void;
+  /** An order reached its final state. */
+  "order:final": (e: { runId: string; outcome: OrderOutcome }) => void;
+  /** Drift was found by the final reconciliation (above tolerance only). */
+  drift: (e: { runId: string; drifts: readonly PositionDrift[]; mode: CorrectionMode }) => void;
+  /** The circuit breaker opened: new submissions stop, a full reconciliation follows. */
+  halted: (e: { runId: string; consecutiveFailures: number; reason: string; at: number }) => void;
+  /** The run ended (also after a failure; not after an abort). */
+  done: (e: { runId: string; report: RebalanceReport }) => void;
+}
