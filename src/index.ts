@@ -120,6 +120,7 @@ export {
 export {
   type RebalanceRunOptions,
   type RebalancerEvents,
+  SMART_REBALANCER_DEFAULTS,
   SmartRebalancer,
   type SmartRebalancerOptions,
 } from "./execution/smart-rebalancer.js";

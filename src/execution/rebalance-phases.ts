@@ -275,7 +275,8 @@ function noteShortCash(run: RebalanceRun, first: RebalancePlan, buyPlan: Rebalan
         l.symbol,
         "buy",
         "shrunk",
-        `buy shrunk to fit the real cash: ${l.estimatedNotional.toFixed(2)} instead of ${planned.estimatedNotional.toFixed(2)}`,
+        `buy shrunk to fit the real cash: ${l.estimatedNotional.toFixed(2)} ` +
+          `instead of ${planned.estimatedNotional.toFixed(2)}`,
       );
     }
   }

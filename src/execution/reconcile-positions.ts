@@ -46,7 +46,10 @@ async function readAfter(
   }
 }
 
-/** The drift of every symbol, valued at the run's first prices; undefined (noted) when it cannot be measured. */
+/**
+ * The drift of every symbol, valued at the run's first prices; undefined (and noted) when it
+ * cannot be measured.
+ */
 function driftAgainst(
   run: RebalanceRun,
   expected: ReadonlyMap<string, Decimal>,

@@ -25,7 +25,31 @@ import type { RebalancerEvents } from "./rebalancer-events.js";
 
 export type { RebalancerEvents } from "./rebalancer-events.js";
 
-/** Options of {@link SmartRebalancer}. */
+/**
+ * The defaults of {@link SmartRebalancerOptions}, in one place: the constructor applies these.
+ * Tracker options not listed here default to the `OrderTracker`'s own.
+ *
+ * @example
+ * ```ts
+ * new SmartRebalancer({ broker, concurrency: SMART_REBALANCER_DEFAULTS.concurrency * 2 });
+ * ```
+ */
+export const SMART_REBALANCER_DEFAULTS = {
+  seed: 1,
+  concurrency: 8,
+  correctionMode: "report",
+  tracker: { cancelOnTimeout: true },
+  finalTimeoutMs: 60_000,
+  streamWaitMs: 5_000,
+  polling: false,
+  maxRetries: 3,
+  failureBudget: 5,
+  readAttempts: 5,
+  queueWhenClosed: false,
+  driftToleranceNotional: 100,
+} as const satisfies Partial<SmartRebalancerOptions>;
+
+/** Options of {@link SmartRebalancer}; defaults in {@link SMART_REBALANCER_DEFAULTS}. */
 export interface SmartRebalancerOptions {
   /** The broker. */
   broker: BrokerPort;
@@ -33,40 +57,67 @@ export interface SmartRebalancerOptions {
   clock?: Clock;
   /** Where to log. @defaultValue silentLogger */
   logger?: Logger;
-  /** Seed of retry jitter and run ids. @defaultValue 1 */
+  /** Seed of retry jitter and run ids. @defaultValue `SMART_REBALANCER_DEFAULTS.seed` (1) */
   seed?: number;
-  /** Orders in flight at once within a phase. @defaultValue 8 */
+  /** Orders in flight at once within a phase. @defaultValue `SMART_REBALANCER_DEFAULTS.concurrency` (8) */
   concurrency?: number;
-  /** Drift handling: `report` only emits `drift` and never trades. @defaultValue "report" */
+  /**
+   * Drift handling: `report` only emits `drift` and never trades.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.correctionMode` ("report")
+   */
   correctionMode?: CorrectionMode;
   /** Planner options (see `docs/rebalancing.md`); `sides` is managed by the rebalancer. */
   planner?: Omit<RebalanceOptionsInput, "sides">;
   /** Order tracker options. */
   tracker?: {
-    /** A quiet order is read by REST after this long (ms). @defaultValue 15000 */
+    /** A quiet order is read by REST after this long (ms). @defaultValue the `OrderTracker`'s (15000) */
     quietAfterMs?: number;
-    /** REST checks after a wait times out. @defaultValue 5 */
+    /** REST checks after a wait times out. @defaultValue the `OrderTracker`'s (5) */
     maxStatusChecks?: number;
-    /** Poll interval while the stream is down (ms). @defaultValue 2000 */
+    /** Poll interval while the stream is down (ms). @defaultValue the `OrderTracker`'s (2000) */
     pollIntervalMs?: number;
-    /** Cancel (and confirm) an order still open when its wait times out. @defaultValue true */
+    /**
+     * Cancel (and confirm) an order still open when its wait times out.
+     * @defaultValue `SMART_REBALANCER_DEFAULTS.tracker.cancelOnTimeout` (true)
+     */
     cancelOnTimeout?: boolean;
   };
-  /** Longest wait for one order to become final (ms). @defaultValue 60000 */
+  /**
+   * Longest wait for one order to become final (ms).
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.finalTimeoutMs` (60000)
+   */
   finalTimeoutMs?: number;
-  /** Longest hold of new submissions while the stream is unhealthy (ms). @defaultValue 5000 */
+  /**
+   * Longest hold of new submissions while the stream is unhealthy (ms).
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.streamWaitMs` (5000)
+   */
   streamWaitMs?: number;
-  /** Follow orders by REST polling instead of the update stream. @defaultValue false */
+  /**
+   * Follow orders by REST polling instead of the update stream.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.polling` (false)
+   */
   polling?: boolean;
-  /** Retries per order. @defaultValue 3 */
+  /** Retries per order. @defaultValue `SMART_REBALANCER_DEFAULTS.maxRetries` (3) */
   maxRetries?: number;
-  /** Consecutive failed orders that open the circuit breaker. @defaultValue 5 */
+  /**
+   * Consecutive failed orders that open the circuit breaker.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.failureBudget` (5)
+   */
   failureBudget?: number;
-  /** Attempts of each fresh read before the run fails (backoff 200 ms doubling). @defaultValue 5 */
+  /**
+   * Attempts of each fresh read before the run fails (backoff 200 ms doubling).
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.readAttempts` (5)
+   */
   readAttempts?: number;
-  /** Send orders while the market is closed (the broker queues them). @defaultValue false */
+  /**
+   * Send orders while the market is closed (the broker queues them).
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.queueWhenClosed` (false)
+   */
   queueWhenClosed?: boolean;
-  /** Drift tolerance of the final reconciliation, in dollars. @defaultValue 100 */
+  /**
+   * Drift tolerance of the final reconciliation, in dollars.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.driftToleranceNotional` (100)
+   */
   driftToleranceNotional?: number;
   /** For `correctionMode: "approve"` (and `auto` above its limits): decides each corrective action. */
   approve?: (action: CorrectionAction) => Promise<boolean> | boolean;
@@ -181,23 +232,24 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       "options.planner",
     );
     this.port = checkBroker(o.broker);
+    const d = SMART_REBALANCER_DEFAULTS;
     this.settings = {
       clock: o.clock ?? systemClock,
       logger: o.logger ?? silentLogger,
-      seed: o.seed ?? 1,
-      concurrency: o.concurrency ?? 8,
-      correctionMode: o.correctionMode ?? "report",
+      seed: o.seed ?? d.seed,
+      concurrency: o.concurrency ?? d.concurrency,
+      correctionMode: o.correctionMode ?? d.correctionMode,
       plannerOptions: planner,
       plannerKeep: parsedPlanner.keep,
-      tracker: { ...o.tracker, cancelOnTimeout: o.tracker?.cancelOnTimeout ?? true },
-      finalTimeoutMs: o.finalTimeoutMs ?? 60_000,
-      streamWaitMs: o.streamWaitMs ?? 5_000,
-      polling: o.polling ?? false,
-      maxRetries: o.maxRetries ?? 3,
-      failureBudget: o.failureBudget ?? 5,
-      readAttempts: o.readAttempts ?? 5,
-      queueWhenClosed: o.queueWhenClosed ?? false,
-      driftToleranceNotional: o.driftToleranceNotional ?? 100,
+      tracker: { ...o.tracker, cancelOnTimeout: o.tracker?.cancelOnTimeout ?? d.tracker.cancelOnTimeout },
+      finalTimeoutMs: o.finalTimeoutMs ?? d.finalTimeoutMs,
+      streamWaitMs: o.streamWaitMs ?? d.streamWaitMs,
+      polling: o.polling ?? d.polling,
+      maxRetries: o.maxRetries ?? d.maxRetries,
+      failureBudget: o.failureBudget ?? d.failureBudget,
+      readAttempts: o.readAttempts ?? d.readAttempts,
+      queueWhenClosed: o.queueWhenClosed ?? d.queueWhenClosed,
+      driftToleranceNotional: o.driftToleranceNotional ?? d.driftToleranceNotional,
       approve: o.approve,
       correctionLimits: o.correctionLimits,
     };

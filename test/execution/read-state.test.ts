@@ -20,7 +20,7 @@ function setup() {
 const targets = RebalanceTargetsSchema.parse({ weights: { AAA: 0.5 } });
 
 describe("readFreshState", () => {
-  it("reads account, positions, open orders and clock, then prices and rules of every symbol involved", async () => {
+  it("reads account, positions, orders and clock, then prices and rules of each symbol", async () => {
     const { clock, broker, reader } = setup();
     // An open order on a symbol neither held nor targeted.
     await clock.run(

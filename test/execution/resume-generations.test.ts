@@ -189,7 +189,7 @@ describe("ResumeGenerations", () => {
     });
   });
 
-  it("tells a fill stamped before the read by the position: unchanged is counted, changed is not", async () => {
+  it("tells a fill stamped before the read by the position: unchanged counts, changed does not", async () => {
     const counted = setup();
     await counted.filledSell(0);
     await counted.clock.advance(1_000);
