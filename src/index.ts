@@ -90,6 +90,7 @@ export {
   type ExecuteOrderOptions,
   type FundsReservation,
   type IntentValidation,
+  ORDER_EXECUTION_COORDINATOR_DEFAULTS,
   OrderExecutionCoordinator,
   type OrderExecutionCoordinatorOptions,
   type OrderTracking,

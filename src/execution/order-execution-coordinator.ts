@@ -55,7 +55,27 @@ export interface PositionReconciliation {
   reconcileAfterOrder(order: FinalOrderState & { symbol?: string }): Promise<unknown>;
 }
 
-/** Options of {@link OrderExecutionCoordinator}. */
+/**
+ * The defaults of {@link OrderExecutionCoordinatorOptions}, in one place: the constructor
+ * applies these.
+ *
+ * @example
+ * ```ts
+ * const finalTimeoutMs = 2 * ORDER_EXECUTION_COORDINATOR_DEFAULTS.finalTimeoutMs;
+ * new OrderExecutionCoordinator({ broker, retry, finalTimeoutMs });
+ * ```
+ */
+export const ORDER_EXECUTION_COORDINATOR_DEFAULTS = {
+  finalTimeoutMs: 60_000,
+  streamWaitMs: 5_000,
+  polling: false,
+  pollIntervalMs: 500,
+} as const satisfies Partial<OrderExecutionCoordinatorOptions>;
+
+/**
+ * Options of {@link OrderExecutionCoordinator}; defaults in
+ * {@link ORDER_EXECUTION_COORDINATOR_DEFAULTS}.
+ */
 export interface OrderExecutionCoordinatorOptions {
   /** The broker (wrapped by `checkBroker`). */
   broker: BrokerPort;
@@ -73,13 +93,25 @@ export interface OrderExecutionCoordinatorOptions {
   clock?: Clock;
   /** Where to log. @defaultValue silentLogger */
   logger?: Logger;
-  /** Longest wait for an order to become final (ms) before it is `unresolved`. @defaultValue 60000 */
+  /**
+   * Longest wait for an order to become final (ms) before it is `unresolved`.
+   * @defaultValue `ORDER_EXECUTION_COORDINATOR_DEFAULTS.finalTimeoutMs` (60000)
+   */
   finalTimeoutMs?: number;
-  /** Longest hold of a new submission while the stream is unhealthy (ms). @defaultValue 5000 */
+  /**
+   * Longest hold of a new submission while the stream is unhealthy (ms).
+   * @defaultValue `ORDER_EXECUTION_COORDINATOR_DEFAULTS.streamWaitMs` (5000)
+   */
   streamWaitMs?: number;
-  /** Follow orders by REST polling even when a tracker is given. @defaultValue false */
+  /**
+   * Follow orders by REST polling even when a tracker is given.
+   * @defaultValue `ORDER_EXECUTION_COORDINATOR_DEFAULTS.polling` (false)
+   */
   polling?: boolean;
-  /** Interval of REST polling (ms). @defaultValue 500 */
+  /**
+   * Interval of REST polling (ms).
+   * @defaultValue `ORDER_EXECUTION_COORDINATOR_DEFAULTS.pollIntervalMs` (500)
+   */
   pollIntervalMs?: number;
 }
 
@@ -170,10 +202,11 @@ export class OrderExecutionCoordinator {
     this.reconciler = o.reconciler;
     this.clock = o.clock ?? systemClock;
     this.logger = o.logger ?? silentLogger;
-    this.finalTimeoutMs = o.finalTimeoutMs ?? 60_000;
-    this.streamWaitMs = o.streamWaitMs ?? 5_000;
-    this.polling = o.polling ?? false;
-    this.pollIntervalMs = o.pollIntervalMs ?? 500;
+    const d = ORDER_EXECUTION_COORDINATOR_DEFAULTS;
+    this.finalTimeoutMs = o.finalTimeoutMs ?? d.finalTimeoutMs;
+    this.streamWaitMs = o.streamWaitMs ?? d.streamWaitMs;
+    this.polling = o.polling ?? d.polling;
+    this.pollIntervalMs = o.pollIntervalMs ?? d.pollIntervalMs;
   }
 
   /**
@@ -194,8 +227,7 @@ export class OrderExecutionCoordinator {
     options: ExecuteOrderOptions,
   ): Promise<OrderOutcome> {
     const intent = parseOrderIntent(input);
-    const signal = options.signal;
-    throwIfAborted(signal);
+    throwIfAborted(options.signal);
     const generation = options.generation ?? 0;
     const firstId = clientOrderId({
       runId: options.runId,
@@ -203,87 +235,115 @@ export class OrderExecutionCoordinator {
       side: intent.side,
       generation,
     });
-    const refused = (code: OrdersafeErrorCode | "unknown", message: string, attempts = 0): OrderOutcome =>
-      this.outcome(intent, firstId, undefined, { state: "submit_failed", attempts, code, message });
-
-    if (this.retry.halted) {
-      return refused("halted", "[ordersafe] circuit breaker open: new submissions halted");
-    }
-    if (this.validator !== undefined) {
-      const v = await this.validator.validate(intent);
-      if (!v.ok) {
-        const failed = v.checks.filter((c) => !c.ok);
-        return refused(
-          "rejected",
-          `[ordersafe] pre-order checks failed: ${failed.map((c) => `${c.name}${c.message ? ` (${c.message})` : ""}`).join(", ")}`,
-        );
-      }
-    }
-    let reserved: string | undefined;
-    if (intent.side === "buy" && this.funds !== undefined) {
-      const key = firstId;
-      const r = await this.funds.reserve({ ...intent, clientOrderId: key });
-      if (!r.ok)
-        return refused("insufficient_buying_power", "[ordersafe] not enough buying power to reserve");
-      reserved = key;
-    }
+    const refusal = await this.refusalBeforeSend(intent, firstId);
+    if (refusal !== undefined) return refusal;
+    const reserved = await this.reserve(intent, firstId);
+    if (!reserved.ok) return reserved.refusal;
     try {
-      await this.waitForHealthyStream(signal);
+      await this.waitForHealthyStream(options.signal);
       const submittedAt = this.clock.now();
-      let result: SubmitResult;
-      if (options.closePosition === true && intent.side === "sell") {
-        const closed = await this.closePosition(intent, firstId, signal);
-        if ("outcome" in closed) return closed.outcome;
-        result = closed;
-      } else {
-        result = await this.retry.executeWithRetry(intent, {
-          runId: options.runId,
-          generation,
-          signal,
-          ...(options.onSubmitted ? { onSubmit: options.onSubmitted } : {}),
-          ...(options.resizeBuy ? { resizeBuy: options.resizeBuy } : {}),
-        });
-      }
-      if (!result.ok) {
-        if (result.unresolved) {
-          // The order may exist: follow it by client order id rather than calling it failed.
-          const final = await this.follow(result.clientOrderId, undefined, signal);
-          return this.finish(result.intent, final, result.attempts, false, result.adjustments, submittedAt);
-        }
-        return this.outcome(result.intent, result.clientOrderId, submittedAt, {
-          state: "submit_failed",
-          attempts: result.attempts,
-          code: result.code,
-          message: result.message,
-          adjustments: result.adjustments,
-        });
-      }
-      const final = await this.follow(result.clientOrderId, result.order, signal);
-      const outcome = this.finish(
-        result.intent,
-        final,
-        result.attempts,
-        result.adopted,
-        result.adjustments,
-        submittedAt,
-      );
-      if (outcome.state === "rejected" || outcome.state === "unresolved") {
-        this.retry.recordFailure(`${outcome.symbol} ${outcome.side}: ${outcome.state}`);
-      }
-      if (this.reconciler !== undefined && outcome.filledQty.gt(0)) {
-        try {
-          await this.reconciler.reconcileAfterOrder({ ...final, symbol: intent.symbol });
-        } catch (e) {
-          if (signal?.aborted) throw e;
-          this.logger.warn(
-            { symbol: intent.symbol, error: String(e) },
-            "[ordersafe] reconcile after order failed",
-          );
-        }
-      }
-      return outcome;
+      const sent = await this.send(intent, firstId, generation, options);
+      if ("outcome" in sent) return sent.outcome;
+      return await this.settle(intent, sent, submittedAt, options.signal);
     } finally {
-      if (reserved !== undefined) this.funds?.release(reserved);
+      if (reserved.key !== undefined) this.funds?.release(reserved.key);
+    }
+  }
+
+  /** The outcome of an order refused before anything is sent: the breaker is open, or a check failed. */
+  private async refusalBeforeSend(intent: OrderIntent, id: string): Promise<OrderOutcome | undefined> {
+    if (this.retry.halted) {
+      return this.refused(intent, id, "halted", "[ordersafe] circuit breaker open: new submissions halted");
+    }
+    if (this.validator === undefined) return undefined;
+    const v = await this.validator.validate(intent);
+    if (v.ok) return undefined;
+    const failed = v.checks
+      .filter((c) => !c.ok)
+      .map((c) => `${c.name}${c.message ? ` (${c.message})` : ""}`)
+      .join(", ");
+    return this.refused(intent, id, "rejected", `[ordersafe] pre-order checks failed: ${failed}`);
+  }
+
+  /** Reserves a buy's funds under its first client order id; a shortfall refuses the order. */
+  private async reserve(
+    intent: OrderIntent,
+    id: string,
+  ): Promise<{ ok: true; key: string | undefined } | { ok: false; refusal: OrderOutcome }> {
+    if (intent.side !== "buy" || this.funds === undefined) return { ok: true, key: undefined };
+    const r = await this.funds.reserve({ ...intent, clientOrderId: id });
+    if (r.ok) return { ok: true, key: id };
+    return {
+      ok: false,
+      refusal: this.refused(
+        intent,
+        id,
+        "insufficient_buying_power",
+        "[ordersafe] not enough buying power to reserve",
+      ),
+    };
+  }
+
+  /** Sends the order: a close of the whole position, or a submit with retries. */
+  private send(
+    intent: OrderIntent,
+    firstId: string,
+    generation: number,
+    options: ExecuteOrderOptions,
+  ): Promise<SubmitResult | { outcome: OrderOutcome }> {
+    if (options.closePosition === true && intent.side === "sell") {
+      return this.closePosition(intent, firstId, options.signal);
+    }
+    return this.retry.executeWithRetry(intent, {
+      runId: options.runId,
+      generation,
+      signal: options.signal,
+      ...(options.onSubmitted ? { onSubmit: options.onSubmitted } : {}),
+      ...(options.resizeBuy ? { resizeBuy: options.resizeBuy } : {}),
+    });
+  }
+
+  /**
+   * Follows a sent order to its final state. A submit that may have taken effect is followed
+   * by client order id rather than called failed; a rejected or unresolved order counts toward
+   * the circuit breaker; a fill is reconciled.
+   */
+  private async settle(
+    intent: OrderIntent,
+    result: SubmitResult,
+    submittedAt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<OrderOutcome> {
+    if (!result.ok) {
+      if (result.unresolved) {
+        const final = await this.follow(result.clientOrderId, undefined, signal);
+        return this.finalOutcome(final, { ...result, adopted: false, submittedAt });
+      }
+      return this.submitFailed(result.intent, result.clientOrderId, submittedAt, result);
+    }
+    const final = await this.follow(result.clientOrderId, result.order, signal);
+    const outcome = this.finalOutcome(final, { ...result, submittedAt });
+    if (outcome.state === "rejected" || outcome.state === "unresolved") {
+      this.retry.recordFailure(`${outcome.symbol} ${outcome.side}: ${outcome.state}`);
+    }
+    if (this.reconciler !== undefined && outcome.filledQty.gt(0)) {
+      await this.reconcileAfter(this.reconciler, intent.symbol, final, signal);
+    }
+    return outcome;
+  }
+
+  /** Reconciles the position after a fill; a failure is logged, never thrown (but the abort). */
+  private async reconcileAfter(
+    reconciler: PositionReconciliation,
+    symbol: string,
+    final: FinalOrderState,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    try {
+      await reconciler.reconcileAfterOrder({ ...final, symbol });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      this.logger.warn({ symbol, error: String(e) }, "[ordersafe] reconcile after order failed");
     }
   }
 
@@ -299,7 +359,8 @@ export class OrderExecutionCoordinator {
     id: string,
     signal?: AbortSignal,
   ): Promise<SubmitResult | { outcome: OrderOutcome }> {
-    const base = { intent, clientOrderId: id, generation: 0, adjustments: [] as string[] };
+    const adjustments: readonly string[] = [];
+    const base = { intent, clientOrderId: id, generation: 0, adjustments };
     let ambiguous = false;
     let attempts = 0;
     for (;;) {
@@ -331,24 +392,28 @@ export class OrderExecutionCoordinator {
           if (attempts < CLOSE_ATTEMPTS) continue;
         }
         if (ambiguous && code === "not_found") {
-          // The lost close emptied the position; its order cannot be named, so its fill
-          // cannot be read: unresolved, loudly, never a failure or a silent success.
-          return {
-            outcome: {
-              ...this.outcome(intent, id, this.clock.now(), {
-                state: "submit_failed",
-                attempts,
-                code: "ambiguous",
-                message:
-                  "[ordersafe] the position was closed by a close whose reply was lost; its order id and fill price are unknown",
-              }),
-              state: "unresolved",
-            },
-          };
+          // The lost close emptied the position.
+          return { outcome: this.lostClose(intent, id, attempts) };
         }
         return { ok: false, code, message, unresolved: false, ...base, attempts };
       }
     }
+  }
+
+  /**
+   * A close whose lost reply emptied the position: its order cannot be named, so its fill
+   * cannot be read. Unresolved, loudly, never a failure or a silent success.
+   */
+  private lostClose(intent: OrderIntent, id: string, attempts: number): OrderOutcome {
+    return {
+      ...this.submitFailed(intent, id, this.clock.now(), {
+        attempts,
+        code: "ambiguous",
+        message:
+          "[ordersafe] the position was closed by a close whose reply was lost; its order id and fill price are unknown",
+      }),
+      state: "unresolved",
+    };
   }
 
   private async findWorkingClose(symbol: string, signal?: AbortSignal): Promise<OrderSnapshot | undefined> {
@@ -440,14 +505,18 @@ export class OrderExecutionCoordinator {
     return toFinalOrderState(state);
   }
 
-  private finish(
-    intent: OrderIntent,
+  /** The outcome of an order that reached a final state. */
+  private finalOutcome(
     final: FinalOrderState,
-    attempts: number,
-    adopted: boolean,
-    adjustments: readonly string[],
-    submittedAt: number,
+    sent: {
+      intent: OrderIntent;
+      attempts: number;
+      adopted: boolean;
+      adjustments: readonly string[];
+      submittedAt: number;
+    },
   ): OrderOutcome {
+    const { intent } = sent;
     const failed =
       final.status === "rejected" || final.status === "submit_failed" || final.status === "unresolved";
     return {
@@ -461,22 +530,27 @@ export class OrderExecutionCoordinator {
       avgPrice: final.filledAvgPrice,
       filledNotional: final.filledNotional,
       state: final.status,
-      attempts,
-      adopted,
+      attempts: sent.attempts,
+      adopted: sent.adopted,
       errorCode: failed ? (final.status === "unresolved" ? "ambiguous" : "rejected") : undefined,
       errorMessage: failed ? (final.reason ?? final.snapshot?.rejectReason) : undefined,
-      adjustments,
-      submittedAt,
+      adjustments: sent.adjustments,
+      submittedAt: sent.submittedAt,
       finalAt: final.at,
     };
   }
 
-  private outcome(
+  /** The outcome of an order refused before anything was sent. */
+  private refused(intent: OrderIntent, id: string, code: OrdersafeErrorCode | "unknown", message: string) {
+    return this.submitFailed(intent, id, undefined, { attempts: 0, code, message });
+  }
+
+  /** The outcome of an order certainly never placed (`submit_failed`). */
+  private submitFailed(
     intent: OrderIntent,
     id: string,
     submittedAt: number | undefined,
     f: {
-      state: "submit_failed";
       attempts: number;
       code: OrdersafeErrorCode | "unknown";
       message: string;
@@ -493,7 +567,7 @@ export class OrderExecutionCoordinator {
       filledQty: ZERO,
       avgPrice: undefined,
       filledNotional: ZERO,
-      state: f.state,
+      state: "submit_failed",
       attempts: f.attempts,
       adopted: false,
       errorCode: f.code,
@@ -521,13 +595,12 @@ export class OrderExecutionCoordinator {
       ...(order.qty !== undefined ? { qty: order.qty } : {}),
       ...(order.notional !== undefined ? { notional: order.notional } : {}),
     };
-    return this.finish(
+    return this.finalOutcome(final, {
       intent,
-      final,
-      0,
-      true,
-      ["adopted from an earlier attempt of this run"],
-      order.createdAt?.getTime() ?? this.clock.now(),
-    );
+      attempts: 0,
+      adopted: true,
+      adjustments: ["adopted from an earlier attempt of this run"],
+      submittedAt: order.createdAt?.getTime() ?? this.clock.now(),
+    });
   }
 }

@@ -1,4 +1,10 @@
-import { OrderExecutionCoordinator, OrderRetryEngine, OrderTracker, outcomeToJSON } from "ordersafe";
+import {
+  ORDER_EXECUTION_COORDINATOR_DEFAULTS,
+  OrderExecutionCoordinator,
+  OrderRetryEngine,
+  OrderTracker,
+  outcomeToJSON,
+} from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
 
@@ -157,5 +163,112 @@ describe("OrderExecutionCoordinator", () => {
     expect(outcome.errorCode).toBe("ambiguous");
     expect(broker.orders().filter((o) => o.symbol === "AAA")).toHaveLength(1);
     expect(broker.truth().positions.get("AAA")?.toString() ?? "0").toBe("0");
+  });
+});
+
+describe("OrderExecutionCoordinator steps", () => {
+  const sellIntent = { symbol: "AAA", side: "sell", qty: 2, type: "market", timeInForce: "day" } as const;
+
+  it("refuses an intent its validator rejects, naming the failed checks, without calling the broker", async () => {
+    const clock = new VirtualClock();
+    const broker = createSimulatedBroker({ clock, cash: 1_000, prices: { AAA: 100 }, positions: { AAA: 5 } });
+    const coordinator = new OrderExecutionCoordinator({
+      broker,
+      retry: new OrderRetryEngine({ broker, clock }),
+      clock,
+      validator: {
+        validate: async () => ({
+          ok: false,
+          checks: [
+            { name: "tradable", ok: true },
+            { name: "quantity", ok: false, message: "too many" },
+            { name: "market_open", ok: false },
+          ],
+        }),
+      },
+    });
+    const outcome = await clock.run(coordinator.executeOrder(sellIntent, { runId: "v1" }));
+    expect(outcome).toMatchObject({
+      state: "submit_failed",
+      errorCode: "rejected",
+      errorMessage: "[ordersafe] pre-order checks failed: quantity (too many), market_open",
+      attempts: 0,
+      submittedAt: undefined,
+    });
+    expect(broker.calls.submitOrder).toBe(0);
+  });
+
+  it("reconciles the position after a fill, and only logs a reconciliation that fails", async () => {
+    const { clock, broker, retry } = setup(true);
+    const reconciled: string[] = [];
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      warn: (_: unknown, message: string) => warnings.push(message),
+      error() {},
+    };
+    let fail = false;
+    const coordinator = new OrderExecutionCoordinator({
+      broker,
+      retry,
+      clock,
+      logger,
+      reconciler: {
+        reconcileAfterOrder: async (order) => {
+          reconciled.push(`${order.symbol} ${order.status} ${order.filledQty.toFixed()}`);
+          if (fail) throw new Error("position read failed");
+        },
+      },
+    });
+    const first = await clock.run(coordinator.executeOrder(sellIntent, { runId: "rc1" }));
+    expect(first.state).toBe("filled");
+    fail = true;
+    const second = await clock.run(coordinator.executeOrder(sellIntent, { runId: "rc2" }));
+    expect(second.state).toBe("filled");
+    expect(reconciled).toEqual(["AAA filled 2", "AAA filled 2"]);
+    expect(warnings).toEqual(["[ordersafe] reconcile after order failed"]);
+  });
+
+  it("releases a reservation when the submit is refused", async () => {
+    const { clock, broker, coordinator, reserved, released, tracker } = setup();
+    broker.script({ kind: "unavailable", method: "submitOrder", times: 10 });
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "buy", notional: 100, type: "market", timeInForce: "day" },
+        { runId: "rel1" },
+      ),
+    );
+    tracker?.close();
+    expect(outcome.state).toBe("submit_failed");
+    expect(outcome.errorCode).toBe("unavailable");
+    expect(released).toEqual(reserved);
+    expect(released).toHaveLength(1);
+  });
+
+  it("applies ORDER_EXECUTION_COORDINATOR_DEFAULTS.finalTimeoutMs to an order that never ends", async () => {
+    const clock = new VirtualClock();
+    const broker = createSimulatedBroker({ clock, cash: 1_000, prices: { AAA: 100 }, positions: { AAA: 5 } });
+    const coordinator = new OrderExecutionCoordinator({
+      broker,
+      retry: new OrderRetryEngine({ broker, clock }),
+      clock,
+    });
+    const start = clock.now();
+    // A limit far above the price never fills; polled without a tracker until the bound.
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "sell", qty: 1, type: "limit", limitPrice: 1_000, timeInForce: "day" },
+        { runId: "t1" },
+      ),
+    );
+    expect(outcome.state).toBe("unresolved");
+    expect(outcome.finalAt - start).toBeGreaterThanOrEqual(
+      ORDER_EXECUTION_COORDINATOR_DEFAULTS.finalTimeoutMs,
+    );
+    expect(outcome.finalAt - start).toBeLessThan(
+      ORDER_EXECUTION_COORDINATOR_DEFAULTS.finalTimeoutMs +
+        2 * ORDER_EXECUTION_COORDINATOR_DEFAULTS.pollIntervalMs,
+    );
   });
 });
