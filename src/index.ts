@@ -99,6 +99,7 @@ export {
 export { type OrderOutcome, type OrderOutcomeJSON, outcomeToJSON } from "./execution/order-outcome.js";
 export {
   type ExecuteWithRetryOptions,
+  ORDER_RETRY_ENGINE_DEFAULTS,
   OrderRetryEngine,
   type OrderRetryEngineEvents,
   type OrderRetryEngineOptions,

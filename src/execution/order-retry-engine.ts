@@ -4,6 +4,7 @@ import type { BrokerPort, OrderRequest, OrderSnapshot } from "../broker/broker-p
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
+import { type BackoffPolicy, backoffDelay } from "../core/backoff.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, floorToIncrement, minDecimal, ONE, ZERO } from "../core/decimal.js";
 import {
@@ -50,7 +51,27 @@ export interface RetryDecision {
   readonly reason: string;
 }
 
-/** Options of {@link OrderRetryEngine}. */
+/**
+ * The defaults of {@link OrderRetryEngineOptions}, in one place: the constructor applies these.
+ *
+ * @example
+ * ```ts
+ * new OrderRetryEngine({ broker, maxRetries: ORDER_RETRY_ENGINE_DEFAULTS.maxRetries + 2 });
+ * ```
+ */
+export const ORDER_RETRY_ENGINE_DEFAULTS = {
+  seed: 1,
+  maxRetries: 3,
+  baseDelayMs: 250,
+  maxDelayMs: 10_000,
+  failureBudget: 5,
+  marketBuyBuffer: 0.03,
+  ambiguousLookups: 3,
+  cancelConfirmChecks: 20,
+  cancelConfirmIntervalMs: 250,
+} as const satisfies Partial<OrderRetryEngineOptions>;
+
+/** Options of {@link OrderRetryEngine}; defaults in {@link ORDER_RETRY_ENGINE_DEFAULTS}. */
 export interface OrderRetryEngineOptions {
   /** The broker (wrapped by `checkBroker`). */
   broker: BrokerPort;
@@ -58,23 +79,41 @@ export interface OrderRetryEngineOptions {
   clock?: Clock;
   /** Where to log. @defaultValue silentLogger */
   logger?: Logger;
-  /** Seed of the backoff jitter. @defaultValue 1 */
+  /** Seed of the backoff jitter. @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.seed` (1) */
   seed?: number;
-  /** Retries after the first attempt. @defaultValue 3 */
+  /** Retries after the first attempt. @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.maxRetries` (3) */
   maxRetries?: number;
-  /** First backoff delay (ms), doubled per retry. @defaultValue 250 */
+  /**
+   * First backoff delay (ms), doubled per retry.
+   * @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.baseDelayMs` (250)
+   */
   baseDelayMs?: number;
-  /** Longest backoff delay (ms). @defaultValue 10000 */
+  /** Longest backoff delay (ms). @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.maxDelayMs` (10000) */
   maxDelayMs?: number;
-  /** Consecutive failed orders that open the circuit breaker (halt new submissions). @defaultValue 5 */
+  /**
+   * Consecutive failed orders that open the circuit breaker (halt new submissions).
+   * @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.failureBudget` (5)
+   */
   failureBudget?: number;
-  /** The hold on a market buy when resizing one (fraction of price). @defaultValue 0.03 */
+  /**
+   * The hold on a market buy when resizing one (fraction of price).
+   * @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.marketBuyBuffer` (0.03)
+   */
   marketBuyBuffer?: number;
-  /** Lookups of an ambiguous submit's client order id before it counts as certainly absent. @defaultValue 3 */
+  /**
+   * Lookups of an ambiguous submit's client order id before it counts as certainly absent.
+   * @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.ambiguousLookups` (3)
+   */
   ambiguousLookups?: number;
-  /** Status reads of a cancelled conflicting order before giving up on its confirmation. @defaultValue 20 */
+  /**
+   * Status reads of a cancelled conflicting order before giving up on its confirmation.
+   * @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.cancelConfirmChecks` (20)
+   */
   cancelConfirmChecks?: number;
-  /** Delay between those reads (ms). @defaultValue 250 */
+  /**
+   * Delay between those reads (ms).
+   * @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.cancelConfirmIntervalMs` (250)
+   */
   cancelConfirmIntervalMs?: number;
 }
 
@@ -169,6 +208,12 @@ export interface OrderRetryEngineEvents {
   reset: () => void;
 }
 
+/**
+ * The backoff's exponent stops growing here (core's `backoffDelay` stops at 30): past it the
+ * delay is `maxDelayMs` anyway unless `baseDelayMs` is tiny, and then it stays as it was.
+ */
+const BACKOFF_MAX_EXPONENT = 20;
+
 const DECISIONS: Readonly<Record<BrokerErrorCode, Omit<RetryDecision, "code" | "delayMs">>> = {
   unavailable: { action: "retry", reason: "the request did not take effect; resend under the same id" },
   ambiguous: { action: "lookup", reason: "the request may have taken effect; look the id up first" },
@@ -219,8 +264,7 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
   private readonly logger: Logger;
   private readonly random: Random;
   private readonly maxRetries: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly backoffPolicy: BackoffPolicy;
   private readonly failureBudget: number;
   private readonly marketBuyBuffer: Decimal;
   private readonly ambiguousLookups: number;
@@ -241,16 +285,21 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
     this.broker = checkBroker(o.broker);
     this.clock = o.clock ?? systemClock;
     this.logger = o.logger ?? silentLogger;
-    this.seed = o.seed ?? 1;
+    const d = ORDER_RETRY_ENGINE_DEFAULTS;
+    this.seed = o.seed ?? d.seed;
     this.random = createRandom(this.seed);
-    this.maxRetries = o.maxRetries ?? 3;
-    this.baseDelayMs = o.baseDelayMs ?? 250;
-    this.maxDelayMs = o.maxDelayMs ?? 10_000;
-    this.failureBudget = o.failureBudget ?? 5;
-    this.marketBuyBuffer = ONE.times(o.marketBuyBuffer ?? 0.03);
-    this.ambiguousLookups = o.ambiguousLookups ?? 3;
-    this.cancelConfirmChecks = o.cancelConfirmChecks ?? 20;
-    this.cancelConfirmIntervalMs = o.cancelConfirmIntervalMs ?? 250;
+    this.maxRetries = o.maxRetries ?? d.maxRetries;
+    this.backoffPolicy = {
+      initialMs: o.baseDelayMs ?? d.baseDelayMs,
+      maxMs: o.maxDelayMs ?? d.maxDelayMs,
+      // Equal jitter: half fixed, half seeded-random, so retries of many orders spread out.
+      jitter: "equal",
+    };
+    this.failureBudget = o.failureBudget ?? d.failureBudget;
+    this.marketBuyBuffer = ONE.times(o.marketBuyBuffer ?? d.marketBuyBuffer);
+    this.ambiguousLookups = o.ambiguousLookups ?? d.ambiguousLookups;
+    this.cancelConfirmChecks = o.cancelConfirmChecks ?? d.cancelConfirmChecks;
+    this.cancelConfirmIntervalMs = o.cancelConfirmIntervalMs ?? d.cancelConfirmIntervalMs;
   }
 
   /** Whether the circuit breaker is open (new submissions refused). */
@@ -351,120 +400,147 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
   async executeWithRetry(intent: OrderIntent, options: ExecuteWithRetryOptions = {}): Promise<SubmitResult> {
     const runId = options.runId ?? makeRunId(this.clock.now(), `${this.seed}:${++this.calls}`);
     const maxRetries = options.maxRetries ?? this.maxRetries;
-    const signal = options.signal;
-    let generation = options.generation ?? 0;
-    let current = intent;
-    let attempts = 0;
-    const adjustments: string[] = [];
-    const idOf = (g: number) =>
-      clientOrderId({ runId, symbol: current.symbol, side: current.side, generation: g });
-    let id = idOf(generation);
-    const failed = (
-      code: OrdersafeErrorCode | "unknown",
-      message: string,
-      unresolved = false,
-    ): SubmitResult => {
-      if (!unresolved) this.recordFailure(`${current.symbol} ${current.side}: ${code}`);
-      return {
-        ok: false,
-        code,
-        message,
-        intent: current,
-        clientOrderId: id,
-        generation,
-        attempts,
-        unresolved,
-        adjustments,
-      };
-    };
-    const succeeded = (order: OrderSnapshot, adopted: boolean): SubmitResult => {
-      this.recordSuccess();
-      return {
-        ok: true,
-        order,
-        intent: current,
-        clientOrderId: id,
-        generation,
-        attempts,
-        adopted,
-        adjustments,
-      };
-    };
-
+    const s = new SubmitState(runId, intent, options.generation ?? 0);
     if (this.isHalted) {
-      return {
-        ok: false,
-        code: "halted",
-        message: "[ordersafe] circuit breaker open: new submissions halted",
-        intent,
-        clientOrderId: id,
-        generation,
-        attempts,
-        unresolved: false,
-        adjustments,
-      };
+      return s.failure("halted", "[ordersafe] circuit breaker open: new submissions halted", false);
     }
     for (let retry = 0; ; retry++) {
-      throwIfAborted(signal);
-      const request = toRequest(current, id);
-      attempts += 1;
-      options.onSubmit?.(request, attempts);
-      let error: unknown;
-      try {
-        const order = await this.broker.submitOrder(request, { signal });
-        return succeeded(order, false);
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        error = e;
-      }
-      const decision = this.classify(error, retry);
-      const message = error instanceof Error ? error.message : String(error);
+      const sent = await this.submitOnce(s, options);
+      if (sent.ok) return this.succeeded(s, sent.order, false);
+      const decision = this.classify(sent.error, retry);
+      const message = sent.error instanceof Error ? sent.error.message : String(sent.error);
       this.logger.warn(
-        { clientOrderId: id, code: decision.code, action: decision.action },
+        { clientOrderId: s.id, code: decision.code, action: decision.action },
         "[ordersafe] submit failed",
       );
-      if (decision.action === "adopt" || decision.action === "lookup") {
-        const found = await this.lookup(id, decision.action === "adopt" ? 1 : this.ambiguousLookups, signal);
-        if (found.kind === "found") {
-          // An order refused outright under this id is not ours to adopt: take the next id.
-          if (found.order.status === "rejected" && found.order.filledQty.isZero()) {
-            generation += 1;
-            id = idOf(generation);
-            adjustments.push(`client order id ${found.order.clientOrderId} was used by a rejected order`);
-          } else {
-            return succeeded(found.order, true);
-          }
-        } else if (found.kind === "unknown") {
-          return failed("ambiguous", message, true);
-        } else if (decision.action === "adopt") {
-          // The broker says the id exists but cannot show it: never resend blindly.
-          return failed(decision.code, message, true);
-        }
-      }
-      if (decision.action === "fail" || retry >= maxRetries) {
-        // Out of retries after an ambiguous submit its lookups did not find: the order may
-        // still exist (a fresh order can be invisible for a while), so it is unresolved.
-        return failed(decision.code, message, decision.action === "lookup");
-      }
-      if (decision.action === "resize_buy" || decision.action === "cap_sell") {
-        const resized =
-          decision.action === "resize_buy"
-            ? await (options.resizeBuy ?? ((i, s) => this.defaultResizeBuy(i, s)))(current, signal)
-            : await this.capSell(current, signal);
-        if (resized === null) return failed(decision.code, message);
-        adjustments.push(describeResize(current, resized, decision.code));
-        current = resized;
-        generation += 1;
-        id = idOf(generation);
-      } else if (decision.action === "cancel_conflicts") {
-        const confirmed = await this.cancelConflicts(current, signal);
-        if (!confirmed)
-          return failed(decision.code, `${message} (the conflicting order could not be cancelled)`);
-        adjustments.push("cancelled a conflicting opposite-side order");
-      }
-      this.emit("retry", { clientOrderId: id, attempt: retry + 1, decision });
-      if (decision.delayMs > 0) await this.clock.sleep(decision.delayMs, signal);
+      const ended = await this.afterFailedSubmit(s, decision, message, retry >= maxRetries, options);
+      if (ended !== undefined) return ended;
+      this.emit("retry", { clientOrderId: s.id, attempt: retry + 1, decision });
+      if (decision.delayMs > 0) await this.clock.sleep(decision.delayMs, options.signal);
     }
+  }
+
+  /** Sends the intent as it stands under its current client order id (one attempt). */
+  private async submitOnce(
+    s: SubmitState,
+    options: ExecuteWithRetryOptions,
+  ): Promise<{ ok: true; order: OrderSnapshot } | { ok: false; error: unknown }> {
+    const signal = options.signal;
+    throwIfAborted(signal);
+    const request = toRequest(s.intent, s.id);
+    s.attempts += 1;
+    options.onSubmit?.(request, s.attempts);
+    try {
+      return { ok: true, order: await this.broker.submitOrder(request, { signal }) };
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      return { ok: false, error: e };
+    }
+  }
+
+  /**
+   * What follows a failed submit: the result when the call ends here, or undefined to retry
+   * (the state then holds the intent and id of the next attempt).
+   */
+  private async afterFailedSubmit(
+    s: SubmitState,
+    decision: RetryDecision,
+    message: string,
+    outOfRetries: boolean,
+    options: ExecuteWithRetryOptions,
+  ): Promise<SubmitResult | undefined> {
+    if (decision.action === "adopt" || decision.action === "lookup") {
+      const settled = await this.settleByLookup(s, decision, message, options.signal);
+      if (settled !== undefined) return settled;
+    }
+    if (decision.action === "fail" || outOfRetries) {
+      // Out of retries after an ambiguous submit its lookups did not find: the order may
+      // still exist (a fresh order can be invisible for a while), so it is unresolved.
+      return this.failed(s, decision.code, message, decision.action === "lookup");
+    }
+    return this.prepareRetry(s, decision, message, options);
+  }
+
+  /**
+   * Looks the client order id up after a submit that may have taken effect (`lookup`) or that
+   * the broker says exists (`adopt`): the order found is the result; an order refused outright
+   * under this id is not ours to adopt, so the next attempt takes the next id.
+   */
+  private async settleByLookup(
+    s: SubmitState,
+    decision: RetryDecision,
+    message: string,
+    signal: AbortSignal | undefined,
+  ): Promise<SubmitResult | undefined> {
+    const found = await this.lookup(s.id, decision.action === "adopt" ? 1 : this.ambiguousLookups, signal);
+    if (found.kind === "found") {
+      if (found.order.status !== "rejected" || !found.order.filledQty.isZero()) {
+        return this.succeeded(s, found.order, true);
+      }
+      s.nextGeneration();
+      s.adjustments.push(`client order id ${found.order.clientOrderId} was used by a rejected order`);
+      return undefined;
+    }
+    if (found.kind === "unknown") return this.failed(s, "ambiguous", message, true);
+    // The broker says the id exists but cannot show it: never resend blindly.
+    if (decision.action === "adopt") return this.failed(s, decision.code, message, true);
+    return undefined;
+  }
+
+  /**
+   * Changes what the next attempt sends: a smaller buy or a capped sell under the next
+   * generation's id, or the same request once the conflicting order is cancelled. The result
+   * when that is impossible, else undefined.
+   */
+  private async prepareRetry(
+    s: SubmitState,
+    decision: RetryDecision,
+    message: string,
+    options: ExecuteWithRetryOptions,
+  ): Promise<SubmitResult | undefined> {
+    const signal = options.signal;
+    if (decision.action === "resize_buy" || decision.action === "cap_sell") {
+      const resized =
+        decision.action === "resize_buy"
+          ? await (options.resizeBuy ?? ((i, sig) => this.defaultResizeBuy(i, sig)))(s.intent, signal)
+          : await this.capSell(s.intent, signal);
+      if (resized === null) return this.failed(s, decision.code, message);
+      s.adjustments.push(describeResize(s.intent, resized, decision.code));
+      s.intent = resized;
+      s.nextGeneration();
+    } else if (decision.action === "cancel_conflicts") {
+      const confirmed = await this.cancelConflicts(s.intent, signal);
+      if (!confirmed)
+        return this.failed(s, decision.code, `${message} (the conflicting order could not be cancelled)`);
+      s.adjustments.push("cancelled a conflicting opposite-side order");
+    }
+    return undefined;
+  }
+
+  /** A failed result; it counts toward the circuit breaker unless the order may exist. */
+  private failed(
+    s: SubmitState,
+    code: OrdersafeErrorCode | "unknown",
+    message: string,
+    unresolved = false,
+  ): SubmitResult {
+    if (!unresolved) this.recordFailure(`${s.intent.symbol} ${s.intent.side}: ${code}`);
+    return s.failure(code, message, unresolved);
+  }
+
+  /** A successful result; it clears the consecutive failures. */
+  private succeeded(s: SubmitState, order: OrderSnapshot, adopted: boolean): SubmitResult {
+    this.recordSuccess();
+    return {
+      ok: true,
+      order,
+      intent: s.intent,
+      clientOrderId: s.id,
+      generation: s.generation,
+      attempts: s.attempts,
+      adopted,
+      adjustments: s.adjustments,
+    };
   }
 
   /**
@@ -524,9 +600,7 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
   }
 
   private backoff(attempt: number): number {
-    const exp = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(attempt, 20));
-    // Equal jitter: half fixed, half seeded-random, so retries of many orders spread out.
-    return Math.round(exp / 2 + (exp / 2) * this.random());
+    return backoffDelay(this.backoffPolicy, Math.min(attempt, BACKOFF_MAX_EXPONENT), this.random);
   }
 
   private async lookup(
@@ -587,6 +661,53 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
       if (signal?.aborted) throw e;
       return null;
     }
+  }
+}
+
+/** One `executeWithRetry` call as it goes: the intent as it stands, its id, the attempts made. */
+class SubmitState {
+  /** The client order id the next attempt is sent under. */
+  id: string;
+  attempts = 0;
+  /** Why the intent or its id changed, in order. */
+  readonly adjustments: string[] = [];
+
+  constructor(
+    private readonly runId: string,
+    public intent: OrderIntent,
+    public generation: number,
+  ) {
+    this.id = this.idOf(generation);
+  }
+
+  /** Moves to the next generation's client order id: a new order of the same intent. */
+  nextGeneration(): void {
+    this.generation += 1;
+    this.id = this.idOf(this.generation);
+  }
+
+  /** A failed result of the intent and id as they stand. */
+  failure(code: OrdersafeErrorCode | "unknown", message: string, unresolved: boolean): SubmitResult {
+    return {
+      ok: false,
+      code,
+      message,
+      intent: this.intent,
+      clientOrderId: this.id,
+      generation: this.generation,
+      attempts: this.attempts,
+      unresolved,
+      adjustments: this.adjustments,
+    };
+  }
+
+  private idOf(generation: number): string {
+    return clientOrderId({
+      runId: this.runId,
+      symbol: this.intent.symbol,
+      side: this.intent.side,
+      generation,
+    });
   }
 }
 

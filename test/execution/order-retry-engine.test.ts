@@ -3,9 +3,12 @@ import {
   BROKER_ERROR_CODES,
   BrokerError,
   clientOrderId,
+  createRandom,
   Decimal,
+  ORDER_RETRY_ENGINE_DEFAULTS,
   type OrderIntent,
   OrderRetryEngine,
+  toRequest,
 } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
@@ -78,6 +81,47 @@ describe("OrderRetryEngine.classify", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("draws the same delays as its equal-jitter formula, exponent capped at 20", () => {
+    // The formula the engine has always used, written out: min(max, base × 2^min(n, 20)), then
+    // half fixed and half seeded-random, rounded. One draw per delay.
+    const reference = (seed: number, base: number, max: number) => {
+      const random = createRandom(seed);
+      return (attempt: number) => {
+        const exp = Math.min(max, base * 2 ** Math.min(attempt, 20));
+        return Math.round(exp / 2 + (exp / 2) * random());
+      };
+    };
+    const { broker } = setup();
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.oneof(fc.double({ min: 0, max: 10, noNaN: true }), fc.integer({ min: 0, max: 600_000 })),
+        fc.integer({ min: 0, max: 3_600_000 }),
+        fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 20 }),
+        (seed, baseDelayMs, maxDelayMs, attempts) => {
+          const engine = new OrderRetryEngine({ broker, seed, baseDelayMs, maxDelayMs });
+          const expected = reference(seed, baseDelayMs, maxDelayMs);
+          for (const n of attempts) {
+            expect(engine.classify(new BrokerError("ambiguous", "x"), n).delayMs).toBe(expected(n));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("defaults to ORDER_RETRY_ENGINE_DEFAULTS", () => {
+    const engine = new OrderRetryEngine({ broker: setup().broker });
+    const { baseDelayMs, maxDelayMs } = ORDER_RETRY_ENGINE_DEFAULTS;
+    const first = engine.classify(new BrokerError("unavailable", "x"), 0).delayMs;
+    expect(first).toBeGreaterThanOrEqual(baseDelayMs / 2);
+    expect(first).toBeLessThanOrEqual(baseDelayMs);
+    expect(engine.classify(new BrokerError("unavailable", "x"), 20).delayMs).toBeGreaterThanOrEqual(
+      maxDelayMs / 2,
+    );
+    expect(engine.classify(new BrokerError("unavailable", "x"), 20).delayMs).toBeLessThanOrEqual(maxDelayMs);
   });
 
   it("rejects unknown options", () => {
@@ -208,6 +252,30 @@ describe("OrderRetryEngine.executeWithRetry", () => {
     expect(a.ok && b.ok).toBe(true);
     expect(a.clientOrderId).not.toBe(b.clientOrderId);
     expect(broker.orders()).toHaveLength(2);
+  });
+
+  it("takes the next id when the one it was given was used by an order refused outright", async () => {
+    const { clock, broker, retry } = setup();
+    const first = clientOrderId({ runId: RUN, symbol: "AAA", side: "buy", generation: 0 });
+    broker.script({ kind: "reject_after_accept", reason: "risk check" });
+    await clock.run(broker.submitOrder({ ...toRequest(buy(1), first) }));
+    await clock.runUntilIdle();
+    expect(broker.orders()[0]?.status).toBe("rejected");
+    const r = await clock.run(retry.executeWithRetry(buy(1), { runId: RUN }));
+    expect(r).toMatchObject({ ok: true, adopted: false, generation: 1, attempts: 2 });
+    expect(r.clientOrderId).toBe(clientOrderId({ runId: RUN, symbol: "AAA", side: "buy", generation: 1 }));
+    expect(r.adjustments).toEqual([`client order id ${first} was used by a rejected order`]);
+  });
+
+  it("an ambiguous submit whose lookups all fail is unresolved and does not count as a failure", async () => {
+    const { clock, broker, retry } = setup();
+    broker.script({ kind: "ambiguous", method: "submitOrder" });
+    broker.script({ kind: "unavailable", method: "getOrderByClientOrderId", times: 3 });
+    const r = await clock.run(retry.executeWithRetry(buy(1), { runId: RUN }));
+    expect(r).toMatchObject({ ok: false, code: "ambiguous", unresolved: true, attempts: 1 });
+    expect(broker.calls.getOrderByClientOrderId).toBe(3);
+    expect(broker.calls.submitOrder).toBe(1);
+    expect(retry.consecutiveFailures).toBe(0);
   });
 
   it("throws the abort reason when the signal aborts", async () => {
