@@ -80,7 +80,7 @@ export interface RebalanceRunInput {
 /**
  * One rebalance in progress: its ids and signal, the counted broker, the retry engine, the
  * tracker and coordinators, the resume generations, and the record of everything it did. Each
- * phase is a function of this context (see `rebalance-phases.ts`); the report is built from
+ * phase is a function of this context (see `rebalance-flow.ts`); the report is built from
  * the record.
  *
  * @remarks
@@ -397,7 +397,7 @@ export class RebalanceRun {
       this.record.positionsAfter.length === 0
     ) {
       try {
-        // Unbounded by the signal, like the rest of the report.
+        // Stop digging: every position is read (without the run's signal) after the breaker opened.
         this.record.positionsAfter = await this.withRetries(() => this.broker.getPositions(), undefined);
       } catch {
         this.record.adjust("*", undefined, "reconcile_failed", "positions could not be read after the halt");

@@ -18,7 +18,7 @@ import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { CorrectionAction, CorrectionMode } from "../reconcile/position-correction-engine.js";
 import { planFromState } from "./plan-from-state.js";
 import { readFreshState } from "./read-state.js";
-import { rebalanceFlow } from "./rebalance-phases.js";
+import { rebalanceFlow } from "./rebalance-flow.js";
 import type { RebalanceReport } from "./rebalance-report.js";
 import { type HeldBelief, RebalanceRun, type RebalancerSettings } from "./rebalance-run.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";

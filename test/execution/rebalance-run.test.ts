@@ -10,7 +10,7 @@ import {
 } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
-import { rebalanceFlow } from "../../src/execution/rebalance-phases.js";
+import { rebalanceFlow } from "../../src/execution/rebalance-flow.js";
 import { RebalanceRun, type RebalancerSettings } from "../../src/execution/rebalance-run.js";
 
 function setup(run: { runId?: string; dryRun?: boolean; signal?: AbortSignal } = {}) {
