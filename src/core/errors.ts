@@ -49,8 +49,9 @@ export const BROKER_ERROR_CODES: readonly BrokerErrorCode[] = [
 /**
  * Codes of ordersafe's own errors: `validation` (bad input, nothing done), `invalid_state`
  * (a call the object cannot take now), `halted` (the circuit breaker is open), `aborted`
- * (the caller's signal), `config` (a setup problem such as a missing credential), and every
- * {@link BrokerErrorCode}.
+ * (the caller's signal), `config` (a setup problem such as a missing credential), `unsettled`
+ * (a position or account read never showed the fills the library knows, within the bound),
+ * and every {@link BrokerErrorCode}.
  */
 export type OrdersafeErrorCode =
   | "validation"
@@ -58,6 +59,7 @@ export type OrdersafeErrorCode =
   | "halted"
   | "aborted"
   | "config"
+  | "unsettled"
   | BrokerErrorCode;
 
 const BRAND = Symbol.for("ordersafe.error");

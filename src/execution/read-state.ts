@@ -1,3 +1,5 @@
+import type { ExecutionRecord } from "../account/execution-record.js";
+import { type SettleSettings, settleReads } from "../account/settle.js";
 import type {
   AccountSnapshot,
   AssetRules,
@@ -21,6 +23,13 @@ export interface FreshState {
   assets: AssetRules[];
   /** The clock when the reads were sent: a fill before it is in `positions`. */
   readAt: number;
+  /**
+   * Symbols whose position read did not settle (it may not show a fill the account's record
+   * knows): nothing may be sized from them.
+   */
+  unsettled: readonly string[];
+  /** Whether the account read did not settle: nothing may be sized from its cash or equity. */
+  accountUnsettled: boolean;
 }
 
 /** The parts of a read that tell what a plan counted (open orders, positions, and when). */
@@ -33,6 +42,10 @@ export interface StateReader {
   /** Attempts of each read before it fails. */
   readonly attempts: number;
   readonly signal: AbortSignal | undefined;
+  /** The account's record: position and account reads must settle against it. */
+  readonly record: ExecutionRecord;
+  /** How long reads may take to settle. */
+  readonly settle: SettleSettings;
 }
 
 /** The waits between attempts of a fresh read: 200 ms, doubling. */
@@ -64,7 +77,12 @@ export function readWithRetries<T>(
  * rules are reused and the prices it knows are refreshed in the first wave (the re-read after
  * the sells needs account, positions, open orders and current prices).
  *
- * @param reader - the port, clock, attempts and signal
+ * @remarks
+ * Position and account reads settle before they are returned: each must show every fill the
+ * account's record knows (they lag the order book), or it is read again once old enough; what
+ * does not settle within the bound is returned in `unsettled` / `accountUnsettled`.
+ *
+ * @param reader - the port, clock, attempts, signal, record and settle settings
  * @param targets - the parsed targets (their symbols are read)
  * @param options - `extraSymbol` to read as well; `previous`, the read this one refreshes
  * @returns the state
@@ -80,7 +98,7 @@ export async function readFreshState(
   const retried = <T>(read: () => Promise<T>) => readWithRetries(read, reader);
   // A re-read refreshes the prices it already knows in the same wave as the account: buys
   // are sized on prices read after the sells, not on the ones read before them.
-  const readAt = reader.clock.now();
+  const firstAt = reader.clock.now();
   const known = previous === undefined ? [] : [...previous.prices.keys()];
   const [account, positions, openOrders, clock, refreshed] = await Promise.all([
     retried(() => broker.getAccount({ signal })),
@@ -92,6 +110,7 @@ export async function readFreshState(
       : Promise.resolve(new Map<string, Decimal>()),
   ]);
   const symbols = symbolsInvolved(targets, positions, openOrders, options.extraSymbol);
+  const settled = await settleState(reader, symbols, { account, positions, openOrders, readAt: firstAt });
   let prices = new Map([...(previous?.prices ?? []), ...refreshed]);
   const missing = previous === undefined ? symbols : symbols.filter((s) => !prices.has(s));
   let assets = previous?.assets ?? [];
@@ -103,7 +122,52 @@ export async function readFreshState(
     prices = new Map([...prices, ...p]);
     assets = [...assets, ...a];
   }
-  return { account, positions, openOrders, clock, prices, assets, readAt };
+  return { ...settled, clock, prices, assets };
+}
+
+/** A position/account/open-orders read and when it was sent. */
+interface AccountRead {
+  account: AccountSnapshot;
+  positions: PositionSnapshot[];
+  openOrders: OrderSnapshot[];
+  readAt: number;
+}
+
+/**
+ * Settles a first read: re-reads the account, positions and open orders until the position
+ * reads of `symbols` and the account read show every fill the record knows, or the bound
+ * passes.
+ */
+async function settleState(
+  reader: StateReader,
+  symbols: readonly string[],
+  first: AccountRead,
+): Promise<AccountRead & { unsettled: readonly string[]; accountUnsettled: boolean }> {
+  const { broker, signal } = reader;
+  const retried = <T>(read: () => Promise<T>) => readWithRetries(read, reader);
+  let last = first;
+  let rounds = 0;
+  const settled = await settleReads({
+    ...reader.settle,
+    record: reader.record,
+    clock: reader.clock,
+    signal,
+    symbols,
+    account: true,
+    read: async () => {
+      if (rounds++ > 0) {
+        const readAt = reader.clock.now();
+        const [account, positions, openOrders] = await Promise.all([
+          retried(() => broker.getAccount({ signal })),
+          retried(() => broker.getPositions({ signal })),
+          retried(() => broker.listOpenOrders({ signal })),
+        ]);
+        last = { account, positions, openOrders, readAt };
+      }
+      return last;
+    },
+  });
+  return { ...last, unsettled: settled.unsettled, accountUnsettled: settled.accountUnsettled };
 }
 
 /** Every symbol a plan may touch, sorted: targeted, held, with an open order, or named. */

@@ -107,14 +107,31 @@ function checkBelief(run: RebalanceRun, state: FreshState): void {
   );
 }
 
-/** The first plan; what it skipped for a reason worth reporting is noted. */
+/**
+ * The first plan; what it skipped for a reason worth reporting is noted. Symbols whose
+ * position read did not settle are kept out of it; when the account read did not settle,
+ * nothing can be sized from its cash, and with weight targets not from its equity either.
+ */
 function planInitial(run: RebalanceRun, state: FreshState): Step<RebalancePlan> {
+  const unsettled = noteUnsettled(run, state);
+  if (state.accountUnsettled && "weights" in run.targets) {
+    return {
+      end: {
+        forced: "failed",
+        error: {
+          code: "unsettled",
+          message: "[ordersafe] the account read did not settle: weights cannot be sized from its equity",
+        },
+      },
+    };
+  }
   let plan: RebalancePlan;
   try {
-    plan = run.plan(state, "both");
+    plan = run.plan(state, "both", unsettled.length > 0 ? { keep: keepWith(run, unsettled) } : {});
   } catch (e) {
     return { end: { forced: "failed", error: errorOf(e) } };
   }
+  if (state.accountUnsettled) plan = withoutBuys(run, plan, "the account read did not settle");
   run.recordPlan(plan);
   for (const s of plan.skipped) {
     if (s.reason !== "within_band" && s.reason !== "covered_by_open_orders") {
@@ -122,6 +139,44 @@ function planInitial(run: RebalanceRun, state: FreshState): Step<RebalancePlan> 
     }
   }
   return { value: plan };
+}
+
+/**
+ * Notes each read that did not settle: nothing is sized from it.
+ *
+ * @returns the symbols whose position read did not settle
+ */
+function noteUnsettled(run: RebalanceRun, state: FreshState): readonly string[] {
+  const ms = run.settings.settle.settleTimeoutMs;
+  for (const s of state.unsettled) {
+    run.record.adjust(
+      s,
+      undefined,
+      "unsettled",
+      `its position read did not show the fills known on it within ${ms} ms; nothing traded on it`,
+    );
+  }
+  if (state.accountUnsettled) {
+    run.record.adjust(
+      "*",
+      "buy",
+      "unsettled",
+      `the account read did not show the fills known within ${ms} ms; no buy sized from it`,
+    );
+  }
+  return state.unsettled;
+}
+
+/** The planner's `keep` with more symbols. */
+function keepWith(run: RebalanceRun, more: readonly string[]): string[] {
+  return [...new Set([...run.settings.plannerKeep, ...more])];
+}
+
+/** A plan with its buys dropped (noted per leg). */
+function withoutBuys(run: RebalanceRun, plan: RebalancePlan, why: string): RebalancePlan {
+  for (const l of plan.buys) run.record.adjust(l.symbol, "buy", "unsettled", `${why}; not bought`);
+  const buys = new Set(plan.buys);
+  return { ...plan, buys: [], legs: plan.legs.filter((l) => !buys.has(l)) };
 }
 
 /**
@@ -240,8 +295,9 @@ async function replanBuys(
     // reference price shrinks equity, and the re-plan must not buy a sliver back. So are
     // symbols whose opposite-side order could not be cancelled (a wash trade).
     const sold = first.sells.map((l) => l.symbol);
-    const keep = [...new Set([...run.settings.plannerKeep, ...sold, ...unconfirmed])];
-    buyPlan = run.plan(after, "buys", { keep });
+    const unsettled = noteUnsettled(run, after);
+    buyPlan = run.plan(after, "buys", { keep: keepWith(run, [...sold, ...unconfirmed, ...unsettled]) });
+    if (after.accountUnsettled) buyPlan = withoutBuys(run, buyPlan, "the account read did not settle");
   } catch (e) {
     return { end: { forced: "failed", error: errorOf(e) } };
   }

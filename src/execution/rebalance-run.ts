@@ -1,4 +1,7 @@
 import type { EventEmitter } from "eventemitter3";
+import type { AccountState } from "../account/account-registry.js";
+import { observedPort } from "../account/observed-port.js";
+import type { SettleSettings } from "../account/settle.js";
 import type { BrokerPort, OrderRequest, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
 import type { Clock } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
@@ -50,6 +53,8 @@ export interface RebalancerSettings {
   readonly driftToleranceNotional: number;
   readonly approve: ((action: CorrectionAction) => Promise<boolean> | boolean) | undefined;
   readonly correctionLimits: { maxAutoNotional?: number; maxActionsPerRun?: number } | undefined;
+  /** How long position and account reads may take to settle. */
+  readonly settle: SettleSettings;
 }
 
 /** What the caller believes it holds of one symbol (`executeRebalance`). */
@@ -62,6 +67,8 @@ export interface HeldBelief {
 export interface RebalanceRunInput {
   /** The rebalancer's port (checked); the run counts its calls. */
   readonly port: BrokerPort;
+  /** What this process knows of the port's account (its execution record). */
+  readonly account: AccountState;
   readonly settings: RebalancerSettings;
   /** Where the run's events go (the rebalancer). */
   readonly events: EventEmitter<RebalancerEvents>;
@@ -97,8 +104,10 @@ export class RebalanceRun {
   readonly targets: RebalanceTargets;
   readonly belief: HeldBelief | undefined;
   readonly settings: RebalancerSettings;
-  /** The port every call of the run goes through (counted). */
+  /** The port every call of the run goes through (counted; every order seen is learned by the account's record). */
   readonly broker: BrokerPort;
+  /** What this process knows of the account: reads must settle against its record. */
+  readonly account: AccountState;
   /** The run's retry engine: its circuit breaker is shared by every order of the run. */
   readonly retry: OrderRetryEngine;
   /** What the run did: the report is built from it. */
@@ -126,7 +135,8 @@ export class RebalanceRun {
     this.dryRun = input.dryRun;
     this.belief = input.belief;
     this.plannerExtra = input.untargeted ? { untargeted: input.untargeted } : {};
-    this.counted = countingBroker(this.port);
+    this.account = input.account;
+    this.counted = countingBroker(observedPort(this.port, this.account.record, settings.clock));
     this.broker = this.counted.broker;
     this.record = new RebalanceRecord(this.id, this.dryRun, settings.clock.now());
     this.retry = new OrderRetryEngine({
@@ -204,6 +214,8 @@ export class RebalanceRun {
       clock: this.settings.clock,
       attempts: this.settings.readAttempts,
       signal: this.signal,
+      record: this.account.record,
+      settle: this.settings.settle,
     };
     return readFreshState(reader, this.targets, options);
   }

@@ -1,5 +1,8 @@
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
+import { type AccountState, accountStateOf } from "../account/account-registry.js";
+import { observedPort } from "../account/observed-port.js";
+import { SETTLE_DEFAULTS } from "../account/settle.js";
 import type { BrokerPort } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
@@ -47,6 +50,8 @@ export const SMART_REBALANCER_DEFAULTS = {
   readAttempts: 5,
   queueWhenClosed: false,
   driftToleranceNotional: 100,
+  settleMs: SETTLE_DEFAULTS.settleMs,
+  settleTimeoutMs: SETTLE_DEFAULTS.settleTimeoutMs,
 } as const satisfies Partial<SmartRebalancerOptions>;
 
 /** Options of {@link SmartRebalancer}; defaults in {@link SMART_REBALANCER_DEFAULTS}. */
@@ -123,6 +128,20 @@ export interface SmartRebalancerOptions {
   approve?: (action: CorrectionAction) => Promise<boolean> | boolean;
   /** For `correctionMode: "auto"`: the largest corrective action in dollars, and actions per run. */
   correctionLimits?: { maxAutoNotional?: number; maxActionsPerRun?: number };
+  /**
+   * A position or account read taken this long after the last fill this process knows on it
+   * is trusted even when it differs from what the fills imply (ms); a read that matches them is
+   * trusted at once. Position and account reads lag the order book: Alpaca's have been seen
+   * to lag by up to ~10 s. See `docs/consistency.md`.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.settleMs` (10000)
+   */
+  settleMs?: number;
+  /**
+   * The longest wait for a read to settle (ms); what has not settled by then is reported
+   * `unsettled` and nothing is sized from it.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.settleTimeoutMs` (30000)
+   */
+  settleTimeoutMs?: number;
 }
 
 const isObject = (v: unknown): v is object => typeof v === "object" && v !== null;
@@ -160,6 +179,8 @@ const OptionsSchema = z
       })
       .strict()
       .optional(),
+    settleMs: z.number().int().min(0).max(600_000).optional(),
+    settleTimeoutMs: z.number().int().min(0).max(3_600_000).optional(),
   })
   .strict();
 
@@ -213,6 +234,7 @@ export interface RebalanceRunOptions {
  */
 export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
   private readonly port: BrokerPort;
+  private readonly account: AccountState;
   private readonly settings: RebalancerSettings;
   private runs = 0;
 
@@ -232,6 +254,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       "options.planner",
     );
     this.port = checkBroker(o.broker);
+    this.account = accountStateOf(o.broker);
     const d = SMART_REBALANCER_DEFAULTS;
     this.settings = {
       clock: o.clock ?? systemClock,
@@ -252,6 +275,10 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       driftToleranceNotional: o.driftToleranceNotional ?? d.driftToleranceNotional,
       approve: o.approve,
       correctionLimits: o.correctionLimits,
+      settle: {
+        settleMs: o.settleMs ?? d.settleMs,
+        settleTimeoutMs: o.settleTimeoutMs ?? d.settleTimeoutMs,
+      },
     };
   }
 
@@ -270,9 +297,11 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
    */
   async plan(targets: RebalanceTargetsInput, options: { signal?: AbortSignal } = {}): Promise<RebalancePlan> {
     const t = parseInput(RebalanceTargetsSchema, targets, "targets");
-    const { clock, readAttempts, plannerOptions } = this.settings;
+    const { clock, readAttempts, plannerOptions, settle } = this.settings;
+    const { record } = this.account;
+    const broker = observedPort(this.port, record, clock);
     const state = await readFreshState(
-      { broker: this.port, clock, attempts: readAttempts, signal: options.signal },
+      { broker, clock, attempts: readAttempts, signal: options.signal, record, settle },
       t,
     );
     return planFromState(state, {
@@ -343,6 +372,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     this.runs += 1;
     const run = new RebalanceRun({
       port: this.port,
+      account: this.account,
       settings: this.settings,
       events: this,
       targets,

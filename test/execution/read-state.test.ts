@@ -1,6 +1,8 @@
 import { Decimal, RebalanceTargetsSchema } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
+import { ExecutionRecord } from "../../src/account/execution-record.js";
+import { SETTLE_DEFAULTS } from "../../src/account/settle.js";
 import { planFromState } from "../../src/execution/plan-from-state.js";
 import { type FreshState, readFreshState } from "../../src/execution/read-state.js";
 
@@ -13,7 +15,14 @@ function setup() {
     positions: { BBB: 10 },
     latency: { restMs: 10, fillMs: 20 },
   });
-  const reader = { broker, clock, attempts: 3, signal: undefined };
+  const reader = {
+    broker,
+    clock,
+    attempts: 3,
+    signal: undefined,
+    record: new ExecutionRecord(),
+    settle: SETTLE_DEFAULTS,
+  };
   return { clock, broker, reader };
 }
 
@@ -88,6 +97,8 @@ describe("planFromState", () => {
     },
     positions: [{ symbol: "BBB", qty: new Decimal(10), qtyAvailable: new Decimal(10) }],
     openOrders: [],
+    unsettled: [],
+    accountUnsettled: false,
     clock: undefined,
     prices: new Map([
       ["AAA", new Decimal(100)],

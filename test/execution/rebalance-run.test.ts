@@ -10,6 +10,7 @@ import {
 } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
+import { accountStateOf } from "../../src/account/account-registry.js";
 import { rebalanceFlow } from "../../src/execution/rebalance-flow.js";
 import { RebalanceRun, type RebalancerSettings } from "../../src/execution/rebalance-run.js";
 
@@ -30,6 +31,10 @@ function setup(run: { runId?: string; dryRun?: boolean; signal?: AbortSignal } =
     plannerKeep: [],
     approve: undefined,
     correctionLimits: undefined,
+    settle: {
+      settleMs: SMART_REBALANCER_DEFAULTS.settleMs,
+      settleTimeoutMs: SMART_REBALANCER_DEFAULTS.settleTimeoutMs,
+    },
   };
   const events = new EventEmitter<RebalancerEvents>();
   const seen: string[] = [];
@@ -40,6 +45,7 @@ function setup(run: { runId?: string; dryRun?: boolean; signal?: AbortSignal } =
   events.on("done", (e) => seen.push(`done ${e.report.status}`));
   const r = new RebalanceRun({
     port: broker,
+    account: accountStateOf(broker),
     settings,
     events,
     targets: RebalanceTargetsSchema.parse({ weights: { AAA: 0.2, BBB: 0.3 } }),
