@@ -168,6 +168,45 @@ export {
   ReservationLedger,
   type ReservationLedgerOptions,
 } from "./funds/reservation-ledger.js";
+// journal
+export {
+  ANSWER_RESULTS,
+  type AnswerEntry,
+  AnswerEntrySchema,
+  type AnswerResult,
+  type FinalEntry,
+  FinalEntrySchema,
+  type IntentEntry,
+  IntentEntrySchema,
+  JOURNAL_ENTRY_TYPES,
+  JOURNAL_ENTRY_VERSION,
+  type JournalEntry,
+  type JournalEntryInput,
+  JournalEntrySchema,
+  type JournalEntryType,
+  parseJournalEntry,
+  RUN_OUTCOMES,
+  type RunEndEntry,
+  RunEndEntrySchema,
+  type RunOutcome,
+  type RunStartEntry,
+  RunStartEntrySchema,
+  SEND_OPS,
+  type SendEntry,
+  SendEntrySchema,
+  type SendOp,
+} from "./journal/journal-entry.js";
+export type {
+  CompactResult,
+  FinishRunOptions,
+  JournalAppendOptions,
+  JournalCallOptions,
+  JournalRun,
+  JournalStore,
+  JournalWarning,
+  OpenRuns,
+} from "./journal/journal-store.js";
+export { type MemoryJournalOptions, memoryJournal } from "./journal/memory-journal.js";
 // orders
 export {
   type CreateOrderStateInput,

@@ -7,6 +7,7 @@ const RANK: Record<string, number> = {
   core: 0,
   broker: 1,
   account: 2,
+  journal: 2,
   rebalance: 3,
   orders: 3,
   funds: 3,

@@ -49,9 +49,11 @@ export const BROKER_ERROR_CODES: readonly BrokerErrorCode[] = [
 /**
  * Codes of ordersafe's own errors: `validation` (bad input, nothing done), `invalid_state`
  * (a call the object cannot take now), `halted` (the circuit breaker is open), `aborted`
- * (the caller's signal), `config` (a setup problem such as a missing credential), `unsettled`
- * (a position or account read never showed the fills the library knows, within the bound),
- * and every {@link BrokerErrorCode}.
+ * (the caller's signal), `config` (a setup problem such as a missing credential),
+ * `unsettled` (a position or account read never showed the fills the library knows, within
+ * the bound), `journal_locked` (another live process holds the account's journal), `journal_corrupt`
+ * (a journal line that is not the last fails its checksum or schema), `journal_io` (a
+ * journal read, write or sync failed), and every {@link BrokerErrorCode}.
  */
 export type OrdersafeErrorCode =
   | "validation"
@@ -60,6 +62,9 @@ export type OrdersafeErrorCode =
   | "aborted"
   | "config"
   | "unsettled"
+  | "journal_locked"
+  | "journal_corrupt"
+  | "journal_io"
   | BrokerErrorCode;
 
 const BRAND = Symbol.for("ordersafe.error");
