@@ -170,6 +170,12 @@ export {
 } from "./funds/reservation-ledger.js";
 // journal
 export {
+  type FileJournalOptions,
+  fileJournal,
+  type JournalFileHandle,
+  type OpenJournalFile,
+} from "./journal/file-journal.js";
+export {
   ANSWER_RESULTS,
   type AnswerEntry,
   AnswerEntrySchema,

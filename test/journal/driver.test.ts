@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import {
+  fileJournal,
   type JournalEntry,
   type JournalEntryInput,
   type JournalStore,
@@ -8,7 +9,7 @@ import {
   type RunOutcome,
 } from "ordersafe";
 import { afterEach, describe, expect, it } from "vitest";
-import { accepted, codeOf, final, intent, refused, runStart, submit } from "./fixtures.js";
+import { accepted, codeOf, final, intent, refused, runStart, submit, tempDir } from "./fixtures.js";
 
 // One suite, every store: the JournalStore contract as the rebalancer (and a Redis
 // implementation) relies on it.
@@ -27,6 +28,18 @@ const harnesses: Record<string, () => Harness> = {
     reopen: async () => undefined,
     cleanup: () => {},
   }),
+  fileJournal: () => {
+    const t = tempDir();
+    const clock = { now: () => 7_777, sleep: async () => {} };
+    return {
+      make: () => fileJournal(t.dir, { clock }),
+      reopen: async (store) => {
+        await store.close();
+        return fileJournal(t.dir, { clock });
+      },
+      cleanup: t.remove,
+    };
+  },
 };
 
 const A = "PA-0001";
@@ -259,7 +272,7 @@ describe.each(Object.keys(harnesses))("JournalStore contract: %s", (name) => {
           h.cleanup();
         }
       }),
-      { numRuns: 150 },
+      { numRuns: name === "fileJournal" ? 40 : 150 },
     );
 
     type Command = typeof command extends fc.Arbitrary<infer C> ? C : never;
