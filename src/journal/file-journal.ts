@@ -118,7 +118,7 @@ export function journalBaseName(account: string): string {
  * reads what is there.
  *
  * @param dir - the directory (created if missing)
- * @param options - `fsync`, `clock`, `logger`, `lockWaitMs`
+ * @param options - `fsync`, `clock`, `logger`, `lockWaitMs`, `openFile` (tests)
  * @returns a {@link JournalStore}
  * @throws ValidationError (`validation`) for a bad directory or options
  * @example
@@ -162,20 +162,20 @@ class FileJournal implements JournalStore {
   async append(account: string, entries: readonly JournalEntryInput[], options: JournalAppendOptions = {}) {
     checkCall(account, this.closed, options.signal);
     const batch = prepareBatch(entries, this.settings.clock.now());
-    const file = await this.file(account, options.signal);
+    const file = await this.file(account);
     await file.queue.run(() => file.append(batch, options.durable === true));
   }
 
   async openRuns(account: string, options: JournalCallOptions = {}): Promise<OpenRuns> {
     checkCall(account, this.closed, options.signal);
-    const file = await this.file(account, options.signal);
+    const file = await this.file(account);
     return file.queue.run(() => file.openRuns());
   }
 
   async finishRun(account: string, runId: string, outcome: RunOutcome, options: FinishRunOptions = {}) {
     checkCall(account, this.closed, options.signal);
     const end = runEndEntry(runId, outcome, options, this.settings.clock.now());
-    const file = await this.file(account, options.signal);
+    const file = await this.file(account);
     return file.queue.run(async () => {
       if (!file.isOpen(runId)) return false;
       await file.append([end], true);
@@ -185,7 +185,7 @@ class FileJournal implements JournalStore {
 
   async compact(account: string, options: JournalCallOptions = {}): Promise<CompactResult> {
     checkCall(account, this.closed, options.signal);
-    const file = await this.file(account, options.signal);
+    const file = await this.file(account);
     return file.queue.run(() => file.compact());
   }
 
@@ -197,11 +197,15 @@ class FileJournal implements JournalStore {
     for (const f of files) if (f.status === "fulfilled") await f.value.close();
   }
 
-  /** The account's open file: opened (lock taken, file read) by the first call that names it. */
-  private file(account: string, signal: AbortSignal | undefined): Promise<AccountFile> {
+  /**
+   * The account's open file: opened (lock taken, file read) by the first call that names it.
+   * Shared by every call, so no one caller's signal governs it; its waits are bounded by
+   * `lockWaitMs`.
+   */
+  private file(account: string): Promise<AccountFile> {
     let file = this.accounts.get(account);
     if (file === undefined) {
-      file = AccountFile.open(this.dir, account, this.settings, signal);
+      file = AccountFile.open(this.dir, account, this.settings);
       this.accounts.set(account, file);
       // A failed open (locked, corrupt) is not remembered: a later call tries again.
       file.catch(() => {
@@ -238,12 +242,7 @@ class AccountFile {
     this.tornPath = join(dir, `${base}.torn.jsonl`);
   }
 
-  static async open(
-    dir: string,
-    account: string,
-    settings: Settings,
-    signal?: AbortSignal,
-  ): Promise<AccountFile> {
+  static async open(dir: string, account: string, settings: Settings): Promise<AccountFile> {
     try {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
@@ -257,7 +256,6 @@ class AccountFile {
       pid: process.pid,
       clock: settings.clock,
       waitMs: settings.lockWaitMs,
-      signal,
     });
     let handle: JournalFileHandle | undefined;
     try {
