@@ -1,16 +1,18 @@
 // npm run bench:journal — what the journal costs per order: the durable `send` append made
 // right before each submit, plus the `answer` append after it, timed beside the REST round
-// trip it precedes (createAlpacaBroker → the fake Alpaca server on 127.0.0.1, real HTTP), in
-// the same loop. The file journal is measured with its real fdatasync, and its handle is
+// trip it precedes (createAlpacaBroker → the fake Alpaca server on 127.0.0.1, real HTTP, the
+// server in a child process of its own), in the same loop. The file journal is measured with its real fdatasync, and its handle is
 // counted: writes per append and datasyncs per durable append.
 //
 // ORDERS=2000 by default (env ORDERS to change); JOURNAL_DIR picks the file system (default:
 // the OS temporary directory).
 
+import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createAlpacaBroker } from "../src/alpaca/index.js";
 import {
   type BrokerPort,
@@ -136,19 +138,39 @@ function row(label: string, values: number[]): string {
   return `${label.padEnd(44)}${f(pct(values, 50))}${f(pct(values, 90))}${f(pct(values, 99))}${f(Math.max(...values))}`;
 }
 
-async function main() {
+/** The fake Alpaca server, in a child process of its own (as a real broker is not in the bot's process). */
+async function serve(): Promise<void> {
   const server = await startFakeAlpacaServer({
     keyId: KEY,
     secret: SECRET,
     cash: 1_000_000_000,
     prices: { SPY: 500 },
   });
+  process.send?.({ baseUrl: server.baseUrl, dataBaseUrl: server.dataBaseUrl, streamUrl: server.streamUrl });
+  process.on("disconnect", () => void server.close().then(() => process.exit(0)));
+}
+
+async function startServer(): Promise<{ urls: Record<string, string>; stop(): void }> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    env: { ...process.env, BENCH_JOURNAL_ROLE: "server" },
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const urls = await new Promise<Record<string, string>>((resolve, reject) => {
+    child.once("message", (m) => resolve(m as Record<string, string>));
+    child.once("exit", (code) => reject(new Error(`the server process exited (${code})`)));
+  });
+  return { urls, stop: () => child.disconnect() };
+}
+
+async function main() {
+  const server = await startServer();
   const broker = createAlpacaBroker({
     keyId: KEY,
     secret: SECRET,
-    baseUrl: server.baseUrl,
-    dataBaseUrl: server.dataBaseUrl,
-    streamUrl: server.streamUrl,
+    baseUrl: server.urls.baseUrl!,
+    dataBaseUrl: server.urls.dataBaseUrl!,
+    streamUrl: server.urls.streamUrl!,
     // The fake server has no budget: the bucket must not pace the loop.
     rateLimitPerMinute: 100_000,
   });
@@ -207,9 +229,10 @@ async function main() {
       `goal: p50 per order ≤ 2 ms with one fdatasync per durable call: ${p50 <= 2 && datasyncs === ORDERS + 1 ? "met" : "NOT met"} (p50 ${p50.toFixed(3)} ms)`,
     );
   } finally {
-    await server.close();
+    server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+if (process.env.BENCH_JOURNAL_ROLE === "server") await serve();
+else await main();
