@@ -316,7 +316,10 @@ export async function removeLockLeftovers(lockPath: string, hostname: string): P
     const full = join(dir, name);
     const tmp = /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
     if (tmp !== null) {
-      if (!isProcessAlive(Number(tmp[1]))) await removeQuietly(full);
+      // A candidate holds its writer's record: only this host's dead processes' are removed.
+      const o = await readOwner(full).catch(() => undefined);
+      const host = o !== undefined && o !== "unreadable" ? o.hostname : hostname;
+      if (host === hostname && !isProcessAlive(Number(tmp[1]))) await removeQuietly(full);
       continue;
     }
     if (/\.takeover-[0-9a-f]{16}$/.test(name)) {

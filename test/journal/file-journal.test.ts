@@ -392,7 +392,7 @@ describe("fileJournal: the lock, within one process", () => {
     expect((await second.openRuns(A)).warnings).toEqual([]);
   });
 
-  it("takes over the lock of a dead process, reports it, and cleans what dead processes left", async () => {
+  it("takes over the lock of a dead process, reports it, and cleans what dead processes of this host left", async () => {
     const d = dir();
     const { file } = await sampleJournal(d);
     const lockPath = file.replace(/\.jsonl$/, ".lock");
@@ -409,6 +409,8 @@ describe("fileJournal: the lock, within one process", () => {
     writeFileSync(leftovers[2]!, "half a compaction");
     const live = `${lockPath}.${process.pid}.abcdef.tmp`;
     writeFileSync(live, "a live contender's candidate");
+    const foreign = `${lockPath}.${pid}.bcdef0.tmp`;
+    writeFileSync(foreign, JSON.stringify({ ...dead, hostname: "elsewhere" }));
     const logger = captureLogger();
     const s = store(d, { logger });
     const got = await s.openRuns(A);
@@ -419,6 +421,7 @@ describe("fileJournal: the lock, within one process", () => {
     const names = readdirSync(d);
     for (const l of leftovers) expect(names).not.toContain(basename(l));
     expect(names).toContain(basename(live));
+    expect(names).toContain(basename(foreign)); // its pid means nothing on this host
   });
 
   it("refuses a lock held on another host, or one it cannot read", async () => {
