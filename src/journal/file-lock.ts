@@ -101,6 +101,8 @@ export async function acquireLock(path: string, options: AcquireLockOptions): Pr
   const owner: LockOwner = {
     pid: options.pid,
     hostname: options.hostname,
+    // Real entropy, not an injected seed: two processes started from one seed must still
+    // hold different tokens.
     token: randomBytes(8).toString("hex"),
     startedAt: options.clock.now(),
     account: options.account,
