@@ -14,6 +14,8 @@ export {
   FINAL_BROKER_STATUSES,
   isFinalBrokerStatus,
   type MarketClock,
+  ORDER_SIDES,
+  ORDER_TYPES,
   ORDER_UPDATE_EVENTS,
   type OrderFill,
   type OrderRequest,
@@ -24,8 +26,10 @@ export {
   type OrderUpdateEvent,
   type OrderUpdateListener,
   type PositionSnapshot,
+  STREAM_STATUSES,
   type StreamStatus,
   type Subscription,
+  TIMES_IN_FORCE,
   type TimeInForce,
 } from "./broker/broker-port.js";
 export { checkBroker } from "./broker/checked-broker.js";
@@ -75,6 +79,7 @@ export {
   isBrokerError,
   isOrdersafeError,
   isValidationError,
+  ORDERSAFE_ERROR_CODES,
   OrdersafeError,
   type OrdersafeErrorCode,
   type OrdersafeErrorOptions,

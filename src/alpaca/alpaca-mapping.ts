@@ -1,15 +1,16 @@
-import type {
-  AccountSnapshot,
-  AssetRules,
-  BrokerOrderStatus,
-  MarketClock,
-  OrderSide,
-  OrderSnapshot,
-  OrderType,
-  OrderUpdate,
-  OrderUpdateEvent,
-  PositionSnapshot,
-  TimeInForce,
+import {
+  type AccountSnapshot,
+  type AssetRules,
+  type BrokerOrderStatus,
+  type MarketClock,
+  ORDER_SIDES,
+  ORDER_TYPES,
+  type OrderSnapshot,
+  type OrderType,
+  type OrderUpdate,
+  type OrderUpdateEvent,
+  type PositionSnapshot,
+  TIMES_IN_FORCE,
 } from "../broker/broker-port.js";
 import {
   parseAccountSnapshot,
@@ -22,29 +23,18 @@ import {
 } from "../broker/schemas.js";
 import type { Decimal } from "../core/decimal.js";
 import { BrokerError } from "../core/errors.js";
+import { isKeyOf, isObject, isOneOf, type UnknownRecord } from "../core/guards.js";
 
-/** Every order status Alpaca sends (SDK `OrderStatus`). */
-export type AlpacaOrderStatus =
-  | "new"
-  | "partially_filled"
-  | "filled"
-  | "done_for_day"
-  | "canceled"
-  | "expired"
-  | "replaced"
-  | "pending_cancel"
-  | "pending_replace"
-  | "accepted"
-  | "pending_new"
-  | "accepted_for_bidding"
-  | "stopped"
-  | "rejected"
-  | "suspended"
-  | "calculated"
-  | "held";
-
-/** Alpaca order status → ordersafe status. Exhaustive: a new Alpaca status fails to compile. */
-export const ALPACA_ORDER_STATUS: Readonly<Record<AlpacaOrderStatus, BrokerOrderStatus>> = {
+/**
+ * Alpaca order status → ordersafe status, for every status Alpaca sends (the SDK's
+ * `OrderStatus`, held equal by a type test). An unknown status is a `protocol` error.
+ *
+ * @example
+ * ```ts
+ * ALPACA_ORDER_STATUS.pending_new; // "pending_new"
+ * ```
+ */
+export const ALPACA_ORDER_STATUS = {
   new: "new",
   partially_filled: "partially_filled",
   filled: "filled",
@@ -62,32 +52,21 @@ export const ALPACA_ORDER_STATUS: Readonly<Record<AlpacaOrderStatus, BrokerOrder
   suspended: "suspended",
   calculated: "calculated",
   held: "held",
-};
+} as const satisfies Readonly<Record<string, BrokerOrderStatus>>;
 
-/** Every `trade_updates` event Alpaca documents (plus `accepted`, `restated` and `held`). */
-export type AlpacaTradeEvent =
-  | "new"
-  | "fill"
-  | "partial_fill"
-  | "canceled"
-  | "expired"
-  | "done_for_day"
-  | "replaced"
-  | "rejected"
-  | "pending_new"
-  | "stopped"
-  | "pending_cancel"
-  | "pending_replace"
-  | "calculated"
-  | "suspended"
-  | "order_replace_rejected"
-  | "order_cancel_rejected"
-  | "accepted"
-  | "restated"
-  | "held";
+/** Every order status Alpaca sends: the keys of {@link ALPACA_ORDER_STATUS}. */
+export type AlpacaOrderStatus = keyof typeof ALPACA_ORDER_STATUS;
 
-/** Alpaca trade event → ordersafe update event. Exhaustive. */
-export const ALPACA_TRADE_EVENT: Readonly<Record<AlpacaTradeEvent, OrderUpdateEvent>> = {
+/**
+ * Alpaca trade event → ordersafe update event, for every `trade_updates` event Alpaca
+ * documents (plus `accepted`, `restated` and `held`). An unknown event is a `protocol` error.
+ *
+ * @example
+ * ```ts
+ * ALPACA_TRADE_EVENT.partial_fill; // "partial_fill"
+ * ```
+ */
+export const ALPACA_TRADE_EVENT = {
   new: "new",
   fill: "fill",
   partial_fill: "partial_fill",
@@ -107,27 +86,23 @@ export const ALPACA_TRADE_EVENT: Readonly<Record<AlpacaTradeEvent, OrderUpdateEv
   accepted: "accepted",
   restated: "restated",
   held: "held",
-};
+} as const satisfies Readonly<Record<string, OrderUpdateEvent>>;
 
-/** Alpaca order types ordersafe reads. Stop, stop-limit and trailing-stop orders are not placed by ordersafe. */
-export type AlpacaOrderType = "market" | "limit";
-const ALPACA_ORDER_TYPE: Readonly<Record<AlpacaOrderType, OrderType>> = { market: "market", limit: "limit" };
-const ALPACA_SIDE: Readonly<Record<OrderSide, OrderSide>> = { buy: "buy", sell: "sell" };
-const ALPACA_TIF: Readonly<Record<TimeInForce, TimeInForce>> = {
-  day: "day",
-  gtc: "gtc",
-  ioc: "ioc",
-  fok: "fok",
-  opg: "opg",
-  cls: "cls",
-};
+/** Every `trade_updates` event ordersafe reads: the keys of {@link ALPACA_TRADE_EVENT}. */
+export type AlpacaTradeEvent = keyof typeof ALPACA_TRADE_EVENT;
+
+/**
+ * Alpaca order types ordersafe reads: its own {@link ORDER_TYPES}. Stop, stop-limit and
+ * trailing-stop orders are not placed by ordersafe, so reading one is a `protocol` error.
+ */
+export type AlpacaOrderType = OrderType;
 
 /** The increment of a fractionable Alpaca equity: 9 decimals. */
 export const FRACTIONAL_INCREMENT = "0.000000001";
 /** Alpaca's minimum order cost basis for equities, in dollars. */
 export const ALPACA_MIN_NOTIONAL = "1";
 
-type Raw = Record<string, unknown>;
+type Raw = UnknownRecord;
 
 function protocol(what: string, detail: string): BrokerError {
   return new BrokerError("protocol", `[ordersafe/alpaca] malformed ${what} from Alpaca: ${detail}`, {
@@ -136,20 +111,31 @@ function protocol(what: string, detail: string): BrokerError {
 }
 
 function asRecord(raw: unknown, what: string): Raw {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+  if (!isObject(raw) || Array.isArray(raw)) {
     throw protocol(what, `expected an object, got ${raw === null ? "null" : typeof raw}`);
   }
-  return raw as Raw;
+  return raw;
 }
 
-function lookup<K extends string, V>(
-  table: Readonly<Record<K, V>>,
+function unknownValue(what: string, field: string, value: unknown): BrokerError {
+  return protocol(what, `${field}: unknown value ${JSON.stringify(value) ?? String(value)}`);
+}
+
+/** The entry of a mapping table for a wire value; an unknown value is a `protocol` error. */
+function lookup<T extends object>(
+  table: T,
   value: unknown,
   what: string,
   field: string,
-): V {
-  if (typeof value === "string" && Object.hasOwn(table, value)) return table[value as K];
-  throw protocol(what, `${field}: unknown value ${JSON.stringify(value) ?? String(value)}`);
+): T[keyof T & string] {
+  if (isKeyOf(table, value)) return table[value];
+  throw unknownValue(what, field, value);
+}
+
+/** A wire value that must be one of a vocabulary's values; any other is a `protocol` error. */
+function member<T>(values: readonly T[], value: unknown, what: string, field: string): T {
+  if (isOneOf(values, value)) return value;
+  throw unknownValue(what, field, value);
 }
 
 /** A nullable wire value as undefined (Alpaca sends `null` for absent decimals and dates). */
@@ -173,9 +159,9 @@ export function mapAlpacaOrder(raw: unknown): OrderSnapshot {
     id: o.id,
     clientOrderId: o.client_order_id,
     symbol: o.symbol,
-    side: lookup(ALPACA_SIDE, o.side, "order", "side"),
-    type: lookup(ALPACA_ORDER_TYPE, o.type ?? o.order_type, "order", "type"),
-    timeInForce: lookup(ALPACA_TIF, o.time_in_force, "order", "time_in_force"),
+    side: member(ORDER_SIDES, o.side, "order", "side"),
+    type: member(ORDER_TYPES, o.type ?? o.order_type, "order", "type"),
+    timeInForce: member(TIMES_IN_FORCE, o.time_in_force, "order", "time_in_force"),
     qty: opt(o.qty),
     notional: opt(o.notional),
     filledQty: o.filled_qty,
@@ -352,7 +338,7 @@ export interface AlpacaTradeUpdateLike {
  * @throws BrokerError (`protocol`) for an unknown event or a malformed order or fill
  */
 export function mapAlpacaTradeUpdate(raw: unknown): OrderUpdate {
-  const u = asRecord(raw, "trade update") as Raw & AlpacaTradeUpdateLike;
+  const u = asRecord(raw, "trade update");
   const event = lookup(ALPACA_TRADE_EVENT, u.event, "trade update", "event");
   const order = mapAlpacaOrder(u.order);
   const at = u.timestamp instanceof Date || typeof u.timestamp === "string" ? u.timestamp : order.updatedAt;

@@ -1,4 +1,29 @@
 import type { Decimal } from "../core/decimal.js";
+import type {
+  BrokerOrderStatus,
+  OrderSide,
+  OrderType,
+  OrderUpdateEvent,
+  StreamStatus,
+  TimeInForce,
+} from "./vocabulary.js";
+
+export {
+  BROKER_ORDER_STATUSES,
+  type BrokerOrderStatus,
+  FINAL_BROKER_STATUSES,
+  isFinalBrokerStatus,
+  ORDER_SIDES,
+  ORDER_TYPES,
+  ORDER_UPDATE_EVENTS,
+  type OrderSide,
+  type OrderType,
+  type OrderUpdateEvent,
+  STREAM_STATUSES,
+  type StreamStatus,
+  TIMES_IN_FORCE,
+  type TimeInForce,
+} from "./vocabulary.js";
 
 /**
  * What a port can do. The library adapts: without `notionalOrders` buys are sized in
@@ -85,13 +110,6 @@ export interface MarketClock {
   asOf: Date;
 }
 
-/** An order side. */
-export type OrderSide = "buy" | "sell";
-/** An order type. ordersafe places market and limit orders. */
-export type OrderType = "market" | "limit";
-/** How long an order works. */
-export type TimeInForce = "day" | "gtc" | "ioc" | "fok" | "opg" | "cls";
-
 /** An order to place. Exactly one of `qty` and `notional`. */
 export interface OrderRequest {
   /** The caller's id for the order, unique forever at the broker. */
@@ -112,68 +130,6 @@ export interface OrderRequest {
   limitPrice?: Decimal;
   /** Allow execution outside regular hours (limit day orders). */
   extendedHours?: boolean;
-}
-
-/** An order's status at the broker. */
-export type BrokerOrderStatus =
-  | "pending_new"
-  | "accepted"
-  | "new"
-  | "partially_filled"
-  | "filled"
-  | "done_for_day"
-  | "canceled"
-  | "expired"
-  | "replaced"
-  | "pending_cancel"
-  | "pending_replace"
-  | "rejected"
-  | "suspended"
-  | "stopped"
-  | "calculated"
-  | "held"
-  | "accepted_for_bidding";
-
-/** Every broker order status. */
-export const BROKER_ORDER_STATUSES: readonly BrokerOrderStatus[] = [
-  "pending_new",
-  "accepted",
-  "new",
-  "partially_filled",
-  "filled",
-  "done_for_day",
-  "canceled",
-  "expired",
-  "replaced",
-  "pending_cancel",
-  "pending_replace",
-  "rejected",
-  "suspended",
-  "stopped",
-  "calculated",
-  "held",
-  "accepted_for_bidding",
-];
-
-/** The statuses after which an order never works again. */
-export const FINAL_BROKER_STATUSES: ReadonlySet<BrokerOrderStatus> = new Set<BrokerOrderStatus>([
-  "filled",
-  "canceled",
-  "expired",
-  "replaced",
-  "rejected",
-  "done_for_day",
-  "calculated",
-]);
-
-/**
- * Whether a broker status is final (the order will not work again).
- *
- * @param status - a broker status
- * @returns true for `filled`, `canceled`, `expired`, `replaced`, `rejected`, `done_for_day`, `calculated`
- */
-export function isFinalBrokerStatus(status: BrokerOrderStatus): boolean {
-  return FINAL_BROKER_STATUSES.has(status);
 }
 
 /** An order as the broker sees it. */
@@ -210,51 +166,6 @@ export interface OrderSnapshot {
   rejectReason?: string;
 }
 
-/** The kind of an order update. */
-export type OrderUpdateEvent =
-  | "pending_new"
-  | "new"
-  | "accepted"
-  | "fill"
-  | "partial_fill"
-  | "canceled"
-  | "expired"
-  | "done_for_day"
-  | "replaced"
-  | "rejected"
-  | "pending_cancel"
-  | "pending_replace"
-  | "stopped"
-  | "suspended"
-  | "calculated"
-  | "held"
-  | "order_cancel_rejected"
-  | "order_replace_rejected"
-  | "restated";
-
-/** Every order update event. */
-export const ORDER_UPDATE_EVENTS: readonly OrderUpdateEvent[] = [
-  "pending_new",
-  "new",
-  "accepted",
-  "fill",
-  "partial_fill",
-  "canceled",
-  "expired",
-  "done_for_day",
-  "replaced",
-  "rejected",
-  "pending_cancel",
-  "pending_replace",
-  "stopped",
-  "suspended",
-  "calculated",
-  "held",
-  "order_cancel_rejected",
-  "order_replace_rejected",
-  "restated",
-];
-
 /** This fill's own quantity and price (not cumulative). */
 export interface OrderFill {
   /** Shares in this fill. */
@@ -276,9 +187,6 @@ export interface OrderUpdate {
   /** For `fill` and `partial_fill`: this fill. */
   fill?: OrderFill;
 }
-
-/** The stream's connection state. */
-export type StreamStatus = "connecting" | "connected" | "disconnected" | "reconnecting";
 
 /** Receives order updates. */
 export interface OrderUpdateListener {

@@ -17,15 +17,20 @@ import {
   type AccountSnapshot,
   type AssetRules,
   BROKER_METHODS,
-  BROKER_ORDER_STATUSES,
   type BrokerPort,
   type MarketClock,
-  ORDER_UPDATE_EVENTS,
   type OrderRequest,
   type OrderSnapshot,
   type OrderUpdate,
   type PositionSnapshot,
 } from "./broker-port.js";
+import {
+  BROKER_ORDER_STATUSES,
+  ORDER_SIDES,
+  ORDER_TYPES,
+  ORDER_UPDATE_EVENTS,
+  TIMES_IN_FORCE,
+} from "./vocabulary.js";
 
 /** An injected {@link BrokerPort}: every method of the contract. */
 export const zBrokerPort = zWithMethods<BrokerPort>("a BrokerPort", [
@@ -90,10 +95,10 @@ export const MarketClockSchema = z.object({
   asOf: zDate,
 });
 
-const SideSchema = z.enum(["buy", "sell"]);
-const TypeSchema = z.enum(["market", "limit"]);
-const TifSchema = z.enum(["day", "gtc", "ioc", "fok", "opg", "cls"]);
-const StatusSchema = z.enum(BROKER_ORDER_STATUSES as [string, ...string[]]);
+const SideSchema = z.enum(ORDER_SIDES);
+const TypeSchema = z.enum(ORDER_TYPES);
+const TifSchema = z.enum(TIMES_IN_FORCE);
+const StatusSchema = z.enum(BROKER_ORDER_STATUSES);
 
 /** Schema of an {@link OrderSnapshot}. */
 export const OrderSnapshotSchema = z
@@ -131,7 +136,7 @@ const FillSchema = z.object({
 
 /** Schema of an {@link OrderUpdate}. */
 export const OrderUpdateSchema = z.object({
-  event: z.enum(ORDER_UPDATE_EVENTS as [string, ...string[]]),
+  event: z.enum(ORDER_UPDATE_EVENTS),
   order: OrderSnapshotSchema,
   at: zDate,
   fill: optional(FillSchema),

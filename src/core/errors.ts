@@ -1,32 +1,18 @@
 /**
- * Why a broker refused or failed a call. See DESIGN.md's contract for what each means.
+ * Every reason a broker refuses or fails a call, in a stable order. See DESIGN.md's contract
+ * for what each means.
  *
  * @remarks
  * `unavailable` means the request certainly did not take effect (5xx, refused connection);
  * `ambiguous` means it may have (timeout or connection lost after sending): an ambiguous
  * submit must be looked up by client order id before anything is sent again.
+ *
+ * @example
+ * ```ts
+ * const retryable = BROKER_ERROR_CODES.filter((c) => new BrokerError(c, "x").retryable);
+ * ```
  */
-export type BrokerErrorCode =
-  | "insufficient_buying_power"
-  | "insufficient_quantity"
-  | "wash_trade"
-  | "min_notional"
-  | "not_fractionable"
-  | "duplicate_client_order_id"
-  | "invalid_order"
-  | "not_found"
-  | "not_cancelable"
-  | "market_closed"
-  | "rate_limited"
-  | "unavailable"
-  | "ambiguous"
-  | "unauthorized"
-  | "forbidden"
-  | "protocol"
-  | "rejected";
-
-/** Every broker error code, in a stable order. */
-export const BROKER_ERROR_CODES: readonly BrokerErrorCode[] = [
+export const BROKER_ERROR_CODES = [
   "insufficient_buying_power",
   "insufficient_quantity",
   "wash_trade",
@@ -44,28 +30,41 @@ export const BROKER_ERROR_CODES: readonly BrokerErrorCode[] = [
   "forbidden",
   "protocol",
   "rejected",
-];
+] as const;
+
+/** Why a broker refused or failed a call: one of {@link BROKER_ERROR_CODES}. */
+export type BrokerErrorCode = (typeof BROKER_ERROR_CODES)[number];
 
 /**
  * Codes of ordersafe's own errors: `validation` (bad input, nothing done), `invalid_state`
  * (a call the object cannot take now), `halted` (the circuit breaker is open), `aborted`
  * (the caller's signal), `config` (a setup problem such as a missing credential),
  * `unsettled` (a position or account read never showed the fills the library knows, within
- * the bound), `journal_locked` (another live process holds the account's journal), `journal_corrupt`
- * (a journal line that is not the last fails its checksum or schema), `journal_io` (a
- * journal read, write or sync failed), and every {@link BrokerErrorCode}.
+ * the bound), `journal_locked` (another live process holds the account's journal),
+ * `journal_corrupt` (a journal line that is not the last fails its checksum or schema),
+ * `journal_io` (a journal read, write or sync failed), and every {@link BrokerErrorCode}, in a
+ * stable order.
+ *
+ * @example
+ * ```ts
+ * ORDERSAFE_ERROR_CODES.includes("validation"); // true
+ * ```
  */
-export type OrdersafeErrorCode =
-  | "validation"
-  | "invalid_state"
-  | "halted"
-  | "aborted"
-  | "config"
-  | "unsettled"
-  | "journal_locked"
-  | "journal_corrupt"
-  | "journal_io"
-  | BrokerErrorCode;
+export const ORDERSAFE_ERROR_CODES = [
+  "validation",
+  "invalid_state",
+  "halted",
+  "aborted",
+  "config",
+  "unsettled",
+  "journal_locked",
+  "journal_corrupt",
+  "journal_io",
+  ...BROKER_ERROR_CODES,
+] as const;
+
+/** The code of any ordersafe error: one of {@link ORDERSAFE_ERROR_CODES}. */
+export type OrdersafeErrorCode = (typeof ORDERSAFE_ERROR_CODES)[number];
 
 const BRAND = Symbol.for("ordersafe.error");
 const BROKER_BRAND = Symbol.for("ordersafe.broker-error");

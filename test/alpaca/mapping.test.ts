@@ -1,8 +1,10 @@
+import type { trading } from "@alpacahq/alpaca-trade-api";
 import fc from "fast-check";
 import { BROKER_ORDER_STATUSES, Decimal, isOrdersafeError, ORDER_UPDATE_EVENTS } from "ordersafe";
 import {
   ALPACA_ORDER_STATUS,
   ALPACA_TRADE_EVENT,
+  type AlpacaOrderStatus,
   createAlpacaBroker,
   mapAlpacaAccount,
   mapAlpacaAsset,
@@ -10,7 +12,7 @@ import {
   mapAlpacaTradeUpdate,
 } from "ordersafe/alpaca";
 import { VirtualClock } from "ordersafe/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { KEY, type Rig, SECRET, startRig, until } from "./fake-alpaca.js";
 
 const wireOrder = {
@@ -34,6 +36,10 @@ describe("mapping tables", () => {
   it("every ordersafe status and event has an Alpaca source", () => {
     expect(new Set(Object.values(ALPACA_ORDER_STATUS))).toEqual(new Set(BROKER_ORDER_STATUSES));
     expect(new Set(Object.values(ALPACA_TRADE_EVENT))).toEqual(new Set(ORDER_UPDATE_EVENTS));
+  });
+
+  it("the status table covers exactly the SDK's OrderStatus", () => {
+    expectTypeOf<AlpacaOrderStatus>().toEqualTypeOf<trading.OrderStatus>();
   });
 
   it("maps an order with nanosecond and offset timestamps; unknown values are protocol errors", () => {

@@ -1,13 +1,16 @@
 import {
   BROKER_ERROR_CODES,
   BrokerError,
+  type BrokerErrorCode,
   isBrokerError,
   isOrdersafeError,
   isValidationError,
+  ORDERSAFE_ERROR_CODES,
   OrdersafeError,
+  type OrdersafeErrorCode,
   ValidationError,
 } from "ordersafe";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 
 describe("errors", () => {
   it("prefixes messages and carries code, retryable, details and cause", () => {
@@ -58,5 +61,33 @@ describe("errors", () => {
     expect(isOrdersafeError(new Error("plain"))).toBe(false);
     expect(isOrdersafeError(null)).toBe(false);
     expect(isOrdersafeError("string")).toBe(false);
+  });
+
+  it("error codes: the contract's seventeen broker codes, then ordersafe's own five", () => {
+    expectTypeOf<BrokerErrorCode>().toEqualTypeOf<
+      | "insufficient_buying_power"
+      | "insufficient_quantity"
+      | "wash_trade"
+      | "min_notional"
+      | "not_fractionable"
+      | "duplicate_client_order_id"
+      | "invalid_order"
+      | "not_found"
+      | "not_cancelable"
+      | "market_closed"
+      | "rate_limited"
+      | "unavailable"
+      | "ambiguous"
+      | "unauthorized"
+      | "forbidden"
+      | "protocol"
+      | "rejected"
+    >();
+    expectTypeOf<OrdersafeErrorCode>().toEqualTypeOf<
+      "validation" | "invalid_state" | "halted" | "aborted" | "config" | BrokerErrorCode
+    >();
+    expect(new Set(BROKER_ERROR_CODES).size).toBe(17);
+    expect(new Set(ORDERSAFE_ERROR_CODES).size).toBe(22);
+    expect(ORDERSAFE_ERROR_CODES.slice(5)).toEqual([...BROKER_ERROR_CODES]);
   });
 });
