@@ -277,7 +277,9 @@ export function mapAlpacaAsset(raw: unknown): AssetRules {
       minNotional: ALPACA_MIN_NOTIONAL,
     },
   ]);
-  return rules as AssetRules;
+  // One asset in, one out (parseAssetRules throws rather than drop an element).
+  if (rules === undefined) throw protocol("asset", "no rules");
+  return rules;
 }
 
 /**

@@ -220,7 +220,7 @@ function parseReply<S extends z.ZodType>(schema: S, raw: unknown, what: string):
  * @throws BrokerError (`protocol`) naming the malformed field
  */
 export function parseAccountSnapshot(raw: unknown): AccountSnapshot {
-  return parseReply(AccountSnapshotSchema, raw, "account") as AccountSnapshot;
+  return parseReply(AccountSnapshotSchema, raw, "account");
 }
 
 /**
@@ -232,7 +232,7 @@ export function parseAccountSnapshot(raw: unknown): AccountSnapshot {
  *   `qtyAvailable`, `qtyAvailable > qty`, …)
  */
 export function parsePositionSnapshot(raw: unknown): PositionSnapshot {
-  return parseReply(PositionSnapshotSchema, raw, "position") as PositionSnapshot;
+  return parseReply(PositionSnapshotSchema, raw, "position");
 }
 
 /**
@@ -243,7 +243,7 @@ export function parsePositionSnapshot(raw: unknown): PositionSnapshot {
  * @throws BrokerError (`protocol`)
  */
 export function parsePositionSnapshots(raw: unknown): PositionSnapshot[] {
-  const list = parseReply(z.array(PositionSnapshotSchema), raw, "positions") as PositionSnapshot[];
+  const list = parseReply(z.array(PositionSnapshotSchema), raw, "positions");
   assertUnique(
     list.map((p) => p.symbol),
     "positions",
@@ -259,7 +259,7 @@ export function parsePositionSnapshots(raw: unknown): PositionSnapshot[] {
  * @throws BrokerError (`protocol`)
  */
 export function parseAssetRules(raw: unknown): AssetRules[] {
-  const list = parseReply(z.array(AssetRulesSchema), raw, "assets") as AssetRules[];
+  const list = parseReply(z.array(AssetRulesSchema), raw, "assets");
   assertUnique(
     list.map((a) => a.symbol),
     "assets",
@@ -276,10 +276,7 @@ export function parseAssetRules(raw: unknown): AssetRules[] {
  */
 export function parseLatestPrices(raw: unknown): Map<string, Decimal> {
   const entries = raw instanceof Map ? Object.fromEntries(raw) : raw;
-  const record = parseReply(z.record(zSymbol, zPositiveDecimal), entries, "prices") as Record<
-    string,
-    Decimal
-  >;
+  const record = parseReply(z.record(zSymbol, zPositiveDecimal), entries, "prices");
   return new Map(Object.entries(record));
 }
 
@@ -291,7 +288,7 @@ export function parseLatestPrices(raw: unknown): Map<string, Decimal> {
  * @throws BrokerError (`protocol`)
  */
 export function parseMarketClock(raw: unknown): MarketClock {
-  return parseReply(MarketClockSchema, raw, "clock") as MarketClock;
+  return parseReply(MarketClockSchema, raw, "clock");
 }
 
 /**
@@ -302,7 +299,7 @@ export function parseMarketClock(raw: unknown): MarketClock {
  * @throws BrokerError (`protocol`)
  */
 export function parseOrderSnapshot(raw: unknown): OrderSnapshot {
-  return parseReply(OrderSnapshotSchema, raw, "order") as OrderSnapshot;
+  return parseReply(OrderSnapshotSchema, raw, "order");
 }
 
 /**
@@ -313,7 +310,7 @@ export function parseOrderSnapshot(raw: unknown): OrderSnapshot {
  * @throws BrokerError (`protocol`)
  */
 export function parseOrderSnapshots(raw: unknown): OrderSnapshot[] {
-  return parseReply(z.array(OrderSnapshotSchema), raw, "orders") as OrderSnapshot[];
+  return parseReply(z.array(OrderSnapshotSchema), raw, "orders");
 }
 
 /**
@@ -324,7 +321,7 @@ export function parseOrderSnapshots(raw: unknown): OrderSnapshot[] {
  * @throws BrokerError (`protocol`)
  */
 export function parseOrderUpdate(raw: unknown): OrderUpdate {
-  return parseReply(OrderUpdateSchema, raw, "order update") as OrderUpdate;
+  return parseReply(OrderUpdateSchema, raw, "order update");
 }
 
 /**
@@ -335,7 +332,7 @@ export function parseOrderUpdate(raw: unknown): OrderUpdate {
  * @throws ValidationError (`validation`) naming the offending field
  */
 export function parseOrderRequest(raw: unknown): OrderRequest {
-  return parseInput(OrderRequestSchema, raw, "order") as OrderRequest;
+  return parseInput(OrderRequestSchema, raw, "order");
 }
 
 function assertUnique(symbols: string[], what: string): void {
