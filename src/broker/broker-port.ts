@@ -8,8 +8,13 @@ import type {
   TimeInForce,
 } from "./vocabulary.js";
 
+// The list of calls is derived from the method table, which sits with the schemas it checks
+// replies with.
+export { BROKER_METHODS } from "./schemas.js";
 export {
+  BROKER_CALL_KINDS,
   BROKER_ORDER_STATUSES,
+  type BrokerCallKind,
   type BrokerOrderStatus,
   FINAL_BROKER_STATUSES,
   isFinalBrokerStatus,
@@ -203,7 +208,9 @@ export interface Subscription {
 }
 
 /**
- * The name of a `BrokerPort` method the simulated broker counts and can fault.
+ * The name of a `BrokerPort` call: every method but `subscribeOrderUpdates`. These are the
+ * calls the wrappers of a port (the reply checker, call counters) forward and the simulated
+ * broker counts and can fault; `BROKER_METHOD_TABLE` says how each is called and checked.
  *
  * @example
  * ```ts
@@ -211,42 +218,27 @@ export interface Subscription {
  * broker.script({ kind: "unavailable", method });
  * ```
  */
-export type BrokerMethod =
-  | "getAccount"
-  | "getPositions"
-  | "getPosition"
-  | "getAssets"
-  | "getLatestPrices"
-  | "getClock"
-  | "submitOrder"
-  | "getOrder"
-  | "getOrderByClientOrderId"
-  | "listOpenOrders"
-  | "cancelOrder"
-  | "closePosition";
+export type BrokerMethod = Exclude<keyof BrokerPort, "id" | "capabilities" | "subscribeOrderUpdates">;
 
 /**
- * Every {@link BrokerMethod}, in a stable order.
+ * The arguments of each {@link BrokerMethod}, by name.
  *
  * @example
  * ```ts
- * for (const m of BROKER_METHODS) console.log(m, counts[m]);
+ * const args: BrokerCallArgs["getOrder"] = ["order-id", { signal }];
  * ```
  */
-export const BROKER_METHODS: readonly BrokerMethod[] = [
-  "getAccount",
-  "getPositions",
-  "getPosition",
-  "getAssets",
-  "getLatestPrices",
-  "getClock",
-  "submitOrder",
-  "getOrder",
-  "getOrderByClientOrderId",
-  "listOpenOrders",
-  "cancelOrder",
-  "closePosition",
-];
+export type BrokerCallArgs = { [M in BrokerMethod]: Parameters<NonNullable<BrokerPort[M]>> };
+
+/**
+ * What each {@link BrokerMethod} resolves to, by name.
+ *
+ * @example
+ * ```ts
+ * const order: BrokerCallReplies["submitOrder"] = await broker.submitOrder(request);
+ * ```
+ */
+export type BrokerCallReplies = { [M in BrokerMethod]: Awaited<ReturnType<NonNullable<BrokerPort[M]>>> };
 
 /**
  * The one interface through which ordersafe reaches a broker. Implement it for your own

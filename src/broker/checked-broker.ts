@@ -1,29 +1,94 @@
-import type { Decimal } from "../core/decimal.js";
 import type {
-  AccountSnapshot,
-  AssetRules,
+  BrokerCallArgs,
+  BrokerCallReplies,
+  BrokerMethod,
   BrokerPort,
-  CallOptions,
-  MarketClock,
-  OrderRequest,
-  OrderSnapshot,
+  OrderUpdate,
   OrderUpdateListener,
-  PositionSnapshot,
   Subscription,
 } from "./broker-port.js";
-import {
-  parseAccountSnapshot,
-  parseAssetRules,
-  parseLatestPrices,
-  parseMarketClock,
-  parseOrderSnapshot,
-  parseOrderSnapshots,
-  parseOrderUpdate,
-  parsePositionSnapshot,
-  parsePositionSnapshots,
-} from "./schemas.js";
+import { BROKER_METHOD_TABLE, BROKER_METHODS, parseOrderUpdate, zBrokerPort } from "./schemas.js";
 
 const CHECKED = Symbol.for("ordersafe.checked-broker");
+
+/**
+ * What a wrapper does around one call of the port it wraps: `call` runs the port's method
+ * (looked up when the call is made) with the caller's arguments.
+ */
+export type BrokerCallWrapper = <M extends BrokerMethod>(
+  method: M,
+  call: () => Promise<BrokerCallReplies[M]>,
+) => Promise<BrokerCallReplies[M]>;
+
+/** How {@link wrapBrokerPort} wraps a port. */
+export interface BrokerPortWrapping {
+  /** Runs around every call of a {@link BrokerMethod}. */
+  call: BrokerCallWrapper;
+  /** Replaces `subscribeOrderUpdates`; by default the port's own is called. */
+  subscribe?: (listener: OrderUpdateListener) => Subscription;
+}
+
+/** The port's calls as optional members, so each is read with its own signature. */
+type PortCalls = { [M in BrokerMethod]?: (...args: BrokerCallArgs[M]) => Promise<BrokerCallReplies[M]> };
+
+/**
+ * Builds a port that forwards to `port` through `wrapping`, one member per row of
+ * `BROKER_METHOD_TABLE`: every required member, and an optional member only when `port` has
+ * it. `id` and `capabilities` are read from `port` each time.
+ *
+ * @param port - the port to wrap
+ * @param wrapping - what runs around each call, and optionally the subscription
+ * @returns the wrapping port
+ * @example
+ * ```ts
+ * let calls = 0;
+ * const counted = wrapBrokerPort(port, { call: (_method, call) => (calls++, call()) });
+ * ```
+ */
+export function wrapBrokerPort(port: BrokerPort, wrapping: BrokerPortWrapping): BrokerPort {
+  const calls: PortCalls = port;
+  const members: Partial<Record<BrokerMethod, unknown>> = {};
+  for (const method of BROKER_METHODS) {
+    const optional = BROKER_METHOD_TABLE[method].capability !== undefined;
+    if (!optional || calls[method] !== undefined) members[method] = forward(calls, method, wrapping.call);
+  }
+  const wrapped = Object.assign(
+    {
+      get id() {
+        return port.id;
+      },
+      get capabilities() {
+        return port.capabilities;
+      },
+    },
+    members,
+    {
+      subscribeOrderUpdates:
+        wrapping.subscribe ?? ((l: OrderUpdateListener) => port.subscribeOrderUpdates(l)),
+    },
+  );
+  // Every required member was just set; the shape check lets the compiler see it.
+  return zBrokerPort.parse(wrapped);
+}
+
+function forward<M extends BrokerMethod>(
+  calls: PortCalls,
+  method: M,
+  wrap: BrokerCallWrapper,
+): (...args: BrokerCallArgs[M]) => Promise<BrokerCallReplies[M]> {
+  // A required member the port lacks fails when called, as calling the port would.
+  return (...args) => wrap(method, () => calls[method]!(...args));
+}
+
+/** Checks each reply with its row's parse helper; a reply that carries nothing passes as is. */
+const checkReply: BrokerCallWrapper = (method, call) => {
+  const parse = BROKER_METHOD_TABLE[method].reply;
+  return parse === null ? call() : parseAfter(parse, call);
+};
+
+async function parseAfter<T>(parse: (raw: unknown) => T, call: () => Promise<unknown>): Promise<T> {
+  return parse(await call());
+}
 
 /**
  * Wraps a port so that every value it returns or pushes is checked by the schemas: a
@@ -31,6 +96,7 @@ const CHECKED = Symbol.for("ordersafe.checked-broker");
  * ledger. Every ordersafe service wraps the port it is given; wrapping twice is a no-op.
  *
  * @param port - any `BrokerPort`
+ * @param onInvalidUpdate - told of each pushed update that failed its schema
  * @returns a port with the same behaviour whose replies are checked
  * @remarks A malformed pushed update is dropped (and reported to `onInvalidUpdate`): the
  *   tracker's REST checks recover the order's true state.
@@ -43,57 +109,14 @@ export function checkBroker(
   port: BrokerPort,
   onInvalidUpdate: (error: unknown) => void = () => {},
 ): BrokerPort {
-  if ((port as unknown as Record<symbol, unknown>)[CHECKED] === true) return port;
-  const checked: BrokerPort = {
-    get id() {
-      return port.id;
-    },
-    get capabilities() {
-      return port.capabilities;
-    },
-    async getAccount(opts?: CallOptions): Promise<AccountSnapshot> {
-      return parseAccountSnapshot(await port.getAccount(opts));
-    },
-    async getPositions(opts?: CallOptions): Promise<PositionSnapshot[]> {
-      return parsePositionSnapshots(await port.getPositions(opts));
-    },
-    async getPosition(symbol: string, opts?: CallOptions): Promise<PositionSnapshot | null> {
-      const p = await port.getPosition(symbol, opts);
-      return p === null || p === undefined ? null : parsePositionSnapshot(p);
-    },
-    async getAssets(symbols: readonly string[], opts?: CallOptions): Promise<AssetRules[]> {
-      return parseAssetRules(await port.getAssets(symbols, opts));
-    },
-    async getLatestPrices(symbols: readonly string[], opts?: CallOptions): Promise<Map<string, Decimal>> {
-      return parseLatestPrices(await port.getLatestPrices(symbols, opts));
-    },
-    async getClock(opts?: CallOptions): Promise<MarketClock> {
-      return parseMarketClock(await port.getClock(opts));
-    },
-    async submitOrder(request: OrderRequest, opts?: CallOptions): Promise<OrderSnapshot> {
-      return parseOrderSnapshot(await port.submitOrder(request, opts));
-    },
-    async getOrder(orderId: string, opts?: CallOptions): Promise<OrderSnapshot | null> {
-      const o = await port.getOrder(orderId, opts);
-      return o === null || o === undefined ? null : parseOrderSnapshot(o);
-    },
-    async getOrderByClientOrderId(clientOrderId: string, opts?: CallOptions): Promise<OrderSnapshot | null> {
-      const o = await port.getOrderByClientOrderId(clientOrderId, opts);
-      return o === null || o === undefined ? null : parseOrderSnapshot(o);
-    },
-    async listOpenOrders(opts?: CallOptions): Promise<OrderSnapshot[]> {
-      return parseOrderSnapshots(await port.listOpenOrders(opts));
-    },
-    cancelOrder(orderId: string, opts?: CallOptions): Promise<void> {
-      return port.cancelOrder(orderId, opts);
-    },
-    async closePosition(symbol: string, opts?: CallOptions): Promise<OrderSnapshot> {
-      return parseOrderSnapshot(await port.closePosition(symbol, opts));
-    },
-    subscribeOrderUpdates(listener: OrderUpdateListener): Subscription {
-      return port.subscribeOrderUpdates({
+  const seen: BrokerPort & { readonly [CHECKED]?: true } = port;
+  if (seen[CHECKED] === true) return port;
+  const checked = wrapBrokerPort(port, {
+    call: checkReply,
+    subscribe: (listener) =>
+      port.subscribeOrderUpdates({
         onUpdate(raw) {
-          let update: ReturnType<typeof parseOrderUpdate>;
+          let update: OrderUpdate;
           try {
             update = parseOrderUpdate(raw);
           } catch (error) {
@@ -103,9 +126,8 @@ export function checkBroker(
           listener.onUpdate(update);
         },
         onStatus: (status) => listener.onStatus?.(status),
-      });
-    },
-  };
+      }),
+  });
   Object.defineProperty(checked, CHECKED, { value: true });
   return checked;
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Decimal } from "../core/decimal.js";
 import { BrokerError } from "../core/errors.js";
+import { isKeyOf } from "../core/guards.js";
 import {
   describeIssues,
   findForbiddenKey,
@@ -13,30 +14,27 @@ import {
   zSymbol,
   zWithMethods,
 } from "../core/validation.js";
-import {
-  type AccountSnapshot,
-  type AssetRules,
-  BROKER_METHODS,
-  type BrokerPort,
-  type MarketClock,
-  type OrderRequest,
-  type OrderSnapshot,
-  type OrderUpdate,
-  type PositionSnapshot,
+import type {
+  AccountSnapshot,
+  AssetRules,
+  BrokerCallReplies,
+  BrokerCapabilities,
+  BrokerMethod,
+  BrokerPort,
+  MarketClock,
+  OrderRequest,
+  OrderSnapshot,
+  OrderUpdate,
+  PositionSnapshot,
 } from "./broker-port.js";
 import {
   BROKER_ORDER_STATUSES,
+  type BrokerCallKind,
   ORDER_SIDES,
   ORDER_TYPES,
   ORDER_UPDATE_EVENTS,
   TIMES_IN_FORCE,
 } from "./vocabulary.js";
-
-/** An injected {@link BrokerPort}: every method of the contract. */
-export const zBrokerPort = zWithMethods<BrokerPort>("a BrokerPort", [
-  ...BROKER_METHODS,
-  "subscribeOrderUpdates",
-]);
 
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === null ? undefined : v), schema.optional());
@@ -346,3 +344,78 @@ function assertUnique(symbols: string[], what: string): void {
     seen.add(s);
   }
 }
+
+/**
+ * Checks a reply that may be null (a lookup that found nothing) with `parse`.
+ *
+ * @param parse - the parse helper of a found value
+ * @returns a parser that returns null for null or undefined and checks anything else
+ */
+function nullOr<T>(parse: (raw: unknown) => T): (raw: unknown) => T | null {
+  return (raw) => (raw === null || raw === undefined ? null : parse(raw));
+}
+
+/** How one port call is made and its reply checked: a row of {@link BROKER_METHOD_TABLE}. */
+export interface BrokerMethodSpec<M extends BrokerMethod> {
+  /** `read` only looks; `write` may change state at the broker (an answer lost in flight: `ambiguous`). */
+  readonly kind: BrokerCallKind;
+  /**
+   * For an optional member of the port: the capability that announces it. Wrappers forward
+   * an optional member only when the port has it. Absent for the required members.
+   */
+  readonly capability?: keyof BrokerCapabilities;
+  /**
+   * Checks the port's reply and returns it as the contract types it (a malformed reply is
+   * `BrokerError("protocol")`); null for a reply that carries nothing, which is passed on
+   * as the port resolved it.
+   */
+  readonly reply: ((raw: unknown) => BrokerCallReplies[M]) | null;
+}
+
+/** A row for every {@link BrokerMethod}: the compiler refuses a missing or an unknown one. */
+export type BrokerMethodTable = { readonly [M in BrokerMethod]: BrokerMethodSpec<M> };
+
+/**
+ * Every port call, in a stable order: whether it reads or writes, whether it is an optional
+ * member (and the capability announcing it), and the parse helper that checks its reply.
+ * {@link BROKER_METHODS}, {@link zBrokerPort}, `checkBroker` and every other wrapper of a
+ * port are derived from it, so a new member of the contract is one row here.
+ *
+ * @example
+ * ```ts
+ * BROKER_METHOD_TABLE.cancelOrder.kind; // "write"
+ * BROKER_METHOD_TABLE.getOrder.reply?.(null); // null: the broker does not know the order
+ * ```
+ */
+export const BROKER_METHOD_TABLE: BrokerMethodTable = {
+  getAccount: { kind: "read", reply: parseAccountSnapshot },
+  getPositions: { kind: "read", reply: parsePositionSnapshots },
+  getPosition: { kind: "read", reply: nullOr(parsePositionSnapshot) },
+  getAssets: { kind: "read", reply: parseAssetRules },
+  getLatestPrices: { kind: "read", reply: parseLatestPrices },
+  getClock: { kind: "read", reply: parseMarketClock },
+  submitOrder: { kind: "write", reply: parseOrderSnapshot },
+  getOrder: { kind: "read", reply: nullOr(parseOrderSnapshot) },
+  getOrderByClientOrderId: { kind: "read", reply: nullOr(parseOrderSnapshot) },
+  listOpenOrders: { kind: "read", reply: parseOrderSnapshots },
+  cancelOrder: { kind: "write", reply: null },
+  closePosition: { kind: "write", reply: parseOrderSnapshot },
+};
+
+/**
+ * Every {@link BrokerMethod}, in the table's stable order.
+ *
+ * @example
+ * ```ts
+ * for (const m of BROKER_METHODS) console.log(m, counts[m]);
+ * ```
+ */
+export const BROKER_METHODS: readonly BrokerMethod[] = Object.keys(BROKER_METHOD_TABLE).filter((m) =>
+  isKeyOf(BROKER_METHOD_TABLE, m),
+);
+
+/** An injected {@link BrokerPort}: every required method of the contract. */
+export const zBrokerPort = zWithMethods<BrokerPort>("a BrokerPort", [
+  ...BROKER_METHODS.filter((m) => BROKER_METHOD_TABLE[m].capability === undefined),
+  "subscribeOrderUpdates",
+]);

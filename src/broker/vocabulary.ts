@@ -142,3 +142,16 @@ export type OrderUpdateEvent = (typeof ORDER_UPDATE_EVENTS)[number];
 export const STREAM_STATUSES = ["connecting", "connected", "disconnected", "reconnecting"] as const;
 /** The stream's connection state. */
 export type StreamStatus = (typeof STREAM_STATUSES)[number];
+
+/**
+ * Every kind of port call: a `read` only looks; a `write` may change state at the broker, so
+ * a write whose answer is lost may have taken effect (`ambiguous`).
+ *
+ * @example
+ * ```ts
+ * const kind: BrokerCallKind = BROKER_METHOD_TABLE.submitOrder.kind; // "write"
+ * ```
+ */
+export const BROKER_CALL_KINDS = ["read", "write"] as const;
+/** Whether a port call only reads or may change state at the broker. */
+export type BrokerCallKind = (typeof BROKER_CALL_KINDS)[number];

@@ -1,4 +1,5 @@
 import {
+  BROKER_METHODS,
   type BrokerPort,
   checkBroker,
   Decimal,
@@ -129,5 +130,67 @@ describe("checkBroker", () => {
     expect(invalid).toHaveLength(1);
     expect(isBrokerError(invalid[0], "protocol")).toBe(true);
     expect(statuses).toEqual(["connected"]);
+  });
+});
+
+describe("checkBroker forwarding", () => {
+  it("calls the port's method of the moment, on the port, with the caller's arguments", async () => {
+    const { port } = portReturning({ getOrder: goodOrder });
+    const safe = checkBroker(port);
+    const seen: unknown[] = [];
+    // A method replaced after wrapping (a spy, a patched port) is the one called.
+    Object.assign(port, {
+      getOrder(this: unknown, ...args: unknown[]) {
+        seen.push(this, ...args);
+        return Promise.resolve(goodOrder);
+      },
+    });
+    const signal = new AbortController().signal;
+    expect((await safe.getOrder("o1", { signal }))?.id).toBe("o1");
+    expect(seen).toEqual([port, "o1", { signal }]);
+  });
+
+  it("passes cancelOrder's reply on as the port resolved it, and its failures as they came", async () => {
+    const { port } = portReturning({ cancelOrder: "accepted" });
+    const safe = checkBroker(port);
+    await expect(safe.cancelOrder("o1")).resolves.toBe("accepted");
+    Object.assign(port, {
+      cancelOrder() {
+        throw new Error("thrown before any promise");
+      },
+    });
+    // A synchronous throw stays synchronous, exactly as the port threw it.
+    expect(() => safe.cancelOrder("o1")).toThrow("thrown before any promise");
+  });
+
+  it("turns a synchronous throw of a checked call into a rejection", async () => {
+    const { port } = portReturning({});
+    Object.assign(port, {
+      getAccount() {
+        throw new Error("sync");
+      },
+    });
+    const call = checkBroker(port).getAccount();
+    expect(call).toBeInstanceOf(Promise);
+    await expect(call).rejects.toThrow("sync");
+  });
+
+  it("reads id and capabilities from the port each time", () => {
+    const { port } = portReturning({});
+    const safe = checkBroker(port);
+    const capabilities = {
+      fractional: false,
+      notionalOrders: false,
+      closePosition: false,
+      orderUpdates: false,
+    };
+    Object.assign(port, { id: "renamed", capabilities });
+    expect(safe.id).toBe("renamed");
+    expect(safe.capabilities).toBe(capabilities);
+  });
+
+  it("has every member of the contract, in the contract's order", () => {
+    const safe = checkBroker(portReturning({}).port);
+    expect(Object.keys(safe)).toEqual(["id", "capabilities", ...BROKER_METHODS, "subscribeOrderUpdates"]);
   });
 });
