@@ -52,21 +52,24 @@ describe("credentials never appear in errors or logs", () => {
     });
     errors.push(await caught(rig.broker.submitOrder(req("x1")))); // 403 buying power
     // A server that echoes the credentials in its messages.
+    // Each fault names its request: a late request of an earlier step (the timed-out submit
+    // reaching the server after the client gave up) must not take it.
     rig.server.script({
       kind: "reply",
+      path: "/v2/account",
       status: 422,
       body: { code: 40010001, message: `bad key ${KEY} / ${SECRET}` },
     });
     errors.push(await caught(rig.broker.getAccount()));
-    rig.server.script({ kind: "reply", status: 500, body: `upstream said ${SECRET}` });
+    rig.server.script({ kind: "reply", path: "/v2/account", status: 500, body: `upstream said ${SECRET}` });
     errors.push(await caught(rig.broker.getAccount()));
-    rig.server.script({ kind: "drop", method: "POST" });
+    rig.server.script({ kind: "drop", method: "POST", path: "/v2/orders" });
     errors.push(await caught(rig.broker.submitOrder(req("x2"))));
-    rig.server.script({ kind: "slow", ms: 300 });
+    rig.server.script({ kind: "slow", path: "/v2/clock", ms: 300 });
     errors.push(await caught(rig.broker.getClock()));
-    rig.server.script({ kind: "malformed" });
+    rig.server.script({ kind: "malformed", path: "/v2/positions" });
     errors.push(await caught(rig.broker.getPositions()));
-    rig.server.script({ kind: "http_429" });
+    rig.server.script({ kind: "http_429", path: "/v2/positions" });
     errors.push(await caught(rig.broker.getPositions()));
     sub.close();
     await rig.close();
