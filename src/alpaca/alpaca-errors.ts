@@ -1,9 +1,10 @@
+import type { BrokerCallKind } from "../broker/broker-port.js";
 import { abortReason } from "../core/clock.js";
 import { BrokerError, type BrokerErrorCode, isBrokerError } from "../core/errors.js";
 import type { Redactor } from "./redactor.js";
 
 /** Whether a call may change state at the broker (a write) or only reads. */
-export type CallKind = "read" | "write";
+export type CallKind = BrokerCallKind;
 
 /** One row of the error table: an HTTP status, an optional message pattern, a code. */
 export interface AlpacaErrorRule {

@@ -48,3 +48,19 @@ export function isKeyOf<T extends object>(table: T, value: unknown): value is ke
 export function isOneOf<T>(values: readonly T[], value: unknown): value is T {
   return values.some((v) => v === value);
 }
+
+/**
+ * Whether a value is an object with a function under each of the given names: how an
+ * injected port, clock or logger is recognised, since it may come from any library.
+ *
+ * @param value - anything
+ * @param methods - the names that must be functions
+ * @returns true for a non-null object with every method
+ * @example
+ * ```ts
+ * hasMethods(console, ["debug", "info", "warn", "error"]); // true
+ * ```
+ */
+export function hasMethods(value: unknown, methods: readonly string[]): value is UnknownRecord {
+  return isObject(value) && methods.every((m) => typeof value[m] === "function");
+}

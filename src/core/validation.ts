@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Clock } from "./clock.js";
 import { Decimal, isDecimal, toDecimal } from "./decimal.js";
 import { ValidationError, type ValidationIssue } from "./errors.js";
+import { hasMethods } from "./guards.js";
 import type { Logger } from "./logger.js";
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -215,13 +216,9 @@ export const zDate = z.union([z.date(), z.string().datetime({ offset: true })]).
  * @returns the schema
  */
 export function zWithMethods<T>(what: string, methods: readonly string[]) {
-  return z.custom<T>(
-    (v) =>
-      typeof v === "object" &&
-      v !== null &&
-      methods.every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
-    { message: `expected ${what} (with ${methods.join(", ")})` },
-  );
+  return z.custom<T>((v) => hasMethods(v, methods), {
+    message: `expected ${what} (with ${methods.join(", ")})`,
+  });
 }
 
 /** An injected {@link Clock}. */
