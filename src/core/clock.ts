@@ -29,22 +29,29 @@ export const systemClock: Clock = {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise<void>((resolve, reject) => {
+      if (signal === undefined) {
+        startTimer(ms, resolve);
+        return;
+      }
       const onAbort = () => {
         clearTimeout(timer);
-        reject(abortReason(signal as AbortSignal));
+        reject(abortReason(signal));
       };
-      const timer = setTimeout(
-        () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        Math.max(0, ms),
-      );
-      timer.unref?.();
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const timer = startTimer(ms, () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      signal.addEventListener("abort", onAbort, { once: true });
     });
   },
 };
+
+/** An unref'd timer: a pending sleep never keeps the process alive. */
+function startTimer(ms: number, done: () => void): ReturnType<typeof setTimeout> {
+  const timer = setTimeout(done, Math.max(0, ms));
+  timer.unref?.();
+  return timer;
+}
 
 /**
  * The reason an aborted signal carries, or a standard `AbortError` when it has none.

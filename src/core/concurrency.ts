@@ -18,13 +18,16 @@ export async function mapBounded<T, R>(
   f: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
   const out: R[] = new Array(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.entries();
   let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length && failure === undefined) {
-      const i = next++;
+    while (failure === undefined) {
+      const next = queue.next();
+      if (next.done) return;
+      const [i, item] = next.value;
       try {
-        out[i] = await f(items[i] as T, i);
+        out[i] = await f(item, i);
       } catch (e) {
         failure ??= { error: e };
       }

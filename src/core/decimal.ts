@@ -70,7 +70,9 @@ export function isDecimal(value: unknown): value is Decimal {
 export function toDecimal(value: unknown, path = "value"): Decimal {
   if (isDecimal(value)) {
     if (!value.isFinite()) throw invalid(path, value, "a finite decimal");
-    return value instanceof Decimal ? value : new Decimal((value as { toString(): string }).toString());
+    // Not ours: a decimal of another decimal.js copy (the types cannot tell the copies
+    // apart), re-read from its digits.
+    return value instanceof Decimal ? value : new Decimal(String(value));
   }
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw invalid(path, value, "a finite number");
@@ -182,9 +184,27 @@ export function isMultipleOf(value: DecimalLike, increment: DecimalLike): boolea
  * ```
  */
 export function formatDecimal(value: DecimalLike, maxDecimals = 9, rounding: number = Rounding.down): string {
-  const d = toDecimal(value).toDecimalPlaces(maxDecimals, rounding as DecimalJs.Rounding);
+  const d = toDecimal(value).toDecimalPlaces(maxDecimals, roundingMode(rounding));
   const s = d.toFixed();
   return s === "-0" ? "0" : s;
+}
+
+/** A decimal.js rounding mode (an integer 0 to 8); anything else throws as decimal.js does. */
+function roundingMode(rounding: number): DecimalJs.Rounding {
+  switch (rounding) {
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 6:
+    case 7:
+    case 8:
+      return rounding;
+    default:
+      throw new Error(`[DecimalError] Invalid argument: ${rounding}`);
+  }
 }
 
 /**
@@ -244,14 +264,14 @@ export function splitLargestRemainder(
   const units = t.div(s).floor();
   const exact = w.map((x) => units.times(x).div(sum));
   const parts = exact.map((x) => x.floor());
-  let left = units.minus(parts.reduce((a, b) => a.plus(b), ZERO)).toNumber();
-  const order = exact
-    .map((x, i) => ({ i, r: x.minus(x.floor()) }))
-    .sort((a, b) => b.r.comparedTo(a.r) || a.i - b.i);
-  for (const { i } of order) {
-    if (left <= 0) break;
-    parts[i] = (parts[i] as Decimal).plus(1);
-    left -= 1;
-  }
-  return parts.map((p) => p.times(s));
+  const left = units.minus(parts.reduce((a, b) => a.plus(b), ZERO)).toNumber();
+  // The units the floors left over go one each to the largest remainders (ties: first).
+  const extra = new Set(
+    exact
+      .map((x, i) => ({ i, r: x.minus(x.floor()) }))
+      .sort((a, b) => b.r.comparedTo(a.r) || a.i - b.i)
+      .slice(0, Math.max(0, left))
+      .map(({ i }) => i),
+  );
+  return parts.map((p, i) => (extra.has(i) ? p.plus(1) : p).times(s));
 }

@@ -1,3 +1,5 @@
+import { isObject } from "./guards.js";
+
 /**
  * Every reason a broker refuses or fails a call, in a stable order. See DESIGN.md's contract
  * for what each means.
@@ -214,7 +216,7 @@ export class BrokerError extends OrdersafeError {
  * @returns true for an {@link OrdersafeError}
  */
 export function isOrdersafeError(value: unknown): value is OrdersafeError {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  return isObject(value) && value[BRAND] === true;
 }
 
 /**
@@ -225,9 +227,8 @@ export function isOrdersafeError(value: unknown): value is OrdersafeError {
  * @returns true for a broker error (of that code)
  */
 export function isBrokerError(value: unknown, code?: BrokerErrorCode): value is BrokerError {
-  if (typeof value !== "object" || value === null) return false;
-  if ((value as Record<symbol, unknown>)[BROKER_BRAND] !== true) return false;
-  return code === undefined || (value as BrokerError).code === code;
+  if (!isObject(value) || value[BROKER_BRAND] !== true) return false;
+  return code === undefined || value.code === code;
 }
 
 /**

@@ -64,3 +64,19 @@ export function isOneOf<T>(values: readonly T[], value: unknown): value is T {
 export function hasMethods(value: unknown, methods: readonly string[]): value is UnknownRecord {
   return isObject(value) && methods.every((m) => typeof value[m] === "function");
 }
+
+/**
+ * Reads a property of any value, as `value[key]` does, typed `unknown`: undefined for null
+ * and undefined instead of a TypeError. For walking what a library threw (causes, codes).
+ *
+ * @param value - anything
+ * @param key - the property
+ * @returns the property's value, or undefined
+ * @example
+ * ```ts
+ * const code = propertyOf(error.cause, "code"); // "ECONNREFUSED", or undefined
+ * ```
+ */
+export function propertyOf(value: unknown, key: PropertyKey): unknown {
+  return value === null || value === undefined ? undefined : Reflect.get(Object(value), key);
+}

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Clock } from "./clock.js";
 import { Decimal, isDecimal, toDecimal } from "./decimal.js";
 import { ValidationError, type ValidationIssue } from "./errors.js";
-import { hasMethods } from "./guards.js";
+import { hasMethods, isObject } from "./guards.js";
 import type { Logger } from "./logger.js";
 
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
@@ -42,7 +42,7 @@ export function findForbiddenKey(value: unknown, path = "", seen = new Set<unkno
 
 /** The keys leading to the first forbidden key, innermost first; the walk of {@link findForbiddenKey}. */
 function forbiddenKeyPath(value: unknown, seen: Set<unknown>): string[] | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
+  if (!isObject(value)) return undefined;
   // Decimals (the bulk of a portfolio's values) are leaves.
   if (value instanceof Decimal || seen.has(value) || isDecimal(value)) return undefined;
   if (value instanceof Date) return undefined;
@@ -87,7 +87,7 @@ function forbiddenKeyPath(value: unknown, seen: Set<unknown>): string[] | undefi
     const key = keys[i]!;
     if (typeof key !== "string") continue;
     if (FORBIDDEN_KEYS.has(key)) return [key];
-    const v = (value as Record<string, unknown>)[key];
+    const v = value[key];
     if (typeof v !== "object" || v === null || v instanceof Decimal) continue;
     if (!remembered) {
       seen.add(value);
@@ -118,7 +118,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let cur: unknown = input;
   for (const key of path) {
     if (cur instanceof Map) cur = cur.get(key);
-    else if (typeof cur === "object" && cur !== null) cur = (cur as Record<PropertyKey, unknown>)[key];
+    else if (isObject(cur)) cur = cur[key];
     else return undefined;
   }
   return cur;

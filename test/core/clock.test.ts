@@ -25,6 +25,28 @@ describe("systemClock", () => {
     await expect(p).rejects.toThrow("cancelled");
   });
 
+  it("sleep with a signal resolves and takes its abort listener off the signal", async () => {
+    const signal = new AbortController().signal;
+    const listening = new Set<unknown>();
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    type Add = Parameters<typeof add>;
+    Object.assign(signal, {
+      addEventListener: (type: Add[0], l: Add[1], o?: Add[2]) => {
+        listening.add(l);
+        add(type, l, o);
+      },
+      removeEventListener: (type: Add[0], l: Add[1]) => {
+        listening.delete(l);
+        remove(type, l);
+      },
+    });
+    const p = systemClock.sleep(1, signal);
+    expect(listening.size).toBe(1);
+    await expect(p).resolves.toBeUndefined();
+    expect(listening.size).toBe(0);
+  });
+
   it("abortReason gives an AbortError when the signal has no reason", () => {
     const c = new AbortController();
     c.abort();

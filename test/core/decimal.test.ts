@@ -148,6 +148,26 @@ describe("formatDecimal", () => {
   });
 });
 
+describe("formatDecimal rounding", () => {
+  it("takes every decimal.js rounding mode, and refuses any other as decimal.js does", () => {
+    for (let mode = 0; mode <= 8; mode++) {
+      expect(formatDecimal("-2.345", 2, mode)).toBe(
+        new UserDecimal("-2.345").toDecimalPlaces(2, mode as UserDecimal.Rounding).toFixed(),
+      );
+    }
+    for (const bad of [9, -1, 1.5, Number.NaN]) {
+      let theirs: unknown;
+      try {
+        new UserDecimal(1).toDecimalPlaces(2, bad as UserDecimal.Rounding);
+      } catch (e) {
+        theirs = e;
+      }
+      expect(theirs).toBeInstanceOf(Error);
+      expect(() => formatDecimal(1, 2, bad)).toThrow((theirs as Error).message);
+    }
+  });
+});
+
 describe("splitLargestRemainder", () => {
   it("splits so the parts sum to the total", () => {
     expect(splitLargestRemainder(100, [1, 1, 1], "0.01").map(String)).toEqual(["33.34", "33.33", "33.33"]);
@@ -174,6 +194,43 @@ describe("splitLargestRemainder", () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  it("property: the left-over steps go one each to the largest remainders, ties to the first", () => {
+    // The allocation written out step by step, as the reference.
+    const reference = (total: Decimal, weights: number[], step: Decimal): string[] => {
+      const units = total.div(step).floor();
+      const sum = weights.reduce((a, b) => a + b, 0);
+      const exact = weights.map((w) => units.times(w).div(sum));
+      const parts = exact.map((x) => x.floor());
+      let left = units.minus(parts.reduce((a, b) => a.plus(b), new Decimal(0))).toNumber();
+      const byRemainder = exact
+        .map((x, i) => ({ i, r: x.minus(x.floor()) }))
+        .sort((a, b) => b.r.comparedTo(a.r) || a.i - b.i);
+      for (const { i } of byRemainder) {
+        if (left <= 0) break;
+        parts[i] = parts[i]!.plus(1);
+        left -= 1;
+      }
+      return parts.map((p) => p.times(step).toString());
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 100_000 }),
+        fc
+          .array(fc.integer({ min: 0, max: 12 }), { minLength: 1, maxLength: 12 })
+          .filter((w) => w.some((x) => x > 0)),
+        fc.constantFrom("1", "0.01", "0.5"),
+        (units, weights, step) => {
+          const total = new Decimal(units).times(step);
+          expect(splitLargestRemainder(total, weights, step).map(String)).toEqual(
+            reference(total, weights, new Decimal(step)),
+          );
+        },
+      ),
+      { numRuns: 500 },
+    );
+    expect(splitLargestRemainder(2, [1, 1, 1], "1").map(String)).toEqual(["1", "1", "0"]);
   });
 
   it("rejects negative weights and an all-zero split", () => {

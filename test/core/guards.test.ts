@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isKeyOf, isObject, isOneOf } from "../../src/core/guards.js";
+import { hasMethods, isKeyOf, isObject, isOneOf, propertyOf } from "../../src/core/guards.js";
 
 describe("guards", () => {
   it("isObject: non-null objects only", () => {
@@ -25,5 +25,32 @@ describe("guards", () => {
       }),
     );
     expect(isOneOf(sides, "buy")).toBe(true);
+  });
+
+  it("hasMethods: an object with a function under every name", () => {
+    expect(hasMethods(console, ["debug", "info", "warn", "error"])).toBe(true);
+    expect(hasMethods({ now: () => 0, sleep: () => {} }, ["now", "sleep"])).toBe(true);
+    expect(hasMethods({ now: () => 0, sleep: 1 }, ["now", "sleep"])).toBe(false);
+    expect(hasMethods({ now: () => 0 }, ["now", "sleep"])).toBe(false);
+    expect(hasMethods(null, [])).toBe(false);
+    expect(hasMethods(() => {}, [])).toBe(false);
+    expect(hasMethods({}, [])).toBe(true);
+  });
+
+  it("propertyOf: value[key] for anything but null and undefined", () => {
+    const cause = { code: "ECONNREFUSED" };
+    const error = Object.assign(new Error("x"), { cause });
+    expect(propertyOf(error, "cause")).toBe(cause);
+    expect(propertyOf(propertyOf(error, "cause"), "code")).toBe("ECONNREFUSED");
+    expect(propertyOf("abc", "length")).toBe(3);
+    expect(
+      propertyOf(
+        Object.assign(() => {}, { code: 7 }),
+        "code",
+      ),
+    ).toBe(7);
+    expect(propertyOf(null, "code")).toBeUndefined();
+    expect(propertyOf(undefined, "code")).toBeUndefined();
+    expect(propertyOf(1, "code")).toBeUndefined();
   });
 });
