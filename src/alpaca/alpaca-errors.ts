@@ -1,6 +1,7 @@
 import type { BrokerCallKind } from "../broker/broker-port.js";
 import { abortReason } from "../core/clock.js";
 import { BrokerError, type BrokerErrorCode, isBrokerError } from "../core/errors.js";
+import { isObject, propertyOf } from "../core/guards.js";
 import type { Redactor } from "./redactor.js";
 
 /** Whether a call may change state at the broker (a write) or only reads. */
@@ -57,11 +58,7 @@ interface ApiErrorLike {
 }
 
 function isApiErrorLike(e: unknown): e is ApiErrorLike {
-  return (
-    e instanceof Error &&
-    typeof (e as { status?: unknown }).status === "number" &&
-    typeof (e as { response?: unknown }).response === "object"
-  );
+  return e instanceof Error && isObject(e) && typeof e.status === "number" && typeof e.response === "object";
 }
 
 function isFetchErrorLike(e: unknown): e is Error & { cause?: unknown } {
@@ -71,21 +68,20 @@ function isFetchErrorLike(e: unknown): e is Error & { cause?: unknown } {
 /** Errno codes that prove the request never reached the server. */
 const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
+/** The first string `code` down a chain of causes (an errno such as `ECONNREFUSED`). */
 function networkCode(e: unknown): string | undefined {
   let cur: unknown = e;
   for (let i = 0; i < 6 && cur !== undefined && cur !== null; i++) {
-    const code = (cur as { code?: unknown }).code;
+    const code = propertyOf(cur, "code");
     if (typeof code === "string") return code;
-    cur = (cur as { cause?: unknown }).cause;
+    cur = propertyOf(cur, "cause");
   }
   return undefined;
 }
 
-function causeName(e: unknown): string | undefined {
-  const c = (e as { cause?: unknown }).cause;
-  return c instanceof Error || (typeof c === "object" && c !== null)
-    ? (c as { name?: string }).name
-    : undefined;
+function causeName(e: unknown): unknown {
+  const cause = propertyOf(e, "cause");
+  return isObject(cause) ? cause.name : undefined;
 }
 
 /**
@@ -135,62 +131,83 @@ export function toBrokerError(
   signal?: AbortSignal,
 ): unknown {
   if (isBrokerError(error)) return error;
-  const where = `[ordersafe/alpaca] ${operation}`;
-  if (signal?.aborted) {
-    if (kind === "read") return abortReason(signal);
-    return new BrokerError(
-      "ambiguous",
-      `${where}: aborted while the request was in flight; it may have taken effect`,
-      {
-        cause: redactor.value(error),
-        details: { operation, aborted: true },
-      },
-    );
-  }
-  if (isApiErrorLike(error)) {
-    const brokerCode = error.code === undefined || error.code === null ? undefined : String(error.code);
-    const message = redactor.text(error.message);
-    let code = classifyAlpacaRefusal(error.status, brokerCode, message, operation);
-    // A gateway timeout on a write may hide an order that was placed.
-    if (kind === "write" && (error.status === 502 || error.status === 504 || error.status === 408))
-      code = "ambiguous";
-    if (kind === "read" && error.status === 408) code = "unavailable";
-    const retryAfterMs =
-      code === "rate_limited"
-        ? typeof error.retryAfterMs === "number" && Number.isFinite(error.retryAfterMs)
-          ? Math.max(0, Math.round(error.retryAfterMs))
-          : DEFAULT_RETRY_AFTER_MS
-        : undefined;
-    return new BrokerError(
-      code,
-      `${where}: HTTP ${error.status}${brokerCode ? ` ${brokerCode}` : ""}: ${message}`,
-      {
-        brokerCode,
-        retryAfterMs,
-        details: {
-          operation,
-          status: error.status,
-          ...(typeof error.requestId === "string" ? { requestId: error.requestId } : {}),
-        },
-      },
-    );
-  }
-  if (isFetchErrorLike(error)) {
-    const net = networkCode(error.cause);
-    const timedOut = causeName(error) === "TimeoutError";
-    const neverSent = net !== undefined && NEVER_SENT.has(net);
-    const code: BrokerErrorCode = kind === "write" && !neverSent ? "ambiguous" : "unavailable";
-    const why = timedOut ? "timed out" : `network failure${net ? ` (${net})` : ""}`;
-    return new BrokerError(
-      code,
-      `${where}: ${why}${code === "ambiguous" ? "; the request may have taken effect" : ""}`,
-      { cause: redactor.value(error), details: { operation, ...(net ? { network: net } : {}), timedOut } },
-    );
-  }
+  const call: FailedCall = { where: `[ordersafe/alpaca] ${operation}`, operation, kind, redactor };
+  if (signal?.aborted) return kind === "read" ? abortReason(signal) : abortedInFlight(error, call);
+  if (isApiErrorLike(error)) return refused(error, call);
+  if (isFetchErrorLike(error)) return networkFailure(error, call);
   // A body that is not JSON, or anything else the transport could not make sense of.
   const message = error instanceof Error ? error.message : String(error);
-  return new BrokerError("protocol", `${where}: malformed reply: ${redactor.text(message)}`, {
+  return new BrokerError("protocol", `${call.where}: malformed reply: ${redactor.text(message)}`, {
     cause: redactor.value(error),
     details: { operation },
   });
+}
+
+/** The call whose failure {@link toBrokerError} maps. */
+interface FailedCall {
+  /** `[ordersafe/alpaca] <operation>`, the start of every message. */
+  where: string;
+  operation: string;
+  kind: CallKind;
+  redactor: Redactor;
+}
+
+/** A write aborted by the caller while its request was in flight: it may have taken effect. */
+function abortedInFlight(error: unknown, call: FailedCall): BrokerError {
+  return new BrokerError(
+    "ambiguous",
+    `${call.where}: aborted while the request was in flight; it may have taken effect`,
+    {
+      cause: call.redactor.value(error),
+      details: { operation: call.operation, aborted: true },
+    },
+  );
+}
+
+/** An HTTP refusal, classified by {@link ALPACA_ERROR_RULES}. */
+function refused(error: ApiErrorLike, call: FailedCall): BrokerError {
+  const { operation, kind } = call;
+  const brokerCode = error.code === undefined || error.code === null ? undefined : String(error.code);
+  const message = call.redactor.text(error.message);
+  let code = classifyAlpacaRefusal(error.status, brokerCode, message, operation);
+  // A gateway timeout on a write may hide an order that was placed.
+  if (kind === "write" && (error.status === 502 || error.status === 504 || error.status === 408))
+    code = "ambiguous";
+  if (kind === "read" && error.status === 408) code = "unavailable";
+  const retryAfterMs =
+    code === "rate_limited"
+      ? typeof error.retryAfterMs === "number" && Number.isFinite(error.retryAfterMs)
+        ? Math.max(0, Math.round(error.retryAfterMs))
+        : DEFAULT_RETRY_AFTER_MS
+      : undefined;
+  return new BrokerError(
+    code,
+    `${call.where}: HTTP ${error.status}${brokerCode ? ` ${brokerCode}` : ""}: ${message}`,
+    {
+      brokerCode,
+      retryAfterMs,
+      details: {
+        operation,
+        status: error.status,
+        ...(typeof error.requestId === "string" ? { requestId: error.requestId } : {}),
+      },
+    },
+  );
+}
+
+/** No reply: `unavailable` when the request certainly never left (or was a read), else `ambiguous`. */
+function networkFailure(error: Error & { cause?: unknown }, call: FailedCall): BrokerError {
+  const net = networkCode(error.cause);
+  const timedOut = causeName(error) === "TimeoutError";
+  const neverSent = net !== undefined && NEVER_SENT.has(net);
+  const code: BrokerErrorCode = call.kind === "write" && !neverSent ? "ambiguous" : "unavailable";
+  const why = timedOut ? "timed out" : `network failure${net ? ` (${net})` : ""}`;
+  return new BrokerError(
+    code,
+    `${call.where}: ${why}${code === "ambiguous" ? "; the request may have taken effect" : ""}`,
+    {
+      cause: call.redactor.value(error),
+      details: { operation: call.operation, ...(net ? { network: net } : {}), timedOut },
+    },
+  );
 }

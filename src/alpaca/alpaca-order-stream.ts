@@ -73,8 +73,20 @@ export class AlpacaOrderStream {
   }
 
   private open(): void {
-    const { url, keyId, secret, settings, logger } = this.options;
-    const stream = new streaming.TradingStream({
+    const stream = this.createStream();
+    this.stream = stream;
+    this.followConnection(stream);
+    this.deliverUpdates(stream);
+    stream.subscribeTradeUpdates();
+    // Connect after subscribe() returns, so no callback runs inside it.
+    queueMicrotask(() => {
+      if (this.stream === stream) stream.connect();
+    });
+  }
+
+  private createStream(): streaming.TradingStream {
+    const { url, keyId, secret, settings } = this.options;
+    return new streaming.TradingStream({
       credentials: { keyId, secret },
       url,
       reconnect: true,
@@ -86,7 +98,13 @@ export class AlpacaOrderStream {
       pongWaitMs: settings.pongWaitMs,
       verbose: false,
     });
-    this.stream = stream;
+  }
+
+  /** Turns the SDK's connection events into `connecting`, `connected`, `disconnected`, `reconnecting`. */
+  private followConnection(stream: streaming.TradingStream): void {
+    const { logger } = this.options;
+    // Between a reconnect attempt and the server's listen acknowledgement, the SDK's
+    // `connecting` is part of `reconnecting`.
     let reconnecting = false;
     stream.onStateChange((state) => {
       if (this.stream !== stream) return;
@@ -110,6 +128,11 @@ export class AlpacaOrderStream {
       if (this.stream !== stream) return;
       logger.warn({ error: message }, "[ordersafe/alpaca] trade updates stream error");
     });
+  }
+
+  /** Maps each trade update and hands it to every listener; a malformed one is dropped and logged. */
+  private deliverUpdates(stream: streaming.TradingStream): void {
+    const { logger } = this.options;
     stream.onTradeUpdate((raw) => {
       if (this.stream !== stream) return;
       let update: OrderUpdate;
@@ -126,11 +149,6 @@ export class AlpacaOrderStream {
           logger.error({ error }, "[ordersafe/alpaca] an order update listener threw");
         }
       }
-    });
-    stream.subscribeTradeUpdates();
-    // Connect after subscribe() returns, so no callback runs inside it.
-    queueMicrotask(() => {
-      if (this.stream === stream) stream.connect();
     });
   }
 

@@ -1,3 +1,4 @@
+import { isObject } from "../core/guards.js";
 import type { Logger } from "../core/logger.js";
 
 /** Replaces secrets in text and values before they reach an error or a log line. */
@@ -31,19 +32,19 @@ export function createRedactor(secrets: readonly string[]): Redactor {
   };
   const walk = (v: unknown, depth: number, seen: Set<unknown>): unknown => {
     if (typeof v === "string") return text(v);
-    if (typeof v !== "object" || v === null) return v;
+    if (!isObject(v)) return v;
     if (seen.has(v) || depth > MAX_DEPTH) return "[…]";
     seen.add(v);
     if (v instanceof Error) {
       const e: Record<string, unknown> = { name: v.name, message: text(v.message) };
-      const code = (v as { code?: unknown }).code;
+      const code = v.code;
       if (code !== undefined) e.code = walk(code, depth + 1, seen);
       if (v.cause !== undefined) e.cause = walk(v.cause, depth + 1, seen);
       return e;
     }
     if (v instanceof Date) return v;
     if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1, seen));
-    if (typeof (v as { toFixed?: unknown }).toFixed === "function") return String(v);
+    if (typeof v.toFixed === "function") return String(v);
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) out[k] = walk(x, depth + 1, seen);
     return out;
