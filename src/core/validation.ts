@@ -46,18 +46,7 @@ function forbiddenKeyPath(value: unknown, seen: Set<unknown>): string[] | undefi
   // Decimals (the bulk of a portfolio's values) are leaves.
   if (value instanceof Decimal || seen.has(value) || isDecimal(value)) return undefined;
   if (value instanceof Date) return undefined;
-  if (value instanceof Map) {
-    seen.add(value);
-    for (const [k, v] of value) {
-      if (typeof k === "string" && FORBIDDEN_KEYS.has(k)) return [String(k)];
-      const found = forbiddenKeyPath(v, seen);
-      if (found !== undefined) {
-        found.push(String(k));
-        return found;
-      }
-    }
-    return undefined;
-  }
+  if (value instanceof Map) return forbiddenKeyPathInMap(value, seen);
   const keys = Reflect.ownKeys(value);
   let first = 0;
   // An object joins `seen` (which stops cycles and second visits) only before its walk goes
@@ -67,21 +56,9 @@ function forbiddenKeyPath(value: unknown, seen: Set<unknown>): string[] | undefi
   if (Array.isArray(value)) {
     seen.add(value);
     remembered = true;
-    // Own keys list an array's indices first (holes aside), then its other keys: the elements
-    // are read by number, much faster than by their string keys.
-    const n = value.length;
-    for (let i = 0; i < n; i++) {
-      const v: unknown = value[i];
-      if (typeof v !== "object" || v === null) continue;
-      const found = forbiddenKeyPath(v, seen);
-      if (found !== undefined) {
-        found.push(String(i));
-        return found;
-      }
-    }
-    // A dense array's own keys start with exactly its n indices.
-    if (n > 0 && keys.length >= n && keys[n - 1] === String(n - 1) && isIndexKey(keys[0]!, n)) first = n;
-    else while (first < keys.length && isIndexKey(keys[first]!, n)) first++;
+    const found = forbiddenKeyPathInElements(value, seen);
+    if (found !== undefined) return found;
+    first = firstNamedKey(keys, value.length);
   }
   for (let i = first; i < keys.length; i++) {
     const key = keys[i]!;
@@ -100,6 +77,54 @@ function forbiddenKeyPath(value: unknown, seen: Set<unknown>): string[] | undefi
     }
   }
   return undefined;
+}
+
+/** {@link forbiddenKeyPath} of a map: its string keys, then its values. */
+function forbiddenKeyPathInMap(map: Map<unknown, unknown>, seen: Set<unknown>): string[] | undefined {
+  seen.add(map);
+  for (const [k, v] of map) {
+    if (typeof k === "string" && FORBIDDEN_KEYS.has(k)) return [String(k)];
+    const found = forbiddenKeyPath(v, seen);
+    if (found !== undefined) {
+      found.push(String(k));
+      return found;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * {@link forbiddenKeyPath} of an array's elements. Own keys list an array's indices first
+ * (holes aside), then its other keys: the elements are read by number, much faster than by
+ * their string keys.
+ */
+function forbiddenKeyPathInElements(array: readonly unknown[], seen: Set<unknown>): string[] | undefined {
+  const n = array.length;
+  for (let i = 0; i < n; i++) {
+    const v = array[i];
+    if (typeof v !== "object" || v === null) continue;
+    const found = forbiddenKeyPath(v, seen);
+    if (found !== undefined) {
+      found.push(String(i));
+      return found;
+    }
+  }
+  return undefined;
+}
+
+/** Where an array's own keys past its indices start. */
+function firstNamedKey(keys: readonly (string | symbol)[], length: number): number {
+  // A dense array's own keys start with exactly its `length` indices.
+  if (
+    length > 0 &&
+    keys.length >= length &&
+    keys[length - 1] === String(length - 1) &&
+    isIndexKey(keys[0]!, length)
+  )
+    return length;
+  let first = 0;
+  while (first < keys.length && isIndexKey(keys[first]!, length)) first++;
+  return first;
 }
 
 /** Whether an own key of an array is one of its indices. */

@@ -1,7 +1,8 @@
+import fc from "fast-check";
 import { isValidationError } from "ordersafe";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseInput, zDecimal, zSymbol } from "../../src/core/validation.js";
+import { findForbiddenKey, parseInput, zDecimal, zSymbol } from "../../src/core/validation.js";
 
 // parseInput is internal (every public entry uses it); it is tested here directly.
 describe("parseInput", () => {
@@ -61,5 +62,78 @@ describe("injected objects", () => {
     }
     // console satisfies the Logger shape; the simulated broker the BrokerPort one.
     expect(() => new SmartRebalancer({ broker, logger: console })).not.toThrow();
+  });
+});
+
+describe("findForbiddenKey", () => {
+  const FORBIDDEN = new Set(["__proto__", "constructor", "prototype"]);
+
+  // The plain depth-first walk (own string keys in order, map entries, dates as leaves) that
+  // the tuned one must agree with.
+  function reference(value: unknown, seen = new Set<unknown>()): string[] | undefined {
+    if (typeof value !== "object" || value === null || value instanceof Date || seen.has(value))
+      return undefined;
+    seen.add(value);
+    if (value instanceof Map) {
+      for (const [k, v] of value) {
+        if (typeof k === "string" && FORBIDDEN.has(k)) return [k];
+        const found = reference(v, seen);
+        if (found !== undefined) return [String(k), ...found];
+      }
+      return undefined;
+    }
+    for (const key of Reflect.ownKeys(value)) {
+      if (typeof key !== "string") continue;
+      if (FORBIDDEN.has(key)) return [key];
+      const found = reference(Reflect.get(value, key), seen);
+      if (found !== undefined) return [key, ...found];
+    }
+    return undefined;
+  }
+
+  it("property: finds the first forbidden key of a depth-first walk, with its path", () => {
+    let hits = 0;
+    fc.assert(
+      fc.property(
+        fc.anything({
+          key: fc.constantFrom("a", "b", "0", "1", "__proto__", "constructor", "prototype"),
+          maxDepth: 4,
+          withMap: true,
+          withSet: true,
+          withDate: true,
+          withNullPrototype: true,
+          withSparseArray: true,
+        }),
+        (value) => {
+          let keys: string[] | undefined;
+          try {
+            keys = reference(value);
+          } catch (e) {
+            // A map key that cannot be named (an object without toString): both walks throw.
+            expect(e).toBeInstanceOf(TypeError);
+            expect(() => findForbiddenKey(value)).toThrow(TypeError);
+            return;
+          }
+          // Joined as error paths are: a dot between keys, none before the first.
+          const expected = keys?.reduce((p, k) => (p === "" ? k : `${p}.${k}`), "");
+          if (expected !== undefined) hits++;
+          expect(findForbiddenKey(value)).toBe(expected);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(hits).toBeGreaterThan(50);
+  });
+
+  it("finds keys behind arrays with named keys, shared objects and cycles", () => {
+    const shared = { a: 1 };
+    const list: unknown[] = [shared, shared, { b: [1, 2] }];
+    Object.assign(list, { extra: JSON.parse('{"__proto__": 1}') });
+    const cyclic: Record<string, unknown> = { list };
+    cyclic.self = cyclic;
+    expect(findForbiddenKey(cyclic, "input")).toBe("input.list.extra.__proto__");
+    expect(findForbiddenKey(new Map([["m", { constructor: 1 }]]))).toBe("m.constructor");
+    expect(findForbiddenKey([0, [1, { prototype: 2 }]])).toBe("1.1.prototype");
+    expect(findForbiddenKey({ a: [shared, shared], b: cyclic.list })).toBe("b.extra.__proto__");
   });
 });
