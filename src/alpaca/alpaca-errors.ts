@@ -4,9 +4,6 @@ import { BrokerError, type BrokerErrorCode, isBrokerError } from "../core/errors
 import { isObject, propertyOf } from "../core/guards.js";
 import type { Redactor } from "./redactor.js";
 
-/** Whether a call may change state at the broker (a write) or only reads. */
-export type CallKind = BrokerCallKind;
-
 /** One row of the error table: an HTTP status, an optional message pattern, a code. */
 export interface AlpacaErrorRule {
   /** HTTP statuses the rule applies to. */
@@ -126,7 +123,7 @@ export function classifyAlpacaRefusal(
 export function toBrokerError(
   error: unknown,
   operation: string,
-  kind: CallKind,
+  kind: BrokerCallKind,
   redactor: Redactor,
   signal?: AbortSignal,
 ): unknown {
@@ -148,7 +145,7 @@ interface FailedCall {
   /** `[ordersafe/alpaca] <operation>`, the start of every message. */
   where: string;
   operation: string;
-  kind: CallKind;
+  kind: BrokerCallKind;
   redactor: Redactor;
 }
 

@@ -335,7 +335,8 @@ export interface AlpacaTradeUpdateLike {
  * Maps a `trade_updates` message to an {@link OrderUpdate}: the order, the event, and for
  * `fill` / `partial_fill` this fill's own quantity, price and execution id.
  *
- * @param raw - the SDK's `TradeUpdate` (or the frame's `data`)
+ * @param raw - the SDK's `TradeUpdate` (or the frame's `data`): the fields of
+ *   {@link AlpacaTradeUpdateLike}, each checked here
  * @returns the checked update
  * @throws BrokerError (`protocol`) for an unknown event or a malformed order or fill
  */

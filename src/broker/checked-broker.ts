@@ -42,7 +42,12 @@ type PortCalls = { [M in BrokerMethod]?: (...args: BrokerCallArgs[M]) => Promise
  * @example
  * ```ts
  * let calls = 0;
- * const counted = wrapBrokerPort(port, { call: (_method, call) => (calls++, call()) });
+ * const counted = wrapBrokerPort(port, {
+ *   call: (_method, call) => {
+ *     calls += 1;
+ *     return call();
+ *   },
+ * });
  * ```
  */
 export function wrapBrokerPort(port: BrokerPort, wrapping: BrokerPortWrapping): BrokerPort {
