@@ -1,10 +1,12 @@
 import { z } from "zod";
 import {
   BROKER_ORDER_STATUSES,
-  type BrokerOrderStatus,
   FINAL_BROKER_STATUSES,
+  ORDER_SIDES,
+  ORDER_TYPES,
+  TIMES_IN_FORCE,
 } from "../broker/broker-port.js";
-import { BROKER_ERROR_CODES, type BrokerErrorCode } from "../core/errors.js";
+import { BROKER_ERROR_CODES } from "../core/errors.js";
 import { parseInput, zDate, zDecimal, zSymbol } from "../core/validation.js";
 
 // What a journal holds is a record of what the library meant and sent, and what the broker
@@ -73,14 +75,14 @@ const zId = z
   .regex(/^[^\u0000-\u001f\u007f]+$/, { message: "expected no control characters" });
 /** A free text, cut to 500 characters (a broker's message can be long). */
 const zText = z.string().transform((s) => (s.length > MAX_TEXT ? `${s.slice(0, MAX_TEXT - 1)}…` : s));
-const zSide = z.enum(["buy", "sell"]);
-const zOrderType = z.enum(["market", "limit"]);
-const zTif = z.enum(["day", "gtc", "ioc", "fok", "opg", "cls"]);
-const zStatus = z.enum(BROKER_ORDER_STATUSES as [BrokerOrderStatus, ...BrokerOrderStatus[]]);
+const zSide = z.enum(ORDER_SIDES);
+const zOrderType = z.enum(ORDER_TYPES);
+const zTif = z.enum(TIMES_IN_FORCE);
+const zStatus = z.enum(BROKER_ORDER_STATUSES);
 const zFinalStatus = zStatus.refine((s) => FINAL_BROKER_STATUSES.has(s), {
   message: "expected a final status",
 });
-const zErrorCode = z.enum(BROKER_ERROR_CODES as [BrokerErrorCode, ...BrokerErrorCode[]]);
+const zErrorCode = z.enum(BROKER_ERROR_CODES);
 const symbolMap = z.record(zSymbol, zDecimalText);
 
 const base = {

@@ -63,7 +63,7 @@ describe("errors", () => {
     expect(isOrdersafeError("string")).toBe(false);
   });
 
-  it("error codes: the contract's seventeen broker codes, then ordersafe's own five", () => {
+  it("error codes: the contract's seventeen broker codes, then ordersafe's own nine", () => {
     expectTypeOf<BrokerErrorCode>().toEqualTypeOf<
       | "insufficient_buying_power"
       | "insufficient_quantity"
@@ -84,10 +84,19 @@ describe("errors", () => {
       | "rejected"
     >();
     expectTypeOf<OrdersafeErrorCode>().toEqualTypeOf<
-      "validation" | "invalid_state" | "halted" | "aborted" | "config" | BrokerErrorCode
+      | "validation"
+      | "invalid_state"
+      | "halted"
+      | "aborted"
+      | "config"
+      | "unsettled"
+      | "journal_locked"
+      | "journal_corrupt"
+      | "journal_io"
+      | BrokerErrorCode
     >();
     expect(new Set(BROKER_ERROR_CODES).size).toBe(17);
-    expect(new Set(ORDERSAFE_ERROR_CODES).size).toBe(22);
-    expect(ORDERSAFE_ERROR_CODES.slice(5)).toEqual([...BROKER_ERROR_CODES]);
+    expect(new Set(ORDERSAFE_ERROR_CODES).size).toBe(26);
+    expect(ORDERSAFE_ERROR_CODES.slice(9)).toEqual([...BROKER_ERROR_CODES]);
   });
 });
