@@ -43,6 +43,32 @@ export interface BrokerCapabilities {
   closePosition: boolean;
   /** `subscribeOrderUpdates` pushes order updates. */
   orderUpdates: boolean;
+  /**
+   * `listOrders` reads the account's order history (open and final orders, whoever placed
+   * them). Optional: a port without it is claimed not to have it.
+   */
+  orderHistory?: boolean;
+}
+
+/**
+ * What {@link BrokerPort.listOrders} lists.
+ *
+ * @remarks
+ * Without `status` it lists the open orders (as Alpaca does). `after` and `until` compare
+ * submission times and are exclusive. `limit` caps how many orders come back (a port pages
+ * internally until it has `limit` orders or there are no more); without it, every match.
+ */
+export interface ListOrdersQuery {
+  /** Open orders, final ones, or both. @defaultValue "open" */
+  status?: "open" | "closed" | "all";
+  /** Only orders submitted after this time (exclusive). */
+  after?: Date;
+  /** Only orders submitted before this time (exclusive). */
+  until?: Date;
+  /** Only orders on these symbols. */
+  symbols?: readonly string[];
+  /** At most this many orders (the newest). */
+  limit?: number;
 }
 
 /** Options every port call takes. */
@@ -308,4 +334,10 @@ export interface BrokerPort {
   closePosition(symbol: string, opts?: CallOptions): Promise<OrderSnapshot>;
   /** Subscribes to order updates. */
   subscribeOrderUpdates(listener: OrderUpdateListener): Subscription;
+  /**
+   * Reads the account's orders, newest first by submission time (see {@link ListOrdersQuery}).
+   * Optional, announced by `capabilities.orderHistory`: one call tells what filled recently on
+   * the account, whoever placed it.
+   */
+  listOrders?(query: ListOrdersQuery, opts?: CallOptions): Promise<OrderSnapshot[]>;
 }

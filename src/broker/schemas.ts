@@ -400,6 +400,7 @@ export const BROKER_METHOD_TABLE: BrokerMethodTable = {
   listOpenOrders: { kind: "read", reply: parseOrderSnapshots },
   cancelOrder: { kind: "write", reply: null },
   closePosition: { kind: "write", reply: parseOrderSnapshot },
+  listOrders: { kind: "read", capability: "orderHistory", reply: parseOrderSnapshots },
 };
 
 /**
