@@ -19,8 +19,8 @@ import {
   type WireError,
   wireErrorFor,
 } from "./fake-alpaca-server-wire.js";
-import { createSimulatedBroker, type SimulatedBroker } from "./simulated-broker.js";
-import type { SimulatedBrokerOptions } from "./simulated-broker-options.js";
+import type { SimulatedBrokerOptions } from "./simulated-broker/options.js";
+import { createSimulatedBroker, type SimulatedBroker } from "./simulated-broker/simulated-broker.js";
 
 /** Which requests a scripted wire fault applies to. */
 export interface FakeAlpacaMatch {

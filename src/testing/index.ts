@@ -19,14 +19,6 @@ export {
   type FakeAlpacaServerOptions,
   startFakeAlpacaServer,
 } from "./fake-alpaca-server.js";
-// simulated broker
-export {
-  createSimulatedBroker,
-  type SimEvent,
-  type SimEventType,
-  type SimTruth,
-  type SimulatedBroker,
-} from "./simulated-broker.js";
 export {
   BROKER_METHODS,
   type BrokerMethod,
@@ -36,7 +28,15 @@ export {
   type SimFaultOptions,
   type SimulatedBrokerOptions,
   type StaleReadMethod,
-} from "./simulated-broker-options.js";
+} from "./simulated-broker/options.js";
+// simulated broker
+export {
+  createSimulatedBroker,
+  type SimEvent,
+  type SimEventType,
+  type SimTruth,
+  type SimulatedBroker,
+} from "./simulated-broker/simulated-broker.js";
 export {
   scheduleOn,
   VirtualClock,

@@ -19,10 +19,10 @@ import type {
   StreamStatus,
   Subscription,
   TimeInForce,
-} from "../broker/broker-port.js";
-import { isFinalBrokerStatus } from "../broker/broker-port.js";
-import { parseOrderRequest } from "../broker/schemas.js";
-import { abortReason, type Clock, throwIfAborted } from "../core/clock.js";
+} from "../../broker/broker-port.js";
+import { isFinalBrokerStatus } from "../../broker/broker-port.js";
+import { parseOrderRequest } from "../../broker/schemas.js";
+import { abortReason, type Clock, throwIfAborted } from "../../core/clock.js";
 import {
   Decimal,
   type DecimalLike,
@@ -30,10 +30,11 @@ import {
   formatDecimal,
   Rounding,
   ZERO,
-} from "../core/decimal.js";
-import { BrokerError, type BrokerErrorCode, isValidationError, ValidationError } from "../core/errors.js";
-import { createRandom, type Random } from "../core/random.js";
-import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+} from "../../core/decimal.js";
+import { BrokerError, type BrokerErrorCode, isValidationError, ValidationError } from "../../core/errors.js";
+import { createRandom, type Random } from "../../core/random.js";
+import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
+import { scheduleOn, VirtualClock } from "../virtual-clock.js";
 import {
   BROKER_METHODS,
   type BrokerMethod,
@@ -44,8 +45,7 @@ import {
   type SimulatedBrokerOptions,
   SimulatedBrokerOptionsSchema,
   type StaleReadMethod,
-} from "./simulated-broker-options.js";
-import { scheduleOn, VirtualClock } from "./virtual-clock.js";
+} from "./options.js";
 
 /**
  * What an entry of the simulated broker's event log records.

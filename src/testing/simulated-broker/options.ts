@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { BROKER_METHODS, type BrokerMethod } from "../broker/broker-port.js";
-import type { Clock } from "../core/clock.js";
-import type { DecimalLike } from "../core/decimal.js";
-import { zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+import { BROKER_METHODS, type BrokerMethod } from "../../broker/broker-port.js";
+import type { Clock } from "../../core/clock.js";
+import type { DecimalLike } from "../../core/decimal.js";
+import { zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
 
 /** The methods whose replies a `stale_reads` fault makes stale. */
 export type StaleReadMethod = "getAccount" | "getPositions" | "getPosition";
