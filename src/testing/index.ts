@@ -19,21 +19,22 @@ export {
   type FakeAlpacaServerOptions,
   startFakeAlpacaServer,
 } from "./fake-alpaca-server.js";
+// simulated broker
+export { SIM_EVENT_TYPES, type SimEvent, type SimEventType } from "./simulated-broker/event-log.js";
 export {
   BROKER_METHODS,
   type BrokerMethod,
   type ScriptedFault,
   SIM_FAULT_KINDS,
+  SIMULATED_BROKER_DEFAULTS,
   type SimFaultKind,
   type SimFaultOptions,
   type SimulatedBrokerOptions,
+  STALE_READ_METHODS,
   type StaleReadMethod,
 } from "./simulated-broker/options.js";
-// simulated broker
 export {
   createSimulatedBroker,
-  type SimEvent,
-  type SimEventType,
   type SimTruth,
   type SimulatedBroker,
 } from "./simulated-broker/simulated-broker.js";

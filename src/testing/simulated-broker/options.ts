@@ -2,45 +2,32 @@ import { z } from "zod";
 import { BROKER_METHODS, type BrokerMethod } from "../../broker/broker-port.js";
 import type { Clock } from "../../core/clock.js";
 import type { DecimalLike } from "../../core/decimal.js";
-import { zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
-
-/** The methods whose replies a `stale_reads` fault makes stale. */
-export type StaleReadMethod = "getAccount" | "getPositions" | "getPosition";
+import { zClock, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
 
 /**
- * Every kind of fault the simulated broker can inject (see {@link ScriptedFault} for each).
+ * The methods whose replies a `stale_reads` fault makes stale: the reads a broker derives
+ * from its positions and balances (order reads come from the order book and stay current).
  *
  * @example
  * ```ts
- * const kind: SimFaultKind = "stream_drop";
+ * for (const method of STALE_READ_METHODS) broker.script({ kind: "stale_reads", ms: 500, method });
  * ```
  */
-export type SimFaultKind =
-  | "unavailable"
-  | "ambiguous"
-  | "rate_limited"
-  | "latency_spike"
-  | "not_found_lag"
-  | "stream_drop"
-  | "stream_duplicate"
-  | "stream_reorder"
-  | "stream_delay"
-  | "stream_disconnect"
-  | "stream_silence"
-  | "stale_reads"
-  | "fill_after_cancel"
-  | "stuck_pending_cancel"
-  | "reject_after_accept";
+export const STALE_READ_METHODS = ["getAccount", "getPositions", "getPosition"] as const;
+
+/** One of {@link STALE_READ_METHODS}. */
+export type StaleReadMethod = (typeof STALE_READ_METHODS)[number];
 
 /**
- * Every {@link SimFaultKind}, in a stable order.
+ * Every {@link SimFaultKind}, in a stable order: seeded faults are drawn in this order, so
+ * the same seed faults the same way however the options object was written.
  *
  * @example
  * ```ts
  * SIM_FAULT_KINDS.includes("ambiguous"); // true
  * ```
  */
-export const SIM_FAULT_KINDS: readonly SimFaultKind[] = [
+export const SIM_FAULT_KINDS = [
   "unavailable",
   "ambiguous",
   "rate_limited",
@@ -56,10 +43,70 @@ export const SIM_FAULT_KINDS: readonly SimFaultKind[] = [
   "fill_after_cancel",
   "stuck_pending_cancel",
   "reject_after_accept",
-];
+] as const;
 
-const zMethod = z.enum(BROKER_METHODS as [BrokerMethod, ...BrokerMethod[]]);
-const zStaleMethod = z.enum(["getAccount", "getPositions", "getPosition"]);
+/**
+ * Every kind of fault the simulated broker can inject (see {@link ScriptedFault} for each).
+ *
+ * @example
+ * ```ts
+ * const kind: SimFaultKind = "stream_drop";
+ * ```
+ */
+export type SimFaultKind = (typeof SIM_FAULT_KINDS)[number];
+
+/**
+ * The default of every option of `createSimulatedBroker` that has one, and of every fault
+ * parameter left out. {@link SimulatedBrokerOptions} cites these; the broker reads them here.
+ *
+ * @remarks
+ * - `partialFills`: off unless given; `true` or an object turns them on, with `probability`
+ *   and `parts` from here unless given.
+ * - `asset`: the rules of a symbol known only by its price (or given partial rules):
+ *   fractionable assets trade in `fractionalIncrement`s, whole-share ones in `wholeIncrement`s.
+ * - `faults`: the parameters a fault of that kind takes when it does not say.
+ * @example
+ * ```ts
+ * createSimulatedBroker({ cash: SIMULATED_BROKER_DEFAULTS.cash * 2 });
+ * ```
+ */
+export const SIMULATED_BROKER_DEFAULTS = {
+  id: "simulated",
+  seed: 1,
+  cash: 100_000,
+  latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+  partialFills: { on: false, probability: 1, parts: 2 },
+  slippageBps: 0,
+  marketOpen: true,
+  marketBuyBuffer: 0.03,
+  asset: {
+    tradable: true,
+    fractionable: true,
+    fractionalIncrement: "0.000000001",
+    wholeIncrement: 1,
+    minNotional: 1,
+  },
+  faults: {
+    rate_limited: { retryAfterMs: 1000 },
+    latency_spike: { ms: 1000 },
+    not_found_lag: { ms: 500 },
+    stream_delay: { ms: 500 },
+    stream_disconnect: { downMs: 1000 },
+    stream_silence: { ms: 2000 },
+    stale_reads: { ms: 1000 },
+    reject_after_accept: { reason: "rejected by the simulated venue" },
+  },
+} as const;
+
+/** The list as a non-empty tuple, which `z.enum` needs. */
+function nonEmpty<T>(list: readonly T[]): [T, ...T[]] {
+  const [first, ...rest] = list;
+  if (first === undefined) throw new Error("[ordersafe] expected a non-empty list");
+  return [first, ...rest];
+}
+
+const zMethod = z.enum(nonEmpty<BrokerMethod>(BROKER_METHODS));
+const zStaleMethod = z.enum(STALE_READ_METHODS);
 const zMs = z.number().finite().min(0);
 const zTimes = z.number().int().min(1).optional();
 
@@ -99,7 +146,7 @@ export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
  * @remarks
  * - `unavailable`: the REST call throws `BrokerError("unavailable")` and has no effect.
  * - `ambiguous`: the call takes effect, then throws `BrokerError("ambiguous")`.
- * - `rate_limited`: throws `BrokerError("rate_limited")` with `retryAfterMs` (default 1000), no effect.
+ * - `rate_limited`: throws `BrokerError("rate_limited")` with `retryAfterMs`, no effect.
  * - `latency_spike`: the call takes `ms` longer.
  * - `not_found_lag`: the next new order is invisible to lookups and `listOpenOrders` for `ms`.
  * - `stream_drop` / `stream_duplicate`: the next update is not delivered / delivered twice.
@@ -115,7 +162,7 @@ export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
  * - `stuck_pending_cancel`: the next cancel leaves the order `pending_cancel` (it can still fill).
  * - `reject_after_accept`: the next order is acknowledged `new`, then `rejected` with `reason`.
  *
- * Invalid faults make `script()` throw `ValidationError` (`validation`).
+ * A parameter left out takes its value from `SIMULATED_BROKER_DEFAULTS.faults`. Invalid faults make `script()` throw `ValidationError` (`validation`).
  *
  * @example
  * ```ts
@@ -155,9 +202,10 @@ export const SimFaultOptionsSchema = z
  * Seeded fault probabilities: each kind is a probability in [0, 1] per matching call or
  * event, or `{ probability, ...parameters }` (the parameters of {@link ScriptedFault}).
  *
- * @defaultValue every probability 0; parameters: `retryAfterMs` 1000, `latency_spike.ms`
- *   1000, `not_found_lag.ms` 500, `stream_delay.ms` 500, `stream_disconnect.downMs` 1000,
- *   `stream_silence.ms` 2000, `stale_reads.ms` 1000
+ * @defaultValue every probability 0; parameters from `SIMULATED_BROKER_DEFAULTS.faults`
+ *   (`rate_limited.retryAfterMs` 1000, `latency_spike.ms` 1000, `not_found_lag.ms` 500,
+ *   `stream_delay.ms` 500, `stream_disconnect.downMs` 1000, `stream_silence.ms` 2000,
+ *   `stale_reads.ms` 1000)
  * @remarks Draws come from the seed in a fixed order of kinds, so the same seed and the same
  *   calls fault the same way every run.
  * @example
@@ -166,15 +214,6 @@ export const SimFaultOptionsSchema = z
  * ```
  */
 export type SimFaultOptions = z.input<typeof SimFaultOptionsSchema>;
-
-const zClock = z.custom<Clock>(
-  (v) =>
-    typeof v === "object" &&
-    v !== null &&
-    typeof (v as Clock).now === "function" &&
-    typeof (v as Clock).sleep === "function",
-  { message: "expected a Clock (now() and sleep())" },
-);
 
 const AssetOverrideSchema = z
   .object({
@@ -241,13 +280,13 @@ export const SimulatedBrokerOptionsSchema = z
  * ```
  */
 export interface SimulatedBrokerOptions {
-  /** The port's id. @defaultValue "simulated" */
+  /** The port's id. @defaultValue `SIMULATED_BROKER_DEFAULTS.id` ("simulated") */
   id?: string;
   /** The clock every delay runs on. @defaultValue a new `VirtualClock` */
   clock?: Clock;
-  /** Seeds every random choice (faults, partial fills, ids). @defaultValue 1 */
+  /** Seeds every random choice (faults, partial fills, ids). @defaultValue `SIMULATED_BROKER_DEFAULTS.seed` (1) */
   seed?: number;
-  /** Starting cash (no margin: buying power never exceeds it). @defaultValue 100000 */
+  /** Starting cash (no margin: buying power never exceeds it). @defaultValue `SIMULATED_BROKER_DEFAULTS.cash` (100000) */
   cash?: DecimalLike;
   /** Starting positions, symbol → shares (each needs a price); avgEntryPrice = price. @defaultValue {} */
   positions?: Record<string, DecimalLike>;
@@ -256,7 +295,8 @@ export interface SimulatedBrokerOptions {
   /**
    * Asset rule overrides, symbol → partial rules; a symbol listed here exists even without a
    * price. `fractionable: false` makes the increment 1 unless given.
-   * @defaultValue tradable, fractionable, qtyIncrement 0.000000001, minNotional 1
+   * @defaultValue `SIMULATED_BROKER_DEFAULTS.asset`: tradable, fractionable, qtyIncrement
+   *   0.000000001 (1 when not fractionable), minNotional 1
    */
   assets?: Record<
     string,
@@ -265,19 +305,20 @@ export interface SimulatedBrokerOptions {
   /**
    * Delays in ms: `restMs` per REST reply (and from submit to the `new` ack, and from a cancel
    * request to `canceled`), `fillMs` from the ack to each fill, `streamMs` from an event to
-   * its delivery. @defaultValue all 0
+   * its delivery. @defaultValue `SIMULATED_BROKER_DEFAULTS.latency` (all 0)
    */
   latency?: { restMs?: number; fillMs?: number; streamMs?: number };
   /**
    * Partial fills: with `probability` an order fills in `parts` fills, `fillMs` apart.
-   * `true` = `{ probability: 1, parts: 2 }`. @defaultValue false
+   * `true` = `{ probability: 1, parts: 2 }`. @defaultValue false; when on, probability and
+   *   parts from `SIMULATED_BROKER_DEFAULTS.partialFills` (1 and 2)
    */
   partialFills?: boolean | { probability?: number; parts?: number };
-  /** Fill prices move against the order by `bps` basis points. @defaultValue { bps: 0 } */
+  /** Fill prices move against the order by `bps` basis points. @defaultValue `{ bps: SIMULATED_BROKER_DEFAULTS.slippageBps }` (0) */
   slippage?: { bps: number };
-  /** Whether the market is open; closed queues orders as `accepted`. @defaultValue true */
+  /** Whether the market is open; closed queues orders as `accepted`. @defaultValue `SIMULATED_BROKER_DEFAULTS.marketOpen` (true) */
   marketOpen?: boolean;
-  /** The hold on quantity market buys, as a fraction of the price. @defaultValue 0.03 */
+  /** The hold on quantity market buys, as a fraction of the price. @defaultValue `SIMULATED_BROKER_DEFAULTS.marketBuyBuffer` (0.03) */
   marketBuyBuffer?: number;
   /** Seeded fault probabilities. @defaultValue none */
   faults?: SimFaultOptions;

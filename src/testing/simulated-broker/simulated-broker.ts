@@ -35,59 +35,18 @@ import { BrokerError, type BrokerErrorCode, isValidationError, ValidationError }
 import { createRandom, type Random } from "../../core/random.js";
 import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
 import { scheduleOn, VirtualClock } from "../virtual-clock.js";
+import { EventLog, type SimEvent } from "./event-log.js";
+import { FaultPlan, faultNumber, faultText, REST_ERROR_FAULTS, STREAM_FAULTS } from "./fault-plan.js";
 import {
   BROKER_METHODS,
   type BrokerMethod,
   type ScriptedFault,
   ScriptedFaultSchema,
-  SIM_FAULT_KINDS,
-  type SimFaultKind,
+  SIMULATED_BROKER_DEFAULTS,
   type SimulatedBrokerOptions,
   SimulatedBrokerOptionsSchema,
   type StaleReadMethod,
 } from "./options.js";
-
-/**
- * What an entry of the simulated broker's event log records.
- *
- * @example
- * ```ts
- * const fills = broker.eventLog().filter((e) => e.type === "fill");
- * ```
- */
-export type SimEventType =
-  | "call"
-  | "fault"
-  | "submit"
-  | "refused"
-  | "update"
-  | "deliver"
-  | "lost"
-  | "stream_status"
-  | "fill"
-  | "price"
-  | "market"
-  | "outside_trade";
-
-/**
- * One entry of the event log: JSON-serializable (decimals as strings, times as ms since the
- * epoch), so two runs can be compared byte for byte.
- *
- * @example
- * ```ts
- * expect(JSON.stringify(runA.eventLog())).toBe(JSON.stringify(runB.eventLog()));
- * ```
- */
-export interface SimEvent {
-  /** Position in the log, from 0. */
-  readonly seq: number;
-  /** Clock time in ms since the epoch. */
-  readonly at: number;
-  /** What happened. */
-  readonly type: SimEventType;
-  /** The facts of the event (`orderId`, `event`, `qty`, `price`, `executionId`, `kind`, ...). */
-  readonly [key: string]: string | number | boolean | null;
-}
 
 /**
  * The real state of the simulated account, never stale.
@@ -215,36 +174,9 @@ interface Sub {
   closed: boolean;
 }
 
-type ParsedFault = z.output<typeof ScriptedFaultSchema>;
-interface ScriptEntry {
-  fault: ParsedFault;
-  left: number;
-}
-interface ProbabilisticFault {
-  kind: SimFaultKind;
-  probability: number;
-  params: Record<string, unknown>;
-}
-
-const REST_ERROR_KINDS: readonly SimFaultKind[] = ["unavailable", "rate_limited", "ambiguous"];
-const STREAM_KINDS: readonly SimFaultKind[] = [
-  "stream_drop",
-  "stream_duplicate",
-  "stream_reorder",
-  "stream_delay",
-  "stream_disconnect",
-  "stream_silence",
-];
-const DEFAULT_PARAMS: Record<string, number> = {
-  retryAfterMs: 1000,
-  "latency_spike.ms": 1000,
-  "not_found_lag.ms": 500,
-  "stream_delay.ms": 500,
-  downMs: 1000,
-  "stream_silence.ms": 2000,
-  "stale_reads.ms": 1000,
-};
-const DEFAULT_INCREMENT = new Decimal("0.000000001");
+const FAULT_DEFAULTS = SIMULATED_BROKER_DEFAULTS.faults;
+const D = SIMULATED_BROKER_DEFAULTS;
+const DEFAULT_INCREMENT = new Decimal(D.asset.fractionalIncrement);
 const REORDER_FALLBACK_MS = 1000;
 const HTTP_STATUS: Record<BrokerErrorCode, number> = {
   insufficient_buying_power: 403,
@@ -338,11 +270,9 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   private readonly buyBuffer: Decimal;
   private marketOpen: boolean;
 
-  private readonly faultRandom: Random;
+  private readonly faults: FaultPlan;
   private readonly fillRandom: Random;
   private readonly idRandom: Random;
-  private readonly probabilistic: ProbabilisticFault[] = [];
-  private readonly scripted: ScriptEntry[] = [];
 
   private readonly allOrders: SimOrder[] = [];
   /** The orders not final yet, in submit order (what holds cash and shares). */
@@ -353,7 +283,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   private closeCounter = 0;
 
   private readonly counts: Record<BrokerMethod, number>;
-  private readonly log: SimEvent[] = [];
+  private readonly log: EventLog;
   private readonly history: StateRecord[] = [];
 
   private readonly subs = new Set<Sub>();
@@ -363,20 +293,26 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   constructor(options: SimulatedBrokerOptions) {
     const o = parseInput(SimulatedBrokerOptionsSchema, options ?? {}, "options");
-    this.id = o.id ?? "simulated";
+    this.id = o.id ?? D.id;
     this.clock = o.clock ?? new VirtualClock();
-    this.seed = o.seed ?? 1;
-    this.cash = o.cash ?? new Decimal(100_000);
-    this.restMs = o.latency?.restMs ?? 0;
-    this.fillMs = o.latency?.fillMs ?? 0;
-    this.streamMs = o.latency?.streamMs ?? 0;
-    const pf = o.partialFills;
-    this.partialProbability = pf === true ? 1 : pf === false || pf === undefined ? 0 : (pf.probability ?? 1);
-    this.partialParts = typeof pf === "object" ? (pf.parts ?? 2) : 2;
-    this.slippageBps = o.slippage?.bps ?? 0;
-    this.buyBuffer = new Decimal(o.marketBuyBuffer ?? 0.03);
-    this.marketOpen = o.marketOpen ?? true;
-    this.faultRandom = createRandom(this.seed);
+    this.seed = o.seed ?? D.seed;
+    this.cash = o.cash ?? new Decimal(D.cash);
+    this.restMs = o.latency?.restMs ?? D.latency.restMs;
+    this.fillMs = o.latency?.fillMs ?? D.latency.fillMs;
+    this.streamMs = o.latency?.streamMs ?? D.latency.streamMs;
+    const pf = o.partialFills ?? D.partialFills.on;
+    this.partialProbability =
+      pf === false
+        ? 0
+        : pf === true
+          ? D.partialFills.probability
+          : (pf.probability ?? D.partialFills.probability);
+    this.partialParts = typeof pf === "object" ? (pf.parts ?? D.partialFills.parts) : D.partialFills.parts;
+    this.slippageBps = o.slippage?.bps ?? D.slippageBps;
+    this.buyBuffer = new Decimal(o.marketBuyBuffer ?? D.marketBuyBuffer);
+    this.marketOpen = o.marketOpen ?? D.marketOpen;
+    this.log = new EventLog(this.clock);
+    this.faults = new FaultPlan(this.seed, o.faults, this.log);
     this.fillRandom = createRandom(this.seed ^ 0x2545f491);
     this.idRandom = createRandom(this.seed ^ 0x5bd1e995);
     this.counts = Object.fromEntries(BROKER_METHODS.map((m) => [m, 0])) as Record<BrokerMethod, number>;
@@ -386,13 +322,14 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       this.assets.set(symbol, this.defaultAsset(symbol));
     }
     for (const [symbol, rules] of Object.entries(o.assets ?? {})) {
-      const fractionable = rules.fractionable ?? true;
+      const fractionable = rules.fractionable ?? D.asset.fractionable;
       this.assets.set(symbol, {
         symbol,
-        tradable: rules.tradable ?? true,
+        tradable: rules.tradable ?? D.asset.tradable,
         fractionable,
-        qtyIncrement: rules.qtyIncrement ?? (fractionable ? DEFAULT_INCREMENT : new Decimal(1)),
-        minNotional: rules.minNotional ?? new Decimal(1),
+        qtyIncrement:
+          rules.qtyIncrement ?? (fractionable ? DEFAULT_INCREMENT : new Decimal(D.asset.wholeIncrement)),
+        minNotional: rules.minNotional ?? new Decimal(D.asset.minNotional),
       });
     }
     for (const [symbol, qty] of Object.entries(o.positions ?? {})) {
@@ -400,15 +337,6 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       const price = this.prices.get(symbol) as Decimal;
       this.positions.set(symbol, { qty, avgEntryPrice: price });
     }
-    for (const kind of Object.keys(o.faults ?? {}) as SimFaultKind[]) {
-      const setting = o.faults?.[kind];
-      if (setting === undefined) continue;
-      const { probability, ...params } = typeof setting === "number" ? { probability: setting } : setting;
-      if (probability > 0) this.probabilistic.push({ kind, probability, params });
-    }
-    // A fixed order, so the seeded draws do not depend on how the options object was written.
-    const order = new Map(SIM_FAULT_KINDS.map((k, n) => [k, n]));
-    this.probabilistic.sort((a, b) => (order.get(a.kind) ?? 0) - (order.get(b.kind) ?? 0));
     this.recordState();
   }
 
@@ -427,7 +355,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   }
 
   eventLog(): readonly SimEvent[] {
-    return this.log.slice();
+    return this.log.list();
   }
 
   orders(): OrderSnapshot[] {
@@ -449,7 +377,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     const input = parseInput(SetPriceSchema, { symbol, price }, "setPrice");
     this.prices.set(input.symbol, input.price);
     if (!this.assets.has(input.symbol)) this.assets.set(input.symbol, this.defaultAsset(input.symbol));
-    this.record("price", { symbol: input.symbol, price: input.price.toString() });
+    this.log.record("price", { symbol: input.symbol, price: input.price.toString() });
     this.recordState();
     for (const o of [...this.openOrders]) if (o.symbol === input.symbol) this.work(o);
   }
@@ -458,7 +386,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     const value = parseInput(z.boolean(), open, "open");
     if (value === this.marketOpen) return;
     this.marketOpen = value;
-    this.record("market", { open: value });
+    this.log.record("market", { open: value });
     if (value) {
       for (const o of [...this.openOrders]) {
         if (o.live && o.status === "accepted") this.ack(o);
@@ -475,8 +403,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   }
 
   script(fault: ScriptedFault): void {
-    const parsed = parseInput(ScriptedFaultSchema, fault, "fault");
-    this.scripted.push({ fault: parsed, left: parsed.times ?? 1 });
+    this.faults.script(parseInput(ScriptedFaultSchema, fault, "fault"));
   }
 
   disconnectStream(downMs: number): void {
@@ -505,7 +432,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     if (!this.assets.has(input.symbol)) this.assets.set(input.symbol, this.defaultAsset(input.symbol));
     if (!this.prices.has(input.symbol)) this.prices.set(input.symbol, tradePrice);
     this.applyTrade(input.symbol, input.qtyDelta, tradePrice);
-    this.record("outside_trade", {
+    this.log.record("outside_trade", {
       symbol: input.symbol,
       qtyDelta: input.qtyDelta.toString(),
       price: tradePrice.toString(),
@@ -707,14 +634,19 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     this.counts[method]++;
     const signal = opts?.signal;
     throwIfAborted(signal);
-    this.record("call", { method });
-    const errorFault = this.takeFault(REST_ERROR_KINDS, method);
-    const spike = this.takeFault(["latency_spike"], method);
-    const delayMs = this.restMs + (spike === undefined ? 0 : this.param(spike, "ms", "latency_spike.ms"));
+    this.log.record("call", { method });
+    const errorFault = this.faults.take(REST_ERROR_FAULTS, method);
+    const spike = this.faults.take(["latency_spike"], method);
+    const delayMs =
+      this.restMs + (spike === undefined ? 0 : faultNumber(spike, "ms", FAULT_DEFAULTS.latency_spike.ms));
     if (errorFault !== undefined && errorFault.kind !== "ambiguous") {
       await this.awaitReply(method, delayMs, signal, write);
       if (errorFault.kind === "rate_limited") {
-        const retryAfterMs = this.param(errorFault, "retryAfterMs", "retryAfterMs");
+        const retryAfterMs = faultNumber(
+          errorFault,
+          "retryAfterMs",
+          FAULT_DEFAULTS.rate_limited.retryAfterMs,
+        );
         throw brokerError("rate_limited", "rate limit exceeded", "42910000", { method }, { retryAfterMs });
       }
       throw brokerError("unavailable", "service unavailable", undefined, { method });
@@ -762,42 +694,6 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     throw aborted.reason;
   }
 
-  // ---------------------------------------------------------------- faults
-
-  private takeFault(
-    kinds: readonly SimFaultKind[],
-    method?: BrokerMethod,
-  ): { kind: SimFaultKind; params: Record<string, unknown> } | undefined {
-    const matches = (kind: SimFaultKind, m: unknown) =>
-      kinds.includes(kind) && (m === undefined || method === undefined || m === method);
-    const i = this.scripted.findIndex((e) => matches(e.fault.kind, (e.fault as { method?: unknown }).method));
-    if (i >= 0) {
-      const entry = this.scripted[i] as ScriptEntry;
-      entry.left--;
-      if (entry.left <= 0) this.scripted.splice(i, 1);
-      const { kind, times: _times, ...params } = entry.fault;
-      this.record("fault", { kind, source: "script", method: method ?? null });
-      return { kind, params };
-    }
-    for (const f of this.probabilistic) {
-      if (!matches(f.kind, f.params.method)) continue;
-      if (this.faultRandom() < f.probability) {
-        this.record("fault", { kind: f.kind, source: "seed", method: method ?? null });
-        return { kind: f.kind, params: f.params };
-      }
-    }
-    return undefined;
-  }
-
-  private param(
-    fault: { kind: SimFaultKind; params: Record<string, unknown> },
-    name: string,
-    key: string,
-  ): number {
-    const v = fault.params[name];
-    return typeof v === "number" ? v : (DEFAULT_PARAMS[key] ?? 0);
-  }
-
   // ---------------------------------------------------------------- orders
 
   private place(raw: OrderRequest, via: "closePosition" | undefined): SimOrder {
@@ -806,7 +702,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       req = parseOrderRequest(raw);
     } catch (e) {
       if (!isValidationError(e)) throw e;
-      this.record("refused", { code: "invalid_order", clientOrderId: null });
+      this.log.record("refused", { code: "invalid_order", clientOrderId: null });
       throw brokerError("invalid_order", e.message.replace(/^\[ordersafe\]\s*/, ""), "40010001", {
         issues: e.issues.map((i) => ({ path: i.path, message: i.message })),
       });
@@ -820,7 +716,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       const o = this.newOrder(req, "rejected", false);
       o.rejectReason = message;
       this.allOrders.push(o);
-      this.record("refused", { code, orderId: o.id, clientOrderId: req.clientOrderId });
+      this.log.record("refused", { code, orderId: o.id, clientOrderId: req.clientOrderId });
       throw brokerError(code, message, brokerCode, { ...details, symbol: req.symbol });
     };
 
@@ -921,14 +817,13 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     this.byId.set(o.id, o);
     this.byClientId.set(o.clientOrderId, o);
     this.usedClientIds.add(o.clientOrderId);
-    const lag = this.takeFault(["not_found_lag"]);
-    if (lag !== undefined) o.visibleAt = this.clock.now() + this.param(lag, "ms", "not_found_lag.ms");
-    const reject = this.takeFault(["reject_after_accept"]);
-    if (reject !== undefined) {
-      const reason = reject.params.reason;
-      o.pendingReject = typeof reason === "string" ? reason : "rejected by the simulated venue";
-    }
-    this.record("submit", {
+    const lag = this.faults.take(["not_found_lag"]);
+    if (lag !== undefined)
+      o.visibleAt = this.clock.now() + faultNumber(lag, "ms", FAULT_DEFAULTS.not_found_lag.ms);
+    const reject = this.faults.take(["reject_after_accept"]);
+    if (reject !== undefined)
+      o.pendingReject = faultText(reject, "reason", FAULT_DEFAULTS.reject_after_accept.reason);
+    this.log.record("submit", {
       orderId: o.id,
       clientOrderId: o.clientOrderId,
       symbol: o.symbol,
@@ -960,7 +855,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     const error = this.insufficientQty(req.symbol, existing, available, held, requested);
     o.rejectReason = error.message.replace(/^\[ordersafe\]\s*/, "");
     this.allOrders.push(o);
-    this.record("refused", { code: error.code, orderId: o.id, clientOrderId: req.clientOrderId });
+    this.log.record("refused", { code: error.code, orderId: o.id, clientOrderId: req.clientOrderId });
     return error;
   }
 
@@ -1190,7 +1085,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     o.filledQty = o.filledQty.plus(qty);
     o.filledValue = o.filledValue.plus(qty.times(price));
     this.applyTrade(o.symbol, o.side === "buy" ? qty : qty.negated(), price);
-    this.record("fill", {
+    this.log.record("fill", {
       orderId: o.id,
       executionId,
       symbol: o.symbol,
@@ -1225,7 +1120,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   }
 
   private requestCancel(o: SimOrder): void {
-    const fault = this.takeFault(["stuck_pending_cancel", "fill_after_cancel"]);
+    const fault = this.faults.take(["stuck_pending_cancel", "fill_after_cancel"]);
     this.setStatus(o, "pending_cancel", "pending_cancel");
     if (fault?.kind === "stuck_pending_cancel") return;
     const lateFill = fault?.kind === "fill_after_cancel";
@@ -1242,7 +1137,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   // ---------------------------------------------------------------- stream
 
   private status(sub: Sub, status: StreamStatus): void {
-    this.record("stream_status", { status });
+    this.log.record("stream_status", { status });
     try {
       sub.listener.onStatus?.(status);
     } catch {
@@ -1253,7 +1148,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   private emit(o: SimOrder, event: OrderUpdateEvent, fill?: OrderFill): void {
     const update: OrderUpdate = { event, order: this.snap(o), at: new Date(this.clock.now()) };
     if (fill !== undefined) update.fill = fill;
-    this.record("update", {
+    this.log.record("update", {
       orderId: o.id,
       event,
       status: o.status,
@@ -1261,12 +1156,12 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       fillQty: fill?.qty.toString() ?? null,
       executionId: fill?.executionId ?? null,
     });
-    const fault = this.takeFault(STREAM_KINDS);
+    const fault = this.faults.take(STREAM_FAULTS);
     const held = this.heldForReorder;
     this.heldForReorder = undefined;
     switch (fault?.kind) {
       case "stream_drop":
-        this.record("lost", { orderId: o.id, event, why: "drop" });
+        this.log.record("lost", { orderId: o.id, event, why: "drop" });
         break;
       case "stream_duplicate":
         this.deliverLater(update, 0);
@@ -1282,15 +1177,15 @@ class SimulatedBrokerImpl implements SimulatedBroker {
         });
         break;
       case "stream_delay":
-        this.deliverLater(update, this.param(fault, "ms", "stream_delay.ms"));
+        this.deliverLater(update, faultNumber(fault, "ms", FAULT_DEFAULTS.stream_delay.ms));
         break;
       case "stream_disconnect":
-        this.disconnect(this.param(fault, "downMs", "downMs"));
-        this.record("lost", { orderId: o.id, event, why: "disconnected" });
+        this.disconnect(faultNumber(fault, "downMs", FAULT_DEFAULTS.stream_disconnect.downMs));
+        this.log.record("lost", { orderId: o.id, event, why: "disconnected" });
         break;
       case "stream_silence":
-        this.silentUntil = this.clock.now() + this.param(fault, "ms", "stream_silence.ms");
-        this.record("lost", { orderId: o.id, event, why: "silence" });
+        this.silentUntil = this.clock.now() + faultNumber(fault, "ms", FAULT_DEFAULTS.stream_silence.ms);
+        this.log.record("lost", { orderId: o.id, event, why: "silence" });
         break;
       default:
         this.deliverLater(update, 0);
@@ -1304,7 +1199,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   private deliver(update: OrderUpdate): void {
     if (this.clock.now() < this.silentUntil) {
-      this.record("lost", { orderId: update.order.id, event: update.event, why: "silence" });
+      this.log.record("lost", { orderId: update.order.id, event: update.event, why: "silence" });
       return;
     }
     let n = 0;
@@ -1323,7 +1218,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
         // A listener's error is its own; the broker goes on.
       }
     }
-    this.record("deliver", { orderId: update.order.id, event: update.event, subscribers: n });
+    this.log.record("deliver", { orderId: update.order.id, event: update.event, subscribers: n });
   }
 
   private disconnect(downMs: number): void {
@@ -1374,9 +1269,9 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   private readState(method: StaleReadMethod): StateRecord {
     this.recordState();
     const current = this.history[this.history.length - 1] as StateRecord;
-    const stale = this.takeFault(["stale_reads"], method);
+    const stale = this.faults.take(["stale_reads"], method);
     if (stale === undefined) return current;
-    const cutoff = this.clock.now() - this.param(stale, "ms", "stale_reads.ms");
+    const cutoff = this.clock.now() - faultNumber(stale, "ms", FAULT_DEFAULTS.stale_reads.ms);
     let chosen = this.history[0] as StateRecord;
     for (const h of this.history) {
       if (h.at <= cutoff) chosen = h;
@@ -1406,15 +1301,11 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   private defaultAsset(symbol: string): AssetRules {
     return {
       symbol,
-      tradable: true,
-      fractionable: true,
+      tradable: D.asset.tradable,
+      fractionable: D.asset.fractionable,
       qtyIncrement: DEFAULT_INCREMENT,
-      minNotional: new Decimal(1),
+      minNotional: new Decimal(D.asset.minNotional),
     };
-  }
-
-  private record(type: SimEventType, detail: Record<string, string | number | boolean | null>): void {
-    this.log.push({ seq: this.log.length, at: this.clock.now(), type, ...detail });
   }
 }
 
