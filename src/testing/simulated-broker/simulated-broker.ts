@@ -16,7 +16,6 @@ import type {
   OrderUpdateEvent,
   OrderUpdateListener,
   PositionSnapshot,
-  StreamStatus,
   Subscription,
   TimeInForce,
 } from "../../broker/broker-port.js";
@@ -36,7 +35,7 @@ import { createRandom, type Random } from "../../core/random.js";
 import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
 import { scheduleOn, VirtualClock } from "../virtual-clock.js";
 import { EventLog, type SimEvent } from "./event-log.js";
-import { FaultPlan, faultNumber, faultText, REST_ERROR_FAULTS, STREAM_FAULTS } from "./fault-plan.js";
+import { FaultPlan, faultNumber, faultText, REST_ERROR_FAULTS } from "./fault-plan.js";
 import {
   BROKER_METHODS,
   type BrokerMethod,
@@ -47,6 +46,15 @@ import {
   SimulatedBrokerOptionsSchema,
   type StaleReadMethod,
 } from "./options.js";
+import {
+  accountIn,
+  type PositionState,
+  positionIn,
+  positionsIn,
+  StateHistory,
+  type StateRecord,
+} from "./state-history.js";
+import { UpdateStream } from "./update-stream.js";
 
 /**
  * The real state of the simulated account, never stale.
@@ -154,30 +162,9 @@ interface SimOrder {
   pendingReject: string | undefined;
 }
 
-interface PositionState {
-  qty: Decimal;
-  avgEntryPrice: Decimal;
-}
-
-interface StateRecord {
-  at: number;
-  cash: Decimal;
-  positions: Map<string, PositionState>;
-  sellHeld: Map<string, Decimal>;
-  buyHold: Decimal;
-  prices: Map<string, Decimal>;
-}
-
-interface Sub {
-  listener: OrderUpdateListener;
-  connected: boolean;
-  closed: boolean;
-}
-
 const FAULT_DEFAULTS = SIMULATED_BROKER_DEFAULTS.faults;
 const D = SIMULATED_BROKER_DEFAULTS;
 const DEFAULT_INCREMENT = new Decimal(D.asset.fractionalIncrement);
-const REORDER_FALLBACK_MS = 1000;
 const HTTP_STATUS: Record<BrokerErrorCode, number> = {
   insufficient_buying_power: 403,
   insufficient_quantity: 403,
@@ -284,12 +271,8 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   private readonly counts: Record<BrokerMethod, number>;
   private readonly log: EventLog;
-  private readonly history: StateRecord[] = [];
-
-  private readonly subs = new Set<Sub>();
-  private streamDownUntil = Number.NEGATIVE_INFINITY;
-  private silentUntil = Number.NEGATIVE_INFINITY;
-  private heldForReorder: OrderUpdate | undefined;
+  private readonly history: StateHistory;
+  private readonly stream: UpdateStream;
 
   constructor(options: SimulatedBrokerOptions) {
     const o = parseInput(SimulatedBrokerOptionsSchema, options ?? {}, "options");
@@ -313,6 +296,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     this.marketOpen = o.marketOpen ?? D.marketOpen;
     this.log = new EventLog(this.clock);
     this.faults = new FaultPlan(this.seed, o.faults, this.log);
+    this.stream = new UpdateStream(this.clock, this.log, this.faults, this.streamMs);
     this.fillRandom = createRandom(this.seed ^ 0x2545f491);
     this.idRandom = createRandom(this.seed ^ 0x5bd1e995);
     this.counts = Object.fromEntries(BROKER_METHODS.map((m) => [m, 0])) as Record<BrokerMethod, number>;
@@ -337,7 +321,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       const price = this.prices.get(symbol) as Decimal;
       this.positions.set(symbol, { qty, avgEntryPrice: price });
     }
-    this.recordState();
+    this.history = new StateHistory(this.stateNow());
   }
 
   // ---------------------------------------------------------------- inspection and controls
@@ -407,7 +391,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   }
 
   disconnectStream(downMs: number): void {
-    this.disconnect(parseInput(MsSchema, downMs, "downMs"));
+    this.stream.disconnect(parseInput(MsSchema, downMs, "downMs"));
   }
 
   outsideTrade(symbol: string, qtyDelta: DecimalLike, price?: DecimalLike): void {
@@ -444,37 +428,22 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   getAccount(opts?: CallOptions): Promise<AccountSnapshot> {
     return this.call("getAccount", opts, false, () => {
-      const state = this.readState("getAccount");
-      let equity = state.cash;
-      for (const [s, p] of state.positions)
-        equity = equity.plus(p.qty.times(state.prices.get(s) ?? p.avgEntryPrice));
-      const bp = Decimal.max(ZERO, state.cash.minus(state.buyHold));
-      const asOf = this.clock.now();
-      return () => ({
-        cash: state.cash,
-        buyingPower: bp,
-        nonMarginableBuyingPower: bp,
-        equity,
-        currency: "USD",
-        tradingBlocked: false,
-        asOf: new Date(asOf),
-      });
+      const account = accountIn(this.readState("getAccount"), new Date(this.clock.now()));
+      return () => account;
     });
   }
 
   getPositions(opts?: CallOptions): Promise<PositionSnapshot[]> {
     return this.call("getPositions", opts, false, () => {
-      const state = this.readState("getPositions");
-      const list = [...state.positions.keys()].sort().map((s) => this.positionOf(state, s));
-      return () => list.filter((p): p is PositionSnapshot => p !== null);
+      const list = positionsIn(this.readState("getPositions"));
+      return () => list;
     });
   }
 
   getPosition(symbol: string, opts?: CallOptions): Promise<PositionSnapshot | null> {
     return this.call("getPosition", opts, false, () => {
       const s = parseInput(SymbolSchema, symbol, "symbol");
-      const state = this.readState("getPosition");
-      const p = this.positionOf(state, s);
+      const p = positionIn(this.readState("getPosition"), s);
       return () => p;
     });
   }
@@ -596,31 +565,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     if (typeof listener !== "object" || listener === null || typeof listener.onUpdate !== "function") {
       throw parseInputError("listener", "expected an object with onUpdate()", listener);
     }
-    const sub: Sub = { listener, connected: false, closed: false };
-    this.subs.add(sub);
-    const connect = () => {
-      if (sub.closed) return;
-      const now = this.clock.now();
-      if (now < this.streamDownUntil) {
-        scheduleOn(this.clock, this.streamDownUntil - now, connect);
-        return;
-      }
-      sub.connected = true;
-      this.status(sub, "connected");
-    };
-    // Connecting is asynchronous, like a socket: no callback runs before this method returns.
-    scheduleOn(this.clock, 0, () => {
-      if (!sub.closed) this.status(sub, "connecting");
-    });
-    scheduleOn(this.clock, this.streamMs, connect);
-    return {
-      close: () => {
-        if (sub.closed) return;
-        sub.closed = true;
-        sub.connected = false;
-        this.subs.delete(sub);
-      },
-    };
+    return this.stream.subscribe(listener);
   }
 
   // ---------------------------------------------------------------- the call pipeline
@@ -1136,15 +1081,6 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   // ---------------------------------------------------------------- stream
 
-  private status(sub: Sub, status: StreamStatus): void {
-    this.log.record("stream_status", { status });
-    try {
-      sub.listener.onStatus?.(status);
-    } catch {
-      // A listener's error is its own; the broker goes on.
-    }
-  }
-
   private emit(o: SimOrder, event: OrderUpdateEvent, fill?: OrderFill): void {
     const update: OrderUpdate = { event, order: this.snap(o), at: new Date(this.clock.now()) };
     if (fill !== undefined) update.fill = fill;
@@ -1156,103 +1092,19 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       fillQty: fill?.qty.toString() ?? null,
       executionId: fill?.executionId ?? null,
     });
-    const fault = this.faults.take(STREAM_FAULTS);
-    const held = this.heldForReorder;
-    this.heldForReorder = undefined;
-    switch (fault?.kind) {
-      case "stream_drop":
-        this.log.record("lost", { orderId: o.id, event, why: "drop" });
-        break;
-      case "stream_duplicate":
-        this.deliverLater(update, 0);
-        this.deliverLater(update, 0);
-        break;
-      case "stream_reorder":
-        // Delivered right after the next update; when none follows within a second, then.
-        this.heldForReorder = update;
-        scheduleOn(this.clock, REORDER_FALLBACK_MS, () => {
-          if (this.heldForReorder !== update) return;
-          this.heldForReorder = undefined;
-          this.deliverLater(update, 0);
-        });
-        break;
-      case "stream_delay":
-        this.deliverLater(update, faultNumber(fault, "ms", FAULT_DEFAULTS.stream_delay.ms));
-        break;
-      case "stream_disconnect":
-        this.disconnect(faultNumber(fault, "downMs", FAULT_DEFAULTS.stream_disconnect.downMs));
-        this.log.record("lost", { orderId: o.id, event, why: "disconnected" });
-        break;
-      case "stream_silence":
-        this.silentUntil = this.clock.now() + faultNumber(fault, "ms", FAULT_DEFAULTS.stream_silence.ms);
-        this.log.record("lost", { orderId: o.id, event, why: "silence" });
-        break;
-      default:
-        this.deliverLater(update, 0);
-    }
-    if (held !== undefined) this.deliverLater(held, 0);
-  }
-
-  private deliverLater(update: OrderUpdate, extraMs: number): void {
-    scheduleOn(this.clock, this.streamMs + extraMs, () => this.deliver(update));
-  }
-
-  private deliver(update: OrderUpdate): void {
-    if (this.clock.now() < this.silentUntil) {
-      this.log.record("lost", { orderId: update.order.id, event: update.event, why: "silence" });
-      return;
-    }
-    let n = 0;
-    for (const sub of [...this.subs]) {
-      if (!sub.connected || sub.closed) continue;
-      n++;
-      const copy: OrderUpdate = {
-        ...update,
-        order: { ...update.order, updatedAt: new Date(update.order.updatedAt) },
-        at: new Date(update.at),
-      };
-      if (update.fill !== undefined) copy.fill = { ...update.fill };
-      try {
-        sub.listener.onUpdate(copy);
-      } catch {
-        // A listener's error is its own; the broker goes on.
-      }
-    }
-    this.log.record("deliver", { orderId: update.order.id, event: update.event, subscribers: n });
-  }
-
-  private disconnect(downMs: number): void {
-    const until = this.clock.now() + downMs;
-    this.streamDownUntil = Math.max(this.streamDownUntil, until);
-    for (const sub of [...this.subs]) {
-      if (!sub.connected) continue;
-      sub.connected = false;
-      this.status(sub, "disconnected");
-      this.status(sub, "reconnecting");
-      const reconnect = () => {
-        if (sub.closed) return;
-        const now = this.clock.now();
-        if (now < this.streamDownUntil) {
-          scheduleOn(this.clock, this.streamDownUntil - now, reconnect);
-          return;
-        }
-        sub.connected = true;
-        this.status(sub, "connected");
-      };
-      scheduleOn(this.clock, downMs, reconnect);
-    }
+    this.stream.publish(update);
   }
 
   // ---------------------------------------------------------------- state history (stale reads)
 
-  private recordState(): void {
+  private stateNow(): StateRecord {
     const positions = new Map<string, PositionState>();
     const sellHeld = new Map<string, Decimal>();
     for (const [s, p] of this.positions) {
       positions.set(s, { ...p });
       sellHeld.set(s, this.sellHeld(s));
     }
-    const entry: StateRecord = {
+    return {
       at: this.clock.now(),
       cash: this.cash,
       positions,
@@ -1260,42 +1112,17 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       buyHold: this.buyHold(),
       prices: new Map(this.prices),
     };
-    const last = this.history[this.history.length - 1];
-    if (last !== undefined && last.at === entry.at) this.history[this.history.length - 1] = entry;
-    else this.history.push(entry);
-    if (this.history.length > 10_000) this.history.splice(0, 5_000);
+  }
+
+  private recordState(): void {
+    this.history.capture(this.stateNow());
   }
 
   private readState(method: StaleReadMethod): StateRecord {
     this.recordState();
-    const current = this.history[this.history.length - 1] as StateRecord;
     const stale = this.faults.take(["stale_reads"], method);
-    if (stale === undefined) return current;
-    const cutoff = this.clock.now() - faultNumber(stale, "ms", FAULT_DEFAULTS.stale_reads.ms);
-    let chosen = this.history[0] as StateRecord;
-    for (const h of this.history) {
-      if (h.at <= cutoff) chosen = h;
-      else break;
-    }
-    return chosen;
-  }
-
-  private positionOf(state: StateRecord, symbol: string): PositionSnapshot | null {
-    const p = state.positions.get(symbol);
-    if (p === undefined || p.qty.isZero()) return null;
-    const price = state.prices.get(symbol);
-    const held = state.sellHeld.get(symbol) ?? ZERO;
-    const snap: PositionSnapshot = {
-      symbol,
-      qty: p.qty,
-      qtyAvailable: Decimal.min(p.qty, Decimal.max(ZERO, p.qty.minus(held))),
-      avgEntryPrice: p.avgEntryPrice,
-    };
-    if (price !== undefined) {
-      snap.currentPrice = price;
-      snap.marketValue = p.qty.times(price);
-    }
-    return snap;
+    if (stale === undefined) return this.history.latest();
+    return this.history.asOf(this.clock.now() - faultNumber(stale, "ms", FAULT_DEFAULTS.stale_reads.ms));
   }
 
   private defaultAsset(symbol: string): AssetRules {
