@@ -22,18 +22,12 @@ import type {
 import { isFinalBrokerStatus } from "../../broker/broker-port.js";
 import { parseOrderRequest } from "../../broker/schemas.js";
 import { abortReason, type Clock, throwIfAborted } from "../../core/clock.js";
-import {
-  Decimal,
-  type DecimalLike,
-  floorToIncrement,
-  formatDecimal,
-  Rounding,
-  ZERO,
-} from "../../core/decimal.js";
-import { BrokerError, type BrokerErrorCode, isValidationError, ValidationError } from "../../core/errors.js";
+import { Decimal, type DecimalLike, floorToIncrement, Rounding, ZERO } from "../../core/decimal.js";
+import { type BrokerError, isValidationError, ValidationError } from "../../core/errors.js";
 import { createRandom, type Random } from "../../core/random.js";
 import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
 import { scheduleOn, VirtualClock } from "../virtual-clock.js";
+import { brokerError, refusalError } from "./broker-errors.js";
 import { EventLog, type SimEvent } from "./event-log.js";
 import { FaultPlan, faultNumber, faultText, REST_ERROR_FAULTS } from "./fault-plan.js";
 import {
@@ -55,6 +49,16 @@ import {
   type StateRecord,
 } from "./state-history.js";
 import { UpdateStream } from "./update-stream.js";
+import {
+  type Admission,
+  admissionRefusal,
+  buyHold,
+  cancelRefusal,
+  closeRefusal,
+  queuedUntilOpen,
+  type Refusal,
+  sellQuantity,
+} from "./venue-rules.js";
 
 /**
  * The real state of the simulated account, never stale.
@@ -165,41 +169,6 @@ interface SimOrder {
 const FAULT_DEFAULTS = SIMULATED_BROKER_DEFAULTS.faults;
 const D = SIMULATED_BROKER_DEFAULTS;
 const DEFAULT_INCREMENT = new Decimal(D.asset.fractionalIncrement);
-const HTTP_STATUS: Record<BrokerErrorCode, number> = {
-  insufficient_buying_power: 403,
-  insufficient_quantity: 403,
-  wash_trade: 403,
-  min_notional: 403,
-  not_fractionable: 403,
-  duplicate_client_order_id: 422,
-  invalid_order: 422,
-  not_found: 404,
-  not_cancelable: 422,
-  market_closed: 403,
-  rate_limited: 429,
-  unavailable: 503,
-  ambiguous: 504,
-  unauthorized: 401,
-  forbidden: 403,
-  protocol: 502,
-  rejected: 422,
-};
-
-function brokerError(
-  code: BrokerErrorCode,
-  message: string,
-  brokerCode: string | undefined,
-  details: Record<string, unknown> = {},
-  extra: { retryAfterMs?: number; cause?: unknown } = {},
-): BrokerError {
-  return new BrokerError(code, message, {
-    ...(brokerCode === undefined ? {} : { brokerCode }),
-    ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
-    ...(extra.cause === undefined ? {} : { cause: extra.cause }),
-    details: { httpStatus: HTTP_STATUS[code], reason: message, ...details },
-  });
-}
-
 function isOpen(o: SimOrder): boolean {
   return o.live && !isFinalBrokerStatus(o.status);
 }
@@ -517,7 +486,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   submitOrder(request: OrderRequest, opts?: CallOptions): Promise<OrderSnapshot> {
     return this.call("submitOrder", opts, true, () => {
-      const o = this.place(request, undefined);
+      const o = this.place(request, "submitOrder");
       return () => this.snap(o);
     });
   }
@@ -526,14 +495,9 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     return this.call("cancelOrder", opts, true, () => {
       const id = parseInput(IdSchema, orderId, "orderId");
       const o = this.byId.get(id);
-      if (o === undefined) throw brokerError("not_found", "order not found", "40410000", { orderId: id });
-      if (isFinalBrokerStatus(o.status)) {
-        throw brokerError("not_cancelable", "order is not cancelable", "42210000", {
-          orderId: id,
-          status: o.status,
-        });
-      }
-      if (o.status !== "pending_cancel") this.requestCancel(o);
+      const refused = cancelRefusal(id, o?.status);
+      if (refused !== undefined) throw refusalError(refused);
+      if (o !== undefined && o.status !== "pending_cancel") this.requestCancel(o);
       return () => undefined;
     });
   }
@@ -541,20 +505,15 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   closePosition(symbol: string, opts?: CallOptions): Promise<OrderSnapshot> {
     return this.call("closePosition", opts, true, () => {
       const s = parseInput(SymbolSchema, symbol, "symbol");
-      const p = this.positions.get(s);
-      if (p === undefined || p.qty.isZero()) {
-        throw brokerError("not_found", `position not found: ${s}`, "40410000", { symbol: s });
-      }
-      const held = this.sellHeld(s);
-      if (held.gt(0)) {
-        throw this.insufficientQty(s, p.qty, p.qty.minus(held), held);
-      }
+      const qty = this.positions.get(s)?.qty ?? ZERO;
+      const refused = closeRefusal(s, qty, this.sellHeld(s));
+      if (refused !== undefined) throw refusalError(refused);
       let clientOrderId: string;
       do {
         clientOrderId = `sim-close-${this.seed}-${++this.closeCounter}`;
       } while (this.usedClientIds.has(clientOrderId));
       const o = this.place(
-        { clientOrderId, symbol: s, side: "sell", type: "market", timeInForce: "day", qty: p.qty },
+        { clientOrderId, symbol: s, side: "sell", type: "market", timeInForce: "day", qty },
         "closePosition",
       );
       return () => this.snap(o);
@@ -641,10 +600,18 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   // ---------------------------------------------------------------- orders
 
-  private place(raw: OrderRequest, via: "closePosition" | undefined): SimOrder {
-    let req: OrderRequest;
+  /** Places an order: the request is parsed, judged by the venue rules, then taken. */
+  private place(raw: OrderRequest, via: "submitOrder" | "closePosition"): SimOrder {
+    const request = this.parseRequest(raw);
+    const refused = admissionRefusal(this.admission(request, via));
+    if (refused !== undefined) throw this.refuse(request, refused);
+    return this.accept(request, via);
+  }
+
+  /** The request through the order schema; one that fails it is refused as Alpaca's 40010001, with no order made. */
+  private parseRequest(raw: OrderRequest): OrderRequest {
     try {
-      req = parseOrderRequest(raw);
+      return parseOrderRequest(raw);
     } catch (e) {
       if (!isValidationError(e)) throw e;
       this.log.record("refused", { code: "invalid_order", clientOrderId: null });
@@ -652,111 +619,38 @@ class SimulatedBrokerImpl implements SimulatedBroker {
         issues: e.issues.map((i) => ({ path: i.path, message: i.message })),
       });
     }
-    const refuse = (
-      code: BrokerErrorCode,
-      message: string,
-      brokerCode: string,
-      details: Record<string, unknown> = {},
-    ): never => {
-      const o = this.newOrder(req, "rejected", false);
-      o.rejectReason = message;
-      this.allOrders.push(o);
-      this.log.record("refused", { code, orderId: o.id, clientOrderId: req.clientOrderId });
-      throw brokerError(code, message, brokerCode, { ...details, symbol: req.symbol });
+  }
+
+  /** What the venue rules judge a request by: the request and the account state now. */
+  private admission(request: OrderRequest, via: "submitOrder" | "closePosition"): Admission {
+    return {
+      request,
+      via,
+      clientOrderIdUsed: this.usedClientIds.has(request.clientOrderId),
+      asset: this.assets.get(request.symbol),
+      price: this.prices.get(request.symbol),
+      openOrders: [...this.openOrders].filter(isOpen),
+      position: this.positions.get(request.symbol)?.qty ?? ZERO,
+      sellHeld: this.sellHeld(request.symbol),
+      buyingPower: this.cash.minus(this.buyHold()),
+      marketBuyBuffer: this.buyBuffer,
     };
+  }
 
-    if (this.usedClientIds.has(req.clientOrderId)) {
-      refuse("duplicate_client_order_id", "client_order_id must be unique", "40010001");
-    }
-    const asset = this.assets.get(req.symbol);
-    if (asset === undefined) refuse("invalid_order", `asset not found: ${req.symbol}`, "42210000");
-    const rules = asset as AssetRules;
-    if (!rules.tradable) refuse("rejected", `asset ${req.symbol} is not tradable`, "42210000");
-    if (req.notional !== undefined && req.type !== "market") {
-      refuse("invalid_order", "notional orders must be market orders", "42210000");
-    }
-    if (req.extendedHours === true && !(req.type === "limit" && req.timeInForce === "day")) {
-      refuse("invalid_order", "extended hours orders must be DAY limit orders", "42210000");
-    }
-    // closePosition sells whatever is held, dust and odd decimals included (what it is for).
-    const closing = via === "closePosition";
-    const amount = req.qty ?? (req.notional as Decimal);
-    if (!closing && amount.decimalPlaces() > 9) {
-      refuse(
-        "invalid_order",
-        `${req.qty ? "qty" : "notional"} must have at most 9 decimal places`,
-        "40010001",
-      );
-    }
-    const fractional = req.notional !== undefined || !(req.qty as Decimal).isInteger();
-    if (!closing && fractional && !rules.fractionable) {
-      refuse("not_fractionable", "requested asset is not fractionable", "40310000");
-    }
-    if (!closing && req.qty !== undefined && !req.qty.mod(rules.qtyIncrement).isZero()) {
-      refuse("invalid_order", `qty must be a multiple of ${rules.qtyIncrement.toString()}`, "40010001");
-    }
-    if (fractional && req.timeInForce !== "day") {
-      refuse("invalid_order", "fractional orders must be DAY orders", "42210000");
-    }
-    if (req.limitPrice !== undefined) {
-      const places = req.limitPrice.gte(1) ? 2 : 4;
-      if (req.limitPrice.decimalPlaces() > places) {
-        refuse(
-          "invalid_order",
-          `invalid limit_price ${req.limitPrice.toString()}. sub-penny increment does not fulfill minimum pricing criteria`,
-          "42210000",
-        );
-      }
-    }
-    const price = this.prices.get(req.symbol);
-    if (price === undefined && req.type === "market") {
-      refuse("invalid_order", `no market price for ${req.symbol}`, "42210000");
-    }
-    const refPrice = req.limitPrice ?? (price as Decimal);
-    const cost = req.notional ?? (req.qty as Decimal).times(refPrice);
-    const minNotional = rules.minNotional ?? ZERO;
-    if (!closing && fractional && cost.lt(minNotional)) {
-      refuse(
-        "min_notional",
-        `cost basis must be >= minimal amount of order ${minNotional.toString()}`,
-        "40310000",
-      );
-    }
-    for (const other of this.openOrders) {
-      if (!isOpen(other) || other.symbol !== req.symbol || other.side === req.side) continue;
-      const anyMarket = other.type === "market" || req.type === "market";
-      const buyLimit = req.side === "buy" ? req.limitPrice : other.limitPrice;
-      const sellLimit = req.side === "sell" ? req.limitPrice : other.limitPrice;
-      if (anyMarket || (buyLimit as Decimal).gte(sellLimit as Decimal)) {
-        refuse("wash_trade", "potential wash trade detected. use complex orders", "40310000", {
-          existing_order_id: other.id,
-          reject_reason: anyMarket
-            ? "opposite side market/stop order exists"
-            : "opposite side limit order exists. use complex/limit/stop_limit orders",
-        });
-      }
-    }
-    let sellReserve = ZERO;
-    if (req.side === "sell") {
-      const held = this.sellHeld(req.symbol);
-      const existing = this.positions.get(req.symbol)?.qty ?? ZERO;
-      const available = Decimal.max(ZERO, existing.minus(held));
-      sellReserve = req.qty ?? floorToIncrement((req.notional as Decimal).div(refPrice), DEFAULT_INCREMENT);
-      if (sellReserve.gt(available)) throw this.refuseQty(req, existing, available, held, sellReserve);
-    } else {
-      const hold = this.holdOf(req.type, req.qty, req.notional, req.limitPrice, price);
-      const bp = this.cash.minus(this.buyHold());
-      if (hold.gt(bp)) {
-        refuse("insufficient_buying_power", "insufficient buying power", "40310000", {
-          buying_power: formatDecimal(Decimal.max(ZERO, bp), 2),
-          cost_basis: formatDecimal(hold, 2, Rounding.up),
-        });
-      }
-    }
+  /** A refused order is kept (status `rejected`, known to no lookup) and the refusal thrown. */
+  private refuse(request: OrderRequest, refused: Refusal): BrokerError {
+    const o = this.newOrder(request, "rejected", false);
+    o.rejectReason = refused.message;
+    this.allOrders.push(o);
+    this.log.record("refused", { code: refused.code, orderId: o.id, clientOrderId: request.clientOrderId });
+    return refusalError(refused, { symbol: request.symbol });
+  }
 
-    const queued = !this.marketOpen && !(req.extendedHours === true);
+  /** Takes an order: it holds shares or cash from now, and is acknowledged (or queued until the open). */
+  private accept(req: OrderRequest, via: "submitOrder" | "closePosition"): SimOrder {
+    const queued = queuedUntilOpen(req, this.marketOpen);
     const o = this.newOrder(req, queued ? "accepted" : "pending_new", true);
-    o.sellReserve = sellReserve;
+    if (req.side === "sell") o.sellReserve = sellQuantity(req, this.prices.get(req.symbol)) ?? ZERO;
     this.allOrders.push(o);
     this.openOrders.add(o);
     this.byId.set(o.id, o);
@@ -779,7 +673,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       notional: o.notional?.toString() ?? null,
       limitPrice: o.limitPrice?.toString() ?? null,
       status: o.status,
-      via: via ?? null,
+      via: via === "closePosition" ? via : null,
     });
     this.recordState();
     if (!queued) {
@@ -787,42 +681,6 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       else scheduleOn(this.clock, this.restMs, () => this.ack(o));
     }
     return o;
-  }
-
-  private refuseQty(
-    req: OrderRequest,
-    existing: Decimal,
-    available: Decimal,
-    held: Decimal,
-    requested: Decimal,
-  ): BrokerError {
-    const o = this.newOrder(req, "rejected", false);
-    const error = this.insufficientQty(req.symbol, existing, available, held, requested);
-    o.rejectReason = error.message.replace(/^\[ordersafe\]\s*/, "");
-    this.allOrders.push(o);
-    this.log.record("refused", { code: error.code, orderId: o.id, clientOrderId: req.clientOrderId });
-    return error;
-  }
-
-  private insufficientQty(
-    symbol: string,
-    existing: Decimal,
-    available: Decimal,
-    held: Decimal,
-    requested: Decimal = existing,
-  ): BrokerError {
-    return brokerError(
-      "insufficient_quantity",
-      `insufficient qty available for order (requested: ${requested.toString()}, available: ${available.toString()})`,
-      "40310000",
-      {
-        available: available.toString(),
-        existing_qty: existing.toString(),
-        held_for_orders: held.toString(),
-        requested: requested.toString(),
-        symbol,
-      },
-    );
   }
 
   private newOrder(req: OrderRequest, status: BrokerOrderStatus, live: boolean): SimOrder {
@@ -853,27 +711,13 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     };
   }
 
-  private holdOf(
-    type: OrderType,
-    qty: Decimal | undefined,
-    notional: Decimal | undefined,
-    limit: Decimal | undefined,
-    price: Decimal | undefined,
-  ): Decimal {
-    if (notional !== undefined) return notional;
-    const q = qty as Decimal;
-    if (type === "limit") return q.times(limit as Decimal);
-    return q.times(price ?? ZERO).times(this.buyBuffer.plus(1));
-  }
-
   private buyHold(): Decimal {
     let total = ZERO;
     for (const o of this.openOrders) {
       if (!isOpen(o) || o.side !== "buy") continue;
       if (o.notional !== undefined) total = total.plus(Decimal.max(ZERO, o.notional.minus(o.filledValue)));
-      else {
-        const rest = (o.qty as Decimal).minus(o.filledQty);
-        total = total.plus(this.holdOf(o.type, rest, undefined, o.limitPrice, this.prices.get(o.symbol)));
+      else if (o.qty !== undefined) {
+        total = total.plus(buyHold(o, o.qty.minus(o.filledQty), this.prices.get(o.symbol), this.buyBuffer));
       }
     }
     return total;
