@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { BROKER_METHODS, type BrokerMethod } from "../../broker/broker-port.js";
 import type { Clock } from "../../core/clock.js";
-import type { DecimalLike } from "../../core/decimal.js";
-import { zClock, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
+import { Decimal, type DecimalLike } from "../../core/decimal.js";
+import { parseInput, zClock, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
+import { VirtualClock } from "../virtual-clock.js";
 
 /**
  * The methods whose replies a `stale_reads` fault makes stale: the reads a broker derives
@@ -325,3 +326,65 @@ export interface SimulatedBrokerOptions {
 }
 
 export { BROKER_METHODS, type BrokerMethod };
+
+/** The options of `createSimulatedBroker` once parsed, every default filled in from {@link SIMULATED_BROKER_DEFAULTS}. */
+export interface SimSettings {
+  readonly id: string;
+  /** The clock given, or a new `VirtualClock`. */
+  readonly clock: Clock;
+  readonly seed: number;
+  readonly cash: Decimal;
+  /** Starting prices, in the order given. */
+  readonly prices: readonly (readonly [string, Decimal])[];
+  /** Asset rule overrides, in the order given (defaults filled in by the market). */
+  readonly assets: readonly (readonly [string, z.output<typeof AssetOverrideSchema>])[];
+  /** Starting positions, in the order given (each has a price). */
+  readonly positions: readonly (readonly [string, Decimal])[];
+  readonly restMs: number;
+  readonly fillMs: number;
+  readonly streamMs: number;
+  /** The chance an order fills in parts (0 when partial fills are off). */
+  readonly partialProbability: number;
+  readonly partialParts: number;
+  readonly slippageBps: number;
+  readonly marketOpen: boolean;
+  readonly marketBuyBuffer: Decimal;
+  readonly faults: z.output<typeof SimFaultOptionsSchema> | undefined;
+}
+
+/**
+ * Parses the options of `createSimulatedBroker` and fills in the defaults.
+ *
+ * @param options - the options given
+ * @returns the settings
+ * @throws ValidationError (`validation`) for bad options
+ */
+export function simSettings(options: SimulatedBrokerOptions): SimSettings {
+  const o = parseInput(SimulatedBrokerOptionsSchema, options ?? {}, "options");
+  const D = SIMULATED_BROKER_DEFAULTS;
+  const partial = o.partialFills ?? D.partialFills.on;
+  return {
+    id: o.id ?? D.id,
+    clock: o.clock ?? new VirtualClock(),
+    seed: o.seed ?? D.seed,
+    cash: o.cash ?? new Decimal(D.cash),
+    prices: Object.entries(o.prices ?? {}),
+    assets: Object.entries(o.assets ?? {}),
+    positions: Object.entries(o.positions ?? {}),
+    restMs: o.latency?.restMs ?? D.latency.restMs,
+    fillMs: o.latency?.fillMs ?? D.latency.fillMs,
+    streamMs: o.latency?.streamMs ?? D.latency.streamMs,
+    partialProbability:
+      partial === false
+        ? 0
+        : partial === true
+          ? D.partialFills.probability
+          : (partial.probability ?? D.partialFills.probability),
+    partialParts:
+      typeof partial === "object" ? (partial.parts ?? D.partialFills.parts) : D.partialFills.parts,
+    slippageBps: o.slippage?.bps ?? D.slippageBps,
+    marketOpen: o.marketOpen ?? D.marketOpen,
+    marketBuyBuffer: new Decimal(o.marketBuyBuffer ?? D.marketBuyBuffer),
+    faults: o.faults,
+  };
+}

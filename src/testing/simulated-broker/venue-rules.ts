@@ -9,9 +9,10 @@
  * Orders (`POST /v2/orders`), checked by {@link VENUE_RULES} in this order, the first
  * refusal wins (a request that fails the order schema is refused before any rule:
  * `invalid_order`, 40010001, the schema's message):
- * 1. {@link uniqueClientOrderId}: a client order id is unique for the account forever,
- *    cancelled and refused orders included [2.5]: `duplicate_client_order_id`, 40010001,
- *    "client_order_id must be unique".
+ * 1. {@link uniqueClientOrderId}: the client order id of an order the venue took is unique
+ *    for the account forever, even after the order ended [2.5] (the id of a request refused
+ *    at submit can be used again): `duplicate_client_order_id`, 40010001, "client_order_id
+ *    must be unique".
  * 2. {@link knownAsset}: an unknown symbol is `invalid_order`, 42210000, "asset not found: SYM"
  *    (the simulator's text).
  * 3. {@link tradableAsset}: an untradable asset is `rejected`, 42210000, "asset SYM is not
@@ -142,7 +143,7 @@ export interface Admission {
   readonly request: OrderRequest;
   /** `closePosition` sells whatever is held, so the size rules spare it. */
   readonly via: "submitOrder" | "closePosition";
-  /** Whether the client order id was ever used on the account. */
+  /** Whether an order the venue took ever had this client order id. */
   readonly clientOrderIdUsed: boolean;
   /** The symbol's rules; undefined when the venue does not know it. */
   readonly asset: AssetRules | undefined;
@@ -163,7 +164,7 @@ export interface Admission {
 /** One rule: a refusal, or nothing to say. Rules are total: one that needs what an earlier rule refused says nothing. */
 export type AdmissionRule = (a: Admission) => Refusal | undefined;
 
-/** Rule 1: a client order id is unique forever [2.5]. */
+/** Rule 1: a client order id the venue took is unique forever [2.5]. */
 export function uniqueClientOrderId(a: Admission): Refusal | undefined {
   if (!a.clientOrderIdUsed) return undefined;
   return refusal(
