@@ -1,24 +1,15 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
-import type { Duplex } from "node:stream";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { z } from "zod";
-import type { OrderRequest, OrderSnapshot, Subscription } from "../broker/broker-port.js";
-import { isFinalBrokerStatus } from "../broker/broker-port.js";
+import type { Subscription } from "../broker/broker-port.js";
 import { type Clock, systemClock } from "../core/clock.js";
-import { type Decimal, toDecimal, ZERO } from "../core/decimal.js";
+import { ZERO } from "../core/decimal.js";
 import { isBrokerError, ValidationError } from "../core/errors.js";
 import { parseInput } from "../core/validation.js";
-import {
-  accountJson,
-  assetJson,
-  clockJson,
-  orderJson,
-  positionJson,
-  tradeUpdateJson,
-  type WireError,
-  wireErrorFor,
-} from "./fake-alpaca-server-wire.js";
+import { findRoute, HttpReply, type RouteContext } from "./fake-alpaca-server-routes.js";
+import { attachTradeStream, type TradeStream } from "./fake-alpaca-server-stream.js";
+import { tradeUpdateJson, wireErrorFor } from "./fake-alpaca-server-wire.js";
 import type { SimulatedBrokerOptions } from "./simulated-broker/options.js";
 import { createSimulatedBroker, type SimulatedBroker } from "./simulated-broker/simulated-broker.js";
 
@@ -104,25 +95,44 @@ export interface FakeAlpacaServer {
   close(): Promise<void>;
 }
 
+/**
+ * The defaults of the server's own options ({@link FakeAlpacaServerOptions}).
+ *
+ * @example
+ * ```ts
+ * const server = await startFakeAlpacaServer({ keyId: "k", secret: "s", port: FAKE_ALPACA_SERVER_DEFAULTS.port });
+ * ```
+ */
+export const FAKE_ALPACA_SERVER_DEFAULTS = { port: 0, replyDelayMs: 0 } as const;
+
 const BaseOptionsSchema = z
   .object({
-    port: z.number().int().min(0).max(65535).default(0),
+    port: z.number().int().min(0).max(65535).default(FAKE_ALPACA_SERVER_DEFAULTS.port),
     keyId: z.string().min(1),
     secret: z.string().min(1),
-    replyDelayMs: z.number().min(0).max(60_000).default(0),
+    replyDelayMs: z.number().min(0).max(60_000).default(FAKE_ALPACA_SERVER_DEFAULTS.replyDelayMs),
   })
   .strict();
 
-class HttpReply {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-    readonly headers: Record<string, string> = {},
-    readonly raw = false,
-  ) {}
-}
-
+/** The connection is destroyed without a reply. */
 class DropConnection {}
+
+const BAD_BODY = new HttpReply(400, { code: 40010000, message: "request body format is invalid" });
+const UNAUTHORIZED = new HttpReply(401, { code: 40110000, message: "request is not authorized" });
+const INTERNAL_ERROR = new HttpReply(500, { code: 50010000, message: "internal server error" });
+const NO_ROUTE = new HttpReply(404, { message: "endpoint not found" });
+/** What a `malformed` fault sends: a 200 whose body is cut off. */
+const MALFORMED = new HttpReply(200, '{"id": "', {}, true);
+
+/** A running server's state: the broker, the credentials, the wire faults, the request log, the open sockets. */
+interface ServerState extends RouteContext {
+  readonly keyId: string;
+  readonly secret: string;
+  readonly replyDelayMs: number;
+  readonly faults: FakeAlpacaFault[];
+  readonly log: FakeAlpacaRequest[];
+  readonly sockets: Set<Socket>;
+}
 
 /**
  * Starts a fake Alpaca server on 127.0.0.1: real HTTP (trading and market data paths) and a
@@ -141,6 +151,7 @@ class DropConnection {}
  *   `rate_limited` a 429 with `Retry-After`, `latency_spike` a slow reply, and a simulated
  *   stream disconnect closes every stream connection.
  * - `ws` is imported lazily, so the rest of `ordersafe/testing` works without it.
+ * - Defaults: {@link FAKE_ALPACA_SERVER_DEFAULTS}.
  * @example
  * ```ts
  * const server = await startFakeAlpacaServer({ keyId: "k", secret: "s", cash: 10_000, prices: { SPY: 500 } });
@@ -150,353 +161,246 @@ class DropConnection {}
  * ```
  */
 export async function startFakeAlpacaServer(options: FakeAlpacaServerOptions): Promise<FakeAlpacaServer> {
-  const base = parseInput(
-    BaseOptionsSchema,
-    { port: options.port, keyId: options.keyId, secret: options.secret, replyDelayMs: options.replyDelayMs },
-    "options",
-  );
-  const { port, keyId, secret, replyDelayMs } = base;
-  const { port: _p, keyId: _k, secret: _s, replyDelayMs: _d, broker: given, ...simOptions } = options;
-  // Real sockets run on real time: the default broker uses the system clock.
-  const broker: SimulatedBroker = given ?? createSimulatedBroker({ clock: systemClock, ...simOptions });
-  const clock: Clock = broker.clock;
-
+  const state = serverState(options);
   const { WebSocketServer } = await import("ws");
-  const accountId = randomUUID();
-  const faults: FakeAlpacaFault[] = [];
-  const log: FakeAlpacaRequest[] = [];
-  const sockets = new Set<Socket>();
-
-  const takeFault = (method: string, path: string): FakeAlpacaFault | undefined => {
-    const i = faults.findIndex(
-      (f) =>
-        (f.method === undefined || f.method === method) &&
-        (f.path === undefined || (typeof f.path === "string" ? f.path === path : f.path.test(path))),
-    );
-    if (i < 0) return undefined;
-    const f = faults[i] as FakeAlpacaFault;
-    const left = (f.times ?? 1) - 1;
-    if (left <= 0) faults.splice(i, 1);
-    else faults[i] = { ...f, times: left };
-    return f;
-  };
-
-  const authorized = (req: IncomingMessage): boolean =>
-    same(req.headers["apca-api-key-id"], keyId) && same(req.headers["apca-api-secret-key"], secret);
-
-  const fail = (e: unknown, operation: string): HttpReply | DropConnection => {
-    if (isBrokerError(e)) {
-      if (e.code === "ambiguous") return new DropConnection();
-      const w: WireError = wireErrorFor(
-        e.code,
-        { ...(e.details ?? {}) },
-        operation,
-        e.retryAfterMs,
-        clock.now(),
-      );
-      return new HttpReply(w.status, w.body, w.headers);
-    }
-    if (e instanceof ValidationError) {
-      return new HttpReply(422, { code: 40010001, message: e.message.replace(/^\[ordersafe[^\]]*\] /, "") });
-    }
-    return new HttpReply(500, { code: 50010000, message: "internal server error" });
-  };
-
-  const route = async (
-    method: string,
-    path: string,
-    query: URLSearchParams,
-    body: unknown,
-  ): Promise<HttpReply> => {
-    const ok = (v: unknown) => new HttpReply(200, v);
-    const positionPath = path.match(/^\/v2\/positions\/([^/]+)$/);
-    const assetPath = path.match(/^\/v2\/assets\/([^/]+)$/);
-    const orderPath = path.match(/^\/v2\/orders\/([^/]+)$/);
-    if (method === "GET" && path === "/v2/account") {
-      const [a, positions] = await Promise.all([broker.getAccount(), broker.getPositions()]);
-      const lmv = positions.reduce((s, p) => s.plus(p.marketValue ?? ZERO), ZERO);
-      return ok(accountJson(a, accountId, lmv));
-    }
-    if (method === "GET" && path === "/v2/positions")
-      return ok((await broker.getPositions()).map(positionJson));
-    if (positionPath) {
-      const symbol = decodeURIComponent(positionPath[1] as string);
-      if (method === "GET") {
-        const p = await broker.getPosition(symbol);
-        return p === null
-          ? new HttpReply(404, { code: 40410000, message: "position does not exist" })
-          : ok(positionJson(p));
-      }
-      if (method === "DELETE") {
-        if (query.has("qty") || query.has("percentage")) {
-          return new HttpReply(422, {
-            code: 42210000,
-            message: "qty and percentage are not supported by this server",
-          });
-        }
-        return ok(orderJson(await broker.closePosition(symbol)));
-      }
-    }
-    if (method === "GET" && assetPath) {
-      const symbol = decodeURIComponent(assetPath[1] as string);
-      const [asset] = await broker.getAssets([symbol]);
-      return asset
-        ? ok(assetJson(asset))
-        : new HttpReply(404, { code: 40410000, message: "asset not found" });
-    }
-    if (method === "GET" && path === "/v2/clock") return ok(clockJson(await broker.getClock()));
-    if (method === "GET" && path === "/v2/orders:by_client_order_id") {
-      const id = query.get("client_order_id");
-      if (!id) return new HttpReply(422, { code: 40010001, message: "client_order_id is missing" });
-      const o = await broker.getOrderByClientOrderId(id);
-      return o ? ok(orderJson(o)) : new HttpReply(404, { code: 40410000, message: "order not found" });
-    }
-    if (method === "GET" && path === "/v2/orders") return ok(await listOrders(broker, query));
-    if (method === "POST" && path === "/v2/orders") {
-      const request = toOrderRequest(body);
-      if (request instanceof HttpReply) return request;
-      return ok(orderJson(await broker.submitOrder(request)));
-    }
-    if (orderPath) {
-      const id = decodeURIComponent(orderPath[1] as string);
-      if (method === "GET") {
-        const o = await broker.getOrder(id);
-        return o ? ok(orderJson(o)) : new HttpReply(404, { code: 40410000, message: "order not found" });
-      }
-      if (method === "DELETE") {
-        await broker.cancelOrder(id);
-        return new HttpReply(204, undefined);
-      }
-    }
-    if (method === "GET" && path === "/v2/stocks/trades/latest") {
-      const symbols = (query.get("symbols") ?? "").split(",").filter((s) => s !== "");
-      if (symbols.length === 0) return new HttpReply(400, { message: "missing symbols" });
-      const prices = await broker.getLatestPrices(symbols);
-      const trades: Record<string, unknown> = {};
-      for (const [s, p] of prices) {
-        trades[s] = {
-          t: new Date(clock.now()).toISOString(),
-          x: "V",
-          p: Number(p.toString()),
-          s: 100,
-          c: ["@"],
-          i: 1,
-          z: "C",
-        };
-      }
-      return ok({ trades, currency: "USD" });
-    }
-    return new HttpReply(404, { message: "endpoint not found" });
-  };
-
-  const operationOf = (method: string, path: string): string => {
-    if (path.startsWith("/v2/positions/")) return method === "DELETE" ? "closePosition" : "getPosition";
-    if (path === "/v2/orders" && method === "POST") return "submitOrder";
-    if (path.startsWith("/v2/orders/") && method === "DELETE") return "cancelOrder";
-    return "getOrder";
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const method = (req.method ?? "GET").toUpperCase();
-    const path = url.pathname;
-    const raw = await readBody(req);
-    const entry: FakeAlpacaRequest = { method, path, query: url.search, status: 0 };
-    log.push(entry);
-    let body: unknown;
-    if (raw.length > 0) {
-      try {
-        body = JSON.parse(raw);
-        entry.body = body;
-      } catch {
-        return send(
-          res,
-          entry,
-          new HttpReply(400, { code: 40010000, message: "request body format is invalid" }),
-        );
-      }
-    }
-    if (!authorized(req)) {
-      return send(res, entry, new HttpReply(401, { code: 40110000, message: "request is not authorized" }));
-    }
-    const fault = takeFault(method, path);
-    if (replyDelayMs > 0) await clock.sleep(replyDelayMs);
-    if (fault?.kind === "slow") await clock.sleep(fault.ms);
-    if (fault?.kind === "http_429") {
-      const w = wireErrorFor("rate_limited", {}, "", fault.retryAfterMs, clock.now());
-      return send(res, entry, new HttpReply(w.status, w.body, w.headers));
-    }
-    if (fault?.kind === "http_500") {
-      return send(res, entry, new HttpReply(500, { code: 50010000, message: "internal server error" }));
-    }
-    if (fault?.kind === "reply")
-      return send(res, entry, new HttpReply(fault.status, fault.body, fault.headers));
-    if ((fault?.kind === "drop" || fault?.kind === "malformed") && !fault.apply) {
-      return fault.kind === "drop"
-        ? drop(req, entry)
-        : send(res, entry, new HttpReply(200, '{"id": "', {}, true));
-    }
-    let reply: HttpReply | DropConnection;
-    try {
-      reply = await route(method, path, url.searchParams, body);
-    } catch (e) {
-      reply = fail(e, operationOf(method, path));
-    }
-    if (fault?.kind === "drop" || reply instanceof DropConnection) return drop(req, entry);
-    if (fault?.kind === "malformed") return send(res, entry, new HttpReply(200, '{"id": "', {}, true));
-    return send(res, entry, reply);
-  };
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
+  const http = createServer((req, res) => {
+    handleRequest(state, req, res).catch(() => {
       if (!res.headersSent) {
         res.writeHead(500, { "Content-Type": "application/json" });
         res.end(JSON.stringify({ code: 50010000, message: "internal server error" }));
       }
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
+  http.on("connection", (s) => {
+    state.sockets.add(s);
+    s.on("close", () => state.sockets.delete(s));
   });
+  const stream = attachTradeStream(http, new WebSocketServer({ noServer: true }), (k, s) =>
+    validKey(state, k, s),
+  );
+  const subscription = forwardUpdates(state.broker, stream);
+  const port = await listen(http, options.port ?? FAKE_ALPACA_SERVER_DEFAULTS.port);
+  return serverHandle(state, http, stream, subscription, port);
+}
 
-  // ---- trade updates stream -------------------------------------------------------------
-  type Client = { ws: import("ws").WebSocket; authed: boolean; listening: boolean };
-  const clients = new Set<Client>();
-  const wss = new WebSocketServer({ noServer: true });
-  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (url.pathname !== "/stream") {
-      socket.destroy();
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const client: Client = { ws, authed: false, listening: false };
-      clients.add(client);
-      ws.on("close", () => clients.delete(client));
-      ws.on("error", () => clients.delete(client));
-      ws.on("message", (data) => {
-        let msg: { action?: unknown; data?: Record<string, unknown> };
-        try {
-          msg = JSON.parse(String(data));
-        } catch {
-          ws.send(JSON.stringify({ action: "error", data: { error_message: "invalid syntax" } }));
-          return;
-        }
-        if (msg.action === "authenticate") {
-          const ok = same(msg.data?.key_id, keyId) && same(msg.data?.secret_key, secret);
-          client.authed = ok;
-          ws.send(
-            JSON.stringify({
-              stream: "authorization",
-              data: ok
-                ? { status: "authorized", action: "authenticate" }
-                : {
-                    status: "unauthorized",
-                    action: "authenticate",
-                    message: "access key verification failed",
-                  },
-            }),
-          );
-        } else if (msg.action === "listen") {
-          if (!client.authed) {
-            ws.send(
-              JSON.stringify({ stream: "authorization", data: { status: "unauthorized", action: "listen" } }),
-            );
-            return;
-          }
-          const streams = Array.isArray(msg.data?.streams) ? (msg.data?.streams as unknown[]) : [];
-          client.listening = streams.includes("trade_updates");
-          ws.send(
-            JSON.stringify({
-              stream: "listening",
-              data: { streams: client.listening ? ["trade_updates"] : [] },
-            }),
-          );
-        } else {
-          ws.send(JSON.stringify({ action: "error", data: { error_message: "unknown action" } }));
-        }
-      });
-    });
-  });
-
-  const dropStream = () => {
-    for (const c of [...clients]) {
-      clients.delete(c);
-      c.ws.terminate();
-    }
+/** Parses the options; the broker is the one given or a simulated broker on the system clock. */
+function serverState(options: FakeAlpacaServerOptions): ServerState {
+  const base = parseInput(
+    BaseOptionsSchema,
+    { port: options.port, keyId: options.keyId, secret: options.secret, replyDelayMs: options.replyDelayMs },
+    "options",
+  );
+  const { port: _p, keyId: _k, secret: _s, replyDelayMs: _d, broker: given, ...simOptions } = options;
+  // Real sockets run on real time: the default broker uses the system clock.
+  const broker: SimulatedBroker = given ?? createSimulatedBroker({ clock: systemClock, ...simOptions });
+  const clock: Clock = broker.clock;
+  return {
+    broker,
+    clock,
+    accountId: randomUUID(),
+    keyId: base.keyId,
+    secret: base.secret,
+    replyDelayMs: base.replyDelayMs,
+    faults: [],
+    log: [],
+    sockets: new Set(),
   };
+}
 
-  const subscription: Subscription = broker.subscribeOrderUpdates({
+/**
+ * One HTTP request: logged, its body parsed, authenticated, then through the wire fault it
+ * meets (if any) and the route.
+ */
+async function handleRequest(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://127.0.0.1");
+  const method = (req.method ?? "GET").toUpperCase();
+  const path = url.pathname;
+  const raw = await readBody(req);
+  const entry: FakeAlpacaRequest = { method, path, query: url.search, status: 0 };
+  state.log.push(entry);
+  let body: unknown;
+  if (raw.length > 0) {
+    try {
+      body = JSON.parse(raw);
+      entry.body = body;
+    } catch {
+      return send(res, entry, BAD_BODY);
+    }
+  }
+  if (!authorized(state, req)) return send(res, entry, UNAUTHORIZED);
+  const fault = takeWireFault(state.faults, method, path);
+  if (state.replyDelayMs > 0) await state.clock.sleep(state.replyDelayMs);
+  if (fault?.kind === "slow") await state.clock.sleep(fault.ms);
+  const early = fault === undefined ? undefined : replyBeforeEffect(state, fault);
+  if (early instanceof DropConnection) return drop(req, entry);
+  if (early !== undefined) return send(res, entry, early);
+  const reply = await routeOrFail(state, method, path, url.searchParams, body);
+  if (fault?.kind === "drop" || reply instanceof DropConnection) return drop(req, entry);
+  if (fault?.kind === "malformed") return send(res, entry, MALFORMED);
+  return send(res, entry, reply);
+}
+
+/** The reply of a fault that answers instead of the broker (nothing applied); undefined for the others. */
+function replyBeforeEffect(
+  state: ServerState,
+  fault: FakeAlpacaFault,
+): HttpReply | DropConnection | undefined {
+  switch (fault.kind) {
+    case "http_429": {
+      const w = wireErrorFor("rate_limited", {}, "", fault.retryAfterMs, state.clock.now());
+      return new HttpReply(w.status, w.body, w.headers);
+    }
+    case "http_500":
+      return INTERNAL_ERROR;
+    case "reply":
+      return new HttpReply(fault.status, fault.body, fault.headers);
+    case "drop":
+      return fault.apply ? undefined : new DropConnection();
+    case "malformed":
+      return fault.apply ? undefined : MALFORMED;
+    default:
+      return undefined;
+  }
+}
+
+/** The route's reply, or the reply for what it threw. */
+async function routeOrFail(
+  state: ServerState,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: unknown,
+): Promise<HttpReply | DropConnection> {
+  const found = findRoute(method, path);
+  if (found === undefined) return NO_ROUTE;
+  try {
+    return await found.route.handle(state, { param: decodeURIComponent(found.param), query, body });
+  } catch (e) {
+    return failure(state, e, found.route.operation);
+  }
+}
+
+/**
+ * Alpaca's reply for what the broker threw: its refusal (status, code, message), a dropped
+ * connection for `ambiguous`, a 422 for bad input, else a 500.
+ */
+function failure(state: ServerState, e: unknown, operation: string): HttpReply | DropConnection {
+  if (isBrokerError(e)) {
+    if (e.code === "ambiguous") return new DropConnection();
+    const w = wireErrorFor(e.code, { ...(e.details ?? {}) }, operation, e.retryAfterMs, state.clock.now());
+    return new HttpReply(w.status, w.body, w.headers);
+  }
+  if (e instanceof ValidationError) {
+    return new HttpReply(422, { code: 40010001, message: e.message.replace(/^\[ordersafe[^\]]*\] /, "") });
+  }
+  return INTERNAL_ERROR;
+}
+
+/** Takes the first queued fault matching the request (a `times` fault stays until used up). */
+function takeWireFault(faults: FakeAlpacaFault[], method: string, path: string): FakeAlpacaFault | undefined {
+  const i = faults.findIndex(
+    (f) =>
+      (f.method === undefined || f.method === method) &&
+      (f.path === undefined || (typeof f.path === "string" ? f.path === path : f.path.test(path))),
+  );
+  const f = faults[i];
+  if (f === undefined) return undefined;
+  const left = (f.times ?? 1) - 1;
+  if (left <= 0) faults.splice(i, 1);
+  else faults[i] = { ...f, times: left };
+  return f;
+}
+
+function authorized(state: ServerState, req: IncomingMessage): boolean {
+  return validKey(state, req.headers["apca-api-key-id"], req.headers["apca-api-secret-key"]);
+}
+
+function validKey(state: ServerState, keyId: unknown, secret: unknown): boolean {
+  return same(keyId, state.keyId) && same(secret, state.secret);
+}
+
+/** Sends every order update of the broker to the stream (binary frames, as real paper streams); a broker disconnection drops the stream. */
+function forwardUpdates(broker: SimulatedBroker, stream: TradeStream): Subscription {
+  return broker.subscribeOrderUpdates({
     onUpdate(update) {
       const positionQty = update.fill
         ? (broker.truth().positions.get(update.order.symbol) ?? ZERO)
         : undefined;
-      // Real paper streams send binary frames holding JSON text.
-      const frame = Buffer.from(
-        JSON.stringify({ stream: "trade_updates", data: tradeUpdateJson(update, positionQty) }),
+      stream.broadcast(
+        Buffer.from(JSON.stringify({ stream: "trade_updates", data: tradeUpdateJson(update, positionQty) })),
       );
-      for (const c of clients) if (c.authed && c.listening) c.ws.send(frame);
     },
     onStatus(status) {
-      if (status === "disconnected") dropStream();
+      if (status === "disconnected") stream.dropAll();
     },
   });
+}
 
+/** Listens on 127.0.0.1; resolves with the port. */
+async function listen(http: Server, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, "127.0.0.1", () => resolve());
+    http.once("error", reject);
+    http.listen(port, "127.0.0.1", () => resolve());
   });
-  const address = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${address.port}`;
+  const address = http.address();
+  if (address === null || typeof address === "string")
+    throw new Error("[ordersafe] fake Alpaca server: no TCP address");
+  return address.port;
+}
 
+function serverHandle(
+  state: ServerState,
+  http: Server,
+  stream: TradeStream,
+  subscription: Subscription,
+  port: number,
+): FakeAlpacaServer {
+  const origin = `http://127.0.0.1:${port}`;
   let closed = false;
   return {
     baseUrl: origin,
     dataBaseUrl: origin,
-    streamUrl: `ws://127.0.0.1:${address.port}/stream`,
-    broker,
+    streamUrl: `ws://127.0.0.1:${port}/stream`,
+    broker: state.broker,
     script(fault) {
-      faults.push(fault);
+      state.faults.push(fault);
     },
-    dropStream,
+    dropStream: () => stream.dropAll(),
     sendStreamFrame(frame) {
-      const data = JSON.stringify(frame);
-      for (const c of clients) if (c.authed && c.listening) c.ws.send(data);
+      stream.broadcast(JSON.stringify(frame));
     },
-    streamClients: () => [...clients].filter((c) => c.authed && c.listening).length,
-    requests: () => [...log],
+    streamClients: () => stream.listeners(),
+    requests: () => [...state.log],
     resetRequests() {
-      log.length = 0;
+      state.log.length = 0;
     },
     async close() {
       if (closed) return;
       closed = true;
       subscription.close();
-      dropStream();
-      wss.close();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      stream.close();
+      for (const s of state.sockets) s.destroy();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
 
-  function send(res: ServerResponse, entry: FakeAlpacaRequest, reply: HttpReply): void {
-    entry.status = reply.status;
-    const headers: Record<string, string> = { "X-Request-ID": randomUUID(), ...reply.headers };
-    if (reply.status === 204) {
-      res.writeHead(204, headers);
-      res.end();
-      return;
-    }
-    headers["Content-Type"] = "application/json; charset=utf-8";
-    res.writeHead(reply.status, headers);
-    res.end(reply.raw ? String(reply.body) : JSON.stringify(reply.body));
+function send(res: ServerResponse, entry: FakeAlpacaRequest, reply: HttpReply): void {
+  entry.status = reply.status;
+  const headers: Record<string, string> = { "X-Request-ID": randomUUID(), ...reply.headers };
+  if (reply.status === 204) {
+    res.writeHead(204, headers);
+    res.end();
+    return;
   }
+  headers["Content-Type"] = "application/json; charset=utf-8";
+  res.writeHead(reply.status, headers);
+  res.end(reply.raw ? String(reply.body) : JSON.stringify(reply.body));
+}
 
-  function drop(req: IncomingMessage, entry: FakeAlpacaRequest): void {
-    entry.status = "dropped";
-    req.socket.destroy();
-  }
+function drop(req: IncomingMessage, entry: FakeAlpacaRequest): void {
+  entry.status = "dropped";
+  req.socket.destroy();
 }
 
 function same(given: unknown, expected: string): boolean {
@@ -513,97 +417,4 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
-}
-
-const PLAIN_DECIMAL = /^\d+(\.\d+)?$/;
-
-function toOrderRequest(body: unknown): OrderRequest | HttpReply {
-  const bad = (message: string) => new HttpReply(422, { code: 40010001, message });
-  if (typeof body !== "object" || body === null) return bad("request body is required");
-  const b = body as Record<string, unknown>;
-  const decimal = (field: string): Decimal | undefined | HttpReply => {
-    const v = b[field];
-    if (v === undefined || v === null) return undefined;
-    // Alpaca documents decimals as strings; exponent form is refused here so a client
-    // that sends it is caught.
-    if (typeof v !== "string" || !PLAIN_DECIMAL.test(v)) return bad(`invalid ${field}`);
-    return toDecimal(v);
-  };
-  const qty = decimal("qty");
-  const notional = decimal("notional");
-  const limitPrice = decimal("limit_price");
-  for (const d of [qty, notional, limitPrice]) if (d instanceof HttpReply) return d;
-  if (typeof b.symbol !== "string" || b.symbol === "") return bad("symbol is required");
-  if (b.side !== "buy" && b.side !== "sell") return bad("invalid side");
-  if (b.type !== "market" && b.type !== "limit") return bad(`invalid order type: ${String(b.type)}`);
-  const tif = b.time_in_force;
-  if (tif !== "day" && tif !== "gtc" && tif !== "ioc" && tif !== "fok" && tif !== "opg" && tif !== "cls") {
-    return bad("invalid time_in_force");
-  }
-  if (qty === undefined && notional === undefined) return bad("qty or notional is required");
-  if (qty !== undefined && notional !== undefined) return bad("only one of qty or notional may be set");
-  if (b.type === "limit" && limitPrice === undefined) return bad("limit_price is required for limit orders");
-  const q = qty as Decimal | undefined;
-  const n = notional as Decimal | undefined;
-  const lp = limitPrice as Decimal | undefined;
-  if ((q !== undefined && (q.decimalPlaces() > 9 || q.isZero())) || n?.isZero()) {
-    return bad("invalid qty or notional");
-  }
-  if (lp !== undefined && lp.decimalPlaces() > (lp.gte(1) ? 2 : 4)) {
-    return new HttpReply(422, {
-      code: 42210000,
-      message: `invalid limit_price ${lp.toFixed()}. sub-penny increment does not fulfill minimum pricing criteria`,
-    });
-  }
-  if ((n !== undefined || (q !== undefined && !q.isInteger())) && tif !== "day") {
-    return new HttpReply(422, { code: 42210000, message: "fractional orders must be DAY orders" });
-  }
-  const cid =
-    typeof b.client_order_id === "string" && b.client_order_id !== "" ? b.client_order_id : randomUUID();
-  if (cid.length > 128) return bad("client_order_id must be no more than 128 characters");
-  return {
-    clientOrderId: cid,
-    symbol: b.symbol,
-    side: b.side,
-    type: b.type,
-    timeInForce: tif,
-    ...(q !== undefined ? { qty: q } : {}),
-    ...(n !== undefined ? { notional: n } : {}),
-    ...(lp !== undefined ? { limitPrice: lp } : {}),
-    ...(typeof b.extended_hours === "boolean" ? { extendedHours: b.extended_hours } : {}),
-  };
-}
-
-async function listOrders(broker: SimulatedBroker, query: URLSearchParams): Promise<unknown[]> {
-  const status = query.get("status") ?? "open";
-  const limit = Math.min(500, Math.max(1, Number(query.get("limit") ?? 50) || 50));
-  const direction = query.get("direction") === "asc" ? "asc" : "desc";
-  let list: OrderSnapshot[];
-  if (status === "open") list = await broker.listOpenOrders();
-  else {
-    const all = broker.orders();
-    list = status === "closed" ? all.filter((o) => isFinalBrokerStatus(o.status)) : all;
-  }
-  const symbols = query.get("symbols");
-  if (symbols) {
-    const set = new Set(symbols.split(","));
-    list = list.filter((o) => set.has(o.symbol));
-  }
-  const time = (o: OrderSnapshot) => (o.createdAt ?? o.updatedAt).getTime();
-  // Stable order: by time, then by position in the broker's list.
-  const indexed = list.map((o, i) => ({ o, i }));
-  indexed.sort((a, b) => time(a.o) - time(b.o) || a.i - b.i);
-  if (direction === "desc") indexed.reverse();
-  let sorted = indexed.map((x) => x.o);
-  const before = query.get("before_order_id");
-  if (before) {
-    const at = sorted.findIndex((o) => o.id === before);
-    sorted = at >= 0 ? sorted.slice(at + 1) : sorted;
-  }
-  const after = query.get("after_order_id");
-  if (after) {
-    const at = sorted.findIndex((o) => o.id === after);
-    sorted = at >= 0 ? sorted.slice(0, at) : sorted;
-  }
-  return sorted.slice(0, limit).map(orderJson);
 }

@@ -12,6 +12,7 @@ export {
 } from "./conformance.js";
 // fake Alpaca server
 export {
+  FAKE_ALPACA_SERVER_DEFAULTS,
   type FakeAlpacaFault,
   type FakeAlpacaMatch,
   type FakeAlpacaRequest,
