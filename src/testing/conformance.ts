@@ -39,7 +39,7 @@ import { parseInput } from "../core/validation.js";
 export interface ConformanceDriver {
   /** A tradable, fractionable symbol with a price, not otherwise held by the account. */
   readonly symbol: string;
-  /** A symbol the broker does not know. @defaultValue "ZZZZQ9" */
+  /** A symbol the broker does not know. @defaultValue `CONFORMANCE_DEFAULTS.unknownSymbol` ("ZZZZQ9") */
   readonly unknownSymbol?: string;
   /**
    * Lets `ms` of the broker's time pass, so that fills, cancels and stream deliveries happen.
@@ -52,13 +52,16 @@ export interface ConformanceDriver {
    * the promise is simply awaited.
    */
   run?<T>(call: Promise<T>): Promise<T>;
-  /** Prefix of the client order ids the suite makes; make it unique per run against a real broker. @defaultValue "conformance" */
+  /**
+   * Prefix of the client order ids the suite makes; make it unique per run against a real broker.
+   * @defaultValue `CONFORMANCE_DEFAULTS.clientOrderIdPrefix` ("conformance")
+   */
   readonly clientOrderIdPrefix?: string;
-  /** How long (broker time) to wait for a fill, a cancel or a connection. @defaultValue 30000 */
+  /** How long (broker time) to wait for a fill, a cancel or a connection. @defaultValue `CONFORMANCE_DEFAULTS.timeoutMs` (30000) */
   readonly timeoutMs?: number;
-  /** The step of every wait while polling. @defaultValue 100 */
+  /** The step of every wait while polling. @defaultValue `CONFORMANCE_DEFAULTS.pollMs` (100) */
   readonly pollMs?: number;
-  /** Dollars per market buy the suite places (≥ 1, well inside buying power). @defaultValue 10 */
+  /** Dollars per market buy the suite places (≥ 1, well inside buying power). @defaultValue `CONFORMANCE_DEFAULTS.buyNotional` (10) */
   readonly buyNotional?: DecimalLike;
   /** Releases what `makeBroker` set up (a server, a socket); called after every test. */
   dispose?(): Promise<void> | void;
@@ -118,9 +121,26 @@ export interface ConformanceTestFunctions {
  * ```
  */
 export interface ConformanceOptions extends Partial<ConformanceTestFunctions> {
-  /** The runner's timeout per test, in real ms. @defaultValue 120000 */
+  /** The runner's timeout per test, in real ms. @defaultValue `CONFORMANCE_DEFAULTS.testTimeoutMs` (120000) */
   testTimeoutMs?: number;
 }
+
+/**
+ * The defaults of {@link ConformanceDriver} and {@link ConformanceOptions}.
+ *
+ * @example
+ * ```ts
+ * const driver: ConformanceDriver = { symbol: "SPY", wait, timeoutMs: CONFORMANCE_DEFAULTS.timeoutMs * 2 };
+ * ```
+ */
+export const CONFORMANCE_DEFAULTS = {
+  unknownSymbol: "ZZZZQ9",
+  clientOrderIdPrefix: "conformance",
+  timeoutMs: 30_000,
+  pollMs: 100,
+  buyNotional: 10,
+  testTimeoutMs: 120_000,
+} as const;
 
 const NameSchema = z.string().min(1);
 const OptionsSchema = z
@@ -157,7 +177,8 @@ async function expectBrokerError(what: string, p: Promise<unknown>, code: Broker
     isBrokerError(error, code),
     `${what}: expected BrokerError("${code}"), got ${isBrokerError(error) ? `BrokerError("${error.code}")` : String(error)}`,
   );
-  const brokerCode = (error as { brokerCode?: unknown }).brokerCode;
+  // A port's own BrokerError class may carry anything here: check it.
+  const brokerCode: unknown = error.brokerCode;
   check(brokerCode === undefined || typeof brokerCode === "string", `${what}: brokerCode must be a string`);
 }
 
@@ -187,11 +208,14 @@ class Harness {
     readonly driver: ConformanceDriver,
     private readonly testId: string,
   ) {
-    this.timeoutMs = driver.timeoutMs ?? 30_000;
-    this.pollMs = driver.pollMs ?? 100;
+    this.timeoutMs = driver.timeoutMs ?? CONFORMANCE_DEFAULTS.timeoutMs;
+    this.pollMs = driver.pollMs ?? CONFORMANCE_DEFAULTS.pollMs;
     this.symbol = driver.symbol;
-    this.unknownSymbol = driver.unknownSymbol ?? "ZZZZQ9";
-    this.buyNotional = toDecimal(driver.buyNotional ?? 10, "driver.buyNotional");
+    this.unknownSymbol = driver.unknownSymbol ?? CONFORMANCE_DEFAULTS.unknownSymbol;
+    this.buyNotional = toDecimal(
+      driver.buyNotional ?? CONFORMANCE_DEFAULTS.buyNotional,
+      "driver.buyNotional",
+    );
   }
 
   run<T>(p: Promise<T>): Promise<T> {
@@ -202,7 +226,8 @@ class Harness {
   readonly issued: string[] = [];
 
   clientId(): string {
-    const id = `${this.driver.clientOrderIdPrefix ?? "conformance"}-${this.testId}-${++this.counter}`;
+    const prefix = this.driver.clientOrderIdPrefix ?? CONFORMANCE_DEFAULTS.clientOrderIdPrefix;
+    const id = `${prefix}-${this.testId}-${++this.counter}`;
     this.issued.push(id);
     return id;
   }
@@ -333,9 +358,23 @@ export async function runBrokerConformance(
   } else {
     // vitest is an optional peer: imported only when the caller did not pass test functions.
     const specifier = "vitest";
-    fns = (await import(specifier)) as ConformanceTestFunctions;
+    const vitest: unknown = await import(specifier);
+    if (!hasTestFunctions(vitest))
+      throw new Error("[ordersafe] conformance: vitest has no describe() and it()");
+    fns = vitest;
   }
-  registerSuite(portName, makeBroker, fns, opts.testTimeoutMs ?? 120_000);
+  registerSuite(portName, makeBroker, fns, opts.testTimeoutMs ?? CONFORMANCE_DEFAULTS.testTimeoutMs);
+}
+
+function hasTestFunctions(m: unknown): m is ConformanceTestFunctions {
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    "describe" in m &&
+    typeof m.describe === "function" &&
+    "it" in m &&
+    typeof m.it === "function"
+  );
 }
 
 function registerSuite(
@@ -344,333 +383,358 @@ function registerSuite(
   fns: ConformanceTestFunctions,
   timeout: number,
 ): void {
-  let testNo = 0;
-  const test = (title: string, body: (h: Harness) => Promise<void>) => {
-    const id = `t${++testNo}`;
-    fns.it(
-      title,
-      async () => {
-        const { broker, driver } = await makeBroker();
-        const h = new Harness(broker, driver, id);
-        try {
-          await body(h);
-        } finally {
-          await h.cleanup();
-          await driver.dispose?.();
-        }
-      },
-      timeout,
-    );
-  };
-
   fns.describe(`BrokerPort conformance: ${name}`, () => {
-    test("snapshots pass the schemas", async (h) => {
-      const { broker } = h;
-      check(typeof broker.id === "string" && broker.id.length > 0, "id must be a non-empty string");
-      const caps = broker.capabilities;
-      for (const k of ["fractional", "notionalOrders", "closePosition", "orderUpdates"] as const) {
-        check(typeof caps[k] === "boolean", `capabilities.${k} must be a boolean`);
-      }
-      const account = parseAccountSnapshot(await h.run(broker.getAccount()));
-      check(account.asOf instanceof Date, "account.asOf must be a Date");
-      parsePositionSnapshots(await h.run(broker.getPositions()));
-      const position = await h.run(broker.getPosition(h.symbol));
-      if (position !== null) parsePositionSnapshot(position);
-      const assets = parseAssetRules(await h.run(broker.getAssets([h.symbol])));
-      check(
-        assets.some((a) => a.symbol === h.symbol && a.tradable),
-        `getAssets: the driver's symbol ${h.symbol} is missing or untradable`,
-      );
-      await h.price();
-      parseMarketClock(await h.run(broker.getClock()));
-      parseOrderSnapshots(await h.run(broker.listOpenOrders()));
-    });
-
-    test("unknown symbols are omitted; unknown orders and flat positions are null", async (h) => {
-      const { broker } = h;
-      const assets = parseAssetRules(await h.run(broker.getAssets([h.symbol, h.unknownSymbol])));
-      check(
-        assets.every((a) => a.symbol !== h.unknownSymbol),
-        "getAssets must omit an unknown symbol",
-      );
-      const prices = parseLatestPrices(await h.run(broker.getLatestPrices([h.symbol, h.unknownSymbol])));
-      check(!prices.has(h.unknownSymbol), "getLatestPrices must omit an unknown symbol");
-      check(prices.has(h.symbol), "getLatestPrices must include the driver's symbol");
-      check((await h.run(broker.getPosition(h.unknownSymbol))) === null, "getPosition(unknown) must be null");
-      check((await h.run(broker.getOrder(UNKNOWN_ORDER_ID))) === null, "getOrder(unknown id) must be null");
-      check(
-        (await h.run(broker.getOrderByClientOrderId(h.clientId()))) === null,
-        "getOrderByClientOrderId(unknown) must be null",
-      );
-      const positions = parsePositionSnapshots(await h.run(broker.getPositions()));
-      check(
-        positions.every((p) => !p.qty.isZero()),
-        "getPositions must omit zero positions",
-      );
-    });
-
-    test("submit, then look up by id and by client order id; open orders list it", async (h) => {
-      const request = await h.farBuy();
-      const order = await h.submit(request);
-      check(!isFinalBrokerStatus(order.status), `a far limit buy came back ${order.status}`);
-      const byId = await h.order(order.id);
-      check(byId.clientOrderId === request.clientOrderId, "getOrder: another clientOrderId");
-      check(
-        byId.symbol === h.symbol && byId.side === "buy" && byId.type === "limit",
-        "getOrder: fields differ",
-      );
-      check(
-        byId.qty?.eq(1) === true && byId.limitPrice?.eq(request.limitPrice as Decimal) === true,
-        "getOrder: qty or limit differ",
-      );
-      const byClient = await h.until("the lookup by client order id", async () => {
-        const o = await h.run(h.broker.getOrderByClientOrderId(request.clientOrderId));
-        return o === null ? null : parseOrderSnapshot(o);
-      });
-      check(byClient.id === order.id, "getOrderByClientOrderId: another id");
-      await h.until("the order in listOpenOrders", async () => {
-        const open = parseOrderSnapshots(await h.run(h.broker.listOpenOrders()));
-        return open.some((o) => o.id === order.id);
-      });
-    });
-
-    test("client order ids are refused forever, even after the order ended", async (h) => {
-      const request = await h.farBuy();
-      const order = await h.submit(request);
-      await expectBrokerError(
-        "a second submit with an open order's client id",
-        h.run(h.broker.submitOrder({ ...request })),
-        "duplicate_client_order_id",
-      );
-      await h.order(order.id);
-      await h.run(h.broker.cancelOrder(order.id));
-      const ended = await h.final(order.id, "a cancel");
-      check(ended.status === "canceled", `a canceled far limit buy ended ${ended.status}`);
-      await expectBrokerError(
-        "a submit reusing a canceled order's client id",
-        h.run(h.broker.submitOrder({ ...request })),
-        "duplicate_client_order_id",
-      );
-    });
-
-    test("refusals known at submit are thrown as BrokerError", async (h) => {
-      const { broker } = h;
-      const base = { side: "buy" as const, type: "market" as const, timeInForce: "day" as const };
-      await expectBrokerError(
-        "an unknown symbol",
-        h.run(
-          broker.submitOrder({
-            ...base,
-            clientOrderId: h.clientId(),
-            symbol: h.unknownSymbol,
-            qty: new Decimal(1),
-          }),
-        ),
-        "invalid_order",
-      );
-      const account = parseAccountSnapshot(await h.run(broker.getAccount()));
-      const tooMuch = Decimal.max(account.buyingPower, account.cash, account.equity)
-        .times(10)
-        .plus(1_000_000)
-        .floor();
-      await expectBrokerError(
-        "a buy far above buying power",
-        h.run(
-          broker.submitOrder({ ...base, clientOrderId: h.clientId(), symbol: h.symbol, notional: tooMuch }),
-        ),
-        "insufficient_buying_power",
-      );
-      const held = (await h.run(broker.getPosition(h.symbol)))?.qty ?? ZERO;
-      await expectBrokerError(
-        "a sell of more than is held",
-        h.run(
-          broker.submitOrder({
-            ...base,
-            side: "sell",
-            clientOrderId: h.clientId(),
-            symbol: h.symbol,
-            qty: held.plus("1000.5"),
-          }),
-        ),
-        "insufficient_quantity",
-      );
-      const price = await h.price();
-      await expectBrokerError(
-        "a notional limit order",
-        h.run(
-          broker.submitOrder({
-            ...base,
-            type: "limit",
-            clientOrderId: h.clientId(),
-            symbol: h.symbol,
-            notional: h.buyNotional,
-            limitPrice: price.toDecimalPlaces(2, Rounding.down),
-          }),
-        ),
-        "invalid_order",
-      );
-      const open = parseOrderSnapshots(await h.run(broker.listOpenOrders()));
-      check(!open.some((o) => h.issued.includes(o.clientOrderId)), "a refused order must not be open");
-    });
-
-    test("cancel accepted is not canceled; a final order is not cancelable", async (h) => {
-      const order = await h.submit(await h.farBuy());
-      await h.order(order.id);
-      await h.run(h.broker.cancelOrder(order.id));
-      const after = parseOrderSnapshot(await h.order(order.id));
-      check(
-        ["pending_cancel", "canceled", "new", "accepted", "pending_new"].includes(after.status),
-        `right after cancelOrder the order is ${after.status}`,
-      );
-      const ended = await h.final(order.id, "a cancel");
-      check(ended.status === "canceled", `a canceled far limit buy ended ${ended.status}`);
-      const open = parseOrderSnapshots(await h.run(h.broker.listOpenOrders()));
-      check(!open.some((o) => o.id === order.id), "listOpenOrders must not list a canceled order");
-      await expectBrokerError(
-        "cancelOrder on a canceled order",
-        h.run(h.broker.cancelOrder(order.id)),
-        "not_cancelable",
-      );
-    });
-
-    test("connected before updates; an update for every status change with per-fill quantities", async (h) => {
-      const log: ({ status: StreamStatus } | { update: OrderUpdate })[] = [];
-      const sub = h.broker.subscribeOrderUpdates({
-        onUpdate: (update) => log.push({ update }),
-        onStatus: (status) => log.push({ status }),
-      });
-      try {
-        await h.until("onStatus(connected)", async () =>
-          log.some((e) => "status" in e && e.status === "connected"),
-        );
-        const done = await h.buyAndFill();
-        const updates = await h.until("the fill update", async () => {
-          const mine = log.flatMap((e) => ("update" in e && e.update.order.id === done.id ? [e.update] : []));
-          return mine.some((u) => u.order.status === "filled") ? mine : null;
-        });
-        const firstUpdate = log.findIndex((e) => "update" in e);
-        const connected = log.findIndex((e) => "status" in e && e.status === "connected");
-        check(
-          connected >= 0 && connected < firstUpdate,
-          "onStatus(connected) must come before the first update",
-        );
-        for (const u of updates) parseOrderUpdate(u);
-        check(
-          updates.some((u) => u.event === "new" || u.event === "accepted" || u.event === "pending_new"),
-          `no update for the order's acceptance (events: ${updates.map((u) => u.event).join(", ")})`,
-        );
-        let cumulative = ZERO;
-        const seen = new Set<string>();
-        let fills = ZERO;
-        for (const u of updates) {
-          check(u.order.filledQty.gte(cumulative), "filledQty must never decrease across updates");
-          cumulative = u.order.filledQty;
-          if (u.event === "fill" || u.event === "partial_fill") {
-            check(u.fill !== undefined, `a ${u.event} update must carry its fill`);
-            const key = u.fill.executionId ?? u.order.filledQty.toString();
-            if (seen.has(key)) continue;
-            seen.add(key);
-            fills = fills.plus(u.fill.qty);
-          }
-        }
-        check(
-          fills.eq(done.filledQty),
-          `the fills' own quantities sum to ${fills.toString()}, the order's filledQty is ${done.filledQty.toString()}`,
-        );
-        check(
-          updates[updates.length - 1]?.event === "fill",
-          "the last update of a filled order must be its fill",
-        );
-      } finally {
-        sub.close();
-      }
-      await closeQuietly(h);
-    });
-
-    test("closePosition sells exactly the held quantity; not_found when flat; insufficient_quantity when held", async (h) => {
-      await h.buyAndFill();
-      const position = await h.until("the bought position", async () => {
-        const p = await h.run(h.broker.getPosition(h.symbol));
-        return p === null ? null : parsePositionSnapshot(p);
-      });
-      const price = await h.price();
-      const sell = await h.submit({
-        clientOrderId: h.clientId(),
-        symbol: h.symbol,
-        side: "sell",
-        type: "limit",
-        timeInForce: "day",
-        qty: position.qty,
-        limitPrice: price.times(2).toDecimalPlaces(2, Rounding.up),
-      });
-      await h.until("the open sell to hold the shares", async () => {
-        const p = await h.run(h.broker.getPosition(h.symbol));
-        return p !== null && parsePositionSnapshot(p).qtyAvailable.lt(position.qty);
-      });
-      await expectBrokerError(
-        "closePosition while open sells hold the shares",
-        h.run(h.broker.closePosition(h.symbol)),
-        "insufficient_quantity",
-      );
-      await h.run(h.broker.cancelOrder(sell.id));
-      await h.final(sell.id, "the sell's cancel");
-      await h.until("the shares to be released", async () => {
-        const p = await h.run(h.broker.getPosition(h.symbol));
-        return p !== null && parsePositionSnapshot(p).qtyAvailable.eq(position.qty);
-      });
-      const close = parseOrderSnapshot(await h.run(h.broker.closePosition(h.symbol)));
-      check(close.side === "sell" && close.symbol === h.symbol, "closePosition must sell the symbol");
-      check(
-        close.qty?.eq(position.qty) === true,
-        `closePosition sold ${String(close.qty)}, the position is ${position.qty}`,
-      );
-      const closed = await h.final(close.id, "the closing sell");
-      check(closed.status === "filled", `the closing sell ended ${closed.status}`);
-      await h.until(
-        "the position to be gone",
-        async () => (await h.run(h.broker.getPosition(h.symbol))) === null,
-      );
-      await expectBrokerError(
-        "closePosition when flat",
-        h.run(h.broker.closePosition(h.symbol)),
-        "not_found",
-      );
-    });
-
-    test("abort: before the call nothing happens; in flight a write is ambiguous and a read rejects", async (h) => {
-      const reason = new Error("conformance abort");
-      const pre = AbortSignal.abort(reason);
-      const request = await h.farBuy();
-      await expectRejection(
-        "submitOrder with an aborted signal",
-        h.run(h.broker.submitOrder(request, { signal: pre })),
-        reason,
-      );
-      await expectRejection(
-        "getAccount with an aborted signal",
-        h.run(h.broker.getAccount({ signal: pre })),
-        reason,
-      );
-      await h.driver.wait(h.pollMs);
-      check(
-        (await h.run(h.broker.getOrderByClientOrderId(request.clientOrderId))) === null,
-        "a submit aborted before the call must not place the order",
-      );
-
-      const write = new AbortController();
-      const inFlight = await h.farBuy();
-      h.placed.push(inFlight.clientOrderId);
-      const submitting = h.broker.submitOrder(inFlight, { signal: write.signal });
-      write.abort(reason);
-      await expectBrokerError("a submit aborted in flight", h.run(submitting), "ambiguous");
-
-      const read = new AbortController();
-      const reading = h.broker.getPositions({ signal: read.signal });
-      read.abort(reason);
-      await expectRejection("a read aborted in flight", h.run(reading), reason);
+    CONFORMANCE_GROUPS.forEach((group, i) => {
+      fns.it(group.title, () => runGroup(makeBroker, `t${i + 1}`, group.run), timeout);
     });
   });
 }
+
+/** One test: a fresh port, the group's checks, then the cleanup whatever happened. */
+async function runGroup(
+  makeBroker: MakeConformanceBroker,
+  testId: string,
+  run: (h: Harness) => Promise<void>,
+): Promise<void> {
+  const { broker, driver } = await makeBroker();
+  const h = new Harness(broker, driver, testId);
+  try {
+    await run(h);
+  } finally {
+    await h.cleanup();
+    await driver.dispose?.();
+  }
+}
+
+/** A group of contract rules, checked by one test. */
+interface ConformanceGroup {
+  readonly title: string;
+  readonly run: (h: Harness) => Promise<void>;
+}
+
+async function snapshotsPassTheSchemas(h: Harness): Promise<void> {
+  const { broker } = h;
+  check(typeof broker.id === "string" && broker.id.length > 0, "id must be a non-empty string");
+  const caps = broker.capabilities;
+  for (const k of ["fractional", "notionalOrders", "closePosition", "orderUpdates"] as const) {
+    check(typeof caps[k] === "boolean", `capabilities.${k} must be a boolean`);
+  }
+  const account = parseAccountSnapshot(await h.run(broker.getAccount()));
+  check(account.asOf instanceof Date, "account.asOf must be a Date");
+  parsePositionSnapshots(await h.run(broker.getPositions()));
+  const position = await h.run(broker.getPosition(h.symbol));
+  if (position !== null) parsePositionSnapshot(position);
+  const assets = parseAssetRules(await h.run(broker.getAssets([h.symbol])));
+  check(
+    assets.some((a) => a.symbol === h.symbol && a.tradable),
+    `getAssets: the driver's symbol ${h.symbol} is missing or untradable`,
+  );
+  await h.price();
+  parseMarketClock(await h.run(broker.getClock()));
+  parseOrderSnapshots(await h.run(broker.listOpenOrders()));
+}
+
+async function unknownsAreOmittedOrNull(h: Harness): Promise<void> {
+  const { broker } = h;
+  const assets = parseAssetRules(await h.run(broker.getAssets([h.symbol, h.unknownSymbol])));
+  check(
+    assets.every((a) => a.symbol !== h.unknownSymbol),
+    "getAssets must omit an unknown symbol",
+  );
+  const prices = parseLatestPrices(await h.run(broker.getLatestPrices([h.symbol, h.unknownSymbol])));
+  check(!prices.has(h.unknownSymbol), "getLatestPrices must omit an unknown symbol");
+  check(prices.has(h.symbol), "getLatestPrices must include the driver's symbol");
+  check((await h.run(broker.getPosition(h.unknownSymbol))) === null, "getPosition(unknown) must be null");
+  check((await h.run(broker.getOrder(UNKNOWN_ORDER_ID))) === null, "getOrder(unknown id) must be null");
+  check(
+    (await h.run(broker.getOrderByClientOrderId(h.clientId()))) === null,
+    "getOrderByClientOrderId(unknown) must be null",
+  );
+  const positions = parsePositionSnapshots(await h.run(broker.getPositions()));
+  check(
+    positions.every((p) => !p.qty.isZero()),
+    "getPositions must omit zero positions",
+  );
+}
+
+async function lookupsFindTheOrder(h: Harness): Promise<void> {
+  const request = await h.farBuy();
+  const order = await h.submit(request);
+  check(!isFinalBrokerStatus(order.status), `a far limit buy came back ${order.status}`);
+  const byId = await h.order(order.id);
+  check(byId.clientOrderId === request.clientOrderId, "getOrder: another clientOrderId");
+  check(byId.symbol === h.symbol && byId.side === "buy" && byId.type === "limit", "getOrder: fields differ");
+  const limit = request.limitPrice;
+  check(
+    byId.qty?.eq(1) === true && limit !== undefined && byId.limitPrice?.eq(limit) === true,
+    "getOrder: qty or limit differ",
+  );
+  const byClient = await h.until("the lookup by client order id", async () => {
+    const o = await h.run(h.broker.getOrderByClientOrderId(request.clientOrderId));
+    return o === null ? null : parseOrderSnapshot(o);
+  });
+  check(byClient.id === order.id, "getOrderByClientOrderId: another id");
+  await h.until("the order in listOpenOrders", async () => {
+    const open = parseOrderSnapshots(await h.run(h.broker.listOpenOrders()));
+    return open.some((o) => o.id === order.id);
+  });
+}
+
+async function clientOrderIdsRefusedForever(h: Harness): Promise<void> {
+  const request = await h.farBuy();
+  const order = await h.submit(request);
+  await expectBrokerError(
+    "a second submit with an open order's client id",
+    h.run(h.broker.submitOrder({ ...request })),
+    "duplicate_client_order_id",
+  );
+  await h.order(order.id);
+  await h.run(h.broker.cancelOrder(order.id));
+  const ended = await h.final(order.id, "a cancel");
+  check(ended.status === "canceled", `a canceled far limit buy ended ${ended.status}`);
+  await expectBrokerError(
+    "a submit reusing a canceled order's client id",
+    h.run(h.broker.submitOrder({ ...request })),
+    "duplicate_client_order_id",
+  );
+}
+
+async function refusalsAreThrown(h: Harness): Promise<void> {
+  const { broker } = h;
+  const base = { side: "buy" as const, type: "market" as const, timeInForce: "day" as const };
+  const submit = (request: Omit<OrderRequest, "side" | "type" | "timeInForce"> & Partial<OrderRequest>) =>
+    h.run(broker.submitOrder({ ...base, ...request }));
+  await expectBrokerError(
+    "an unknown symbol",
+    submit({ clientOrderId: h.clientId(), symbol: h.unknownSymbol, qty: new Decimal(1) }),
+    "invalid_order",
+  );
+  const account = parseAccountSnapshot(await h.run(broker.getAccount()));
+  const tooMuch = Decimal.max(account.buyingPower, account.cash, account.equity)
+    .times(10)
+    .plus(1_000_000)
+    .floor();
+  await expectBrokerError(
+    "a buy far above buying power",
+    submit({ clientOrderId: h.clientId(), symbol: h.symbol, notional: tooMuch }),
+    "insufficient_buying_power",
+  );
+  const held = (await h.run(broker.getPosition(h.symbol)))?.qty ?? ZERO;
+  await expectBrokerError(
+    "a sell of more than is held",
+    submit({ side: "sell", clientOrderId: h.clientId(), symbol: h.symbol, qty: held.plus("1000.5") }),
+    "insufficient_quantity",
+  );
+  const price = await h.price();
+  await expectBrokerError(
+    "a notional limit order",
+    submit({
+      type: "limit",
+      clientOrderId: h.clientId(),
+      symbol: h.symbol,
+      notional: h.buyNotional,
+      limitPrice: price.toDecimalPlaces(2, Rounding.down),
+    }),
+    "invalid_order",
+  );
+  const open = parseOrderSnapshots(await h.run(broker.listOpenOrders()));
+  check(!open.some((o) => h.issued.includes(o.clientOrderId)), "a refused order must not be open");
+}
+
+async function cancelAcceptedIsNotCanceled(h: Harness): Promise<void> {
+  const order = await h.submit(await h.farBuy());
+  await h.order(order.id);
+  await h.run(h.broker.cancelOrder(order.id));
+  const after = parseOrderSnapshot(await h.order(order.id));
+  check(
+    ["pending_cancel", "canceled", "new", "accepted", "pending_new"].includes(after.status),
+    `right after cancelOrder the order is ${after.status}`,
+  );
+  const ended = await h.final(order.id, "a cancel");
+  check(ended.status === "canceled", `a canceled far limit buy ended ${ended.status}`);
+  const open = parseOrderSnapshots(await h.run(h.broker.listOpenOrders()));
+  check(!open.some((o) => o.id === order.id), "listOpenOrders must not list a canceled order");
+  await expectBrokerError(
+    "cancelOrder on a canceled order",
+    h.run(h.broker.cancelOrder(order.id)),
+    "not_cancelable",
+  );
+}
+
+type StreamEvent = { status: StreamStatus } | { update: OrderUpdate };
+
+async function updatesFollowEveryChange(h: Harness): Promise<void> {
+  const log: StreamEvent[] = [];
+  const sub = h.broker.subscribeOrderUpdates({
+    onUpdate: (update) => log.push({ update }),
+    onStatus: (status) => log.push({ status }),
+  });
+  try {
+    await h.until("onStatus(connected)", async () =>
+      log.some((e) => "status" in e && e.status === "connected"),
+    );
+    const done = await h.buyAndFill();
+    const updates = await h.until("the fill update", async () => {
+      const mine = log.flatMap((e) => ("update" in e && e.update.order.id === done.id ? [e.update] : []));
+      return mine.some((u) => u.order.status === "filled") ? mine : null;
+    });
+    checkUpdates(log, updates, done);
+  } finally {
+    sub.close();
+  }
+  await closeQuietly(h);
+}
+
+/** `connected` first, an acceptance, cumulative quantities that never fall, fills that add up, the fill last. */
+function checkUpdates(
+  log: readonly StreamEvent[],
+  updates: readonly OrderUpdate[],
+  done: OrderSnapshot,
+): void {
+  const firstUpdate = log.findIndex((e) => "update" in e);
+  const connected = log.findIndex((e) => "status" in e && e.status === "connected");
+  check(connected >= 0 && connected < firstUpdate, "onStatus(connected) must come before the first update");
+  for (const u of updates) parseOrderUpdate(u);
+  check(
+    updates.some((u) => u.event === "new" || u.event === "accepted" || u.event === "pending_new"),
+    `no update for the order's acceptance (events: ${updates.map((u) => u.event).join(", ")})`,
+  );
+  let cumulative = ZERO;
+  const seen = new Set<string>();
+  let fills = ZERO;
+  for (const u of updates) {
+    check(u.order.filledQty.gte(cumulative), "filledQty must never decrease across updates");
+    cumulative = u.order.filledQty;
+    if (u.event === "fill" || u.event === "partial_fill") {
+      check(u.fill !== undefined, `a ${u.event} update must carry its fill`);
+      const key = u.fill.executionId ?? u.order.filledQty.toString();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      fills = fills.plus(u.fill.qty);
+    }
+  }
+  check(
+    fills.eq(done.filledQty),
+    `the fills' own quantities sum to ${fills.toString()}, the order's filledQty is ${done.filledQty.toString()}`,
+  );
+  check(updates[updates.length - 1]?.event === "fill", "the last update of a filled order must be its fill");
+}
+
+async function closePositionSellsTheHeldQuantity(h: Harness): Promise<void> {
+  await h.buyAndFill();
+  const position = await h.until("the bought position", async () => {
+    const p = await h.run(h.broker.getPosition(h.symbol));
+    return p === null ? null : parsePositionSnapshot(p);
+  });
+  const price = await h.price();
+  const sell = await h.submit({
+    clientOrderId: h.clientId(),
+    symbol: h.symbol,
+    side: "sell",
+    type: "limit",
+    timeInForce: "day",
+    qty: position.qty,
+    limitPrice: price.times(2).toDecimalPlaces(2, Rounding.up),
+  });
+  await h.until("the open sell to hold the shares", async () => {
+    const p = await h.run(h.broker.getPosition(h.symbol));
+    return p !== null && parsePositionSnapshot(p).qtyAvailable.lt(position.qty);
+  });
+  await expectBrokerError(
+    "closePosition while open sells hold the shares",
+    h.run(h.broker.closePosition(h.symbol)),
+    "insufficient_quantity",
+  );
+  await h.run(h.broker.cancelOrder(sell.id));
+  await h.final(sell.id, "the sell's cancel");
+  await h.until("the shares to be released", async () => {
+    const p = await h.run(h.broker.getPosition(h.symbol));
+    return p !== null && parsePositionSnapshot(p).qtyAvailable.eq(position.qty);
+  });
+  await closeAndCheck(h, position.qty);
+}
+
+/** closePosition sells exactly the position and fills; then the position is gone and a second close is `not_found`. */
+async function closeAndCheck(h: Harness, held: Decimal): Promise<void> {
+  const close = parseOrderSnapshot(await h.run(h.broker.closePosition(h.symbol)));
+  check(close.side === "sell" && close.symbol === h.symbol, "closePosition must sell the symbol");
+  check(close.qty?.eq(held) === true, `closePosition sold ${String(close.qty)}, the position is ${held}`);
+  const closed = await h.final(close.id, "the closing sell");
+  check(closed.status === "filled", `the closing sell ended ${closed.status}`);
+  await h.until(
+    "the position to be gone",
+    async () => (await h.run(h.broker.getPosition(h.symbol))) === null,
+  );
+  await expectBrokerError("closePosition when flat", h.run(h.broker.closePosition(h.symbol)), "not_found");
+}
+
+async function abortSemantics(h: Harness): Promise<void> {
+  const reason = new Error("conformance abort");
+  const pre = AbortSignal.abort(reason);
+  const request = await h.farBuy();
+  await expectRejection(
+    "submitOrder with an aborted signal",
+    h.run(h.broker.submitOrder(request, { signal: pre })),
+    reason,
+  );
+  await expectRejection(
+    "getAccount with an aborted signal",
+    h.run(h.broker.getAccount({ signal: pre })),
+    reason,
+  );
+  await h.driver.wait(h.pollMs);
+  check(
+    (await h.run(h.broker.getOrderByClientOrderId(request.clientOrderId))) === null,
+    "a submit aborted before the call must not place the order",
+  );
+
+  const write = new AbortController();
+  const inFlight = await h.farBuy();
+  h.placed.push(inFlight.clientOrderId);
+  const submitting = h.broker.submitOrder(inFlight, { signal: write.signal });
+  write.abort(reason);
+  await expectBrokerError("a submit aborted in flight", h.run(submitting), "ambiguous");
+
+  const read = new AbortController();
+  const reading = h.broker.getPositions({ signal: read.signal });
+  read.abort(reason);
+  await expectRejection("a read aborted in flight", h.run(reading), reason);
+}
+
+/** Every conformance test, in the order they are registered (their ids, t1…, are part of their client order ids). */
+const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
+  { title: "snapshots pass the schemas", run: snapshotsPassTheSchemas },
+  {
+    title: "unknown symbols are omitted; unknown orders and flat positions are null",
+    run: unknownsAreOmittedOrNull,
+  },
+  {
+    title: "submit, then look up by id and by client order id; open orders list it",
+    run: lookupsFindTheOrder,
+  },
+  {
+    title: "client order ids are refused forever, even after the order ended",
+    run: clientOrderIdsRefusedForever,
+  },
+  { title: "refusals known at submit are thrown as BrokerError", run: refusalsAreThrown },
+  {
+    title: "cancel accepted is not canceled; a final order is not cancelable",
+    run: cancelAcceptedIsNotCanceled,
+  },
+  {
+    title: "connected before updates; an update for every status change with per-fill quantities",
+    run: updatesFollowEveryChange,
+  },
+  {
+    title:
+      "closePosition sells exactly the held quantity; not_found when flat; insufficient_quantity when held",
+    run: closePositionSellsTheHeldQuantity,
+  },
+  {
+    title: "abort: before the call nothing happens; in flight a write is ambiguous and a read rejects",
+    run: abortSemantics,
+  },
+];
 
 async function closeQuietly(h: Harness): Promise<void> {
   try {

@@ -3,6 +3,7 @@
 
 // conformance suite
 export {
+  CONFORMANCE_DEFAULTS,
   type ConformanceDriver,
   type ConformanceOptions,
   type ConformanceSetup,
