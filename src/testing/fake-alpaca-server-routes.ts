@@ -5,6 +5,7 @@ import type { Clock } from "../core/clock.js";
 import { type Decimal, toDecimal, ZERO } from "../core/decimal.js";
 import { accountJson, assetJson, clockJson, orderJson, positionJson } from "./fake-alpaca-server-wire.js";
 import type { SimulatedBroker } from "./simulated-broker/simulated-broker.js";
+import { ALPACA_MESSAGES } from "./simulated-broker/venue-rules.js";
 
 // The REST routes of the fake Alpaca server (facts section 2): one handler per route, over the
 // broker behind the server.
@@ -103,7 +104,7 @@ async function getPositions(ctx: RouteContext): Promise<HttpReply> {
 
 async function getPosition(ctx: RouteContext, r: RouteRequest): Promise<HttpReply> {
   const p = await ctx.broker.getPosition(r.param);
-  return p === null ? notFound("position does not exist") : ok(positionJson(p));
+  return p === null ? notFound(ALPACA_MESSAGES.positionDoesNotExist) : ok(positionJson(p));
 }
 
 async function closePosition(ctx: RouteContext, r: RouteRequest): Promise<HttpReply> {
@@ -126,7 +127,7 @@ async function getOrderByClientOrderId(ctx: RouteContext, r: RouteRequest): Prom
   const id = r.query.get("client_order_id");
   if (!id) return invalid("client_order_id is missing");
   const o = await ctx.broker.getOrderByClientOrderId(id);
-  return o ? ok(orderJson(o)) : notFound("order not found");
+  return o ? ok(orderJson(o)) : notFound(ALPACA_MESSAGES.orderNotFound);
 }
 
 async function submitOrder(ctx: RouteContext, r: RouteRequest): Promise<HttpReply> {
@@ -137,7 +138,7 @@ async function submitOrder(ctx: RouteContext, r: RouteRequest): Promise<HttpRepl
 
 async function getOrder(ctx: RouteContext, r: RouteRequest): Promise<HttpReply> {
   const o = await ctx.broker.getOrder(r.param);
-  return o ? ok(orderJson(o)) : notFound("order not found");
+  return o ? ok(orderJson(o)) : notFound(ALPACA_MESSAGES.orderNotFound);
 }
 
 async function cancelOrder(ctx: RouteContext, r: RouteRequest): Promise<HttpReply> {

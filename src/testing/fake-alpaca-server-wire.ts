@@ -9,6 +9,7 @@ import type {
 } from "../broker/broker-port.js";
 import { type Decimal, formatDecimal } from "../core/decimal.js";
 import type { BrokerErrorCode } from "../core/errors.js";
+import { ALPACA_CODES, ALPACA_MESSAGES } from "./simulated-broker/venue-rules.js";
 
 // Alpaca's JSON shapes (facts sections 2-5): every decimal a string, timestamps RFC 3339
 // with nanoseconds, ids UUID-like.
@@ -201,118 +202,158 @@ export interface WireError {
   headers?: Record<string, string>;
 }
 
+/** What a refusal's reply is made from. */
+interface WireFacts {
+  /** Facts from the error (symbol, available quantity, ...). */
+  readonly details: Record<string, unknown>;
+  /** The port method that failed. */
+  readonly operation: string;
+  readonly retryAfterMs: number | undefined;
+  readonly nowMs: number;
+}
+
+const M = ALPACA_MESSAGES;
+const code = (c: string) => Number(c);
+
+/** The facts named, as strings, when the error has them. */
+function pick(f: WireFacts, ...keys: string[]): Json {
+  const out: Json = {};
+  for (const k of keys) if (f.details[k] !== undefined) out[k] = String(f.details[k]);
+  return out;
+}
+
+/** `insufficient qty available for order (requested: X, available: Y)`, the tail only when both are known. */
+function insufficientQty(f: WireFacts): WireError {
+  const requested = f.details.requested ?? f.details.qty;
+  const available = f.details.available;
+  const message =
+    requested !== undefined && available !== undefined
+      ? M.insufficientQtyOf(String(requested), String(available))
+      : M.insufficientQty;
+  return {
+    status: 403,
+    body: {
+      code: code(ALPACA_CODES.forbidden),
+      message,
+      ...pick(f, "available", "symbol", "held_for_orders", "existing_qty"),
+    },
+  };
+}
+
+function rateLimited(f: WireFacts): WireError {
+  const ms = f.retryAfterMs ?? 1000;
+  return {
+    status: 429,
+    body: { code: code(ALPACA_CODES.rateLimited), message: "rate limit exceeded" },
+    headers: {
+      "Retry-After": String(ms / 1000),
+      "X-RateLimit-Limit": "200",
+      "X-RateLimit-Remaining": "0",
+      "X-RateLimit-Reset": String(Math.ceil((f.nowMs + ms) / 1000)),
+    },
+  };
+}
+
+const internalError = (): WireError => ({
+  status: 500,
+  body: { code: 50010000, message: "internal server error" },
+});
+
+/**
+ * Alpaca's reply for each refusal (facts section 5; the texts are the venue's, see
+ * `simulated-broker/venue-rules.ts`). A few are fixed where the venue's own would differ: the
+ * minimum is always $1, a wash trade always names the market/stop reason, `not_fractionable`
+ * is a 422, `invalid_order` a 40010001.
+ */
+const WIRE_ERRORS: Record<BrokerErrorCode, (f: WireFacts) => WireError> = {
+  insufficient_buying_power: (f) => ({
+    status: 403,
+    body: {
+      code: code(ALPACA_CODES.forbidden),
+      message: M.insufficientBuyingPower,
+      ...pick(f, "buying_power", "cost_basis"),
+    },
+  }),
+  insufficient_quantity: insufficientQty,
+  wash_trade: (f) => ({
+    status: 403,
+    body: {
+      code: code(ALPACA_CODES.forbidden),
+      message: M.washTrade,
+      reject_reason: M.washTradeMarket,
+      ...pick(f, "existing_order_id"),
+    },
+  }),
+  min_notional: () => ({
+    status: 403,
+    body: { code: code(ALPACA_CODES.forbidden), message: M.minNotional("1") },
+  }),
+  not_fractionable: () => ({
+    status: 422,
+    body: { code: code(ALPACA_CODES.unprocessable), message: M.notFractionable },
+  }),
+  duplicate_client_order_id: () => ({
+    status: 422,
+    body: { code: code(ALPACA_CODES.validation), message: M.duplicateClientOrderId },
+  }),
+  invalid_order: (f) => ({
+    status: 422,
+    body: {
+      code: code(ALPACA_CODES.validation),
+      message: String(f.details.reason ?? "invalid order request"),
+    },
+  }),
+  not_found: (f) => ({
+    status: 404,
+    body: {
+      code: code(ALPACA_CODES.notFound),
+      message:
+        f.operation === "closePosition" || f.operation === "getPosition"
+          ? M.positionDoesNotExist
+          : M.orderNotFound,
+    },
+  }),
+  not_cancelable: () => ({
+    status: 422,
+    body: { code: code(ALPACA_CODES.unprocessable), message: M.notCancelable },
+  }),
+  market_closed: () => ({
+    status: 403,
+    body: { code: code(ALPACA_CODES.forbidden), message: "market is closed" },
+  }),
+  rate_limited: rateLimited,
+  unauthorized: () => ({ status: 401, body: { code: 40110000, message: "request is not authorized" } }),
+  forbidden: () => ({ status: 403, body: { message: "forbidden" } }),
+  rejected: (f) => ({
+    status: 422,
+    body: {
+      code: code(ALPACA_CODES.unprocessable),
+      message: M.notTradable(String(f.details.symbol ?? "")).replace("  ", " "),
+    },
+  }),
+  // Never a refusal the venue sends: a server error (`ambiguous` never gets here, the connection is dropped).
+  unavailable: internalError,
+  ambiguous: internalError,
+  protocol: internalError,
+};
+
 /**
  * Alpaca's reply for a refusal (facts section 5): the status, the 8-digit code and the exact
  * message texts the real API sends.
  *
- * @param code - the simulated broker's error code
+ * @param errorCode - the simulated broker's error code
  * @param details - facts from the error (symbol, available quantity, ...)
  * @param operation - the port method that failed
+ * @param retryAfterMs - for `rate_limited`: when to retry (default 1 s)
+ * @param nowMs - the clock now (for `X-RateLimit-Reset`)
  * @returns the wire error; `ambiguous` never reaches here (the connection is dropped)
  */
 export function wireErrorFor(
-  code: BrokerErrorCode,
+  errorCode: BrokerErrorCode,
   details: Record<string, unknown>,
   operation: string,
   retryAfterMs: number | undefined,
   nowMs: number,
 ): WireError {
-  const pick = (k: string): Json => (details[k] !== undefined ? { [k]: String(details[k]) } : {});
-  switch (code) {
-    case "insufficient_buying_power":
-      return {
-        status: 403,
-        body: {
-          code: 40310000,
-          message: "insufficient buying power",
-          ...pick("buying_power"),
-          ...pick("cost_basis"),
-        },
-      };
-    case "insufficient_quantity": {
-      const requested = details.requested ?? details.qty;
-      const available = details.available;
-      const tail =
-        requested !== undefined && available !== undefined
-          ? ` (requested: ${String(requested)}, available: ${String(available)})`
-          : "";
-      return {
-        status: 403,
-        body: {
-          code: 40310000,
-          message: `insufficient qty available for order${tail}`,
-          ...pick("available"),
-          ...pick("symbol"),
-          ...pick("held_for_orders"),
-          ...pick("existing_qty"),
-        },
-      };
-    }
-    case "wash_trade":
-      return {
-        status: 403,
-        body: {
-          code: 40310000,
-          message: "potential wash trade detected. use complex orders",
-          reject_reason: "opposite side market/stop order exists",
-          ...pick("existing_order_id"),
-        },
-      };
-    case "min_notional":
-      return {
-        status: 403,
-        body: { code: 40310000, message: "cost basis must be >= minimal amount of order 1" },
-      };
-    case "not_fractionable":
-      return { status: 422, body: { code: 42210000, message: "requested asset is not fractionable" } };
-    case "duplicate_client_order_id":
-      return { status: 422, body: { code: 40010001, message: "client_order_id must be unique" } };
-    case "invalid_order":
-      return {
-        status: 422,
-        body: { code: 40010001, message: String(details.reason ?? "invalid order request") },
-      };
-    case "not_found":
-      return {
-        status: 404,
-        body: {
-          code: 40410000,
-          message:
-            operation === "closePosition" || operation === "getPosition"
-              ? "position does not exist"
-              : "order not found",
-        },
-      };
-    case "not_cancelable":
-      return { status: 422, body: { code: 42210000, message: "order is not cancelable" } };
-    case "market_closed":
-      return { status: 403, body: { code: 40310000, message: "market is closed" } };
-    case "rate_limited": {
-      const ms = retryAfterMs ?? 1000;
-      return {
-        status: 429,
-        body: { code: 42910000, message: "rate limit exceeded" },
-        headers: {
-          "Retry-After": String(ms / 1000),
-          "X-RateLimit-Limit": "200",
-          "X-RateLimit-Remaining": "0",
-          "X-RateLimit-Reset": String(Math.ceil((nowMs + ms) / 1000)),
-        },
-      };
-    }
-    case "unauthorized":
-      return { status: 401, body: { code: 40110000, message: "request is not authorized" } };
-    case "forbidden":
-      return { status: 403, body: { message: "forbidden" } };
-    case "rejected":
-      return {
-        status: 422,
-        body: {
-          code: 42210000,
-          message: `asset ${String(details.symbol ?? "")} is not tradable`.replace("  ", " "),
-        },
-      };
-    default:
-      return { status: 500, body: { code: 50010000, message: "internal server error" } };
-  }
+  return WIRE_ERRORS[errorCode]({ details, operation, retryAfterMs, nowMs });
 }

@@ -116,6 +116,7 @@ export const ALPACA_MESSAGES = {
     `insufficient qty available for order (requested: ${requested}, available: ${available})`,
   insufficientBuyingPower: "insufficient buying power",
   positionNotFound: (symbol: string) => `position not found: ${symbol}`,
+  positionDoesNotExist: "position does not exist",
   orderNotFound: "order not found",
   notCancelable: "order is not cancelable",
 } as const;
