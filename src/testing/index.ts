@@ -42,6 +42,7 @@ export {
 } from "./simulated-broker/simulated-broker.js";
 export {
   scheduleOn,
+  VIRTUAL_CLOCK_DEFAULTS,
   VirtualClock,
   type VirtualClockOptions,
   type VirtualClockRunOptions,

@@ -7,24 +7,47 @@ interface Timer {
   fire: () => void;
 }
 
+/**
+ * The defaults of {@link VirtualClock}: its start (2026-01-05T14:30:00Z, a Monday, 09:30 New
+ * York), the bounds of `run()` (7 days of virtual time, a million timer firings) and of
+ * `runUntilIdle()` (1 day, 100,000 firings).
+ *
+ * @example
+ * ```ts
+ * const clock = new VirtualClock({ start: VIRTUAL_CLOCK_DEFAULTS.start + 86_400_000 }); // a day later
+ * ```
+ */
+export const VIRTUAL_CLOCK_DEFAULTS = {
+  start: Date.UTC(2026, 0, 5, 14, 30, 0),
+  run: { maxTimeMs: 7 * 24 * 3_600_000, maxSteps: 1_000_000 },
+  runUntilIdle: { maxTimeMs: 24 * 3_600_000, maxSteps: 100_000 },
+} as const;
+
 /** Options of {@link VirtualClock}. */
 export interface VirtualClockOptions {
   /**
    * The starting time (ms since the epoch, or a Date).
-   * @defaultValue 2026-01-05T14:30:00Z (a Monday, 09:30 New York)
+   * @defaultValue `VIRTUAL_CLOCK_DEFAULTS.start` (2026-01-05T14:30:00Z, a Monday, 09:30 New York)
    */
   start?: number | Date;
 }
 
-/** Options of {@link VirtualClock.run}. */
+/** Options of {@link VirtualClock.run} and {@link VirtualClock.runUntilIdle}. */
 export interface VirtualClockRunOptions {
-  /** Give up when virtual time passes this many ms after the start of the run. @defaultValue 7 days */
+  /**
+   * Give up when virtual time passes this many ms after the start of the run.
+   * @defaultValue `VIRTUAL_CLOCK_DEFAULTS.run.maxTimeMs` (7 days); for `runUntilIdle`, `.runUntilIdle.maxTimeMs` (1 day)
+   */
   maxTimeMs?: number;
-  /** Give up after this many timer firings. @defaultValue 1,000,000 */
+  /**
+   * Give up after this many timer firings.
+   * @defaultValue `VIRTUAL_CLOCK_DEFAULTS.run.maxSteps` (1,000,000); for `runUntilIdle`, `.runUntilIdle.maxSteps` (100,000)
+   */
   maxSteps?: number;
 }
 
-const DEFAULT_START = Date.UTC(2026, 0, 5, 14, 30, 0);
+/** How a promise settled. */
+type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
 /**
  * A {@link Clock} whose time moves only when told: `advance()`, or `run()`, which jumps to
@@ -51,7 +74,7 @@ export class VirtualClock implements Clock {
 
   /** @param options - the start time */
   constructor(options: VirtualClockOptions = {}) {
-    const start = options.start ?? DEFAULT_START;
+    const start = options.start ?? VIRTUAL_CLOCK_DEFAULTS.start;
     this.current = start instanceof Date ? start.getTime() : start;
     if (!Number.isFinite(this.current)) {
       throw new OrdersafeError("validation", "VirtualClock: start must be a finite time");
@@ -73,16 +96,19 @@ export class VirtualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise<void>((resolve, reject) => {
-      let cancel: () => void = () => {};
+      if (signal === undefined) {
+        this.schedule(ms, () => resolve());
+        return;
+      }
       const onAbort = () => {
         cancel();
-        reject(abortReason(signal as AbortSignal));
+        reject(abortReason(signal));
       };
-      cancel = this.schedule(ms, () => {
-        signal?.removeEventListener("abort", onAbort);
+      const cancel = this.schedule(ms, () => {
+        signal.removeEventListener("abort", onAbort);
         resolve();
       });
-      signal?.addEventListener("abort", onAbort, { once: true });
+      signal.addEventListener("abort", onAbort, { once: true });
     });
   }
 
@@ -161,31 +187,26 @@ export class VirtualClock implements Clock {
    */
   async run<T>(work: Promise<T> | (() => Promise<T>), options: VirtualClockRunOptions = {}): Promise<T> {
     const promise = typeof work === "function" ? work() : work;
-    let settled = false;
-    let value: T | undefined;
-    let error: unknown;
-    let failed = false;
+    // Set by the promise's callbacks, read after each flush (a holder, so the read is not narrowed away).
+    const result: { outcome?: Outcome<T> } = {};
     promise.then(
-      (v) => {
-        settled = true;
-        value = v;
+      (value) => {
+        result.outcome = { ok: true, value };
       },
-      (e) => {
-        settled = true;
-        failed = true;
-        error = e;
+      (error: unknown) => {
+        result.outcome = { ok: false, error };
       },
     );
-    const maxSteps = options.maxSteps ?? 1_000_000;
-    const deadline = this.current + (options.maxTimeMs ?? 7 * 24 * 3_600_000);
+    const maxSteps = options.maxSteps ?? VIRTUAL_CLOCK_DEFAULTS.run.maxSteps;
+    const deadline = this.current + (options.maxTimeMs ?? VIRTUAL_CLOCK_DEFAULTS.run.maxTimeMs);
     let steps = 0;
     for (;;) {
       await this.flush();
-      if (settled) break;
+      if (result.outcome !== undefined) break;
       const next = this.timers[0];
       if (next === undefined) {
         await this.flush(20);
-        if (settled) break;
+        if (result.outcome !== undefined) break;
         if (this.timers.length > 0) continue;
         throw new OrdersafeError(
           "invalid_state",
@@ -205,8 +226,9 @@ export class VirtualClock implements Clock {
       this.current = Math.max(this.current, next.at);
       next.fire();
     }
-    if (failed) throw error;
-    return value as T;
+    const outcome = result.outcome;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 
   /**
@@ -217,8 +239,8 @@ export class VirtualClock implements Clock {
    * @returns how many timers fired
    */
   async runUntilIdle(options: VirtualClockRunOptions = {}): Promise<number> {
-    const maxSteps = options.maxSteps ?? 100_000;
-    const deadline = this.current + (options.maxTimeMs ?? 24 * 3_600_000);
+    const maxSteps = options.maxSteps ?? VIRTUAL_CLOCK_DEFAULTS.runUntilIdle.maxSteps;
+    const deadline = this.current + (options.maxTimeMs ?? VIRTUAL_CLOCK_DEFAULTS.runUntilIdle.maxTimeMs);
     let steps = 0;
     await this.flush();
     for (;;) {
@@ -239,8 +261,8 @@ export class VirtualClock implements Clock {
     let hi = this.timers.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const t = this.timers[mid] as Timer;
-      if (t.at < timer.at || (t.at === timer.at && t.seq < timer.seq)) lo = mid + 1;
+      const t = this.timers[mid];
+      if (t !== undefined && (t.at < timer.at || (t.at === timer.at && t.seq < timer.seq))) lo = mid + 1;
       else hi = mid;
     }
     this.timers.splice(lo, 0, timer);

@@ -1,5 +1,5 @@
 import { isOrdersafeError } from "ordersafe";
-import { scheduleOn, VirtualClock } from "ordersafe/testing";
+import { scheduleOn, VIRTUAL_CLOCK_DEFAULTS, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
 
 describe("VirtualClock", () => {
@@ -83,6 +83,23 @@ describe("VirtualClock", () => {
     cancel();
     await clock.runUntilIdle();
     expect(fired).toBe(1);
+  });
+
+  it("starts at VIRTUAL_CLOCK_DEFAULTS.start; run() gives up past its default time bound", async () => {
+    const clock = new VirtualClock();
+    expect(clock.now()).toBe(VIRTUAL_CLOCK_DEFAULTS.start);
+    expect(new Date(clock.now()).toISOString()).toBe("2026-01-05T14:30:00.000Z");
+    const tooLong = clock.run(clock.sleep(VIRTUAL_CLOCK_DEFAULTS.run.maxTimeMs + 1));
+    await expect(tooLong).rejects.toMatchObject({ code: "invalid_state" });
+    const idle = new VirtualClock();
+    idle.schedule(VIRTUAL_CLOCK_DEFAULTS.runUntilIdle.maxTimeMs + 1, () => {});
+    expect(await idle.runUntilIdle()).toBe(0);
+  });
+
+  it("run() returns what the work resolves to, undefined included", async () => {
+    const clock = new VirtualClock();
+    expect(await clock.run(async () => undefined)).toBeUndefined();
+    expect(await clock.run(clock.sleep(5).then(() => 0))).toBe(0);
   });
 
   it("rejects a non-finite start", () => {
