@@ -78,10 +78,15 @@ export class FillEngine {
 
   /** Whether a limit order's limit is reached (a market order always is, when there is a price). */
   marketable(o: SimOrder): boolean {
-    const price = this.venue.market.price(o.symbol);
+    const price = this.referencePrice(o);
     if (price === undefined) return false;
     if (o.type === "market" || o.limitPrice === undefined) return true;
     return o.side === "buy" ? price.lte(o.limitPrice) : price.gte(o.limitPrice);
+  }
+
+  /** The market price an order is judged and filled against: the last price (a quote model would answer by side here). */
+  private referencePrice(o: SimOrder): Decimal | undefined {
+    return this.venue.market.price(o.symbol);
   }
 
   private canFillNow(o: SimOrder): boolean {
@@ -91,7 +96,7 @@ export class FillEngine {
   /** One fill: its size and price, then the books, the log, the status and the next fill. */
   private fill(o: SimOrder, late: boolean): void {
     if (!late && (!isOpen(o) || !this.canFillNow(o))) return;
-    const last = this.venue.market.price(o.symbol);
+    const last = this.referencePrice(o);
     if (last === undefined) return;
     const price = fillPrice(last, o.side, this.settings.slippageBps, o.limitPrice);
     o.partsLeft ??= !late && this.drawsPartial() ? this.settings.partialParts : 1;

@@ -1,3 +1,23 @@
+// The simulated broker: a BrokerPort over a simulated venue, in one folder of small parts.
+//   simulated-broker.ts  the public interface, input checks, the BrokerPort methods
+//   options.ts           options, their schema, SIMULATED_BROKER_DEFAULTS, simSettings()
+//   call-pipeline.ts     every call: count, REST faults, latency, abort rules
+//   venue.ts             the order lifecycle between the parts below
+//   venue-rules.ts       what the venue refuses and how Alpaca says it (VENUE_RULES)
+//   order-book.ts        every order, lookups, what open orders hold
+//   holdings.ts          cash and positions
+//   market.ts            assets, prices, the session
+//   fill-engine.ts       when and how orders fill
+//   fault-plan.ts        scripted and seeded faults
+//   update-stream.ts     subscriptions and stream faults
+//   state-history.ts     past states, for reads that lag
+//   event-log.ts         the log of everything (compared byte for byte by the golden tests)
+// Where coming work goes: reads that lag fills per endpoint are a fault kind (options.ts,
+// fault-plan.ts) that Venue.readState answers from StateHistory.asOf; an order-history read
+// lists OrderBook's live orders; a quote model lives in Market and is what FillEngine's
+// reference price reads; a replace is a Venue step that judges the new order by VENUE_RULES
+// and chains the two orders in the OrderBook.
+
 import { z } from "zod";
 import type {
   AccountSnapshot,
