@@ -21,6 +21,7 @@ const NO_CALLS: Readonly<Record<BrokerMethod, number>> = {
   listOpenOrders: 0,
   cancelOrder: 0,
   closePosition: 0,
+  listOrders: 0,
 };
 
 /**
