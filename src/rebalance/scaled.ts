@@ -1,4 +1,4 @@
-import { Decimal, ZERO } from "../core/decimal.js";
+import { Decimal, isDecimal, ZERO } from "../core/decimal.js";
 
 // Exact fixed-point arithmetic for the planner: a value v at scale s is the integer v × 10^s,
 // held as a bigint. Decimals are converted once at the boundary through their documented
@@ -10,13 +10,6 @@ const WORD = 10_000_000n;
 const POW10: bigint[] = [1n];
 const POW10_NUMBER: number[] = [1];
 for (let i = 1; i <= 22; i++) POW10_NUMBER.push(POW10_NUMBER[i - 1]! * 10);
-
-/** The raw parts of a decimal.js value, as documented (read-only). */
-interface DecimalParts {
-  d: number[];
-  e: number;
-  s: number;
-}
 
 /**
  * 10^n as a bigint (cached).
@@ -39,7 +32,7 @@ export function pow10(n: number): bigint {
  * @returns the number of digits after the point, trailing zeros excluded
  */
 export function decimalsOf(x: Decimal): number {
-  const { d, e } = x as unknown as DecimalParts;
+  const { d, e } = x;
   const n = d.length;
   let last = d[n - 1]!;
   if (last === 0) return 0;
@@ -73,7 +66,7 @@ export class ScaleTooSmall extends Error {
  * @throws ScaleTooSmall when x has more than `scale` decimal places
  */
 export function toScaled(x: Decimal, scale: number): bigint {
-  const { d, e, s } = x as unknown as DecimalParts;
+  const { d, e, s } = x;
   const n = d.length;
   const d0 = d[0]!;
   if (d0 === 0) return 0n;
@@ -160,7 +153,10 @@ function fromWords(s: number, str: string, scale: number): Decimal {
   }
   // Trailing zero words are left out.
   while (d.length > 1 && d[d.length - 1] === 0) d.pop();
-  return new Decimal({ s, e: len - 1 - scale, d, toStringTag: TAG } as unknown as Decimal);
+  // decimal.js recognises an object carrying its tag as one of its own (its `isDecimal`) and
+  // copies the parts; an object it would not recognise is parsed from the string instead.
+  const parts = { s, e: len - 1 - scale, d, toStringTag: TAG };
+  return isDecimal(parts) ? new Decimal(parts) : fromString(s, str, scale);
 }
 
 let agree: boolean | undefined;
