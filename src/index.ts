@@ -254,6 +254,7 @@ export {
 // rebalance
 export { calculateRebalanceOrders } from "./rebalance/calculate-rebalance-orders.js";
 export {
+  REBALANCE_DEFAULTS,
   RebalanceCapabilitiesSchema,
   type RebalanceInput,
   type RebalanceInputInput,
@@ -265,16 +266,19 @@ export {
   type RebalanceTargetsInput,
   RebalanceTargetsSchema,
 } from "./rebalance/rebalance-input.js";
-export type {
-  LegAction,
-  LegReason,
-  OrderConflict,
-  RebalanceBudget,
-  RebalanceLeg,
-  RebalancePlan,
-  RebalanceSummary,
-  SkippedSymbol,
-  SkipReason,
+export {
+  LEG_ACTIONS,
+  LEG_REASONS,
+  type LegAction,
+  type LegReason,
+  type OrderConflict,
+  type RebalanceBudget,
+  type RebalanceLeg,
+  type RebalancePlan,
+  type RebalanceSummary,
+  SKIP_REASONS,
+  type SkippedSymbol,
+  type SkipReason,
 } from "./rebalance/rebalance-plan.js";
 // reconcile
 export {

@@ -3,6 +3,47 @@ import { OrderSnapshotSchema, PositionSnapshotSchema } from "../broker/schemas.j
 import { Decimal, type DecimalLike, ONE, toDecimal, ZERO } from "../core/decimal.js";
 import { zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
 
+/** How a target is given: fractions of equity, shares, or dollars per symbol. */
+export const TARGET_KINDS = ["weights", "quantities", "notionals"] as const;
+/** One of {@link TARGET_KINDS}. */
+export type TargetKind = (typeof TARGET_KINDS)[number];
+
+/** What `options.untargeted` may say of a held symbol absent from the targets. */
+export const UNTARGETED_MODES = ["liquidate", "keep"] as const;
+/** How buys may be sized (`options.buyWith`). */
+export const BUY_WITH_MODES = ["notional", "qty"] as const;
+/** Which legs a plan may hold (`options.sides`). */
+export const PLAN_SIDES = ["both", "sells", "buys"] as const;
+
+/**
+ * The planner's defaults, each in one place: {@link RebalanceOptionsSchema} and
+ * {@link RebalanceCapabilitiesSchema} fill a missing option or capability from here.
+ *
+ * @remarks
+ * `untargeted` has no single default: it depends on how the targets are given (held symbols
+ * absent from weight targets are liquidated; absent from quantity or notional targets, kept).
+ * Every capability defaults to true.
+ *
+ * @example
+ * ```ts
+ * REBALANCE_DEFAULTS.cashBuffer.toString(); // "0.0025"
+ * REBALANCE_DEFAULTS.untargeted.weights; // "liquidate"
+ * ```
+ */
+export const REBALANCE_DEFAULTS = {
+  noTradeBand: { weight: ZERO, notional: ZERO },
+  minOrderNotional: new Decimal(1),
+  cashBuffer: new Decimal("0.0025"),
+  fullExitTolerance: new Decimal("0.02"),
+  keep: [],
+  untargeted: { weights: "liquidate", quantities: "keep", notionals: "keep" },
+  buyWith: "notional",
+  marketBuyBuffer: new Decimal("0.03"),
+  sides: "both",
+  cashExcludesOpenBuys: false,
+  capabilities: { notionalOrders: true, fractional: true, closePosition: true },
+} as const;
+
 // zSymbol's pattern, checked directly: these maps can hold tens of thousands of entries, and a
 // per-entry zod schema costs several times the check itself.
 const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9./:_-]{0,31}$/;
@@ -37,13 +78,14 @@ const mapOrRecord = (bound: "positive" | "nonNegative") =>
         } else out[key] = d;
       };
       // Keys and values read directly: no [key, value] pair per entry.
-      if (raw instanceof Map) for (const [key, value] of raw) check(key, value);
-      else {
-        const record = raw as Readonly<Record<string, DecimalLike>>;
-        for (const key of Object.keys(record)) check(key, record[key]);
-      }
+      if (isMap(raw)) for (const [key, value] of raw) check(key, value);
+      else for (const key of Object.keys(raw)) check(key, raw[key]);
       return ok ? out : z.NEVER;
     });
+
+function isMap<K, V>(v: ReadonlyMap<K, V> | object): v is ReadonlyMap<K, V> {
+  return v instanceof Map;
+}
 
 function decimalOrUndefined(value: unknown): Decimal | undefined {
   if (value instanceof Decimal) return value.isFinite() ? value : undefined;
@@ -100,22 +142,25 @@ const AssetsSchema = z.union([
   z.record(zSymbol, AssetRulesEntrySchema.extend({ symbol: zSymbol.optional() })),
 ]);
 
-/** What the broker can do, as far as the plan cares. Every flag defaults to true. */
+/**
+ * What the broker can do, as far as the plan cares. Every flag defaults to true
+ * (`REBALANCE_DEFAULTS.capabilities`).
+ */
 export const RebalanceCapabilitiesSchema = z.object({
   /** Orders may be sized by notional. */
-  notionalOrders: z.boolean().default(true),
+  notionalOrders: z.boolean().default(REBALANCE_DEFAULTS.capabilities.notionalOrders),
   /** Fractional quantities are accepted for fractionable assets. */
-  fractional: z.boolean().default(true),
+  fractional: z.boolean().default(REBALANCE_DEFAULTS.capabilities.fractional),
   /** `closePosition(symbol)` exists, for dust that cannot be an order. */
-  closePosition: z.boolean().default(true),
+  closePosition: z.boolean().default(REBALANCE_DEFAULTS.capabilities.closePosition),
 });
 
 const fraction = (max: number) =>
   zNonNegativeDecimal.refine((d) => d.lte(max), { message: `expected a value in [0, ${max}]` });
 
 /**
- * The planner's options, each with its default. Unknown keys are refused. See
- * `docs/rebalancing.md`.
+ * The planner's options, each with its default from {@link REBALANCE_DEFAULTS}. Unknown keys
+ * are refused. See `docs/rebalancing.md`.
  *
  * @example
  * ```ts
@@ -127,63 +172,65 @@ export const RebalanceOptionsSchema = z
     /**
      * A symbol whose |target − projected| is at most `weight` of equity or at most
      * `notional` dollars is left alone (`within_band`). Full exits ignore the band.
-     * @defaultValue `{ weight: 0, notional: 0 }` (off: the minimum order notional filters dust)
+     * @defaultValue `{ weight: 0, notional: 0 }` (off: the minimum order notional filters dust;
+     *   `REBALANCE_DEFAULTS.noTradeBand`)
      */
     noTradeBand: z
       .object({
-        weight: fraction(1).default(ZERO),
-        notional: zNonNegativeDecimal.default(ZERO),
+        weight: fraction(1).default(REBALANCE_DEFAULTS.noTradeBand.weight),
+        notional: zNonNegativeDecimal.default(REBALANCE_DEFAULTS.noTradeBand.notional),
       })
       .strict()
-      .default({ weight: ZERO, notional: ZERO }),
+      .default(REBALANCE_DEFAULTS.noTradeBand),
     /**
      * The smallest leg, in dollars; an asset's own `minNotional` wins when larger.
-     * @defaultValue 1
+     * @defaultValue 1 (`REBALANCE_DEFAULTS.minOrderNotional`)
      */
-    minOrderNotional: zNonNegativeDecimal.default(new Decimal(1)),
+    minOrderNotional: zNonNegativeDecimal.default(REBALANCE_DEFAULTS.minOrderNotional),
     /**
      * Cash kept back from buys, as a fraction of equity.
-     * @defaultValue 0.0025 (0.25%)
+     * @defaultValue 0.0025 (0.25%, `REBALANCE_DEFAULTS.cashBuffer`)
      */
-    cashBuffer: fraction(1).default(new Decimal("0.0025")),
+    cashBuffer: fraction(1).default(REBALANCE_DEFAULTS.cashBuffer),
     /**
      * A sell that would leave at most this fraction of the held quantity becomes a full exit.
-     * @defaultValue 0.02 (2%)
+     * @defaultValue 0.02 (2%, `REBALANCE_DEFAULTS.fullExitTolerance`)
      */
-    fullExitTolerance: fraction(1).default(new Decimal("0.02")),
+    fullExitTolerance: fraction(1).default(REBALANCE_DEFAULTS.fullExitTolerance),
     /**
      * Symbols never touched (skipped with `kept`), whatever the targets say.
-     * @defaultValue []
+     * @defaultValue [] (`REBALANCE_DEFAULTS.keep`)
      */
-    keep: z.array(zSymbol).default([]),
+    keep: z.array(zSymbol).default(() => [...REBALANCE_DEFAULTS.keep]),
     /**
      * What happens to a held symbol absent from the targets.
      * @defaultValue `"liquidate"` for weight targets, `"keep"` for quantity and notional targets
+     *   (`REBALANCE_DEFAULTS.untargeted`)
      */
-    untargeted: z.enum(["liquidate", "keep"]).optional(),
+    untargeted: z.enum(UNTARGETED_MODES).optional(),
     /**
      * How buys are sized: `notional` (dollar orders where the asset is fractionable and the
      * broker takes notional and fractional orders; quantity otherwise) or always `qty`.
-     * @defaultValue "notional"
+     * @defaultValue "notional" (`REBALANCE_DEFAULTS.buyWith`)
      */
-    buyWith: z.enum(["notional", "qty"]).default("notional"),
+    buyWith: z.enum(BUY_WITH_MODES).default(REBALANCE_DEFAULTS.buyWith),
     /**
      * The hold a quantity market buy puts on cash, above qty × price.
-     * @defaultValue 0.03 (3%)
+     * @defaultValue 0.03 (3%, `REBALANCE_DEFAULTS.marketBuyBuffer`)
      */
-    marketBuyBuffer: fraction(1).default(new Decimal("0.03")),
+    marketBuyBuffer: fraction(1).default(REBALANCE_DEFAULTS.marketBuyBuffer),
     /**
      * Which legs to plan: `both`; `sells` only; or `buys` only (re-planning buys on the real
      * cash after the sells are final: no sell proceeds are counted).
-     * @defaultValue "both"
+     * @defaultValue "both" (`REBALANCE_DEFAULTS.sides`)
      */
-    sides: z.enum(["both", "sells", "buys"]).default("both"),
+    sides: z.enum(PLAN_SIDES).default(REBALANCE_DEFAULTS.sides),
     /**
      * Whether `account.cash` already excludes what open buy orders hold (as a broker's
      * buying power does). When false, the holds of open buys are subtracted.
-     * @defaultValue false
+     * @defaultValue false (`REBALANCE_DEFAULTS.cashExcludesOpenBuys`)
      */
-    cashExcludesOpenBuys: z.boolean().default(false),
+    cashExcludesOpenBuys: z.boolean().default(REBALANCE_DEFAULTS.cashExcludesOpenBuys),
   })
   .strict();
 
@@ -196,11 +243,7 @@ const AccountSchema = z
   })
   .strict();
 
-const CapabilitiesWithDefaultSchema = RebalanceCapabilitiesSchema.default({
-  notionalOrders: true,
-  fractional: true,
-  closePosition: true,
-});
+const CapabilitiesWithDefaultSchema = RebalanceCapabilitiesSchema.default(REBALANCE_DEFAULTS.capabilities);
 
 const OptionsWithDefaultSchema = RebalanceOptionsSchema.default(() => RebalanceOptionsSchema.parse({}));
 const PricesSchema = mapOrRecord("positive");

@@ -1,15 +1,32 @@
 import type { OrderSide } from "../broker/broker-port.js";
 import type { Decimal } from "../core/decimal.js";
 
-/** What a leg does to a position: open it, grow it, shrink it, or close it. */
-export type LegAction = "enter" | "add" | "trim" | "exit";
+/**
+ * What a leg can do to a position: open it (`enter`), grow it (`add`), shrink it (`trim`), or
+ * close it (`exit`).
+ *
+ * @example
+ * ```ts
+ * LEG_ACTIONS.includes(leg.action); // true
+ * ```
+ */
+export const LEG_ACTIONS = ["enter", "add", "trim", "exit"] as const;
+/** What a leg does to a position: one of {@link LEG_ACTIONS}. */
+export type LegAction = (typeof LEG_ACTIONS)[number];
 
 /**
- * Why a leg exists: `to_target` (toward its target), `target_zero` (the target is zero),
+ * Why a leg can exist: `to_target` (toward its target), `target_zero` (the target is zero),
  * `untargeted` (held but absent from the targets, liquidated), `exit_tolerance` (a sell
  * within `fullExitTolerance` of the position, turned into a full exit).
+ *
+ * @example
+ * ```ts
+ * for (const reason of LEG_REASONS) console.log(reason, plan.legs.filter((l) => l.reason === reason).length);
+ * ```
  */
-export type LegReason = "to_target" | "target_zero" | "untargeted" | "exit_tolerance";
+export const LEG_REASONS = ["to_target", "target_zero", "untargeted", "exit_tolerance"] as const;
+/** Why a leg exists: one of {@link LEG_REASONS}. */
+export type LegReason = (typeof LEG_REASONS)[number];
 
 /** One order the plan recommends. Exactly one of `qty` and `notional` is set. */
 export interface RebalanceLeg {
@@ -57,24 +74,33 @@ export interface RebalanceLeg {
 }
 
 /**
- * Why a symbol got no leg: `within_band` (inside the no-trade band), `below_minimum` (under
- * the minimum notional or one increment), `not_tradable`, `no_price` (must trade but has no
- * price: never guessed), `no_asset_rules`, `kept` (in `keep`, or untargeted with
+ * Why a symbol can get no leg: `within_band` (inside the no-trade band), `below_minimum`
+ * (under the minimum notional or one increment), `not_tradable`, `no_price` (must trade but
+ * has no price: never guessed), `no_asset_rules`, `kept` (in `keep`, or untargeted with
  * `untargeted: "keep"`), `short_position` (shorts are left alone), `covered_by_open_orders`
  * (open orders already reach or pass the target), `insufficient_cash` (a buy the cash could
  * not fund at the minimum size), `side_excluded` (a leg of the side `sides` leaves out).
+ *
+ * @example
+ * ```ts
+ * const counts = Object.fromEntries(SKIP_REASONS.map((r) => [r, 0]));
+ * for (const s of plan.skipped) counts[s.reason]++;
+ * ```
  */
-export type SkipReason =
-  | "within_band"
-  | "below_minimum"
-  | "not_tradable"
-  | "no_price"
-  | "no_asset_rules"
-  | "kept"
-  | "short_position"
-  | "covered_by_open_orders"
-  | "insufficient_cash"
-  | "side_excluded";
+export const SKIP_REASONS = [
+  "within_band",
+  "below_minimum",
+  "not_tradable",
+  "no_price",
+  "no_asset_rules",
+  "kept",
+  "short_position",
+  "covered_by_open_orders",
+  "insufficient_cash",
+  "side_excluded",
+] as const;
+/** Why a symbol got no leg: one of {@link SKIP_REASONS}. */
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /** A symbol the plan leaves alone, and why. */
 export interface SkippedSymbol {
