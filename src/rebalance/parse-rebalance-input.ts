@@ -1,4 +1,11 @@
-import { BROKER_ORDER_STATUSES, type OrderSnapshot, type PositionSnapshot } from "../broker/broker-port.js";
+import {
+  BROKER_ORDER_STATUSES,
+  type OrderSide,
+  type OrderSnapshot,
+  type OrderType,
+  type PositionSnapshot,
+  type TimeInForce,
+} from "../broker/broker-port.js";
 import { Decimal, isDecimal, toDecimal } from "../core/decimal.js";
 import { findForbiddenKey, parseInput } from "../core/validation.js";
 import { type RebalanceInput, RebalanceInputRestSchema, RebalanceInputSchema } from "./rebalance-input.js";
@@ -49,12 +56,17 @@ const ORDER_KEYS = new Set([
   "rejectReason",
 ]);
 const ASSET_KEYS = new Set(["symbol", "tradable", "fractionable", "qtyIncrement", "minNotional"]);
-const SIDES = new Set(["buy", "sell"]);
-const TYPES = new Set(["market", "limit"]);
-const TIFS = new Set(["day", "gtc", "ioc", "fok", "opg", "cls"]);
-const STATUSES = new Set<string>(BROKER_ORDER_STATUSES);
+const SIDES = vocabulary<OrderSide>(["buy", "sell"]);
+const TYPES = vocabulary<OrderType>(["market", "limit"]);
+const TIFS = vocabulary<TimeInForce>(["day", "gtc", "ioc", "fok", "opg", "cls"]);
+const STATUSES = vocabulary(BROKER_ORDER_STATUSES);
 
 type Raw = Record<string, unknown>;
+
+/** A lookup from any string to the member of a vocabulary it names, so a hit comes out typed. */
+function vocabulary<T extends string>(values: readonly T[]): ReadonlyMap<unknown, T> {
+  return new Map(values.map((v) => [v, v]));
+}
 type Bound = "any" | "positive" | "nonNegative";
 
 /**
@@ -104,8 +116,16 @@ function decimalOf(v: unknown, bound: Bound): Decimal | undefined {
   return d;
 }
 
-/** `optional(zDecimal…)`: a missing key stays missing, null or undefined becomes undefined. */
-function optionalDecimal(raw: Raw, key: string, bound: Bound, out: Raw): boolean {
+/**
+ * `optional(zDecimal…)` on one key, written to `out`: a missing key stays missing, null or
+ * undefined becomes undefined; false when the schema would refuse the value.
+ */
+function optionalDecimal<K extends string>(
+  raw: Raw,
+  key: K,
+  bound: Bound,
+  out: { [P in K]?: Decimal | undefined },
+): boolean {
   if (!(key in raw)) return true;
   const v = raw[key];
   if (v === null || v === undefined) {
@@ -153,7 +173,7 @@ function fastParse(input: unknown): RebalanceInput | undefined {
   });
   if (!rest.success) return undefined;
   const { targets, prices, account, capabilities, options } = rest.data;
-  return { positions, openOrders, targets, prices, assets, account, capabilities, options } as RebalanceInput;
+  return { positions, openOrders, targets, prices, assets, account, capabilities, options };
 }
 
 function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
@@ -169,7 +189,7 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
     const qty = decimalOf(p.qty, "any");
     const qtyAvailable = decimalOf(p.qtyAvailable, "any");
     if (qty === undefined || qtyAvailable === undefined) return undefined;
-    const parsed: Raw = { symbol, qty, qtyAvailable };
+    const parsed: PositionSnapshot = { symbol, qty, qtyAvailable };
     if (
       !optionalDecimal(p, "marketValue", "any", parsed) ||
       !optionalDecimal(p, "avgEntryPrice", "nonNegative", parsed) ||
@@ -185,7 +205,7 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
     ) {
       return undefined;
     }
-    out[i] = parsed as unknown as PositionSnapshot;
+    out[i] = parsed;
   }
   return out;
 }
@@ -197,41 +217,45 @@ function fastOrders(raw: unknown): OrderSnapshot[] | undefined {
   for (let i = 0; i < raw.length; i++) {
     const o: unknown = raw[i];
     if (!isPlain(o) || !keysWithin(o, ORDER_KEYS)) return undefined;
-    const { id, clientOrderId, symbol, side, type, timeInForce, status, updatedAt } = o;
+    const { id, clientOrderId, symbol, updatedAt } = o;
     if (typeof id !== "string" || id.length === 0 || seen.has(id)) return undefined;
     seen.add(id);
     if (typeof clientOrderId !== "string" || clientOrderId.length === 0 || !isSymbol(symbol))
       return undefined;
-    if (typeof side !== "string" || !SIDES.has(side) || typeof type !== "string" || !TYPES.has(type)) {
-      return undefined;
-    }
-    if (typeof timeInForce !== "string" || !TIFS.has(timeInForce)) return undefined;
-    if (typeof status !== "string" || !STATUSES.has(status) || !isValidDate(updatedAt)) return undefined;
+    const side = SIDES.get(o.side);
+    const type = TYPES.get(o.type);
+    const timeInForce = TIFS.get(o.timeInForce);
+    const status = STATUSES.get(o.status);
+    if (side === undefined || type === undefined || timeInForce === undefined) return undefined;
+    if (status === undefined || !isValidDate(updatedAt)) return undefined;
     const filledQty = decimalOf(o.filledQty, "nonNegative");
     if (filledQty === undefined) return undefined;
-    // Built in the schema's key order.
-    const parsed: Raw = { id, clientOrderId, symbol, side, type, timeInForce };
+    // The schema's keys, required ones first (the order of keys is all that differs).
+    const parsed: OrderSnapshot = {
+      id,
+      clientOrderId,
+      symbol,
+      side,
+      type,
+      timeInForce,
+      filledQty,
+      status,
+      updatedAt,
+    };
     if (
       !optionalDecimal(o, "qty", "positive", parsed) ||
-      !optionalDecimal(o, "notional", "positive", parsed)
-    ) {
-      return undefined;
-    }
-    parsed.filledQty = filledQty;
-    if (
+      !optionalDecimal(o, "notional", "positive", parsed) ||
       !optionalDecimal(o, "filledAvgPrice", "nonNegative", parsed) ||
       !optionalDecimal(o, "limitPrice", "positive", parsed)
     ) {
       return undefined;
     }
-    parsed.status = status;
     if ("createdAt" in o) {
       const c = o.createdAt;
       if (c === null || c === undefined) parsed.createdAt = undefined;
       else if (isValidDate(c)) parsed.createdAt = c;
       else return undefined;
     }
-    parsed.updatedAt = updatedAt;
     if ("rejectReason" in o) {
       const r = o.rejectReason;
       if (r === null || r === undefined) parsed.rejectReason = undefined;
@@ -239,18 +263,21 @@ function fastOrders(raw: unknown): OrderSnapshot[] | undefined {
       else return undefined;
     }
     // OrderSnapshotSchema's refinement: qty or notional, and no more filled than ordered.
-    const qty = parsed.qty as Decimal | undefined;
+    const { qty } = parsed;
     if (qty === undefined && parsed.notional === undefined) return undefined;
     if (qty !== undefined && filledQty.gt(qty)) return undefined;
-    out[i] = parsed as unknown as OrderSnapshot;
+    out[i] = parsed;
   }
   return out;
 }
 
-function fastAssets(raw: unknown): RebalanceInput["assets"] | undefined {
+/** One entry of the array form of `assets`, as parsed. */
+type AssetEntry = Extract<RebalanceInput["assets"], readonly unknown[]>[number];
+
+function fastAssets(raw: unknown): AssetEntry[] | undefined {
   // A record of assets is rarer and goes through the schema.
   if (!Array.isArray(raw)) return undefined;
-  const out: Raw[] = new Array(raw.length);
+  const out: AssetEntry[] = new Array(raw.length);
   const seen = new Set<string>();
   for (let i = 0; i < raw.length; i++) {
     const a: unknown = raw[i];
@@ -261,9 +288,9 @@ function fastAssets(raw: unknown): RebalanceInput["assets"] | undefined {
     if (typeof tradable !== "boolean" || typeof fractionable !== "boolean") return undefined;
     const qtyIncrement = decimalOf(a.qtyIncrement, "positive");
     if (qtyIncrement === undefined) return undefined;
-    const parsed: Raw = { symbol, tradable, fractionable, qtyIncrement };
+    const parsed: AssetEntry = { symbol, tradable, fractionable, qtyIncrement };
     if (!optionalDecimal(a, "minNotional", "nonNegative", parsed)) return undefined;
     out[i] = parsed;
   }
-  return out as RebalanceInput["assets"];
+  return out;
 }
