@@ -156,7 +156,14 @@ function isValidDate(v: unknown): v is Date {
   return v instanceof Date && !Number.isNaN(v.getTime());
 }
 
-function fastParse(input: unknown): RebalanceInput | undefined {
+/**
+ * The fast path alone (exported for its tests): plainly valid input checked by hand, or
+ * undefined for anything the full schema must look at.
+ *
+ * @param input - the caller's input
+ * @returns the parsed input, equal to `RebalanceInputSchema.parse(input)`; or undefined
+ */
+export function fastParse(input: unknown): RebalanceInput | undefined {
   if (!isPlain(input) || !keysWithin(input, TOP_KEYS)) return undefined;
   const positions = input.positions === undefined ? [] : fastPositions(input.positions);
   if (positions === undefined) return undefined;
