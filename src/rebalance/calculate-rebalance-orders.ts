@@ -1,7 +1,7 @@
 import type { OrderSide, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { Decimal, ONE, ZERO } from "../core/decimal.js";
-import { allocateBuys, type BuyCandidate, type OpenSide } from "./allocate-buys.js";
+import { allocateBuys } from "./allocate-buys.js";
 import { parseRebalanceInput } from "./parse-rebalance-input.js";
 import type { RebalanceInput, RebalanceInputInput } from "./rebalance-input.js";
 import type {
@@ -27,7 +27,41 @@ import {
   toScaled,
 } from "./scaled.js";
 
-export type { OpenSide } from "./allocate-buys.js";
+/** Open orders of one side of one symbol. */
+export interface OpenSide {
+  orders: OrderSnapshot[];
+  /** Unfilled shares at the quantity scale (at the reference price for notional orders). */
+  qty: bigint;
+}
+
+/** A buy the planner wants, in whole units (increments of shares, or cents for a notional buy). */
+interface BuyCandidate {
+  /** Index of the symbol in the planner's table. */
+  index: number;
+  symbol: string;
+  /** Whether the buy is a notional order (units are cents). */
+  notional: boolean;
+  /** Dollars per unit at the reference price (scale M). */
+  unitValue: bigint;
+  /** Cash counted per unit, scale C: unitValue × (1 + marketBuyBuffer) for a quantity market buy. */
+  unitCost: bigint;
+  /** Cash counted per dollar bought, scale F: 1, or 1 + marketBuyBuffer. */
+  costFactor: bigint;
+  /** Units that reach the target. */
+  needUnits: bigint;
+  /** Units of the smallest allowed leg. */
+  minUnits: bigint;
+  /** Projected shares (held + kept open buys) and the target, scale Q. */
+  projected: bigint;
+  target: bigint;
+  reason: LegReason;
+  /** The symbol's open sells: conflicts to cancel once the buy is kept. */
+  opposite: OpenSide | undefined;
+  /** The share increment (scale Q). */
+  increment: bigint;
+  /** The target as a decimal, for the leg. */
+  targetQty: Decimal;
+}
 
 const NANO = new Decimal("0.000000001");
 const MAX_QTY_DECIMALS = 9;
