@@ -5,7 +5,6 @@ import { allocateBuys } from "./allocate-buys.js";
 import { parseRebalanceInput } from "./parse-rebalance-input.js";
 import type { RebalanceInput, RebalanceInputInput } from "./rebalance-input.js";
 import type {
-  LegAction,
   LegReason,
   OrderConflict,
   RebalanceLeg,
@@ -20,12 +19,12 @@ import {
   fromScaled,
   fromScaledSignificant,
   maxBig,
-  minBig,
   pow10,
   roundHalfUpDiv,
   ScaleTooSmall,
   toScaled,
 } from "./scaled.js";
+import { sizeSell } from "./size-sell.js";
 
 /** Open orders of one side of one symbol. */
 export interface OpenSide {
@@ -450,7 +449,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
 
     if (side === "sell") {
       const available = position === undefined ? 0n : toQ(position.qtyAvailable);
-      const sell = planSell(
+      const sell = sizeSell({
         price,
         held,
         available,
@@ -459,13 +458,14 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
         increment,
         minNotional,
         isExit,
-        capabilities.closePosition && openSell === undefined,
-        nanoQ,
-      );
-      if (typeof sell === "string") {
-        skip(symbol, "below_minimum", sell, side, delta);
+        closePositionAllowed: capabilities.closePosition && openSell === undefined,
+        nano: nanoQ,
+      });
+      if (sell.kind === "none") {
+        skip(symbol, "below_minimum", sell.detail, side, delta);
         continue;
       }
+      const action = sell.kind === "close" ? "exit" : sell.action;
       // The open buys it cancels hold no cash once cancelled.
       holdsBySymbol.delete(symbol);
       const notional = sell.qty * price;
@@ -478,16 +478,16 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
         leg: {
           symbol,
           side: "sell",
-          action: sell.action,
+          action,
           qty: qtyD,
-          closePosition: sell.closePosition,
+          closePosition: sell.kind === "close",
           type: "market",
           timeInForce: "day",
           price: priceD,
           estimatedQty: qtyD,
           estimatedNotional: fromScaled(notional, sM),
           cashRequired: ZERO,
-          reason: sell.action === "exit" ? exitReason : "to_target",
+          reason: action === "exit" ? exitReason : "to_target",
           shrunk: false,
           heldQty: heldD,
           projectedQty: projected === held ? heldD : fromScaled(projected, sQ),
@@ -704,49 +704,6 @@ interface LiveOrder {
   order: OrderSnapshot;
   price: Decimal | undefined;
   notionalUnfilled: Decimal | undefined;
-}
-
-interface Sell {
-  qty: bigint;
-  action: LegAction;
-  closePosition: boolean;
-}
-
-/** A sell's size (scale Q), or why there is none. */
-function planSell(
-  price: bigint,
-  held: bigint,
-  available: bigint,
-  projected: bigint,
-  target: bigint,
-  increment: bigint,
-  minNotional: bigint,
-  isExit: boolean,
-  closePositionAllowed: boolean,
-  nanoQ: bigint,
-): Sell | string {
-  if (isExit) {
-    // A full exit sells exactly what is not already held by open sells.
-    const exitQty = minBig(projected, available);
-    const orderable =
-      exitQty > 0n && exitQty % nanoQ === 0n && exitQty % increment === 0n && exitQty * price >= minNotional;
-    if (orderable) return { qty: exitQty, action: "exit", closePosition: false };
-    if (closePositionAllowed && exitQty > 0n && exitQty === held) {
-      return { qty: exitQty, action: "exit", closePosition: true };
-    }
-    // Without closePosition, sell what can be an order and leave the dust.
-    const part = minBig(floorSteps(exitQty, increment) * increment, exitQty);
-    if (part > 0n && part * price >= minNotional) return { qty: part, action: "trim", closePosition: false };
-    return "the position is dust that cannot be an order and closePosition is unavailable";
-  }
-  let qty = floorSteps(projected - target, increment) * increment;
-  if (qty > available) {
-    // Capped at the shares not held by open sells, on the increment and never above them.
-    qty = minBig(floorSteps(available, increment) * increment, available);
-  }
-  if (qty <= 0n) return "less than one increment";
-  if (qty * price < minNotional) return "below the minimum order notional";
-  return { qty, action: "trim", closePosition: false };
 }
 
 function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
