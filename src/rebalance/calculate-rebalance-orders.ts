@@ -1,8 +1,9 @@
 import type { OrderSide, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
-import { Decimal, ONE, ZERO } from "../core/decimal.js";
+import { type Decimal, ONE, ZERO } from "../core/decimal.js";
 import { allocateBuys } from "./allocate-buys.js";
 import { parseRebalanceInput } from "./parse-rebalance-input.js";
+import { COMMON_SCALE_DIGITS, createPlanScales, MINIMAL_SCALE_DIGITS, ScaleWidener } from "./plan-scales.js";
 import type { RebalanceInput, RebalanceInputInput } from "./rebalance-input.js";
 import type {
   LegReason,
@@ -19,7 +20,6 @@ import {
   fromScaled,
   fromScaledSignificant,
   maxBig,
-  pow10,
   roundHalfUpDiv,
   ScaleTooSmall,
   toScaled,
@@ -61,10 +61,6 @@ interface BuyCandidate {
   /** The target as a decimal, for the leg. */
   targetQty: Decimal;
 }
-
-const NANO = new Decimal("0.000000001");
-const MAX_QTY_DECIMALS = 9;
-const TARGET_DECIMALS = 15;
 
 interface Rules {
   tradable: boolean;
@@ -129,9 +125,6 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
   }
 }
 
-/** Shares with 15 decimals, prices and money with 6, fractions with 10: most inputs fit. */
-const COMMON_SCALES = { q: TARGET_DECIMALS, p: 6, f: 10 };
-
 function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const { options, capabilities, account } = input;
   const keep = new Set(options.keep);
@@ -157,94 +150,56 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const untargeted = options.untargeted ?? (targetKind === "weights" ? "liquidate" : "keep");
 
   // ---- scales: every value of the input fits its scale exactly ------------------------------
-  // Q: shares (at least 15 decimals: a target in shares is rounded to 15), P: prices and money
-  // of the input, F: fractions (weights, buffers, tolerance). Derived: M = Q + P (shares ×
-  // dollars, every dollar figure of the plan), C = M + F (cash counted with a buy buffer).
-  let qd = common ? COMMON_SCALES.q : TARGET_DECIMALS;
-  let pd = common ? COMMON_SCALES.p : 2;
-  let fd = common ? COMMON_SCALES.f : 0;
-  const q = (d: Decimal | undefined) => {
-    if (d !== undefined) {
-      const n = decimalsOf(d);
-      if (n > qd) qd = n;
-    }
-  };
-  const p = (d: Decimal | undefined) => {
-    if (d !== undefined) {
-      const n = decimalsOf(d);
-      if (n > pd) pd = n;
-    }
-  };
-  const f = (d: Decimal) => {
-    const n = decimalsOf(d);
-    if (n > fd) fd = n;
-  };
+  // Common scales, widened for the open orders; unless `common`, widened for every value.
+  const widener = new ScaleWidener(common ? COMMON_SCALE_DIGITS : MINIMAL_SCALE_DIGITS);
   const live: LiveOrder[] = [];
   for (const order of input.openOrders as OrderSnapshot[]) {
     if (isFinalBrokerStatus(order.status)) continue;
     const price = prices[order.symbol];
     let notionalUnfilled: Decimal | undefined;
-    q(order.qty);
-    q(order.filledQty);
-    p(order.notional);
-    p(order.filledAvgPrice);
-    p(order.limitPrice);
+    widener.shares(order.qty);
+    widener.shares(order.filledQty);
+    widener.price(order.notional);
+    widener.price(order.filledAvgPrice);
+    widener.price(order.limitPrice);
     if (order.qty === undefined && price !== undefined) {
       // A notional order's unfilled shares are a quotient: kept as decimal.js gives it.
       notionalUnfilled = unfilledQty(order, price);
-      q(notionalUnfilled);
+      widener.shares(notionalUnfilled);
     }
     live.push({ order, price, notionalUnfilled });
   }
   if (!common) {
     for (const pos of input.positions) {
-      q(pos.qty);
-      q(pos.qtyAvailable);
+      widener.shares(pos.qty);
+      widener.shares(pos.qtyAvailable);
     }
     for (const symbol of Object.keys(targetMap)) {
       const t = targetMap[symbol]!;
-      if (targetKind === "weights") f(t);
-      else if (targetKind === "quantities") q(t);
-      else p(t);
+      if (targetKind === "weights") widener.fraction(t);
+      else if (targetKind === "quantities") widener.shares(t);
+      else widener.price(t);
     }
-    for (const symbol of Object.keys(prices)) p(prices[symbol]);
+    for (const symbol of Object.keys(prices)) widener.price(prices[symbol]);
     for (const rule of rules.values()) {
-      // An increment of at most one share is used at no more than 9 decimals.
-      const n = decimalsOf(rule.qtyIncrement);
-      if (n > qd && !(n > MAX_QTY_DECIMALS && rule.qtyIncrement.lte(ONE))) qd = n;
-      p(rule.minNotional);
+      widener.increment(rule.qtyIncrement);
+      widener.price(rule.minNotional);
     }
-    p(account.equity);
-    p(account.cash);
-    p(options.minOrderNotional);
-    p(options.noTradeBand.notional);
-    f(options.noTradeBand.weight);
-    f(options.cashBuffer);
-    f(options.fullExitTolerance);
-    f(options.marketBuyBuffer);
+    widener.price(account.equity);
+    widener.price(account.cash);
+    widener.price(options.minOrderNotional);
+    widener.price(options.noTradeBand.notional);
+    widener.fraction(options.noTradeBand.weight);
+    widener.fraction(options.cashBuffer);
+    widener.fraction(options.fullExitTolerance);
+    widener.fraction(options.marketBuyBuffer);
   }
-  if (fd > qd) qd = fd;
-  const sQ = qd;
-  const sP = pd;
-  const sF = fd;
-  const sM = sQ + sP;
-  const sC = sM + sF;
-  const moneyToM = pow10(sQ); // input dollars (P) → M
-  const fracMoneyToM = pow10(sQ - sF); // fraction × input dollars (F + P) → M
-  const mToC = pow10(sF);
-  const oneF = pow10(sF);
-  const centM = pow10(sM - 2);
-  const centC = pow10(sC - 2);
-  const nanoQ = pow10(sQ - MAX_QTY_DECIMALS);
-  const oneQ = pow10(sQ);
-  const toQ = (d: Decimal) => toScaled(d, sQ);
-  const toP = (d: Decimal) => toScaled(d, sP);
-  const toF = (d: Decimal) => toScaled(d, sF);
-  const toM = (d: Decimal) => toScaled(d, sP) * moneyToM;
+  const scales = createPlanScales(widener.digits());
+  const { q: sQ, m: sM, c: sC, oneF, centM, centC, nanoQ, mToC, fracMoneyToM, targetUnit } = scales;
+  const { toQ, toP, toF, toM } = scales;
 
   const equityP = toP(account.equity);
   const equityM = equityP * fracMoneyToM; // a fraction times it is at scale M
-  const targetUnit = pow10(sQ - TARGET_DECIMALS);
   const tolerance = toF(options.fullExitTolerance);
   const bandWeightNotional = toF(options.noTradeBand.weight) * equityM;
   const bandNotional = toM(options.noTradeBand.notional);
@@ -432,7 +387,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
       continue;
     }
     const fractional = rule.fractionable && capabilities.fractional;
-    const increment = effectiveIncrement(rule.qtyIncrement, fractional, oneQ, nanoQ, sQ);
+    const increment = scales.orderIncrement(rule.qtyIncrement, fractional);
     const ruleMin = rule.minNotional === undefined ? 0n : toM(rule.minNotional);
     const minNotional = maxBig(ruleMin, minOrderNotional);
 
@@ -711,30 +666,6 @@ function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
   if (Array.isArray(assets)) for (const a of assets) map.set(a.symbol, a);
   else for (const [symbol, a] of Object.entries(assets)) map.set(symbol, a);
   return map;
-}
-
-/**
- * The increment orders use (scale Q): at least one share without fractional trading, at least
- * 1e-9 and at most 9 decimals (rounded up).
- */
-function effectiveIncrement(
-  increment: Decimal,
-  fractional: boolean,
-  oneQ: bigint,
-  nanoQ: bigint,
-  sQ: number,
-) {
-  const places = decimalsOf(increment);
-  if (places > MAX_QTY_DECIMALS) {
-    // Beyond 9 decimals: at most one share (fractional: rounded up to 9 decimals).
-    if (!fractional) return increment.lte(ONE) ? oneQ : toScaled(increment, sQ);
-    if (increment.lte(NANO)) return nanoQ;
-    const nanos = toScaled(increment, places);
-    return ceilDiv(nanos, pow10(places - MAX_QTY_DECIMALS)) * nanoQ;
-  }
-  const inc = toScaled(increment, sQ);
-  if (!fractional) return inc <= oneQ ? oneQ : inc;
-  return inc <= nanoQ ? nanoQ : inc;
 }
 
 function withinBand(deltaNotional: bigint, bandWeightNotional: bigint, bandNotional: bigint): boolean {
