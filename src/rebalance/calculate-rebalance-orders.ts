@@ -1,7 +1,14 @@
-import type { OrderSide, OrderSnapshot } from "../broker/broker-port.js";
-import { isFinalBrokerStatus } from "../broker/broker-port.js";
+import type { OrderSide } from "../broker/broker-port.js";
 import { type Decimal, ONE, ZERO } from "../core/decimal.js";
 import { allocateBuys } from "./allocate-buys.js";
+import {
+  buildOpenOrderBook,
+  conflictsOf,
+  hasNotionalOrder,
+  liveOrders,
+  type OpenSide,
+  widenForOrders,
+} from "./open-order-book.js";
 import { parseRebalanceInput } from "./parse-rebalance-input.js";
 import { COMMON_SCALE_DIGITS, createPlanScales, MINIMAL_SCALE_DIGITS, ScaleWidener } from "./plan-scales.js";
 import type { RebalanceInput, RebalanceInputInput } from "./rebalance-input.js";
@@ -25,13 +32,6 @@ import {
   toScaled,
 } from "./scaled.js";
 import { sizeSell } from "./size-sell.js";
-
-/** Open orders of one side of one symbol. */
-export interface OpenSide {
-  orders: OrderSnapshot[];
-  /** Unfilled shares at the quantity scale (at the reference price for notional orders). */
-  qty: bigint;
-}
 
 /** A buy the planner wants, in whole units (increments of shares, or cents for a notional buy). */
 interface BuyCandidate {
@@ -130,7 +130,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const keep = new Set(options.keep);
   const wantSells = options.sides !== "buys";
   const wantBuys = options.sides !== "sells";
-  const prices = input.prices as Record<string, Decimal>;
+  const { prices } = input;
   const rules = rulesBySymbol(input.assets);
   const positions = new Map(input.positions.map((p) => [p.symbol, p]));
 
@@ -152,23 +152,8 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   // ---- scales: every value of the input fits its scale exactly ------------------------------
   // Common scales, widened for the open orders; unless `common`, widened for every value.
   const widener = new ScaleWidener(common ? COMMON_SCALE_DIGITS : MINIMAL_SCALE_DIGITS);
-  const live: LiveOrder[] = [];
-  for (const order of input.openOrders as OrderSnapshot[]) {
-    if (isFinalBrokerStatus(order.status)) continue;
-    const price = prices[order.symbol];
-    let notionalUnfilled: Decimal | undefined;
-    widener.shares(order.qty);
-    widener.shares(order.filledQty);
-    widener.price(order.notional);
-    widener.price(order.filledAvgPrice);
-    widener.price(order.limitPrice);
-    if (order.qty === undefined && price !== undefined) {
-      // A notional order's unfilled shares are a quotient: kept as decimal.js gives it.
-      notionalUnfilled = unfilledQty(order, price);
-      widener.shares(notionalUnfilled);
-    }
-    live.push({ order, price, notionalUnfilled });
-  }
+  const live = liveOrders(input.openOrders, prices);
+  widenForOrders(widener, live);
   if (!common) {
     for (const pos of input.positions) {
       widener.shares(pos.qty);
@@ -207,44 +192,13 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   const buyFactor = oneF + toF(options.marketBuyBuffer);
 
   // ---- open orders ---------------------------------------------------------------------------
-  const buysOpen = new Map<string, OpenSide>();
-  const sellsOpen = new Map<string, OpenSide>();
+  const book = buildOpenOrderBook(live, scales, buyFactor);
   const holdsBySymbol = new Map<string, bigint>();
-  for (const { order, price, notionalUnfilled } of live) {
-    let unfilled: bigint;
-    if (order.qty !== undefined) unfilled = maxBig(0n, toQ(order.qty) - toQ(order.filledQty));
-    else unfilled = notionalUnfilled === undefined ? 0n : toQ(notionalUnfilled);
-    const book = order.side === "buy" ? buysOpen : sellsOpen;
-    const side = book.get(order.symbol);
-    if (side === undefined) book.set(order.symbol, { orders: [order], qty: unfilled });
-    else {
-      side.orders.push(order);
-      side.qty += unfilled;
-    }
-    if (order.side === "buy") {
-      // What the open buy holds of the cash, at scale C.
-      let hold: bigint;
-      const priceP = price === undefined ? undefined : toP(price);
-      if (order.qty === undefined) {
-        const ref = order.filledAvgPrice === undefined ? priceP : toP(order.filledAvgPrice);
-        const spent = ref === undefined ? 0n : toQ(order.filledQty) * ref;
-        hold = maxBig(0n, toM(order.notional as Decimal) - spent) * mToC;
-      } else {
-        const left = unfilled;
-        if (order.limitPrice !== undefined) hold = left * toP(order.limitPrice) * mToC;
-        else {
-          const ref = priceP ?? (order.filledAvgPrice === undefined ? undefined : toP(order.filledAvgPrice));
-          hold = ref === undefined ? 0n : left * ref * buyFactor;
-        }
-      }
-      holdsBySymbol.set(order.symbol, (holdsBySymbol.get(order.symbol) ?? 0n) + hold);
-    }
-  }
+  for (const [symbol, open] of book) if (open.buy !== undefined) holdsBySymbol.set(symbol, open.buyHold);
 
   const universe = new Set<string>(Object.keys(targetMap));
   for (const pos of input.positions) if (!pos.qty.isZero()) universe.add(pos.symbol);
-  for (const s of buysOpen.keys()) universe.add(s);
-  for (const s of sellsOpen.keys()) universe.add(s);
+  for (const s of book.keys()) universe.add(s);
   const symbols = [...universe].sort(compareStrings);
   const count = symbols.length;
 
@@ -280,8 +234,9 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
     const priceD = prices[symbol];
     const price = priceD === undefined ? undefined : toP(priceD);
     priceP[i] = price;
-    const openBuy = buysOpen.get(symbol);
-    const openSell = sellsOpen.get(symbol);
+    const open = book.get(symbol);
+    const openBuy = open?.buy;
+    const openSell = open?.sell;
     const openBuyQty = openBuy?.qty ?? 0n;
     const openSellQty = openSell?.qty ?? 0n;
     const anyOpen = openBuy !== undefined || openSell !== undefined;
@@ -350,7 +305,7 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
       }
     }
     if (target === undefined || price === undefined || priceD === undefined) {
-      const mustTrade = target === undefined || target !== allOpenProjected || hasNotional(openBuy, openSell);
+      const mustTrade = target === undefined || target !== allOpenProjected || hasNotionalOrder(open);
       if (mustTrade) skip(symbol, "no_price", "the symbol must trade but has no price");
       continue;
     }
@@ -581,9 +536,9 @@ function plan(input: RebalanceInput, common: boolean): RebalancePlan {
   // ---- projection --------------------------------------------------------------------------------
   let openValue = keptOpenValue;
   if (options.cashExcludesOpenBuys) {
-    for (const [symbol, side] of buysOpen) {
+    for (const [symbol, open] of book) {
       const priceD = prices[symbol];
-      if (priceD !== undefined) openValue += side.qty * toP(priceD);
+      if (open.buy !== undefined && priceD !== undefined) openValue += open.buy.qty * toP(priceD);
     }
   }
   const projectedCash = cashM + sellProceeds - buyValue + openValue;
@@ -655,12 +610,6 @@ interface KeyedLeg {
   conflicts: OrderConflict[] | undefined;
 }
 
-interface LiveOrder {
-  order: OrderSnapshot;
-  price: Decimal | undefined;
-  notionalUnfilled: Decimal | undefined;
-}
-
 function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
   const map = new Map<string, Rules>();
   if (Array.isArray(assets)) for (const a of assets) map.set(a.symbol, a);
@@ -671,32 +620,6 @@ function rulesBySymbol(assets: RebalanceInput["assets"]): Map<string, Rules> {
 function withinBand(deltaNotional: bigint, bandWeightNotional: bigint, bandNotional: bigint): boolean {
   if (bandNotional > 0n && deltaNotional <= bandNotional) return true;
   return bandWeightNotional > 0n && deltaNotional <= bandWeightNotional;
-}
-
-/** Unfilled shares of an open order, as a decimal; undefined for a notional order without a price. */
-function unfilledQty(order: OrderSnapshot, price: Decimal | undefined): Decimal | undefined {
-  if (order.qty !== undefined) return maxOf(ZERO, order.qty.minus(order.filledQty));
-  if (order.notional === undefined || price === undefined) return undefined;
-  const spent = order.filledQty.times(order.filledAvgPrice ?? price);
-  return maxOf(ZERO, order.notional.minus(spent)).div(price);
-}
-
-function maxOf(a: Decimal, b: Decimal): Decimal {
-  return a.gte(b) ? a : b;
-}
-
-function conflictsOf(symbol: string, opposite: OpenSide, price: Decimal): OrderConflict[] {
-  return opposite.orders.map((o) => ({
-    symbol,
-    orderId: o.id,
-    clientOrderId: o.clientOrderId,
-    side: o.side,
-    unfilledQty: unfilledQty(o, price) ?? ZERO,
-  }));
-}
-
-function hasNotional(...sides: (OpenSide | undefined)[]): boolean {
-  return sides.some((s) => s?.orders.some((o) => o.qty === undefined) ?? false);
 }
 
 /** The legs by estimated notional, largest first, then by symbol; their conflicts appended in that order. */
