@@ -1,9 +1,8 @@
 import { minBig } from "./scaled.js";
+import { compareStrings } from "./symbol-record.js";
 
-// Exact integer arithmetic at the planner's scales (see scaled.ts): money at scale M
+// Exact integer arithmetic at the planner's scales (see plan-scales.ts): money at scale M
 // (shares × dollars), cash counted at scale C = M + F, factors at scale F.
-
-const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** A buy the planner wants, in whole units (increments of shares, or cents for a notional buy). */
 export interface BuyDemand {

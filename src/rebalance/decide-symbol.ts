@@ -1,0 +1,235 @@
+import type { OrderSide } from "../broker/broker-port.js";
+import { type Decimal, ZERO } from "../core/decimal.js";
+import { hasNotionalOrder } from "./open-order-book.js";
+import type { PlanContext } from "./plan-context.js";
+import type { LegReason, SkipReason } from "./rebalance-plan.js";
+import { maxBig, roundHalfUpDiv } from "./scaled.js";
+import { type BuySize, sizeBuy } from "./size-buy.js";
+import { type SellSize, sizeSell } from "./size-sell.js";
+import type { SymbolRecord } from "./symbol-record.js";
+
+/** Where a symbol should go: its target and the move from its projected holding (shares at scale Q). */
+export interface Aim {
+  /** The target in shares. */
+  readonly target: bigint;
+  /** The same as a decimal, when one is at hand (a zero or a quantity target). */
+  readonly targetQty: Decimal | undefined;
+  readonly reason: LegReason;
+  /** The side of the move from what is held; undefined when nothing is to trade that way. */
+  readonly side: OrderSide | undefined;
+  /** Held plus the unfilled open orders on the side of the move. */
+  readonly projected: bigint;
+  /** target − projected. */
+  readonly delta: bigint;
+}
+
+/** Nothing to trade and nothing to report (at the target, or unpriced and needing no trade). */
+export interface NoTrade {
+  readonly kind: "none";
+  readonly deltaNotional: bigint;
+}
+
+/** The symbol gets no leg, for a reason the plan reports. */
+export interface SkipDecision {
+  readonly kind: "skip";
+  readonly reason: SkipReason;
+  readonly detail: string;
+  /** The side it would have traded, when known. */
+  readonly side: OrderSide | undefined;
+  /** The shares it would have traded (scale Q), when known. */
+  readonly delta: bigint | undefined;
+  /** |target − projected| × price (scale M) once known, else zero: its part of the minimal turnover. */
+  readonly deltaNotional: bigint;
+}
+
+/** A sell, sized. */
+export interface SellDecision {
+  readonly kind: "sell";
+  readonly record: SymbolRecord;
+  readonly aim: Aim;
+  /** The reference price, scale P, and as given. */
+  readonly price: bigint;
+  readonly referencePrice: Decimal;
+  readonly size: Exclude<SellSize, { kind: "none" }>;
+  /** Whether the sell is a full exit (target zero or within `fullExitTolerance`). */
+  readonly isExit: boolean;
+  readonly deltaNotional: bigint;
+}
+
+/** A buy, sized in whole units before the cash is shared out. */
+export interface BuyDecision {
+  readonly kind: "buy";
+  readonly record: SymbolRecord;
+  readonly aim: Aim;
+  /** The reference price, scale P, and as given. */
+  readonly price: bigint;
+  readonly referencePrice: Decimal;
+  readonly size: BuySize;
+  readonly deltaNotional: bigint;
+}
+
+/** What the plan does with one symbol. */
+export type SymbolDecision = NoTrade | SkipDecision | SellDecision | BuyDecision;
+
+const AT_TARGET: NoTrade = { kind: "none", deltaNotional: 0n };
+
+/**
+ * Decides one symbol: leave it (kept, short, at its target), skip it with a reason, or size
+ * its one leg, a sell or a buy toward the target, never both.
+ *
+ * @param record - the symbol's record
+ * @param ctx - the plan's context
+ * @returns the decision
+ * @throws ScaleTooSmall when a value does not fit the plan's scales
+ * @example
+ * ```ts
+ * const d = decideSymbol(ctx.records[0]!, ctx);
+ * if (d.kind === "skip") console.log(d.reason, d.detail);
+ * ```
+ */
+export function decideSymbol(record: SymbolRecord, ctx: PlanContext): SymbolDecision {
+  if (ctx.keep.has(record.symbol)) return skip("kept", "listed in options.keep");
+  if (record.target === undefined && ctx.untargeted === "keep") {
+    return skip("kept", "not in the targets and options.untargeted is keep");
+  }
+  if (record.held < 0n) return skip("short_position", "short positions are left alone");
+  const target = targetShares(record, ctx);
+  const { price, referencePrice } = record;
+  if (target === undefined || price === undefined || referencePrice === undefined) {
+    const mustTrade =
+      target === undefined || target !== record.projectedWithOpen || hasNotionalOrder(record.open);
+    return mustTrade ? skip("no_price", "the symbol must trade but has no price") : AT_TARGET;
+  }
+  const aim = aimAt(record, target, ctx);
+  const { delta } = aim;
+  const deltaNotional = (delta < 0n ? -delta : delta) * price;
+  if (delta === 0n) return AT_TARGET;
+  if (aim.side === undefined) {
+    const side = delta < 0n ? "sell" : "buy";
+    const detail = "open orders already reach or pass the target";
+    return skip("covered_by_open_orders", detail, side, delta, deltaNotional);
+  }
+  return decideLeg(record, aim, { side: aim.side, price, referencePrice, deltaNotional }, ctx);
+}
+
+/** A move with a side and a price. */
+interface PricedMove {
+  readonly side: OrderSide;
+  readonly price: bigint;
+  readonly referencePrice: Decimal;
+  readonly deltaNotional: bigint;
+}
+
+/** The asset's rules, the no-trade band and `sides`; then the leg sized. */
+function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanContext): SymbolDecision {
+  const { scales, limits, input } = ctx;
+  const { side, price, referencePrice, deltaNotional } = move;
+  const { delta } = aim;
+  const rule = ctx.rules.get(record.symbol);
+  if (rule === undefined) {
+    return skip("no_asset_rules", "no asset rules were given for the symbol", side, delta, deltaNotional);
+  }
+  if (!rule.tradable) return skip("not_tradable", "the asset is not tradable", side, delta, deltaNotional);
+  const fractional = rule.fractionable && input.capabilities.fractional;
+  const increment = scales.orderIncrement(rule.qtyIncrement, fractional);
+  const ruleMin = rule.minNotional === undefined ? 0n : scales.toM(rule.minNotional);
+  const minNotional = maxBig(ruleMin, limits.minOrderNotional);
+  const isExit = side === "sell" && aim.target * scales.oneF <= record.held * limits.fullExitTolerance;
+  if (!isExit && withinBand(deltaNotional, limits.bandWeightNotional, limits.bandNotional)) {
+    return skip("within_band", "inside the no-trade band", side, delta, deltaNotional);
+  }
+  const { sides } = input.options;
+  if (sides === (side === "sell" ? "buys" : "sells")) {
+    return skip("side_excluded", `options.sides is ${sides}`, side, delta, deltaNotional);
+  }
+  if (side === "sell") {
+    const size = sizeSell({
+      price,
+      held: record.held,
+      available: record.position === undefined ? 0n : scales.toQ(record.position.qtyAvailable),
+      projected: aim.projected,
+      target: aim.target,
+      increment,
+      minNotional,
+      isExit,
+      closePositionAllowed: input.capabilities.closePosition && record.open?.sell === undefined,
+      nano: scales.nanoQ,
+    });
+    if (size.kind === "none") return skip("below_minimum", size.detail, side, delta, deltaNotional);
+    return { kind: "sell", record, aim, price, referencePrice, size, isExit, deltaNotional };
+  }
+  const size = sizeBuy({
+    symbol: record.symbol,
+    notional: input.options.buyWith === "notional" && fractional && input.capabilities.notionalOrders,
+    price,
+    delta,
+    deltaNotional,
+    increment,
+    minNotional,
+    buyFactor: limits.buyFactor,
+    scales,
+    minCents: ctx.minCents,
+  });
+  if (size.needUnits < size.minUnits) {
+    const detail = size.needUnits === 0n ? "less than one increment" : "below the minimum order notional";
+    return skip("below_minimum", detail, side, delta, deltaNotional);
+  }
+  return { kind: "buy", record, aim, price, referencePrice, size, deltaNotional };
+}
+
+/**
+ * The target in shares (scale Q): zero when untargeted or targeted at zero, the quantity
+ * given, or a value over the price rounded half up to 15 decimals (far below any increment's
+ * snap); undefined for a value target without a price.
+ */
+function targetShares(record: SymbolRecord, ctx: PlanContext): bigint | undefined {
+  const { target, price } = record;
+  if (target === undefined || target.isZero()) return 0n;
+  if (ctx.targets.kind === "quantities") return record.targetScaled;
+  if (price === undefined) return undefined;
+  const unit = ctx.scales.targetUnit;
+  const value = record.targetScaled;
+  return unit === 1n ? roundHalfUpDiv(value, price) : roundHalfUpDiv(value, price * unit) * unit;
+}
+
+/**
+ * The move toward the target. Its direction is read from what is held; the open orders on
+ * that side count toward it, those on the other side are conflicts the leg cancels first.
+ */
+function aimAt(record: SymbolRecord, target: bigint, ctx: PlanContext): Aim {
+  const { held, open } = record;
+  const direction = target > held ? 1 : target < held ? -1 : 0;
+  let projected: bigint;
+  if (direction > 0) projected = open?.buy === undefined ? held : held + open.buy.qty;
+  else if (direction < 0) projected = open?.sell === undefined ? held : held - open.sell.qty;
+  else projected = record.projectedWithOpen;
+  const delta = target - projected;
+  // Open orders that reach or pass the target leave nothing to trade in the held direction.
+  const side =
+    direction === 0 || (delta < 0n ? -1 : 1) !== direction ? undefined : direction > 0 ? "buy" : "sell";
+  let reason: LegReason = "to_target";
+  let targetQty: Decimal | undefined;
+  if (record.target === undefined) {
+    reason = "untargeted";
+    targetQty = ZERO;
+  } else if (record.target.isZero()) {
+    reason = "target_zero";
+    targetQty = ZERO;
+  } else if (ctx.targets.kind === "quantities") targetQty = record.target;
+  return { target, targetQty, reason, side, projected, delta };
+}
+
+function withinBand(deltaNotional: bigint, bandWeightNotional: bigint, bandNotional: bigint): boolean {
+  if (bandNotional > 0n && deltaNotional <= bandNotional) return true;
+  return bandWeightNotional > 0n && deltaNotional <= bandWeightNotional;
+}
+
+function skip(
+  reason: SkipReason,
+  detail: string,
+  side?: OrderSide,
+  delta?: bigint,
+  deltaNotional = 0n,
+): SkipDecision {
+  return { kind: "skip", reason, detail, side, delta, deltaNotional };
+}

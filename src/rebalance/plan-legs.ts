@@ -1,0 +1,237 @@
+import type { OrderSide } from "../broker/broker-port.js";
+import { type Decimal, ZERO } from "../core/decimal.js";
+import { allocateBuys } from "./allocate-buys.js";
+import type { BuyDecision, SellDecision } from "./decide-symbol.js";
+import { conflictsOf } from "./open-order-book.js";
+import type { PlanContext } from "./plan-context.js";
+import type { PlanScales } from "./plan-scales.js";
+import type { LegReason, OrderConflict, RebalanceLeg } from "./rebalance-plan.js";
+import { maxBig } from "./scaled.js";
+import { compareStrings, type SymbolRecord } from "./symbol-record.js";
+
+/** A leg with its sort key and the open orders it cancels first. */
+export interface KeyedLeg {
+  /** The estimated notional, scale M. */
+  readonly key: bigint;
+  readonly leg: RebalanceLeg;
+  /** The opposite-side open orders the leg cancels first. */
+  readonly conflicts: OrderConflict[] | undefined;
+}
+
+/** The cash the buys may use, and where it comes from. */
+export interface CashBudget {
+  /** `account.cash`, scale M. */
+  readonly cash: bigint;
+  /** Estimated proceeds of the planned sells, scale M. */
+  readonly sellProceeds: bigint;
+  /** `cashBuffer` × equity, scale M. */
+  readonly buffer: bigint;
+  /** What the open buys the plan keeps hold of the cash (zero when `cashExcludesOpenBuys`), scale C. */
+  readonly holds: bigint;
+  /** max(0, cash + sellProceeds − buffer − holds), scale C. */
+  readonly available: bigint;
+}
+
+/** The buys the cash funds. */
+export interface PlacedBuys {
+  readonly legs: KeyedLeg[];
+  /** Symbols whose buy the cash could not fund at its minimum size. */
+  readonly unfunded: string[];
+  /** Cash the buys count (Σ cashRequired), scale C. */
+  readonly allocated: bigint;
+  /** Their estimated notional, scale M. */
+  readonly value: bigint;
+}
+
+/**
+ * The sell leg of a decision; its symbol's record then projects the sell (and no open buy,
+ * which the sell cancels first).
+ *
+ * @param d - a sell decision
+ * @param scales - the plan's scales
+ * @returns the leg, keyed by its estimated notional
+ * @example
+ * ```ts
+ * const { leg } = sellLeg(decision, ctx.scales);
+ * leg.qty; // the shares to sell
+ * ```
+ */
+export function sellLeg(d: SellDecision, scales: PlanScales): KeyedLeg {
+  const { record, aim, size, price, referencePrice } = d;
+  const { symbol, held, heldQty } = record;
+  const { qty } = size;
+  const action = size.kind === "close" ? "exit" : size.action;
+  const notional = qty * price;
+  const exitReason: LegReason = d.isExit && aim.reason === "to_target" ? "exit_tolerance" : aim.reason;
+  const qtyD = qty === held ? heldQty : scales.fromQ(qty);
+  const opposite = record.open?.buy;
+  const leg: RebalanceLeg = {
+    symbol,
+    side: "sell",
+    action,
+    qty: qtyD,
+    closePosition: size.kind === "close",
+    type: "market",
+    timeInForce: "day",
+    price: referencePrice,
+    estimatedQty: qtyD,
+    estimatedNotional: scales.fromM(notional),
+    cashRequired: ZERO,
+    reason: action === "exit" ? exitReason : "to_target",
+    shrunk: false,
+    heldQty,
+    projectedQty: aim.projected === held ? heldQty : scales.fromQ(aim.projected),
+    targetQty: aim.targetQty ?? scales.fromQ(aim.target),
+  };
+  settle(record, "sell", aim.projected - qty);
+  return {
+    key: notional,
+    leg,
+    conflicts: opposite === undefined ? undefined : conflictsOf(symbol, opposite, referencePrice),
+  };
+}
+
+/**
+ * The cash buys may use once the sells are planned: the cash, plus the sells' proceeds, less
+ * the buffer and what the open buys still hold (those a sell cancels hold nothing).
+ *
+ * @param ctx - the plan's context, its sells recorded
+ * @param sellProceeds - Σ estimated notional of the sells, scale M
+ * @returns the budget
+ * @example
+ * ```ts
+ * cashBudget(ctx, 0n).available; // scale C
+ * ```
+ */
+export function cashBudget(ctx: PlanContext, sellProceeds: bigint): CashBudget {
+  const { scales, input } = ctx;
+  let openBuyHolds = 0n;
+  for (const r of ctx.records)
+    if (r.open !== undefined && r.legSide !== "sell") openBuyHolds += r.open.buyHold;
+  const holds = input.options.cashExcludesOpenBuys ? 0n : openBuyHolds;
+  const cash = scales.toM(input.account.cash);
+  const buffer = ctx.limits.cashBuffer;
+  const available = maxBig(0n, (cash + sellProceeds - buffer) * scales.mToC - holds);
+  return { cash, sellProceeds, buffer, holds, available };
+}
+
+/**
+ * Shares the cash out among the buys wanted ({@link allocateBuys}) and makes the legs of
+ * those it funds; their records then project the buys (and no open sell, which a buy cancels
+ * first).
+ *
+ * @param wanted - the buys wanted, each at least its minimum
+ * @param cash - what buys may use, scale C
+ * @param scales - the plan's scales
+ * @returns the legs, the symbols left unfunded and the totals
+ * @example
+ * ```ts
+ * const buys = placeBuys(wanted, budget.available, ctx.scales);
+ * buys.legs.length + buys.unfunded.length === wanted.length; // true
+ * ```
+ */
+export function placeBuys(wanted: readonly BuyDecision[], cash: bigint, scales: PlanScales): PlacedBuys {
+  const units = allocateBuys(
+    wanted.map((w) => w.size),
+    cash,
+  );
+  const legs: KeyedLeg[] = [];
+  const unfunded: string[] = [];
+  let allocated = 0n; // quantity buys, scale C
+  let allocatedNotional = 0n; // notional buys, scale M
+  let value = 0n;
+  for (let k = 0; k < wanted.length; k++) {
+    const d = wanted[k]!;
+    const u = units[k]!;
+    if (u === 0n) {
+      unfunded.push(d.record.symbol);
+      continue;
+    }
+    const buy = buyLeg(d, u, scales);
+    legs.push(buy);
+    value += buy.key;
+    if (d.size.notional) allocatedNotional += buy.key;
+    else allocated += buy.key * d.size.costFactor;
+  }
+  return { legs, unfunded, allocated: allocated + allocatedNotional * scales.mToC, value };
+}
+
+/** The leg of a buy given `units`; records the buy on its symbol. */
+function buyLeg(d: BuyDecision, units: bigint, scales: PlanScales): KeyedLeg {
+  const { record, aim, size, price, referencePrice } = d;
+  let qty: Decimal | undefined;
+  let notional: Decimal | undefined;
+  let estimatedQty: bigint;
+  let estimatedNotional: bigint;
+  let cashRequired: Decimal;
+  if (size.notional) {
+    estimatedNotional = units * scales.centM;
+    // notional / price in shares, rounded down to 9 decimals.
+    estimatedQty = (estimatedNotional / (price * scales.nanoQ)) * scales.nanoQ;
+    notional = scales.fromM(estimatedNotional);
+    cashRequired = notional;
+  } else {
+    estimatedQty = units * size.increment;
+    estimatedNotional = estimatedQty * price;
+    qty = scales.fromQ(estimatedQty);
+    cashRequired = scales.fromC(estimatedNotional * size.costFactor);
+  }
+  const leg: RebalanceLeg = {
+    symbol: record.symbol,
+    side: "buy",
+    action: aim.projected > 0n ? "add" : "enter",
+    closePosition: false,
+    type: "market",
+    timeInForce: "day",
+    price: referencePrice,
+    estimatedQty: qty ?? scales.fromQ(estimatedQty),
+    estimatedNotional: notional ?? scales.fromM(estimatedNotional),
+    cashRequired,
+    reason: aim.reason,
+    shrunk: units < size.needUnits,
+    heldQty: record.heldQty,
+    projectedQty:
+      record.projectedQty !== undefined && aim.projected === record.projected
+        ? record.projectedQty
+        : scales.fromQ(aim.projected),
+    targetQty: aim.targetQty ?? scales.fromQ(aim.target),
+  };
+  if (qty !== undefined) leg.qty = qty;
+  if (notional !== undefined) leg.notional = notional;
+  const opposite = record.open?.sell;
+  const conflicts = opposite === undefined ? undefined : conflictsOf(record.symbol, opposite, referencePrice);
+  settle(record, "buy", aim.projected + estimatedQty);
+  return { key: estimatedNotional, leg, conflicts };
+}
+
+/** Records a symbol's leg: its side, and the shares it projects. */
+function settle(record: SymbolRecord, side: OrderSide, projected: bigint): void {
+  record.legSide = side;
+  record.projected = projected;
+  record.projectedQty = undefined;
+}
+
+/**
+ * The legs by estimated notional, largest first, then by symbol; their conflicts appended to
+ * `conflicts` in that order.
+ *
+ * @param keyed - the legs (sorted in place)
+ * @param conflicts - where the conflicts go
+ * @returns the legs, sorted
+ * @example
+ * ```ts
+ * const conflicts: OrderConflict[] = [];
+ * const sells = sortByNotionalDesc(keyedSells, conflicts);
+ * ```
+ */
+export function sortByNotionalDesc(keyed: KeyedLeg[], conflicts: OrderConflict[]): RebalanceLeg[] {
+  keyed.sort((a, b) => (a.key > b.key ? -1 : a.key < b.key ? 1 : compareStrings(a.leg.symbol, b.leg.symbol)));
+  const legs: RebalanceLeg[] = new Array(keyed.length);
+  for (let i = 0; i < keyed.length; i++) {
+    const k = keyed[i]!;
+    legs[i] = k.leg;
+    // In leg order: the conflicts of each leg, after those of the legs before it.
+    if (k.conflicts !== undefined) for (const c of k.conflicts) conflicts.push(c);
+  }
+  return legs;
+}
