@@ -7,7 +7,12 @@ import {
   type PlanScales,
   ScaleWidener,
 } from "./plan-scales.js";
-import { REBALANCE_DEFAULTS, type RebalanceInput, type RebalanceTargets } from "./rebalance-input.js";
+import {
+  REBALANCE_DEFAULTS,
+  type RebalanceInput,
+  type RebalanceTargets,
+  type UntargetedMode,
+} from "./rebalance-input.js";
 import { buildSymbolRecords, type PlanTargets, type SymbolRecord } from "./symbol-record.js";
 
 /** An asset's rules, as far as the plan reads them. */
@@ -43,7 +48,7 @@ export interface PlanContext {
   readonly limits: PlanLimits;
   readonly targets: PlanTargets;
   /** What happens to a held symbol absent from the targets. */
-  readonly untargeted: "liquidate" | "keep";
+  readonly untargeted: UntargetedMode;
   readonly keep: ReadonlySet<string>;
   readonly rules: ReadonlyMap<string, PlanAssetRules>;
   readonly book: OpenOrderBook;

@@ -10,6 +10,8 @@ export type TargetKind = (typeof TARGET_KINDS)[number];
 
 /** What `options.untargeted` may say of a held symbol absent from the targets. */
 export const UNTARGETED_MODES = ["liquidate", "keep"] as const;
+/** One of {@link UNTARGETED_MODES}. */
+export type UntargetedMode = (typeof UNTARGETED_MODES)[number];
 /** How buys may be sized (`options.buyWith`). */
 export const BUY_WITH_MODES = ["notional", "qty"] as const;
 /** Which legs a plan may hold (`options.sides`). */

@@ -1,3 +1,4 @@
+import type { LegAction } from "./rebalance-plan.js";
 import { floorSteps, minBig } from "./scaled.js";
 
 /** What a sell is sized from (shares at scale Q, dollars at scale M, the price at scale P). */
@@ -30,7 +31,7 @@ export interface SellSizing {
  * order), or `none` with the reason.
  */
 export type SellSize =
-  | { readonly kind: "order"; readonly qty: bigint; readonly action: "trim" | "exit" }
+  | { readonly kind: "order"; readonly qty: bigint; readonly action: Extract<LegAction, "trim" | "exit"> }
   | { readonly kind: "close"; readonly qty: bigint }
   | { readonly kind: "none"; readonly detail: string };
 
