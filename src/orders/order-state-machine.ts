@@ -4,36 +4,11 @@ import { OrderSnapshotSchema, OrderUpdateSchema } from "../broker/schemas.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
 import { parseInput } from "../core/validation.js";
 
-/** The broker statuses in which an order still works (every non-final broker status). */
-export type WorkingOrderStatus = Exclude<
-  BrokerOrderStatus,
-  "filled" | "canceled" | "expired" | "replaced" | "rejected" | "done_for_day" | "calculated"
->;
-
 /**
- * The final states of an order. `submit_failed`: certainly never placed. `unresolved`: the
- * broker could not tell us after the bounded checks (never silently a failure). There is no
- * "timeout" state.
+ * The broker's working statuses: every broker status that is not final (checked against the
+ * broker vocabulary by the tests).
  */
-export type FinalOrderStatus =
-  | "filled"
-  | "canceled"
-  | "expired"
-  | "rejected"
-  | "replaced"
-  | "done_for_day"
-  | "submit_failed"
-  | "unresolved";
-
-/**
- * Every state of an order: the local `pending_submit` (about to be sent) and
- * `submit_unconfirmed` (sent, outcome unknown), the broker's working statuses, and the
- * final states.
- */
-export type OrderStatus = "pending_submit" | "submit_unconfirmed" | WorkingOrderStatus | FinalOrderStatus;
-
-/** The broker's working statuses. */
-export const WORKING_ORDER_STATUSES: readonly WorkingOrderStatus[] = [
+export const WORKING_ORDER_STATUSES = [
   "pending_new",
   "accepted",
   "accepted_for_bidding",
@@ -44,28 +19,43 @@ export const WORKING_ORDER_STATUSES: readonly WorkingOrderStatus[] = [
   "partially_filled",
   "pending_replace",
   "pending_cancel",
-];
+] as const satisfies readonly BrokerOrderStatus[];
 
-/** The final states. */
-export const FINAL_ORDER_STATUSES: readonly FinalOrderStatus[] = [
+/** The broker statuses in which an order still works (every non-final broker status). */
+export type WorkingOrderStatus = (typeof WORKING_ORDER_STATUSES)[number];
+
+/**
+ * The broker's final statuses an order state takes as they are. The broker's seventh final
+ * status, `calculated`, becomes `filled` or `done_for_day` by its filled quantity.
+ */
+const BROKER_FINALS = [
   "filled",
   "canceled",
   "expired",
   "rejected",
   "replaced",
   "done_for_day",
-  "submit_failed",
-  "unresolved",
-];
+] as const satisfies readonly BrokerOrderStatus[];
 
-const BROKER_FINALS: readonly FinalOrderStatus[] = [
-  "filled",
-  "canceled",
-  "expired",
-  "rejected",
-  "replaced",
-  "done_for_day",
-];
+/** The final states: the broker's, then the two local ones. */
+export const FINAL_ORDER_STATUSES = [...BROKER_FINALS, "submit_failed", "unresolved"] as const;
+
+/**
+ * The final states of an order. `submit_failed`: certainly never placed. `unresolved`: the
+ * broker could not tell us after the bounded checks (never silently a failure). There is no
+ * "timeout" state.
+ */
+export type FinalOrderStatus = (typeof FINAL_ORDER_STATUSES)[number];
+
+/** The local states before the broker's first answer: about to be sent, sent with an unknown outcome. */
+const LOCAL_ORDER_STATUSES = ["pending_submit", "submit_unconfirmed"] as const;
+
+/**
+ * Every state of an order: the local `pending_submit` (about to be sent) and
+ * `submit_unconfirmed` (sent, outcome unknown), the broker's working statuses, and the
+ * final states.
+ */
+export type OrderStatus = (typeof LOCAL_ORDER_STATUSES)[number] | WorkingOrderStatus | FinalOrderStatus;
 
 /**
  * The explicit table of allowed (from, to) pairs. Staying in the same state is always
@@ -295,16 +285,18 @@ export function createOrderState(input: CreateOrderStateInput): OrderState {
     filledQty: ZERO,
     filledAvgPrice: undefined,
     filledNotional: ZERO,
-    executionIds: Object.freeze([]) as readonly string[],
+    executionIds: NONE,
     brokerUpdatedAt: undefined,
     lastEventAt: p.at,
     snapshot: undefined,
     notFoundCount: 0,
     cancelRequested: false,
     reason: undefined,
-    history: Object.freeze([]) as readonly OrderHistoryEntry[],
+    history: NONE,
   });
 }
+
+const NONE: readonly never[] = Object.freeze([]);
 
 const At = z.number().finite();
 const EventSchema = z.discriminatedUnion("type", [
@@ -317,6 +309,14 @@ const EventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("cancel_requested"), at: At }),
   z.object({ type: z.literal("unresolved"), at: At, reason: z.string() }),
 ]);
+
+/**
+ * Checks an event. The cast bridges the schema's output and {@link OrderEvent}: the broker
+ * schemas type an order's status as a string.
+ */
+function parseOrderEvent(event: unknown): OrderEvent {
+  return parseInput(EventSchema, event, "event") as OrderEvent;
+}
 
 // Within one broker instant, the further an order is in its life the newer the report.
 const WORKING_RANK: Readonly<Record<WorkingOrderStatus, number>> = {
@@ -338,8 +338,14 @@ function statusOf(snapshot: OrderSnapshot): OrderStatus {
   return snapshot.qty !== undefined && snapshot.filledQty.gte(snapshot.qty) ? "filled" : "done_for_day";
 }
 
+const WORKING_SET: ReadonlySet<OrderStatus> = new Set<OrderStatus>(WORKING_ORDER_STATUSES);
+
+function isWorkingOrderStatus(status: OrderStatus): status is WorkingOrderStatus {
+  return WORKING_SET.has(status);
+}
+
 function rankOf(status: OrderStatus): number {
-  return status in WORKING_RANK ? WORKING_RANK[status as WorkingOrderStatus] : -1;
+  return isWorkingOrderStatus(status) ? WORKING_RANK[status] : -1;
 }
 
 /**
@@ -354,7 +360,7 @@ function rankOf(status: OrderStatus): number {
  */
 export function toFinalOrderState(state: OrderState): FinalOrderState {
   return Object.freeze({
-    status: (isFinalOrderStatus(state.status) ? state.status : "unresolved") as FinalOrderStatus,
+    status: finalStatusOf(state.status),
     clientOrderId: state.clientOrderId,
     orderId: state.orderId,
     filledQty: state.filledQty,
@@ -366,10 +372,14 @@ export function toFinalOrderState(state: OrderState): FinalOrderState {
   });
 }
 
+function finalStatusOf(status: OrderStatus): FinalOrderStatus {
+  return isFinalOrderStatus(status) ? status : "unresolved";
+}
+
 function finalAt(state: OrderState): number {
   for (let i = state.history.length - 1; i >= 0; i--) {
-    const h = state.history[i] as OrderHistoryEntry;
-    if (h.to === state.status) return h.at;
+    const h = state.history[i];
+    if (h !== undefined && h.to === state.status) return h.at;
   }
   return state.lastEventAt;
 }
@@ -400,7 +410,7 @@ function finalAt(state: OrderState): number {
  * - Pure: the same state and event always give the same result.
  */
 export function transition(state: OrderState, event: OrderEvent): TransitionResult {
-  const e = parseInput(EventSchema, event, "event") as OrderEvent;
+  const e = parseOrderEvent(event);
   switch (e.type) {
     case "submitted":
       return applySnapshot(state, e.snapshot, undefined, e);

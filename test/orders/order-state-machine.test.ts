@@ -1,7 +1,11 @@
 import {
+  BROKER_ORDER_STATUSES,
+  type BrokerOrderStatus,
   createOrderState,
   Decimal,
+  FINAL_BROKER_STATUSES,
   FINAL_ORDER_STATUSES,
+  type FinalOrderStatus,
   isAllowedTransition,
   isFinalOrderStatus,
   ORDER_TRANSITIONS,
@@ -11,8 +15,10 @@ import {
   type OrderState,
   type OrderUpdate,
   transition,
+  WORKING_ORDER_STATUSES,
+  type WorkingOrderStatus,
 } from "ordersafe";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 
 const T0 = Date.UTC(2026, 0, 5, 14, 30);
 
@@ -82,6 +88,45 @@ describe("transition table", () => {
     expect(FINAL_ORDER_STATUSES.every(isFinalOrderStatus)).toBe(true);
     expect(isFinalOrderStatus("pending_cancel")).toBe(false);
     expect(FINAL_ORDER_STATUSES).not.toContain("timeout");
+  });
+});
+
+describe("status vocabularies", () => {
+  const LOCAL_FINALS: readonly string[] = ["submit_failed", "unresolved"];
+  const brokerFinal = new Set<string>(FINAL_BROKER_STATUSES);
+
+  it("the working statuses are exactly the broker's non-final statuses", () => {
+    const nonFinal = BROKER_ORDER_STATUSES.filter((s) => !brokerFinal.has(s));
+    expect([...WORKING_ORDER_STATUSES].sort()).toEqual([...nonFinal].sort());
+    expectTypeOf<WorkingOrderStatus>().toEqualTypeOf<
+      Exclude<
+        BrokerOrderStatus,
+        "filled" | "canceled" | "expired" | "replaced" | "rejected" | "done_for_day" | "calculated"
+      >
+    >();
+  });
+
+  it("the final states are the broker's final statuses but calculated, plus submit_failed and unresolved", () => {
+    const fromBroker = FINAL_ORDER_STATUSES.filter((s) => !LOCAL_FINALS.includes(s));
+    expect([...fromBroker].sort()).toEqual([...brokerFinal].filter((s) => s !== "calculated").sort());
+    expect(FINAL_ORDER_STATUSES.filter((s) => LOCAL_FINALS.includes(s))).toEqual(LOCAL_FINALS);
+    expect(new Set(FINAL_ORDER_STATUSES).size).toBe(FINAL_ORDER_STATUSES.length);
+    expectTypeOf<FinalOrderStatus>().toEqualTypeOf<
+      Exclude<BrokerOrderStatus, WorkingOrderStatus | "calculated"> | "submit_failed" | "unresolved"
+    >();
+  });
+
+  it("every state has a row in the transition table, and every target is a state", () => {
+    const states = new Set<string>([
+      "pending_submit",
+      "submit_unconfirmed",
+      ...WORKING_ORDER_STATUSES,
+      ...FINAL_ORDER_STATUSES,
+    ]);
+    expect(new Set(Object.keys(ORDER_TRANSITIONS))).toEqual(states);
+    for (const targets of Object.values(ORDER_TRANSITIONS)) {
+      for (const t of targets) expect(states.has(t)).toBe(true);
+    }
   });
 });
 
