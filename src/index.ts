@@ -137,6 +137,7 @@ export {
   type AffordabilityOptions,
   type AffordabilityReport,
   type AvailableBuyingPowerOptions,
+  BUYING_POWER_MANAGER_DEFAULTS,
   BuyingPowerManager,
   type BuyingPowerManagerOptions,
   type ManagerReserveOptions,
@@ -152,6 +153,7 @@ export {
 export {
   type OrderImpact,
   PRE_ORDER_CHECKS,
+  PRE_ORDER_VALIDATOR_DEFAULTS,
   type PreOrderCheck,
   type PreOrderCheckName,
   type PreOrderContext,
@@ -168,6 +170,7 @@ export {
   type LedgerRecomputeResult,
   type LedgerReserveOptions,
   type LedgerReserveResult,
+  RESERVATION_LEDGER_DEFAULTS,
   type Reservation,
   type ReservationFill,
   ReservationLedger,
@@ -242,6 +245,7 @@ export {
 } from "./orders/order-state-machine.js";
 export {
   type IllegalTransitionInfo,
+  ORDER_TRACKER_DEFAULTS,
   type OrderFillInfo,
   OrderTracker,
   type OrderTrackerEvents,
@@ -313,6 +317,7 @@ export {
   type CorrectionStatus,
   type CorrectiveOrderIntent,
   DEFAULT_CORRECTION_POLICY,
+  POSITION_CORRECTION_DEFAULTS,
   PositionCorrectionEngine,
   type PositionCorrectionEngineOptions,
   type PositionCorrectionEvents,
@@ -322,6 +327,7 @@ export {
   type AfterOrderReconciliation,
   type DriftScan,
   type FullReconciliation,
+  POSITION_RECONCILIATION_DEFAULTS,
   type PositionChange,
   PositionReconciliationEngine,
   type PositionReconciliationEngineOptions,

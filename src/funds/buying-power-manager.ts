@@ -16,15 +16,33 @@ import {
 } from "../core/validation.js";
 import { AsyncMutex } from "./async-mutex.js";
 import { type OrderIntentInput, parseOrderIntent } from "./order-intent.js";
-import { DEFAULT_MARKET_BUY_BUFFER, requiredFunds } from "./required-funds.js";
+import { requiredFunds } from "./required-funds.js";
 import {
   type FundingBasis,
   type LedgerRecomputeResult,
+  RESERVATION_LEDGER_DEFAULTS,
   type Reservation,
   ReservationLedger,
 } from "./reservation-ledger.js";
 
-/** Options of {@link BuyingPowerManager}. */
+/**
+ * The defaults of {@link BuyingPowerManager}'s options (see {@link BuyingPowerManagerOptions}):
+ * those of its {@link ReservationLedger}; `clock` defaults to {@link systemClock} and `logger`
+ * to a silent one.
+ *
+ * @example
+ * ```ts
+ * BUYING_POWER_MANAGER_DEFAULTS.fundingBasis; // "cash"
+ * ```
+ */
+export const BUYING_POWER_MANAGER_DEFAULTS = Object.freeze({
+  fundingBasis: RESERVATION_LEDGER_DEFAULTS.fundingBasis,
+  marketBuyBuffer: RESERVATION_LEDGER_DEFAULTS.marketBuyBuffer,
+  driftTolerance: RESERVATION_LEDGER_DEFAULTS.driftTolerance,
+  pendingGraceMs: RESERVATION_LEDGER_DEFAULTS.pendingGraceMs,
+} satisfies Required<Omit<BuyingPowerManagerOptions, "broker" | "clock" | "logger">>);
+
+/** Options of {@link BuyingPowerManager}. Every default is in {@link BUYING_POWER_MANAGER_DEFAULTS}. */
 export interface BuyingPowerManagerOptions {
   /** The broker; wrapped with `checkBroker`. */
   broker: BrokerPort;
@@ -35,22 +53,22 @@ export interface BuyingPowerManagerOptions {
   clock?: Clock;
   /**
    * Which account figure buys are funded from.
-   * @defaultValue "cash"
+   * @defaultValue `BUYING_POWER_MANAGER_DEFAULTS.fundingBasis`
    */
   fundingBasis?: FundingBasis;
   /**
    * The extra fraction held on a quantity market buy.
-   * @defaultValue 0.03
+   * @defaultValue `BUYING_POWER_MANAGER_DEFAULTS.marketBuyBuffer`
    */
   marketBuyBuffer?: DecimalLike;
   /**
    * Ledger drift tolerance in dollars.
-   * @defaultValue 1
+   * @defaultValue `BUYING_POWER_MANAGER_DEFAULTS.driftTolerance`
    */
   driftTolerance?: DecimalLike;
   /**
    * Grace (ms) before an unacknowledged reservation missing at the broker is dropped by a recompute.
-   * @defaultValue 60000
+   * @defaultValue `BUYING_POWER_MANAGER_DEFAULTS.pendingGraceMs`
    */
   pendingGraceMs?: number;
   /**
@@ -174,11 +192,12 @@ export class BuyingPowerManager {
     this.#broker = checkBroker(o.broker);
     this.#clock = o.clock ?? systemClock;
     this.#logger = o.logger ?? silentLogger;
+    const d = BUYING_POWER_MANAGER_DEFAULTS;
     this.ledger = new ReservationLedger({
-      ...(o.fundingBasis === undefined ? {} : { fundingBasis: o.fundingBasis }),
-      marketBuyBuffer: o.marketBuyBuffer ?? DEFAULT_MARKET_BUY_BUFFER,
-      ...(o.driftTolerance === undefined ? {} : { driftTolerance: o.driftTolerance }),
-      ...(o.pendingGraceMs === undefined ? {} : { pendingGraceMs: o.pendingGraceMs }),
+      fundingBasis: o.fundingBasis ?? d.fundingBasis,
+      marketBuyBuffer: o.marketBuyBuffer ?? d.marketBuyBuffer,
+      driftTolerance: o.driftTolerance ?? d.driftTolerance,
+      pendingGraceMs: o.pendingGraceMs ?? d.pendingGraceMs,
     });
   }
 

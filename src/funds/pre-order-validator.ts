@@ -21,8 +21,8 @@ import { OrdersafeError } from "../core/errors.js";
 import { parseInput, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
 import type { BuyingPowerManager } from "./buying-power-manager.js";
 import { type OrderIntent, type OrderIntentInput, parseOrderIntent } from "./order-intent.js";
-import { DEFAULT_MARKET_BUY_BUFFER, requiredFunds } from "./required-funds.js";
-import { type FundingBasis, ReservationLedger } from "./reservation-ledger.js";
+import { requiredFunds } from "./required-funds.js";
+import { type FundingBasis, RESERVATION_LEDGER_DEFAULTS, ReservationLedger } from "./reservation-ledger.js";
 
 /** The name of each pre-order check, in the order they are reported. */
 export type PreOrderCheckName =
@@ -91,7 +91,24 @@ export interface RiskLimits {
   denyList?: readonly string[];
 }
 
-/** Options of {@link PreOrderValidator}. */
+/**
+ * The defaults of {@link PreOrderValidator}'s options (see {@link PreOrderValidatorOptions}).
+ * With a `buyingPower` manager, the funding basis and the buffer are its ledger's. No risk
+ * limit is set by default.
+ *
+ * @example
+ * ```ts
+ * PRE_ORDER_VALIDATOR_DEFAULTS.limitPriceBand.toString(); // "0.1"
+ * ```
+ */
+export const PRE_ORDER_VALIDATOR_DEFAULTS = Object.freeze({
+  fundingBasis: RESERVATION_LEDGER_DEFAULTS.fundingBasis,
+  marketBuyBuffer: RESERVATION_LEDGER_DEFAULTS.marketBuyBuffer,
+  allowQueueing: false,
+  limitPriceBand: toDecimal("0.1"),
+} satisfies Required<Omit<PreOrderValidatorOptions, "broker" | "buyingPower" | "riskLimits">>);
+
+/** Options of {@link PreOrderValidator}. Every default is in {@link PRE_ORDER_VALIDATOR_DEFAULTS}. */
 export interface PreOrderValidatorOptions {
   /** Where fresh data is read; wrapped with `checkBroker`. Optional when every context is passed in. */
   broker?: BrokerPort;
@@ -99,22 +116,22 @@ export interface PreOrderValidatorOptions {
   buyingPower?: BuyingPowerManager;
   /**
    * Funding basis when no manager is given.
-   * @defaultValue "cash"
+   * @defaultValue the manager's, else `PRE_ORDER_VALIDATOR_DEFAULTS.fundingBasis`
    */
   fundingBasis?: FundingBasis;
   /**
    * The extra fraction held on a quantity market buy.
-   * @defaultValue 0.03
+   * @defaultValue the manager's, else `PRE_ORDER_VALIDATOR_DEFAULTS.marketBuyBuffer`
    */
   marketBuyBuffer?: DecimalLike;
   /**
    * Whether an order may be sent while the market is closed (the broker queues it).
-   * @defaultValue false
+   * @defaultValue `PRE_ORDER_VALIDATOR_DEFAULTS.allowQueueing`
    */
   allowQueueing?: boolean;
   /**
    * How far a limit price may be from the last price, as a fraction (0.1 = 10%).
-   * @defaultValue 0.1
+   * @defaultValue `PRE_ORDER_VALIDATOR_DEFAULTS.limitPriceBand`
    */
   limitPriceBand?: DecimalLike;
   /** Risk limits. @defaultValue none */
@@ -253,11 +270,11 @@ export class PreOrderValidator {
     const o = parseInput(OptionsSchema, options, "options");
     this.#broker = o.broker === undefined ? undefined : checkBroker(o.broker);
     this.#manager = o.buyingPower;
-    this.#fundingBasis = o.fundingBasis ?? o.buyingPower?.ledger.fundingBasis ?? "cash";
-    this.#buffer =
-      o.marketBuyBuffer ?? o.buyingPower?.ledger.marketBuyBuffer ?? toDecimal(DEFAULT_MARKET_BUY_BUFFER);
-    this.#allowQueueing = o.allowQueueing ?? false;
-    this.#band = o.limitPriceBand ?? toDecimal("0.1");
+    const d = PRE_ORDER_VALIDATOR_DEFAULTS;
+    this.#fundingBasis = o.fundingBasis ?? o.buyingPower?.ledger.fundingBasis ?? d.fundingBasis;
+    this.#buffer = o.marketBuyBuffer ?? o.buyingPower?.ledger.marketBuyBuffer ?? d.marketBuyBuffer;
+    this.#allowQueueing = o.allowQueueing ?? d.allowQueueing;
+    this.#band = o.limitPriceBand ?? d.limitPriceBand;
     const r = o.riskLimits ?? {};
     this.#limits = {
       ...(r.maxOrderNotional === undefined ? {} : { maxOrderNotional: r.maxOrderNotional }),

@@ -49,28 +49,43 @@ export interface Reservation {
   readonly fills: readonly ReservationFill[];
 }
 
-/** Options of {@link ReservationLedger}. */
+/**
+ * The defaults of {@link ReservationLedger}'s options (see {@link ReservationLedgerOptions}).
+ *
+ * @example
+ * ```ts
+ * const ledger = new ReservationLedger({ driftTolerance: RESERVATION_LEDGER_DEFAULTS.driftTolerance.times(5) });
+ * ```
+ */
+export const RESERVATION_LEDGER_DEFAULTS = Object.freeze({
+  fundingBasis: "cash",
+  marketBuyBuffer: toDecimal(DEFAULT_MARKET_BUY_BUFFER),
+  driftTolerance: toDecimal(1),
+  pendingGraceMs: 60_000,
+} satisfies Required<ReservationLedgerOptions>);
+
+/** Options of {@link ReservationLedger}. Every default is in {@link RESERVATION_LEDGER_DEFAULTS}. */
 export interface ReservationLedgerOptions {
   /**
    * Which account figure buys are funded from.
-   * @defaultValue "cash"
+   * @defaultValue `RESERVATION_LEDGER_DEFAULTS.fundingBasis` ("cash")
    */
   fundingBasis?: FundingBasis;
   /**
    * The extra fraction held on a quantity market buy (the broker's hold).
-   * @defaultValue 0.03
+   * @defaultValue `RESERVATION_LEDGER_DEFAULTS.marketBuyBuffer` ({@link DEFAULT_MARKET_BUY_BUFFER})
    */
   marketBuyBuffer?: DecimalLike;
   /**
    * A difference between the ledger and the broker's open orders, in dollars, above which
    * {@link ReservationLedger.recompute} reports ledger drift.
-   * @defaultValue 1
+   * @defaultValue `RESERVATION_LEDGER_DEFAULTS.driftTolerance`
    */
   driftTolerance?: DecimalLike;
   /**
    * How long (ms) a reservation whose order was never acknowledged may be missing from the
    * broker's open orders before {@link ReservationLedger.recompute} drops it as leaked.
-   * @defaultValue 60000
+   * @defaultValue `RESERVATION_LEDGER_DEFAULTS.pendingGraceMs`
    */
   pendingGraceMs?: number;
 }
@@ -237,10 +252,10 @@ export class ReservationLedger {
    */
   constructor(options: ReservationLedgerOptions = {}) {
     const o = parseInput(OptionsSchema, options, "options");
-    this.fundingBasis = o.fundingBasis ?? "cash";
-    this.marketBuyBuffer = o.marketBuyBuffer ?? toDecimal(DEFAULT_MARKET_BUY_BUFFER);
-    this.driftTolerance = o.driftTolerance ?? toDecimal(1);
-    this.pendingGraceMs = o.pendingGraceMs ?? 60_000;
+    this.fundingBasis = o.fundingBasis ?? RESERVATION_LEDGER_DEFAULTS.fundingBasis;
+    this.marketBuyBuffer = o.marketBuyBuffer ?? RESERVATION_LEDGER_DEFAULTS.marketBuyBuffer;
+    this.driftTolerance = o.driftTolerance ?? RESERVATION_LEDGER_DEFAULTS.driftTolerance;
+    this.pendingGraceMs = o.pendingGraceMs ?? RESERVATION_LEDGER_DEFAULTS.pendingGraceMs;
   }
 
   /** How many reservations are held. */

@@ -29,11 +29,34 @@ import {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 
+/**
+ * The defaults of {@link OrderTracker}'s options (see {@link OrderTrackerOptions}); `clock`
+ * defaults to {@link systemClock} and `logger` to a silent one.
+ *
+ * @example
+ * ```ts
+ * new OrderTracker({ broker, pollIntervalMs: ORDER_TRACKER_DEFAULTS.pollIntervalMs / 2 });
+ * ```
+ */
+export const ORDER_TRACKER_DEFAULTS = Object.freeze({
+  quietAfterMs: 15_000,
+  maxStatusChecks: 5,
+  backoff: Object.freeze({ initialMs: 500, factor: 2, maxMs: 8_000 }),
+  cancelOnTimeout: false,
+  pollIntervalMs: 2_000,
+  notFoundTolerance: 3,
+  rememberFinished: 1_000,
+  silenceMs: 5_000,
+  defaultTimeoutMs: 60_000,
+});
+
+const D = ORDER_TRACKER_DEFAULTS;
+
 const BackoffSchema = z
   .object({
-    initialMs: z.number().int().min(0).default(500),
-    factor: z.number().min(1).max(10).default(2),
-    maxMs: z.number().int().min(0).default(8_000),
+    initialMs: z.number().int().min(0).default(D.backoff.initialMs),
+    factor: z.number().min(1).max(10).default(D.backoff.factor),
+    maxMs: z.number().int().min(0).default(D.backoff.maxMs),
   })
   .strict();
 
@@ -42,25 +65,20 @@ const OptionsSchema = z
     broker: zBrokerPort,
     clock: zClock.optional(),
     logger: zLogger.optional(),
-    quietAfterMs: z.number().int().positive().default(15_000),
-    maxStatusChecks: z.number().int().min(1).max(100).default(5),
+    quietAfterMs: z.number().int().positive().default(D.quietAfterMs),
+    maxStatusChecks: z.number().int().min(1).max(100).default(D.maxStatusChecks),
     backoff: BackoffSchema.prefault({}),
-    cancelOnTimeout: z.boolean().default(false),
-    pollIntervalMs: z.number().int().positive().default(2_000),
-    notFoundTolerance: z.number().int().min(0).max(100).default(3),
-    rememberFinished: z.number().int().min(1).default(1_000),
-    silenceMs: z.number().int().positive().default(5_000),
-    defaultTimeoutMs: z.number().int().positive().default(60_000),
+    cancelOnTimeout: z.boolean().default(D.cancelOnTimeout),
+    pollIntervalMs: z.number().int().positive().default(D.pollIntervalMs),
+    notFoundTolerance: z.number().int().min(0).max(100).default(D.notFoundTolerance),
+    rememberFinished: z.number().int().min(1).default(D.rememberFinished),
+    silenceMs: z.number().int().positive().default(D.silenceMs),
+    defaultTimeoutMs: z.number().int().positive().default(D.defaultTimeoutMs),
   })
   .strict();
 
 /**
- * Options of {@link OrderTracker}.
- *
- * @remarks Defaults: `clock` {@link systemClock}; `logger` silent; `quietAfterMs` 15,000;
- * `maxStatusChecks` 5; `backoff` `{ initialMs: 500, factor: 2, maxMs: 8,000 }`;
- * `cancelOnTimeout` false; `pollIntervalMs` 2,000; `notFoundTolerance` 3;
- * `rememberFinished` 1,000; `silenceMs` 5,000; `defaultTimeoutMs` 60,000.
+ * Options of {@link OrderTracker}. Every default is in {@link ORDER_TRACKER_DEFAULTS}.
  */
 export interface OrderTrackerOptions {
   /** The broker (wrapped with `checkBroker`). */
@@ -69,23 +87,23 @@ export interface OrderTrackerOptions {
   clock?: Clock;
   /** Where warnings go. @defaultValue silentLogger */
   logger?: Logger;
-  /** An open order with no news for this long is read by REST. @defaultValue 15000 */
+  /** An open order with no news for this long is read by REST. @defaultValue `ORDER_TRACKER_DEFAULTS.quietAfterMs` */
   quietAfterMs?: number;
-  /** REST checks after a `waitForFinal` timeout (and again after a cancel). @defaultValue 5 */
+  /** REST checks after a `waitForFinal` timeout (and again after a cancel). @defaultValue `ORDER_TRACKER_DEFAULTS.maxStatusChecks` */
   maxStatusChecks?: number;
-  /** Delays between checks: initialMs × factor^n, at most maxMs. @defaultValue `{ initialMs: 500, factor: 2, maxMs: 8000 }` */
+  /** Delays between checks: initialMs × factor^n, at most maxMs. @defaultValue `ORDER_TRACKER_DEFAULTS.backoff` */
   backoff?: { initialMs?: number; factor?: number; maxMs?: number };
-  /** On timeout, request a cancel and confirm it instead of answering `unresolved` at once. @defaultValue false */
+  /** On timeout, request a cancel and confirm it instead of answering `unresolved` at once. @defaultValue `ORDER_TRACKER_DEFAULTS.cancelOnTimeout` */
   cancelOnTimeout?: boolean;
-  /** While the stream is down, open orders are read every this many ms. @defaultValue 2000 */
+  /** While the stream is down, open orders are read every this many ms. @defaultValue `ORDER_TRACKER_DEFAULTS.pollIntervalMs` */
   pollIntervalMs?: number;
-  /** "Not found" answers tolerated for an ambiguous submit before `submit_failed`. @defaultValue 3 */
+  /** "Not found" answers tolerated for an ambiguous submit before `submit_failed`. @defaultValue `ORDER_TRACKER_DEFAULTS.notFoundTolerance` */
   notFoundTolerance?: number;
-  /** Final orders remembered (for late events and `waitForFinal`); the oldest are forgotten. @defaultValue 1000 */
+  /** Final orders remembered (for late events and `waitForFinal`); the oldest are forgotten. @defaultValue `ORDER_TRACKER_DEFAULTS.rememberFinished` */
   rememberFinished?: number;
-  /** A change found by REST that the connected stream left undelivered for this long marks it silent. @defaultValue 5000 */
+  /** A change found by REST that the connected stream left undelivered for this long marks it silent. @defaultValue `ORDER_TRACKER_DEFAULTS.silenceMs` */
   silenceMs?: number;
-  /** `waitForFinal`'s timeout when the call gives none. @defaultValue 60000 */
+  /** `waitForFinal`'s timeout when the call gives none. @defaultValue `ORDER_TRACKER_DEFAULTS.defaultTimeoutMs` */
   defaultTimeoutMs?: number;
 }
 

@@ -118,7 +118,23 @@ export interface CorrectionRun {
   drifts: number;
 }
 
-/** Options of {@link PositionCorrectionEngine}. */
+/**
+ * The defaults of {@link PositionCorrectionEngine}'s options (see
+ * {@link PositionCorrectionEngineOptions}); `clock` defaults to {@link systemClock} and
+ * `logger` to a silent one.
+ *
+ * @example
+ * ```ts
+ * POSITION_CORRECTION_DEFAULTS.limits.maxAutoNotional.toString(); // "1000"
+ * ```
+ */
+export const POSITION_CORRECTION_DEFAULTS = Object.freeze({
+  limits: Object.freeze({ maxAutoNotional: new Decimal(1000), maxActionsPerRun: 5 }),
+  overLimit: "approve",
+  policy: DEFAULT_CORRECTION_POLICY,
+} satisfies Required<Pick<PositionCorrectionEngineOptions, "limits" | "overLimit" | "policy">>);
+
+/** Options of {@link PositionCorrectionEngine}. Every default is in {@link POSITION_CORRECTION_DEFAULTS}. */
 export interface PositionCorrectionEngineOptions {
   /** `report`, `approve` or `auto`. */
   mode: CorrectionMode;
@@ -139,14 +155,14 @@ export interface PositionCorrectionEngineOptions {
   approve?: (action: CorrectionAction) => Promise<boolean> | boolean;
   /** Limits in `auto` mode. */
   limits?: {
-    /** The largest `|notional|` an action may have to run without approval. @defaultValue 1000 */
+    /** The largest `|notional|` an action may have to run without approval. @defaultValue `POSITION_CORRECTION_DEFAULTS.limits.maxAutoNotional` */
     maxAutoNotional?: DecimalLike;
-    /** Automatic actions per run; later ones need approval. @defaultValue 5 */
+    /** Automatic actions per run; later ones need approval. @defaultValue `POSITION_CORRECTION_DEFAULTS.limits.maxActionsPerRun` */
     maxActionsPerRun?: number;
   };
-  /** Where an over-limit `auto` action goes: to approval, or only to an alert. @defaultValue "approve" */
+  /** Where an over-limit `auto` action goes: to approval, or only to an alert. @defaultValue `POSITION_CORRECTION_DEFAULTS.overLimit` */
   overLimit?: "approve" | "alert";
-  /** The action per drift class. @defaultValue {@link DEFAULT_CORRECTION_POLICY} */
+  /** The action per drift class. @defaultValue `POSITION_CORRECTION_DEFAULTS.policy` ({@link DEFAULT_CORRECTION_POLICY}) */
   policy?: Partial<Record<DriftClass, CorrectionPolicyAction>>;
   /** The clock for timestamps. @defaultValue `systemClock` */
   clock?: Clock;
@@ -344,10 +360,11 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
     this.book = (o.book ?? o.reconciler?.book) as PositionBook;
     this.placeOrder = o.placeOrder;
     this.approveFn = o.approve;
-    this.maxAutoNotional = o.limits?.maxAutoNotional ?? new Decimal(1000);
-    this.maxActionsPerRun = o.limits?.maxActionsPerRun ?? 5;
-    this.overLimit = o.overLimit ?? "approve";
-    this.policy = { ...DEFAULT_CORRECTION_POLICY, ...(o.policy ?? {}) };
+    const d = POSITION_CORRECTION_DEFAULTS;
+    this.maxAutoNotional = o.limits?.maxAutoNotional ?? d.limits.maxAutoNotional;
+    this.maxActionsPerRun = o.limits?.maxActionsPerRun ?? d.limits.maxActionsPerRun;
+    this.overLimit = o.overLimit ?? d.overLimit;
+    this.policy = { ...d.policy, ...(o.policy ?? {}) };
     this.clock = o.clock ?? systemClock;
     this.logger = o.logger ?? silentLogger;
     this.periodStart = this.clock.now();

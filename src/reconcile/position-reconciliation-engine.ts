@@ -27,7 +27,27 @@ import { type BookFillResult, PositionBook } from "./position-book.js";
 /** What started a reconciliation. */
 export type ReconcileSource = "after_order" | "scan" | "periodic" | "full";
 
-/** Options of {@link PositionReconciliationEngine}. */
+/**
+ * The defaults of {@link PositionReconciliationEngine}'s options (see
+ * {@link PositionReconciliationEngineOptions}); `book` defaults to a new, empty book, `clock`
+ * to {@link systemClock}, `logger` to a silent one, and `tolerance` to
+ * {@link detectPositionDrift}'s.
+ *
+ * @example
+ * ```ts
+ * new PositionReconciliationEngine({ broker, confirmReads: POSITION_RECONCILIATION_DEFAULTS.confirmReads + 1 });
+ * ```
+ */
+export const POSITION_RECONCILIATION_DEFAULTS = Object.freeze({
+  confirmReads: 1,
+  confirmDelayMs: 500,
+  intervalMs: 60_000,
+  rememberFinalOrdersMs: 3_600_000,
+} satisfies Required<
+  Omit<PositionReconciliationEngineOptions, "broker" | "book" | "clock" | "logger" | "tolerance">
+>);
+
+/** Options of {@link PositionReconciliationEngine}. Every default is in {@link POSITION_RECONCILIATION_DEFAULTS}. */
 export interface PositionReconciliationEngineOptions {
   /** The broker; wrapped with `checkBroker`. */
   broker: BrokerPort;
@@ -41,16 +61,16 @@ export interface PositionReconciliationEngineOptions {
   tolerance?: DriftTolerance;
   /**
    * Re-reads before a drift above tolerance (and not in flight) is reported: a broker's position
-   * endpoint may lag its own fills for a moment. @defaultValue 1
+   * endpoint may lag its own fills for a moment. @defaultValue `POSITION_RECONCILIATION_DEFAULTS.confirmReads`
    */
   confirmReads?: number;
-  /** The wait before each confirming re-read, in ms. @defaultValue 500 */
+  /** The wait before each confirming re-read, in ms. @defaultValue `POSITION_RECONCILIATION_DEFAULTS.confirmDelayMs` */
   confirmDelayMs?: number;
-  /** The interval of periodic reconciliation (`start()`), in ms. @defaultValue 60000 */
+  /** The interval of periodic reconciliation (`start()`), in ms. @defaultValue `POSITION_RECONCILIATION_DEFAULTS.intervalMs` */
   intervalMs?: number;
   /**
    * How long a finished order whose fills are all applied is remembered (for late events and
-   * missed-fill evidence), in ms. @defaultValue 3600000 (one hour)
+   * missed-fill evidence), in ms. @defaultValue `POSITION_RECONCILIATION_DEFAULTS.rememberFinalOrdersMs` (one hour)
    */
   rememberFinalOrdersMs?: number;
 }
@@ -259,10 +279,11 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     this.clock = o.clock ?? systemClock;
     this.logger = o.logger ?? silentLogger;
     this.tolerance = o.tolerance ?? {};
-    this.confirmReads = o.confirmReads ?? 1;
-    this.confirmDelayMs = o.confirmDelayMs ?? 500;
-    this.intervalMs = o.intervalMs ?? 60_000;
-    this.rememberMs = o.rememberFinalOrdersMs ?? 3_600_000;
+    const d = POSITION_RECONCILIATION_DEFAULTS;
+    this.confirmReads = o.confirmReads ?? d.confirmReads;
+    this.confirmDelayMs = o.confirmDelayMs ?? d.confirmDelayMs;
+    this.intervalMs = o.intervalMs ?? d.intervalMs;
+    this.rememberMs = o.rememberFinalOrdersMs ?? d.rememberFinalOrdersMs;
   }
 
   /** Whether periodic reconciliation is running. */

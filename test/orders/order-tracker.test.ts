@@ -2,6 +2,7 @@ import {
   Decimal,
   type FinalOrderState,
   isBrokerError,
+  ORDER_TRACKER_DEFAULTS,
   type OrderRequest,
   OrderTracker,
   type OrderTrackerOptions,
@@ -229,6 +230,30 @@ describe("OrderTracker when the stream fails", () => {
     const other = await clock.run(tracker.waitForFinal("rest", { timeoutMs: 60_000 }));
     expect(other.status).toBe("filled");
     expect(tracker.isStreamHealthy()).toBe(true);
+  });
+});
+
+describe("ORDER_TRACKER_DEFAULTS", () => {
+  it("is frozen", () => {
+    expect(Object.isFrozen(ORDER_TRACKER_DEFAULTS)).toBe(true);
+    expect(Object.isFrozen(ORDER_TRACKER_DEFAULTS.backoff)).toBe(true);
+  });
+
+  it("a tracker without options polls an open order every pollIntervalMs while the stream is down", async () => {
+    const { clock, broker, tracker } = await setup();
+    let downAt: number | undefined;
+    tracker.on("stream:down", () => {
+      downAt ??= clock.now();
+    });
+    await submitAndTrack(clock, broker, tracker, req("far", { type: "limit", limitPrice: new Decimal(40) }));
+    broker.disconnectStream(60_000);
+    await clock.advance(100);
+    if (downAt === undefined) throw new Error("the stream did not go down");
+    const interval = ORDER_TRACKER_DEFAULTS.pollIntervalMs;
+    await clock.advanceTo(downAt + interval - 1);
+    expect(broker.calls.getOrder).toBe(0);
+    await clock.advanceTo(downAt + interval);
+    expect(broker.calls.getOrder).toBe(1);
   });
 });
 
