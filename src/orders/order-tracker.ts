@@ -10,6 +10,7 @@ import type {
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
+import { backoffDelay, retryAfterOf } from "../core/backoff.js";
 import { abortReason, type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
 import { isBrokerError, OrdersafeError } from "../core/errors.js";
@@ -938,14 +939,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
 
   // ---- helpers -------------------------------------------------------------------------
 
-  private backoffMs(i: number, last: CheckResult | undefined): number {
-    const { initialMs, factor, maxMs } = this.opts.backoff;
-    const base = Math.min(maxMs, initialMs * factor ** i);
-    const retryAfter =
-      last?.kind === "error" && isBrokerError(last.error, "rate_limited")
-        ? (last.error.retryAfterMs ?? 0)
-        : 0;
-    return Math.max(base, retryAfter);
+  /** The wait before attempt `attempt + 1`: the backoff, or longer when a rate limit asks for it. */
+  private backoffMs(attempt: number, last: CheckResult | undefined): number {
+    const retryAfter = last?.kind === "error" ? retryAfterOf(last.error) : undefined;
+    return Math.max(backoffDelay(this.opts.backoff, attempt), retryAfter ?? 0);
   }
 
   private reportError(clientOrderId: string | undefined, method: string, error: unknown): void {

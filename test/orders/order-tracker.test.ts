@@ -319,6 +319,30 @@ describe("OrderTracker timeout recovery", () => {
   });
 });
 
+describe("OrderTracker backoff between checks", () => {
+  async function checkTimes(retryAfterMs: number): Promise<number[]> {
+    const { clock, broker, tracker } = await setup(
+      {},
+      { quietAfterMs: 600_000, maxStatusChecks: 4, backoff: { initialMs: 1_000, factor: 2, maxMs: 8_000 } },
+    );
+    await submitAndTrack(clock, broker, tracker, req("slow", { type: "limit", limitPrice: new Decimal(40) }));
+    broker.script({ kind: "rate_limited", method: "getOrder", retryAfterMs });
+    await clock.run(tracker.waitForFinal("slow", { timeoutMs: 5_000 }));
+    return broker
+      .eventLog()
+      .filter((e) => e.type === "call" && e.method === "getOrder")
+      .map((e) => e.at);
+  }
+
+  it("waits initialMs × factor^n, or a rate limit's retryAfterMs when that is longer", async () => {
+    // Each gap is the 10 ms read plus the wait; the first check fails rate limited, so the
+    // second waits max(2 s backoff, retryAfterMs).
+    const gaps = (times: number[]) => times.slice(1).map((t, i) => t - (times[i] ?? 0) - 10);
+    expect(gaps(await checkTimes(3_000))).toEqual([3_000, 4_000, 8_000]);
+    expect(gaps(await checkTimes(500))).toEqual([2_000, 4_000, 8_000]);
+  });
+});
+
 describe("OrderTracker ambiguous submits", () => {
   it("settles an ambiguous submit that was placed by its client order id", async () => {
     const { clock, broker, tracker } = await setup();
