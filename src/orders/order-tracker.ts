@@ -1,4 +1,3 @@
-import { setMaxListeners } from "node:events";
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import type {
@@ -15,6 +14,7 @@ import { abortReason, type Clock, systemClock, throwIfAborted } from "../core/cl
 import type { Decimal } from "../core/decimal.js";
 import { isBrokerError, OrdersafeError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
+import { TimerScope } from "../core/timer-scope.js";
 import { parseInput, zClock, zLogger } from "../core/validation.js";
 import {
   createOrderState,
@@ -253,7 +253,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private readonly byOrderId = new Map<string, string>();
   private readonly finishedOrder: string[] = [];
   private readonly pending = new Map<string, OrderUpdate[]>();
-  private readonly closer = new AbortController();
+  /** Every timer, wait and REST call of the tracker: `close()` ends them all. */
+  private readonly timers: TimerScope;
   private readonly subscription: Subscription | undefined;
   private readonly streamless: boolean;
   private readonly healthWaiters = new Set<() => void>();
@@ -276,10 +277,9 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
    */
   constructor(options: OrderTrackerOptions) {
     super();
-    // Every pending wait listens on this one signal; many tracked orders are normal.
-    setMaxListeners(0, this.closer.signal);
     this.opts = parseInput(OptionsSchema, options, "options");
     this.clock = this.opts.clock ?? systemClock;
+    this.timers = new TimerScope(this.clock);
     this.logger = this.opts.logger ?? silentLogger;
     this.broker = checkBroker(this.opts.broker, (error) =>
       this.logger.warn({ error }, "[ordersafe] malformed order update dropped"),
@@ -406,7 +406,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       };
       entry.waiters.add(waiter);
       signal?.addEventListener("abort", onAbort, { once: true });
-      cancelTimer = this.after(timeoutMs, () => {
+      cancelTimer = this.timers.after(timeoutMs, () => {
         void this.recover(entry);
       });
     });
@@ -480,9 +480,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     return new Promise<boolean>((resolve, reject) => {
       const signal = opts.signal;
       let cancelTimer: () => void = () => {};
+      let stopOnClose: () => void = () => {};
       const cleanup = () => {
         this.healthWaiters.delete(onHealthy);
-        this.closer.signal.removeEventListener("abort", onClose);
+        stopOnClose();
         signal?.removeEventListener("abort", onAbort);
         cancelTimer();
       };
@@ -499,10 +500,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
         reject(new OrdersafeError("invalid_state", "the order tracker was closed"));
       };
       this.healthWaiters.add(onHealthy);
-      this.closer.signal.addEventListener("abort", onClose, { once: true });
+      stopOnClose = this.timers.onClose(onClose);
       signal?.addEventListener("abort", onAbort, { once: true });
       if (opts.timeoutMs !== undefined) {
-        cancelTimer = this.after(opts.timeoutMs, () => {
+        cancelTimer = this.timers.after(opts.timeoutMs, () => {
           cleanup();
           resolve(false);
         });
@@ -552,13 +553,11 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
    * `waitForFinal` calls rejected with `invalid_state`. Idempotent.
    */
   close(): void {
-    if (this.closer.signal.aborted) return;
-    this.closer.abort(new OrdersafeError("invalid_state", "the order tracker was closed"));
+    if (this.timers.closed) return;
+    this.timers.close(new OrdersafeError("invalid_state", "the order tracker was closed"));
     this.subscription?.close();
-    this.cancelPoll?.();
     this.cancelPoll = undefined;
     for (const entry of this.entries.values()) {
-      entry.cancelQuiet?.();
       entry.cancelQuiet = undefined;
       for (const w of [...entry.waiters]) {
         w.reject(new OrdersafeError("invalid_state", "the order tracker was closed"));
@@ -620,7 +619,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     try {
       this.restCalls++;
       this.listOpenCalls++;
-      open = await this.broker.listOpenOrders({ signal: this.closer.signal });
+      open = await this.broker.listOpenOrders({ signal: this.timers.signal });
     } catch (error) {
       ok = false;
       this.reportError(undefined, "listOpenOrders", error);
@@ -641,7 +640,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     if (results.some((r) => r.kind === "error")) ok = false;
     if (!ok) {
       // Stay down (and polling); try again a poll interval later.
-      this.after(this.opts.pollIntervalMs, () => {
+      this.timers.after(this.opts.pollIntervalMs, () => {
         if (generation === this.resyncGeneration && this.connected) this.startResync();
       });
       return;
@@ -680,7 +679,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private refreshPolling(): void {
     const shouldPoll = !this.closed && (this.streamless || !this.healthy) && this.openEntries().length > 0;
     if (shouldPoll && this.cancelPoll === undefined) {
-      this.cancelPoll = this.after(this.opts.pollIntervalMs, () => {
+      this.cancelPoll = this.timers.after(this.opts.pollIntervalMs, () => {
         this.cancelPoll = undefined;
         void this.pollOnce();
       });
@@ -760,7 +759,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
 
   private scheduleQuiet(entry: Entry): void {
     entry.cancelQuiet?.();
-    entry.cancelQuiet = this.after(this.opts.quietAfterMs, () => {
+    entry.cancelQuiet = this.timers.after(this.opts.quietAfterMs, () => {
       entry.cancelQuiet = undefined;
       if (isFinalOrderStatus(entry.state.status)) return;
       // While the stream is down the poll loop reads it; a settle or recovery reads it too.
@@ -787,13 +786,13 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       try {
         snapshot =
           orderId !== undefined
-            ? await this.broker.getOrder(orderId, { signal: this.closer.signal })
-            : await this.broker.getOrderByClientOrderId(entry.key, { signal: this.closer.signal });
+            ? await this.broker.getOrder(orderId, { signal: this.timers.signal })
+            : await this.broker.getOrderByClientOrderId(entry.key, { signal: this.timers.signal });
       } catch (error) {
         this.reportError(entry.key, method, error);
         return { kind: "error", error };
       }
-      if (this.closed) return { kind: "error", error: abortReason(this.closer.signal) };
+      if (this.closed) return { kind: "error", error: abortReason(this.timers.signal) };
       if (snapshot === null) {
         this.apply(entry, { type: "lookup_not_found", at: this.clock.now() });
         return { kind: "not_found" };
@@ -860,7 +859,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
           return;
         }
       }
-      await this.delay(this.backoffMs(i, r));
+      await this.timers.sleep(this.backoffMs(i, r));
     }
   }
 
@@ -905,7 +904,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   private async checkRepeatedly(entry: Entry, delayFirst = false): Promise<boolean> {
     let last: CheckResult | undefined;
     for (let i = 0; i < this.opts.maxStatusChecks; i++) {
-      if (delayFirst || i > 0) await this.delay(this.backoffMs(i, last));
+      if (delayFirst || i > 0) await this.timers.sleep(this.backoffMs(i, last));
       if (this.closed) return true;
       if (isFinalOrderStatus(entry.state.status)) return true;
       last = await this.check(entry);
@@ -919,7 +918,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       entry.restCalls++;
       this.restCalls++;
       try {
-        await this.broker.cancelOrder(orderId, { signal: this.closer.signal });
+        await this.broker.cancelOrder(orderId, { signal: this.timers.signal });
         this.apply(entry, { type: "cancel_requested", at: this.clock.now() });
         return true;
       } catch (error) {
@@ -931,7 +930,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
         }
         if (isBrokerError(error, "ambiguous")) return false;
         if (!(isBrokerError(error) && error.retryable)) return false;
-        await this.delay(this.backoffMs(attempt, { kind: "error", error }));
+        await this.timers.sleep(this.backoffMs(attempt, { kind: "error", error }));
       }
     }
     return false;
@@ -983,32 +982,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   }
 
   private get closed(): boolean {
-    return this.closer.signal.aborted;
+    return this.timers.closed;
   }
 
   private assertOpen(): void {
     if (this.closed) throw new OrdersafeError("invalid_state", "the order tracker was closed");
-  }
-
-  /** Runs `callback` after `ms` on the clock; returns a canceller. Cleared by close(). */
-  private after(ms: number, callback: () => void): () => void {
-    if (this.closed) return () => {};
-    const controller = new AbortController();
-    const onClose = () => controller.abort();
-    this.closer.signal.addEventListener("abort", onClose, { once: true });
-    this.clock.sleep(ms, controller.signal).then(
-      () => {
-        this.closer.signal.removeEventListener("abort", onClose);
-        if (!this.closed) callback();
-      },
-      () => {
-        this.closer.signal.removeEventListener("abort", onClose);
-      },
-    );
-    return () => controller.abort();
-  }
-
-  private delay(ms: number): Promise<void> {
-    return this.clock.sleep(ms, this.closer.signal);
   }
 }

@@ -445,11 +445,16 @@ describe("OrderTracker API", () => {
     broker.disconnectStream(60_000);
     await submitAndTrack(clock, broker, tracker, req("cl", { type: "limit", limitPrice: new Decimal(40) }));
     const p = tracker.waitForFinal("cl", { timeoutMs: 5_000 });
+    const healthy = tracker.waitForHealthyStream({ timeoutMs: 90_000 });
+    await clock.advance(3_000);
     tracker.close();
     await expect(p).rejects.toMatchObject({ code: "invalid_state" });
+    await expect(healthy).rejects.toMatchObject({ code: "invalid_state" });
     broker.resetCalls();
     await clock.advance(120_000);
     expect(broker.totalCalls()).toBe(0);
+    // The broker's own timers have run out by now; the tracker left none behind.
+    expect(clock.pendingTimers).toBe(0);
     expect(() => tracker.track({ clientOrderId: "x" })).toThrow(
       expect.objectContaining({ code: "invalid_state" }),
     );
