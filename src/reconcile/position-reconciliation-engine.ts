@@ -13,6 +13,7 @@ import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, type DecimalLike, ZERO } from "../core/decimal.js";
 import { ValidationError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
+import { TimerScope } from "../core/timer-scope.js";
 import {
   parseInput,
   zClock,
@@ -265,7 +266,8 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
   private readonly known = new Map<string, Known>();
   private readonly increments = new Map<string, Decimal>();
   private readonly lastPrices = new Map<string, Decimal>();
-  private periodic: AbortController | undefined;
+  /** The timers of the periodic reconciliation while it runs; `stop()` closes them. */
+  private periodic: TimerScope | undefined;
 
   /**
    * @param options - broker, book, clock, tolerance, confirmation and periodic settings
@@ -490,9 +492,9 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
   start(intervalMs?: number): void {
     const ms = parseInput(z.number().min(1).max(86_400_000).optional(), intervalMs, "intervalMs");
     if (this.periodic !== undefined) return;
-    const controller = new AbortController();
-    this.periodic = controller;
-    void this.loop(ms ?? this.intervalMs, controller.signal);
+    const timers = new TimerScope(this.clock);
+    this.periodic = timers;
+    void this.loop(ms ?? this.intervalMs, timers);
   }
 
   /**
@@ -505,21 +507,21 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
    * ```
    */
   stop(): void {
-    this.periodic?.abort();
+    this.periodic?.close();
     this.periodic = undefined;
   }
 
-  private async loop(ms: number, signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
+  private async loop(ms: number, timers: TimerScope): Promise<void> {
+    while (!timers.closed) {
       try {
-        await this.clock.sleep(ms, signal);
+        await timers.sleep(ms);
       } catch {
         return;
       }
       try {
-        await this.scan("periodic", signal);
+        await this.scan("periodic", timers.signal);
       } catch (error) {
-        if (signal.aborted) return;
+        if (timers.closed) return;
         this.logger.error({ error }, "periodic reconciliation failed");
         this.emit("error", error, "periodic");
       }
