@@ -1,12 +1,6 @@
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
-import type {
-  BrokerPort,
-  OrderSnapshot,
-  OrderUpdate,
-  StreamStatus,
-  Subscription,
-} from "../broker/broker-port.js";
+import type { BrokerPort, OrderSnapshot, OrderUpdate, Subscription } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
 import { backoffDelay, retryAfterOf } from "../core/backoff.js";
@@ -27,6 +21,14 @@ import {
   toFinalOrderState,
   transition,
 } from "./order-state-machine.js";
+import {
+  createStreamHealth,
+  type StreamDownReason,
+  type StreamHealthEffect,
+  type StreamHealthFact,
+  type StreamHealthState,
+  transitionStreamHealth,
+} from "./stream-health.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 
@@ -108,8 +110,7 @@ export interface OrderTrackerOptions {
   defaultTimeoutMs?: number;
 }
 
-/** Why the stream is not healthy. */
-export type StreamDownReason = Exclude<StreamStatus, "connected"> | "silent" | "resyncing";
+export type { StreamDownReason } from "./stream-health.js";
 
 /** Facts about an illegal transition the state machine reported. */
 export interface IllegalTransitionInfo {
@@ -256,20 +257,14 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   /** Every timer, wait and REST call of the tracker: `close()` ends them all. */
   private readonly timers: TimerScope;
   private readonly subscription: Subscription | undefined;
-  private readonly streamless: boolean;
   private readonly healthWaiters = new Set<() => void>();
-  private connected = false;
-  private everConnected = false;
-  private silent = false;
-  private resyncing = false;
-  private resyncGeneration = 0;
-  private healthy = false;
-  private lastStreamAt: number | undefined;
+  /** The stream-health machine's state (stream-health.ts); the tracker runs its effects. */
+  private health: StreamHealthState;
   private cancelPoll: (() => void) | undefined;
+  /** Tracked orders not final (kept by `apply`). */
+  private openCount = 0;
   private restCalls = 0;
   private listOpenCalls = 0;
-  private streamDowns = 0;
-  private lastOpenOrders: readonly OrderSnapshot[] = [];
 
   /**
    * @param options - see {@link OrderTrackerOptions}
@@ -284,17 +279,14 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     this.broker = checkBroker(this.opts.broker, (error) =>
       this.logger.warn({ error }, "[ordersafe] malformed order update dropped"),
     );
-    this.streamless = this.broker.capabilities.orderUpdates === false;
-    if (this.streamless) {
-      this.healthy = true;
-      this.subscription = undefined;
-    } else {
-      this.subscription = this.broker.subscribeOrderUpdates({
-        onUpdate: (update) => this.onStreamUpdate(update),
-        onStatus: (status) => this.onStreamStatus(status),
-      });
-    }
-    this.refreshPolling();
+    const streamless = this.broker.capabilities.orderUpdates === false;
+    this.health = createStreamHealth({ streamless, silenceMs: this.opts.silenceMs });
+    this.subscription = streamless
+      ? undefined
+      : this.broker.subscribeOrderUpdates({
+          onUpdate: (update) => this.onStreamUpdate(update),
+          onStatus: (status) => this.sendHealth({ type: "status", status }),
+        });
   }
 
   /**
@@ -342,12 +334,13 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       recovering: undefined,
     };
     this.entries.set(clientOrderId, entry);
+    this.openCount++;
     this.apply(entry, first);
     const early = this.pending.get(clientOrderId);
     this.pending.delete(clientOrderId);
     for (const update of early ?? []) this.apply(entry, { type: "update", update, at: now });
     if (entry.state.status === "submit_unconfirmed") this.startSettle(entry);
-    this.refreshHealth();
+    this.sendHealth({ type: "orders_changed" });
     return entry.state;
   }
 
@@ -453,7 +446,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
    * ```
    */
   isStreamHealthy(): boolean {
-    return this.healthy;
+    return this.health.healthy;
   }
 
   /**
@@ -475,7 +468,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.healthy) return Promise.resolve(true);
+    if (this.health.healthy) return Promise.resolve(true);
     if (opts.signal?.aborted) return Promise.reject(abortReason(opts.signal));
     return new Promise<boolean>((resolve, reject) => {
       const signal = opts.signal;
@@ -544,7 +537,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       restCallsByOrder,
       tracked: this.entries.size,
       open,
-      streamDowns: this.streamDowns,
+      streamDowns: this.health.downs,
     };
   }
 
@@ -556,7 +549,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     if (this.timers.closed) return;
     this.timers.close(new OrdersafeError("invalid_state", "the order tracker was closed"));
     this.subscription?.close();
-    this.cancelPoll = undefined;
+    this.sendHealth({ type: "close" });
     for (const entry of this.entries.values()) {
       entry.cancelQuiet = undefined;
       for (const w of [...entry.waiters]) {
@@ -565,18 +558,11 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     }
   }
 
-  // ---- stream --------------------------------------------------------------------------
+  // ---- stream health: the machine decides (stream-health.ts), the tracker acts --------
 
   private onStreamUpdate(update: OrderUpdate): void {
     if (this.closed) return;
-    this.lastStreamAt = this.clock.now();
-    if (!this.connected) {
-      // An update proves the connection even from a port that never reported it.
-      this.onStreamStatus("connected");
-    } else if (this.silent) {
-      this.silent = false;
-      this.startResync();
-    }
+    this.sendHealth({ type: "update", at: this.clock.now() });
     const key = this.byOrderId.get(update.order.id) ?? update.order.clientOrderId;
     const entry = this.entries.get(key);
     if (entry === undefined) {
@@ -586,33 +572,62 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     this.apply(entry, { type: "update", update, at: this.clock.now() });
   }
 
-  private onStreamStatus(status: StreamStatus): void {
-    if (this.closed) return;
-    if (status === "connected") {
-      if (this.connected) return;
-      this.connected = true;
-      // A new connection is not known to be silent; the re-read below covers what was missed.
-      this.silent = false;
-      const reconnect = this.everConnected;
-      this.everConnected = true;
-      if (reconnect || this.openEntries().length > 0) this.startResync();
-      else this.refreshHealth();
-      return;
+  /**
+   * Feeds a fact to the stream-health machine and runs the effects it returns, in order. A
+   * listener of an emitted event may feed another fact meanwhile: it sees the state already
+   * moved on, and the timers already matching it.
+   */
+  private sendHealth(fact: StreamHealthFact): void {
+    const { state, effects } = transitionStreamHealth(this.health, {
+      ...fact,
+      hasOpenOrders: this.openCount > 0,
+    });
+    this.health = state;
+    for (const effect of effects) this.runHealthEffect(effect);
+  }
+
+  private runHealthEffect(effect: StreamHealthEffect): void {
+    switch (effect.type) {
+      case "start_polling":
+        this.cancelPoll = this.timers.after(this.opts.pollIntervalMs, () => {
+          this.cancelPoll = undefined;
+          this.sendHealth({ type: "poll_due" });
+        });
+        return;
+      case "stop_polling":
+        this.cancelPoll?.();
+        this.cancelPoll = undefined;
+        return;
+      case "poll":
+        void this.pollOnce();
+        return;
+      case "stream_down":
+        this.logger.warn(
+          { reason: effect.reason },
+          "[ordersafe] order update stream down: polling open orders",
+        );
+        this.emit("stream:down", { reason: effect.reason });
+        return;
+      case "stream_up":
+        this.emit("stream:up", { openOrders: effect.openOrders });
+        return;
+      case "notify_health_waiters":
+        for (const w of [...this.healthWaiters]) w();
+        return;
+      case "start_resync":
+        void this.resync(effect.generation);
+        return;
+      case "schedule_resync_retry": {
+        const generation = effect.generation;
+        this.timers.after(this.opts.pollIntervalMs, () =>
+          this.sendHealth({ type: "resync_retry", generation }),
+        );
+        return;
+      }
     }
-    this.connected = false;
-    this.resyncGeneration++;
-    this.resyncing = false;
-    this.refreshHealth(status);
   }
 
-  private startResync(): void {
-    const generation = ++this.resyncGeneration;
-    this.resyncing = true;
-    this.refreshHealth("resyncing");
-    void this.resync(generation);
-  }
-
-  /** Re-reads open orders and every tracked open order, then declares the stream healthy. */
+  /** Re-reads open orders and every tracked open order, then tells the machine how it went. */
   private async resync(generation: number): Promise<void> {
     let ok = true;
     let open: OrderSnapshot[] = [];
@@ -624,7 +639,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       ok = false;
       this.reportError(undefined, "listOpenOrders", error);
     }
-    if (this.closed || generation !== this.resyncGeneration) return;
+    if (this.closed || generation !== this.health.generation) return;
     const seen = new Set<string>();
     const now = this.clock.now();
     for (const snapshot of open) {
@@ -636,63 +651,19 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     }
     const rest = ok ? this.openEntries().filter((e) => !seen.has(e.key)) : this.openEntries();
     const results = await Promise.all(rest.map((e) => this.check(e)));
-    if (this.closed || generation !== this.resyncGeneration) return;
+    if (this.closed || generation !== this.health.generation) return;
     if (results.some((r) => r.kind === "error")) ok = false;
-    if (!ok) {
-      // Stay down (and polling); try again a poll interval later.
-      this.timers.after(this.opts.pollIntervalMs, () => {
-        if (generation === this.resyncGeneration && this.connected) this.startResync();
-      });
-      return;
-    }
-    this.lastOpenOrders = Object.freeze([...open]);
-    this.resyncing = false;
-    this.refreshHealth();
-  }
-
-  private refreshHealth(reason?: StreamDownReason): void {
-    const healthy = this.computeHealthy();
-    if (healthy === this.healthy) {
-      this.refreshPolling();
-      return;
-    }
-    this.healthy = healthy;
-    if (healthy) {
-      this.emit("stream:up", { openOrders: this.lastOpenOrders });
-      for (const w of [...this.healthWaiters]) w();
-    } else {
-      this.streamDowns++;
-      const why: StreamDownReason =
-        reason ?? (this.silent ? "silent" : this.resyncing ? "resyncing" : "disconnected");
-      this.logger.warn({ reason: why }, "[ordersafe] order update stream down: polling open orders");
-      this.emit("stream:down", { reason: why });
-    }
-    this.refreshPolling();
-  }
-
-  private computeHealthy(): boolean {
-    if (this.streamless) return true;
-    if (!this.connected || this.resyncing) return false;
-    return !(this.silent && this.openEntries().length > 0);
-  }
-
-  private refreshPolling(): void {
-    const shouldPoll = !this.closed && (this.streamless || !this.healthy) && this.openEntries().length > 0;
-    if (shouldPoll && this.cancelPoll === undefined) {
-      this.cancelPoll = this.timers.after(this.opts.pollIntervalMs, () => {
-        this.cancelPoll = undefined;
-        void this.pollOnce();
-      });
-    } else if (!shouldPoll && this.cancelPoll !== undefined) {
-      this.cancelPoll();
-      this.cancelPoll = undefined;
-    }
+    this.sendHealth(
+      ok
+        ? { type: "resync_finished", generation, openOrders: Object.freeze([...open]) }
+        : { type: "resync_failed", generation },
+    );
   }
 
   private async pollOnce(): Promise<void> {
     const due = this.openEntries().filter((e) => e.settling === undefined && e.recovering === undefined);
     await Promise.all(due.map((e) => this.check(e)));
-    this.refreshPolling();
+    this.sendHealth({ type: "poll_done" });
   }
 
   // ---- per order -----------------------------------------------------------------------
@@ -701,6 +672,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     const before = entry.state;
     const { state, effects } = transition(before, event);
     entry.state = state;
+    const wasOpen = !isFinalOrderStatus(before.status);
+    if (wasOpen !== !isFinalOrderStatus(state.status)) this.openCount += wasOpen ? -1 : 1;
     if (state.orderId !== undefined && before.orderId === undefined)
       this.byOrderId.set(state.orderId, entry.key);
     let final: FinalOrderState | undefined;
@@ -754,7 +727,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
         if (e.state.orderId !== undefined) this.byOrderId.delete(e.state.orderId);
       }
     }
-    this.refreshHealth();
+    this.sendHealth({ type: "orders_changed" });
   }
 
   private scheduleQuiet(entry: Entry): void {
@@ -763,7 +736,7 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
       entry.cancelQuiet = undefined;
       if (isFinalOrderStatus(entry.state.status)) return;
       // While the stream is down the poll loop reads it; a settle or recovery reads it too.
-      if (!this.healthy || entry.settling !== undefined || entry.recovering !== undefined) {
+      if (!this.health.healthy || entry.settling !== undefined || entry.recovering !== undefined) {
         this.scheduleQuiet(entry);
         return;
       }
@@ -809,16 +782,11 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     return p;
   }
 
-  /** A change the connected stream should have delivered long ago means it is silent. */
+  /** A change found by REST: the machine decides whether the stream should have delivered it. */
   private noticeMissed(before: OrderState, after: OrderState, snapshot: OrderSnapshot): void {
-    if (this.streamless || !this.connected || this.resyncing || this.silent) return;
     const changed = before.status !== after.status || after.filledQty.gt(before.filledQty);
     if (!changed) return;
-    const age = this.clock.now() - snapshot.updatedAt.getTime();
-    const heard = this.lastStreamAt !== undefined && this.lastStreamAt >= snapshot.updatedAt.getTime();
-    if (age < this.opts.silenceMs || heard) return;
-    this.silent = true;
-    this.refreshHealth("silent");
+    this.sendHealth({ type: "missed_change", changedAt: snapshot.updatedAt.getTime(), at: this.clock.now() });
   }
 
   private startSettle(entry: Entry): void {
