@@ -30,7 +30,10 @@ import {
   transitionStreamHealth,
 } from "./stream-health.js";
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+/** An acknowledged order's snapshot (checked later by the state machine), not an ambiguous submit's id. */
+function isSnapshotInput(input: TrackInput): input is OrderSnapshot {
+  return typeof input === "object" && input !== null && "id" in input;
+}
 
 /**
  * The defaults of {@link OrderTracker}'s options (see {@link OrderTrackerOptions}); `clock`
@@ -308,19 +311,21 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
   track(input: TrackInput): OrderState {
     this.assertOpen();
     const now = this.clock.now();
-    const isSnapshot = isObject(input) && "id" in input;
-    const clientOrderId = isSnapshot
-      ? (input as OrderSnapshot).clientOrderId
-      : parseInput(AmbiguousSchema, input, "order").clientOrderId;
+    const snapshot = isSnapshotInput(input) ? input : undefined;
+    const clientOrderId =
+      snapshot !== undefined
+        ? snapshot.clientOrderId
+        : parseInput(AmbiguousSchema, input, "order").clientOrderId;
     const existing = this.entries.get(clientOrderId);
     if (existing !== undefined) {
-      if (isSnapshot) this.apply(existing, { type: "snapshot", snapshot: input as OrderSnapshot, at: now });
+      if (snapshot !== undefined) this.apply(existing, { type: "snapshot", snapshot, at: now });
       return existing.state;
     }
     const initial = createOrderState({ clientOrderId, at: now });
-    const first: OrderEvent = isSnapshot
-      ? { type: "submitted", snapshot: input as OrderSnapshot, at: now }
-      : { type: "submit_ambiguous", at: now };
+    const first: OrderEvent =
+      snapshot !== undefined
+        ? { type: "submitted", snapshot, at: now }
+        : { type: "submit_ambiguous", at: now };
     // Validates the snapshot: a malformed one throws before anything is recorded.
     transition(initial, first);
     const entry: Entry = {
@@ -378,9 +383,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     return new Promise<FinalOrderState>((resolve, reject) => {
       const signal = opts.signal;
       let cancelTimer: () => void = () => {};
+      // Listens only on a given signal.
       const onAbort = () => {
         done();
-        reject(abortReason(signal as AbortSignal));
+        if (signal !== undefined) reject(abortReason(signal));
       };
       const done = () => {
         entry.waiters.delete(waiter);
@@ -484,9 +490,10 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
         cleanup();
         resolve(true);
       };
+      // Listens only on a given signal.
       const onAbort = () => {
         cleanup();
-        reject(abortReason(signal as AbortSignal));
+        if (signal !== undefined) reject(abortReason(signal));
       };
       const onClose = () => {
         cleanup();
@@ -720,7 +727,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     if (i >= 0) this.finishedOrder.splice(i, 1);
     this.finishedOrder.push(entry.key);
     while (this.finishedOrder.length > this.opts.rememberFinished) {
-      const old = this.finishedOrder.shift() as string;
+      const old = this.finishedOrder.shift();
+      if (old === undefined) break;
       const e = this.entries.get(old);
       if (e !== undefined && isFinalOrderStatus(e.state.status)) {
         this.entries.delete(old);
