@@ -24,26 +24,8 @@ import { type OrderIntent, type OrderIntentInput, parseOrderIntent } from "./ord
 import { requiredFunds } from "./required-funds.js";
 import { type FundingBasis, RESERVATION_LEDGER_DEFAULTS, ReservationLedger } from "./reservation-ledger.js";
 
-/** The name of each pre-order check, in the order they are reported. */
-export type PreOrderCheckName =
-  | "account_active"
-  | "deny_list"
-  | "asset_tradable"
-  | "fractionable"
-  | "quantity_increment"
-  | "min_notional"
-  | "time_in_force"
-  | "market_open"
-  | "position_available"
-  | "buying_power"
-  | "max_order_notional"
-  | "max_order_equity_pct"
-  | "max_position_weight"
-  | "no_opposite_order"
-  | "limit_price_band";
-
 /** Every check name, in report order. */
-export const PRE_ORDER_CHECKS: readonly PreOrderCheckName[] = [
+export const PRE_ORDER_CHECKS = [
   "account_active",
   "deny_list",
   "asset_tradable",
@@ -59,7 +41,10 @@ export const PRE_ORDER_CHECKS: readonly PreOrderCheckName[] = [
   "max_position_weight",
   "no_opposite_order",
   "limit_price_band",
-];
+] as const;
+
+/** The name of each pre-order check, in the order they are reported. */
+export type PreOrderCheckName = (typeof PRE_ORDER_CHECKS)[number];
 
 /** One check's outcome. */
 export interface PreOrderCheck {
@@ -181,9 +166,7 @@ export interface OrderImpact {
 }
 
 const isFn = (v: unknown, ...names: string[]) =>
-  typeof v === "object" &&
-  v !== null &&
-  names.every((n) => typeof (v as Record<string, unknown>)[n] === "function");
+  typeof v === "object" && v !== null && names.every((n) => typeof Reflect.get(v, n) === "function");
 
 const OptionsSchema = z
   .object({
@@ -221,14 +204,37 @@ const ContextSchema = z
   })
   .strict();
 
+/** The risk limits, parsed: each is off when absent. */
+interface Limits {
+  maxOrderNotional?: Decimal;
+  maxOrderPctOfEquity?: Decimal;
+  maxPositionWeight?: Decimal;
+  /** Upper-cased symbols. */
+  denyList: Set<string>;
+}
+
 interface Data {
   account: AccountSnapshot;
   position: PositionSnapshot | null;
   asset: AssetRules | undefined;
   price: Decimal | undefined;
   clock: MarketClock;
-  openOrders: OrderSnapshot[];
+  openOrders: readonly OrderSnapshot[];
   available: Decimal;
+}
+
+/** A context as {@link parseContext} returns it: decimals parsed. */
+interface ParsedContext extends Omit<PreOrderContext, "price" | "available"> {
+  price?: Decimal;
+  available?: Decimal;
+}
+
+/**
+ * Checks a context. The cast bridges the order schema's output (it types the status as a
+ * string) and {@link OrderSnapshot}.
+ */
+function parseContext(raw: unknown): ParsedContext {
+  return parseInput(ContextSchema, raw, "context") as ParsedContext;
 }
 
 /**
@@ -255,12 +261,7 @@ export class PreOrderValidator {
   readonly #buffer: Decimal;
   readonly #allowQueueing: boolean;
   readonly #band: Decimal;
-  readonly #limits: {
-    maxOrderNotional?: Decimal;
-    maxOrderPctOfEquity?: Decimal;
-    maxPositionWeight?: Decimal;
-    denyList: Set<string>;
-  };
+  readonly #limits: Limits;
 
   /**
    * @param options - broker, buying power manager, funding basis, buffer, queueing, band, risk limits
@@ -365,248 +366,270 @@ export class PreOrderValidator {
     return i.notional ?? (i.qty ?? ZERO).times(i.limitPrice ?? price);
   }
 
+  /** The data of the checks: what the context has, the rest read from the broker now. */
   async #gather(i: OrderIntent, raw: PreOrderContext, signal: AbortSignal | undefined): Promise<Data> {
-    const c = parseInput(ContextSchema, raw, "context") as PreOrderContext & {
-      price?: Decimal;
-      available?: Decimal;
-    };
+    const c = parseContext(raw);
     const call = signal === undefined ? undefined : { signal };
-    const need = async <T>(
-      have: T | undefined,
-      what: string,
-      read: (b: BrokerPort) => Promise<T>,
-    ): Promise<T> => {
-      if (have !== undefined) return have;
-      if (this.#broker === undefined) {
-        throw new OrdersafeError("config", `no ${what} in the context and no broker to read it from`, {
-          details: { missing: what },
-        });
-      }
-      return read(this.#broker);
-    };
     const [account, position, assets, prices, clock, openOrders] = await Promise.all([
-      need(c.account, "account", (b) => b.getAccount(call)),
-      need(c.position, "position", (b) => b.getPosition(i.symbol, call)),
-      need(c.asset === undefined ? undefined : [c.asset], "asset", (b) => b.getAssets([i.symbol], call)),
-      need(c.price === undefined ? undefined : new Map([[i.symbol, c.price]]), "price", (b) =>
+      this.#need(c.account, "account", (b) => b.getAccount(call)),
+      this.#need(c.position, "position", (b) => b.getPosition(i.symbol, call)),
+      this.#need(c.asset === undefined ? undefined : [c.asset], "asset", (b) =>
+        b.getAssets([i.symbol], call),
+      ),
+      this.#need(c.price === undefined ? undefined : new Map([[i.symbol, c.price]]), "price", (b) =>
         b.getLatestPrices([i.symbol], call),
       ),
-      need(c.clock, "clock", (b) => b.getClock(call)),
-      need(c.openOrders as OrderSnapshot[] | undefined, "openOrders", (b) => b.listOpenOrders(call)),
+      this.#need(c.clock, "clock", (b) => b.getClock(call)),
+      this.#need(c.openOrders, "openOrders", (b) => b.listOpenOrders(call)),
     ]);
     const price = prices.get(i.symbol);
-    let available: Decimal;
-    if (c.available !== undefined) available = c.available;
-    else if (this.#manager !== undefined) {
-      available = await this.#manager.getAvailableBuyingPower({ refresh: true, ...(call ?? {}) });
-      // an order already reserved must not be counted against itself
-      const own = i.clientOrderId === undefined ? undefined : this.#manager.ledger.get(i.clientOrderId);
-      if (own !== undefined) available = available.plus(own.remaining);
-    } else {
-      const ledger = new ReservationLedger({
-        fundingBasis: this.#fundingBasis,
-        marketBuyBuffer: this.#buffer,
-      });
-      const symbols = [...new Set(openOrders.map((o) => o.symbol))];
-      const openPrices =
-        this.#broker !== undefined && symbols.length > 0
-          ? await this.#broker.getLatestPrices(symbols, call)
-          : new Map(price === undefined ? [] : [[i.symbol, price]]);
-      ledger.recompute(
-        openOrders.filter((o) => o.clientOrderId !== i.clientOrderId),
-        account,
-        openPrices,
-      );
-      available = ledger.available(account);
-    }
+    const available =
+      c.available ??
+      (this.#manager !== undefined
+        ? await this.#managerAvailable(this.#manager, i, call)
+        : await this.#ledgerAvailable(i, account, openOrders, price, call));
     return {
-      account: account as AccountSnapshot,
-      position: (position ?? null) as PositionSnapshot | null,
-      asset: (assets as AssetRules[]).find((a) => a.symbol === i.symbol),
+      account,
+      position: position ?? null,
+      asset: assets.find((a) => a.symbol === i.symbol),
       price,
-      clock: clock as MarketClock,
-      openOrders: openOrders as OrderSnapshot[],
+      clock,
+      openOrders,
       available,
     };
   }
 
-  #check(i: OrderIntent, d: Data): PreOrderCheck[] {
-    const out: PreOrderCheck[] = [];
-    const add = (name: PreOrderCheckName, ok: boolean, message: string) => out.push({ name, ok, message });
-    const sym = i.symbol;
-    const price = d.price;
-    const notional = price === undefined ? i.notional : this.#notional(i, price);
-    const fractional = i.notional !== undefined || (i.qty !== undefined && !i.qty.isInteger());
-    const fmt = (x: Decimal | undefined) => (x === undefined ? "unknown" : x.toString());
+  /** A value the context has, or one read from the broker; without a broker, a `config` error. */
+  async #need<T>(have: T | undefined, what: string, read: (b: BrokerPort) => Promise<T>): Promise<T> {
+    if (have !== undefined) return have;
+    if (this.#broker === undefined) {
+      throw new OrdersafeError("config", `no ${what} in the context and no broker to read it from`, {
+        details: { missing: what },
+      });
+    }
+    return read(this.#broker);
+  }
 
-    add(
-      "account_active",
-      !d.account.tradingBlocked,
-      d.account.tradingBlocked ? "trading is blocked on the account" : "the account may trade",
-    );
-    const denied = this.#limits.denyList.has(sym.toUpperCase());
-    add("deny_list", !denied, denied ? `${sym} is on the deny list` : `${sym} is not on the deny list`);
+  /** The manager's available buying power, plus this order's own reservation (not counted against itself). */
+  async #managerAvailable(
+    manager: BuyingPowerManager,
+    i: OrderIntent,
+    call: { signal: AbortSignal } | undefined,
+  ): Promise<Decimal> {
+    const available = await manager.getAvailableBuyingPower({ refresh: true, ...(call ?? {}) });
+    const own = i.clientOrderId === undefined ? undefined : manager.ledger.get(i.clientOrderId);
+    return own === undefined ? available : available.plus(own.remaining);
+  }
 
-    const a = d.asset;
-    add(
-      "asset_tradable",
-      a?.tradable === true,
-      a === undefined
-        ? `${sym} is not a known asset`
-        : a.tradable
-          ? `${sym} is tradable`
-          : `${sym} is not tradable`,
+  /** Without a manager: a ledger recomputed from the other open orders, priced now. */
+  async #ledgerAvailable(
+    i: OrderIntent,
+    account: AccountSnapshot,
+    openOrders: readonly OrderSnapshot[],
+    price: Decimal | undefined,
+    call: { signal: AbortSignal } | undefined,
+  ): Promise<Decimal> {
+    const ledger = new ReservationLedger({ fundingBasis: this.#fundingBasis, marketBuyBuffer: this.#buffer });
+    const symbols = [...new Set(openOrders.map((o) => o.symbol))];
+    const openPrices =
+      this.#broker !== undefined && symbols.length > 0
+        ? await this.#broker.getLatestPrices(symbols, call)
+        : new Map(price === undefined ? [] : [[i.symbol, price]]);
+    ledger.recompute(
+      openOrders.filter((o) => o.clientOrderId !== i.clientOrderId),
+      account,
+      openPrices,
     );
-    if (a === undefined) {
-      add("fractionable", false, `${sym}: no asset rules`);
-      add("quantity_increment", false, `${sym}: no asset rules`);
-      add("min_notional", false, `${sym}: no asset rules`);
-    } else {
-      add(
-        "fractionable",
-        !fractional || a.fractionable,
-        !fractional
-          ? "whole shares"
-          : a.fractionable
-            ? `${sym} is fractionable`
-            : `${sym} is not fractionable: whole-share quantity orders only`,
-      );
-      const inc = a.fractionable ? a.qtyIncrement : a.qtyIncrement.lt(1) ? ONE : a.qtyIncrement;
-      const onStep = i.qty === undefined || isMultipleOf(i.qty, inc);
-      add(
-        "quantity_increment",
-        onStep,
-        i.qty === undefined
-          ? "a notional order has no quantity increment"
-          : onStep
-            ? `qty ${i.qty} is a multiple of ${inc}`
-            : `qty ${i.qty} is not a multiple of the increment ${inc}`,
-      );
-      const min = a.minNotional;
-      const minOk = min === undefined || notional?.gte(min) === true;
-      add(
-        "min_notional",
-        minOk,
-        min === undefined
-          ? "no minimum notional"
-          : minOk
-            ? `notional ${fmt(notional)} ≥ minimum ${min}`
-            : `notional ${fmt(notional)} is below the minimum ${min}`,
-      );
-    }
-    const tifOk = !fractional || i.timeInForce === "day";
-    add(
-      "time_in_force",
-      tifOk,
-      tifOk
-        ? `time in force ${i.timeInForce} is allowed`
-        : `a fractional or notional order must be "day", not ${JSON.stringify(i.timeInForce)}`,
-    );
-    const openOk = d.clock.isOpen || this.#allowQueueing;
-    add(
-      "market_open",
-      openOk,
-      d.clock.isOpen
-        ? "the market is open"
-        : this.#allowQueueing
-          ? `the market is closed; the order will be queued for ${d.clock.nextOpen.toISOString()}`
-          : `the market is closed until ${d.clock.nextOpen.toISOString()} and queueing is not allowed`,
-    );
+    return ledger.available(account);
+  }
 
-    if (i.side === "sell") {
-      const have = d.position === null ? ZERO : d.position.qtyAvailable;
-      const want = i.qty ?? (price === undefined ? undefined : (i.notional as Decimal).div(price));
-      const ok = want?.lte(have) === true;
-      add(
-        "position_available",
-        ok,
-        ok
-          ? `selling ${fmt(want)} of ${have} available`
-          : want === undefined
-            ? `${sym}: no price to convert the notional to shares`
-            : `selling ${want} but only ${have} of ${sym} is available`,
-      );
-      add("buying_power", true, "a sell needs no buying power");
-    } else {
-      add("position_available", true, "a buy needs no position");
-      if (i.notional === undefined && i.type === "market" && price === undefined) {
-        add("buying_power", false, `${sym}: no last price to hold the market buy at`);
-      } else {
-        const required = requiredFunds(i, price, this.#buffer);
-        const ok = required.lte(d.available);
-        add(
-          "buying_power",
-          ok,
-          ok
-            ? `requires ${required} of ${d.available} available`
-            : `requires ${required} but only ${d.available} is available (short ${required.minus(d.available)})`,
-        );
-      }
-    }
-
-    const L = this.#limits;
-    if (L.maxOrderNotional === undefined) add("max_order_notional", true, "no limit");
-    else {
-      const ok = notional?.lte(L.maxOrderNotional) === true;
-      add(
-        "max_order_notional",
-        ok,
-        ok
-          ? `notional ${fmt(notional)} ≤ ${L.maxOrderNotional}`
-          : `notional ${fmt(notional)} exceeds ${L.maxOrderNotional}`,
-      );
-    }
-    const equity = d.account.equity;
-    if (L.maxOrderPctOfEquity === undefined) add("max_order_equity_pct", true, "no limit");
-    else {
-      const pct = notional !== undefined && equity.gt(0) ? notional.div(equity) : undefined;
-      const ok = pct?.lte(L.maxOrderPctOfEquity) === true;
-      add(
-        "max_order_equity_pct",
-        ok,
-        ok
-          ? `order is ${pct} of equity, ≤ ${L.maxOrderPctOfEquity}`
-          : `order is ${fmt(pct)} of equity ${equity}, above ${L.maxOrderPctOfEquity}`,
-      );
-    }
-    if (L.maxPositionWeight === undefined || i.side === "sell") {
-      add("max_position_weight", true, i.side === "sell" ? "a sell does not raise the weight" : "no limit");
-    } else {
-      const held = d.position?.qty ?? ZERO;
-      const value =
-        price === undefined || notional === undefined ? undefined : held.times(price).plus(notional);
-      const weight = value !== undefined && equity.gt(0) ? value.div(equity) : undefined;
-      const ok = weight?.lte(L.maxPositionWeight) === true;
-      add(
-        "max_position_weight",
-        ok,
-        ok
-          ? `position weight after ${weight?.toDecimalPlaces(6)} ≤ ${L.maxPositionWeight}`
-          : `position weight after ${fmt(weight?.toDecimalPlaces(6))} exceeds ${L.maxPositionWeight}`,
-      );
-    }
-    const opposite = d.openOrders.filter((o) => o.symbol === sym && o.side !== i.side);
-    add(
-      "no_opposite_order",
-      opposite.length === 0,
-      opposite.length === 0
-        ? `no open ${i.side === "buy" ? "sell" : "buy"} on ${sym}`
-        : `open ${opposite[0]?.side} order ${opposite.map((o) => o.clientOrderId).join(", ")} on ${sym} (a potential wash trade)`,
-    );
-    if (i.type !== "limit" || i.limitPrice === undefined) add("limit_price_band", true, "not a limit order");
-    else if (price === undefined)
-      add("limit_price_band", false, `${sym}: no last price to compare the limit with`);
-    else {
-      const off = i.limitPrice.minus(price).abs().div(price);
-      const ok = off.lte(this.#band);
-      add(
-        "limit_price_band",
-        ok,
-        ok
-          ? `limit ${i.limitPrice} is within ${this.#band} of the last price ${price}`
-          : `limit ${i.limitPrice} is ${off.toDecimalPlaces(6)} away from the last price ${price}, beyond ${this.#band}`,
-      );
-    }
-    return out;
+  #check(intent: OrderIntent, data: Data): PreOrderCheck[] {
+    const price = data.price;
+    const c: CheckContext = {
+      intent,
+      data,
+      sym: intent.symbol,
+      price,
+      notional: price === undefined ? intent.notional : this.#notional(intent, price),
+      fractional: intent.notional !== undefined || (intent.qty !== undefined && !intent.qty.isInteger()),
+      limits: this.#limits,
+      buffer: this.#buffer,
+      allowQueueing: this.#allowQueueing,
+      band: this.#band,
+    };
+    return PRE_ORDER_CHECKS.map((name) => ({ name, ...CHECKS[name](c) }));
   }
 }
+
+/** What every check reads: the order, the fresh data, figures derived once, and the settings. */
+interface CheckContext {
+  readonly intent: OrderIntent;
+  readonly data: Data;
+  readonly sym: string;
+  /** The last price, when known. */
+  readonly price: Decimal | undefined;
+  /** The order's notional (its own, or qty × limit or last price), when it can be known. */
+  readonly notional: Decimal | undefined;
+  /** A notional order or a fractional quantity. */
+  readonly fractional: boolean;
+  readonly limits: Limits;
+  readonly buffer: Decimal;
+  readonly allowQueueing: boolean;
+  readonly band: Decimal;
+}
+
+/** One check's verdict (a check that does not apply passes, saying so). */
+type Verdict = Omit<PreOrderCheck, "name">;
+
+const verdict = (ok: boolean, pass: string, fail: string): Verdict => ({ ok, message: ok ? pass : fail });
+
+const fmt = (x: Decimal | undefined) => (x === undefined ? "unknown" : x.toString());
+
+/** Every check by name; `#check` runs them in {@link PRE_ORDER_CHECKS} order. */
+const CHECKS: Readonly<Record<PreOrderCheckName, (c: CheckContext) => Verdict>> = {
+  account_active: ({ data }) =>
+    verdict(!data.account.tradingBlocked, "the account may trade", "trading is blocked on the account"),
+
+  deny_list: ({ sym, limits }) =>
+    verdict(
+      !limits.denyList.has(sym.toUpperCase()),
+      `${sym} is not on the deny list`,
+      `${sym} is on the deny list`,
+    ),
+
+  asset_tradable: ({ sym, data: { asset } }) =>
+    asset === undefined
+      ? { ok: false, message: `${sym} is not a known asset` }
+      : verdict(asset.tradable, `${sym} is tradable`, `${sym} is not tradable`),
+
+  fractionable: ({ sym, fractional, data: { asset } }) => {
+    if (asset === undefined) return { ok: false, message: `${sym}: no asset rules` };
+    if (!fractional) return { ok: true, message: "whole shares" };
+    return verdict(
+      asset.fractionable,
+      `${sym} is fractionable`,
+      `${sym} is not fractionable: whole-share quantity orders only`,
+    );
+  },
+
+  quantity_increment: ({ sym, intent: { qty }, data: { asset } }) => {
+    if (asset === undefined) return { ok: false, message: `${sym}: no asset rules` };
+    if (qty === undefined) return { ok: true, message: "a notional order has no quantity increment" };
+    const inc = asset.fractionable ? asset.qtyIncrement : asset.qtyIncrement.lt(1) ? ONE : asset.qtyIncrement;
+    return verdict(
+      isMultipleOf(qty, inc),
+      `qty ${qty} is a multiple of ${inc}`,
+      `qty ${qty} is not a multiple of the increment ${inc}`,
+    );
+  },
+
+  min_notional: ({ sym, notional, data: { asset } }) => {
+    if (asset === undefined) return { ok: false, message: `${sym}: no asset rules` };
+    const min = asset.minNotional;
+    if (min === undefined) return { ok: true, message: "no minimum notional" };
+    return verdict(
+      notional?.gte(min) === true,
+      `notional ${fmt(notional)} ≥ minimum ${min}`,
+      `notional ${fmt(notional)} is below the minimum ${min}`,
+    );
+  },
+
+  time_in_force: ({ fractional, intent: { timeInForce } }) =>
+    verdict(
+      !fractional || timeInForce === "day",
+      `time in force ${timeInForce} is allowed`,
+      `a fractional or notional order must be "day", not ${JSON.stringify(timeInForce)}`,
+    ),
+
+  market_open: ({ allowQueueing, data: { clock } }) => {
+    if (clock.isOpen) return { ok: true, message: "the market is open" };
+    return verdict(
+      allowQueueing,
+      `the market is closed; the order will be queued for ${clock.nextOpen.toISOString()}`,
+      `the market is closed until ${clock.nextOpen.toISOString()} and queueing is not allowed`,
+    );
+  },
+
+  position_available: ({ sym, intent, price, data: { position } }) => {
+    if (intent.side === "buy") return { ok: true, message: "a buy needs no position" };
+    const have = position === null ? ZERO : position.qtyAvailable;
+    const notional = intent.notional;
+    const want =
+      intent.qty ?? (price === undefined || notional === undefined ? undefined : notional.div(price));
+    if (want === undefined)
+      return { ok: false, message: `${sym}: no price to convert the notional to shares` };
+    return verdict(
+      want.lte(have),
+      `selling ${want} of ${have} available`,
+      `selling ${want} but only ${have} of ${sym} is available`,
+    );
+  },
+
+  buying_power: ({ sym, intent, price, buffer, data: { available } }) => {
+    if (intent.side === "sell") return { ok: true, message: "a sell needs no buying power" };
+    if (intent.notional === undefined && intent.type === "market" && price === undefined) {
+      return { ok: false, message: `${sym}: no last price to hold the market buy at` };
+    }
+    const required = requiredFunds(intent, price, buffer);
+    return verdict(
+      required.lte(available),
+      `requires ${required} of ${available} available`,
+      `requires ${required} but only ${available} is available (short ${required.minus(available)})`,
+    );
+  },
+
+  max_order_notional: ({ notional, limits: { maxOrderNotional: max } }) => {
+    if (max === undefined) return { ok: true, message: "no limit" };
+    return verdict(
+      notional?.lte(max) === true,
+      `notional ${fmt(notional)} ≤ ${max}`,
+      `notional ${fmt(notional)} exceeds ${max}`,
+    );
+  },
+
+  max_order_equity_pct: ({ notional, data, limits: { maxOrderPctOfEquity: max } }) => {
+    if (max === undefined) return { ok: true, message: "no limit" };
+    const equity = data.account.equity;
+    const pct = notional !== undefined && equity.gt(0) ? notional.div(equity) : undefined;
+    return verdict(
+      pct?.lte(max) === true,
+      `order is ${pct} of equity, ≤ ${max}`,
+      `order is ${fmt(pct)} of equity ${equity}, above ${max}`,
+    );
+  },
+
+  max_position_weight: ({ intent, price, notional, data, limits: { maxPositionWeight: max } }) => {
+    if (intent.side === "sell") return { ok: true, message: "a sell does not raise the weight" };
+    if (max === undefined) return { ok: true, message: "no limit" };
+    const equity = data.account.equity;
+    const held = data.position?.qty ?? ZERO;
+    const value =
+      price === undefined || notional === undefined ? undefined : held.times(price).plus(notional);
+    const weight = value !== undefined && equity.gt(0) ? value.div(equity) : undefined;
+    return verdict(
+      weight?.lte(max) === true,
+      `position weight after ${weight?.toDecimalPlaces(6)} ≤ ${max}`,
+      `position weight after ${fmt(weight?.toDecimalPlaces(6))} exceeds ${max}`,
+    );
+  },
+
+  no_opposite_order: ({ sym, intent: { side }, data: { openOrders } }) => {
+    const opposite = openOrders.filter((o) => o.symbol === sym && o.side !== side);
+    return verdict(
+      opposite.length === 0,
+      `no open ${side === "buy" ? "sell" : "buy"} on ${sym}`,
+      `open ${opposite[0]?.side} order ${opposite.map((o) => o.clientOrderId).join(", ")} on ${sym} (a potential wash trade)`,
+    );
+  },
+
+  limit_price_band: ({ sym, intent: { type, limitPrice }, price, band }) => {
+    if (type !== "limit" || limitPrice === undefined) return { ok: true, message: "not a limit order" };
+    if (price === undefined) return { ok: false, message: `${sym}: no last price to compare the limit with` };
+    const off = limitPrice.minus(price).abs().div(price);
+    return verdict(
+      off.lte(band),
+      `limit ${limitPrice} is within ${band} of the last price ${price}`,
+      `limit ${limitPrice} is ${off.toDecimalPlaces(6)} away from the last price ${price}, beyond ${band}`,
+    );
+  },
+};
