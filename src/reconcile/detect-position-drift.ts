@@ -138,14 +138,203 @@ const OptionsSchema = z
 
 const PositionsSchema = zDecimalMap(zSymbol, zDecimal);
 
-function toMap<V>(value: ReadonlyMap<string, V> | Readonly<Record<string, V>> | undefined): Map<string, V> {
+type DecimalMap<V> = ReadonlyMap<string, V> | Readonly<Record<string, V>>;
+
+function isMap<V>(value: DecimalMap<V>): value is ReadonlyMap<string, V> {
+  return value instanceof Map;
+}
+
+function toMap<V>(value: DecimalMap<V> | undefined): Map<string, V> {
   if (value === undefined) return new Map();
-  if (value instanceof Map) return new Map(value);
-  return new Map(Object.entries(value as Record<string, V>));
+  if (isMap(value)) return new Map(value);
+  return new Map(Object.entries(value));
 }
 
 function sign(side: OrderSide): number {
   return side === "buy" ? 1 : -1;
+}
+
+/** The options, checked, with their maps as `Map`s and the two order lists merged by id. */
+interface DriftInputs {
+  readonly prices: Map<string, Decimal>;
+  readonly increments: Map<string, Decimal>;
+  readonly applied: Map<string, Decimal>;
+  readonly notionalTolerance: Decimal;
+  readonly qtyTolerance: Decimal | undefined;
+  /** Each symbol's orders, in the order they were first listed. */
+  readonly ordersBySymbol: Map<string, OrderSnapshot[]>;
+}
+
+/** The checked options. */
+interface ParsedDriftOptions {
+  prices?: DecimalMap<Decimal>;
+  increments?: DecimalMap<Decimal>;
+  applied?: DecimalMap<Decimal>;
+  tolerance?: { notional?: Decimal; qty?: Decimal };
+  openOrders?: OrderSnapshot[];
+  recentOrders?: OrderSnapshot[];
+}
+
+/**
+ * Checks the options. The cast bridges the order schema's output (it types the status as a
+ * string) and {@link OrderSnapshot}.
+ */
+function parseDriftOptions(options: DetectPositionDriftOptions): ParsedDriftOptions {
+  return parseInput(OptionsSchema, options, "options") as ParsedDriftOptions;
+}
+
+function driftInputs(options: DetectPositionDriftOptions): DriftInputs {
+  const opts = parseDriftOptions(options);
+  return {
+    prices: toMap(opts.prices),
+    increments: toMap(opts.increments),
+    applied: toMap(opts.applied),
+    notionalTolerance: opts.tolerance?.notional ?? DEFAULT_DRIFT_NOTIONAL_TOLERANCE,
+    qtyTolerance: opts.tolerance?.qty,
+    ordersBySymbol: bySymbol(mergeOrders([...(opts.openOrders ?? []), ...(opts.recentOrders ?? [])])),
+  };
+}
+
+/**
+ * One snapshot per order id: the one with the most filled, a final one on a tie. An order
+ * keeps the place where it was first listed.
+ */
+function mergeOrders(orders: readonly OrderSnapshot[]): Map<string, OrderSnapshot> {
+  const merged = new Map<string, OrderSnapshot>();
+  for (const o of orders) {
+    const seen = merged.get(o.id);
+    if (seen === undefined || o.filledQty.gt(seen.filledQty)) merged.set(o.id, o);
+    else if (o.filledQty.eq(seen.filledQty) && isFinalBrokerStatus(o.status)) merged.set(o.id, o);
+  }
+  return merged;
+}
+
+/** The orders grouped by symbol, each group in the merged order (so a symbol reads only its own). */
+function bySymbol(orders: Map<string, OrderSnapshot>): Map<string, OrderSnapshot[]> {
+  const out = new Map<string, OrderSnapshot[]>();
+  for (const o of orders.values()) {
+    const list = out.get(o.symbol);
+    if (list === undefined) out.set(o.symbol, [o]);
+    else list.push(o);
+  }
+  return out;
+}
+
+/** What a symbol's orders say about its difference. */
+interface OrderEvidence {
+  /** Every order considered, with its unapplied fills. */
+  readonly related: DriftOrder[];
+  /** The sum of the finished orders' unapplied fills (signed). */
+  readonly finalUnapplied: Decimal;
+  /** Some finished order has unapplied fills. */
+  readonly hasFinalUnapplied: boolean;
+  /** The range the open orders can move the difference across. */
+  readonly low: Decimal;
+  readonly high: Decimal;
+  /** The symbol has open orders. */
+  readonly hasOpen: boolean;
+}
+
+function evidenceOf(orders: readonly OrderSnapshot[], applied: ReadonlyMap<string, Decimal>): OrderEvidence {
+  const related: DriftOrder[] = [];
+  let finalUnapplied = ZERO;
+  let hasFinalUnapplied = false;
+  let low = ZERO;
+  let high = ZERO;
+  let hasOpen = false;
+  for (const o of orders) {
+    const s = sign(o.side);
+    const appliedQty = applied.get(o.id) ?? ZERO;
+    const unapplied = o.filledQty.minus(appliedQty).times(s);
+    const open = !isFinalBrokerStatus(o.status);
+    related.push({
+      orderId: o.id,
+      clientOrderId: o.clientOrderId,
+      side: o.side,
+      status: o.status,
+      open,
+      filledQty: o.filledQty,
+      appliedQty,
+      unappliedQty: unapplied,
+    });
+    if (open) {
+      hasOpen = true;
+      const q = o.qty ?? new Decimal(Number.POSITIVE_INFINITY);
+      // buy: [−A, Q − A]; sell: [A − Q, A]
+      if (s > 0) {
+        low = low.minus(appliedQty);
+        high = high.plus(q.minus(appliedQty));
+      } else {
+        low = low.minus(q.minus(appliedQty));
+        high = high.plus(appliedQty);
+      }
+    } else if (!unapplied.isZero()) {
+      hasFinalUnapplied = true;
+      finalUnapplied = finalUnapplied.plus(unapplied);
+    }
+  }
+  return { related, finalUnapplied, hasFinalUnapplied, low, high, hasOpen };
+}
+
+/** The first class that holds, in {@link DRIFT_CLASSES} order, and why. */
+function classify(
+  expected: Decimal,
+  actual: Decimal,
+  diff: Decimal,
+  inc: Decimal,
+  withinTolerance: boolean,
+  ev: OrderEvidence,
+): { cls: DriftClass; reason: string } {
+  const within = (x: Decimal) => x.gt(ev.low.minus(inc)) && x.lt(ev.high.plus(inc));
+  if (ev.hasFinalUnapplied && !ev.finalUnapplied.isZero() && within(diff.minus(ev.finalUnapplied))) {
+    return {
+      cls: "missed_fill",
+      reason: `finished orders filled ${formatDecimal(ev.finalUnapplied)} shares the book did not apply`,
+    };
+  }
+  if (ev.hasOpen && within(diff))
+    return { cls: "in_flight", reason: "open orders on the symbol explain the difference" };
+  if (withinTolerance) return { cls: "dust", reason: "the difference is within tolerance" };
+  if (!expected.isZero() && actual.isZero()) {
+    return { cls: "phantom", reason: "the book holds a position the broker does not" };
+  }
+  if (expected.isZero() && !actual.isZero()) {
+    return {
+      cls: "unknown",
+      reason: "the broker holds a position the book did not expect (an outside trade)",
+    };
+  }
+  return { cls: "unexplained", reason: "no known order explains the difference" };
+}
+
+/** The drift of one symbol, or undefined when the book and the broker agree. */
+function driftOf(
+  symbol: string,
+  expected: Decimal,
+  actual: Decimal,
+  inputs: DriftInputs,
+): PositionDrift | undefined {
+  const diff = actual.minus(expected);
+  if (diff.isZero()) return undefined;
+  const inc = inputs.qtyTolerance ?? inputs.increments.get(symbol) ?? DEFAULT_QTY_INCREMENT;
+  const price = inputs.prices.get(symbol);
+  const notional = price === undefined ? undefined : diff.times(price);
+  const ev = evidenceOf(inputs.ordersBySymbol.get(symbol) ?? [], inputs.applied);
+  const withinTolerance = diff.abs().lt(inc) || notional?.abs().lte(inputs.notionalTolerance) === true;
+  const { cls, reason } = classify(expected, actual, diff, inc, withinTolerance, ev);
+  const drift: PositionDrift = {
+    symbol,
+    expectedQty: expected,
+    actualQty: actual,
+    qtyDiff: diff,
+    class: cls,
+    withinTolerance,
+    orders: ev.related,
+    reason,
+  };
+  if (price !== undefined) drift.price = price;
+  if (notional !== undefined) drift.notionalDiff = notional;
+  return drift;
 }
 
 /**
@@ -170,7 +359,8 @@ function sign(side: OrderSide): number {
  *
  * So a missed fill is told from an unexplained drift by evidence: the broker's own report of
  * a known order's cumulative fills, minus what the book applied, must account for the
- * difference. A difference no known order accounts for is never called a missed fill.
+ * difference. A difference no known order accounts for is never called a missed fill. The
+ * orders are grouped by symbol once, so each symbol reads only its own.
  *
  * @param expected - the book's positions (symbol → quantity, negative for a short)
  * @param actual - the broker's positions (symbol → quantity); a missing symbol holds zero
@@ -188,107 +378,14 @@ export function detectPositionDrift(
   actual: DecimalMapInput,
   options: DetectPositionDriftOptions = {},
 ): PositionDrift[] {
-  const exp = toMap(parseInput(PositionsSchema, expected, "expected") as Map<string, Decimal>);
-  const act = toMap(parseInput(PositionsSchema, actual, "actual") as Map<string, Decimal>);
-  const opts = parseInput(OptionsSchema, options, "options");
-  const prices = toMap(opts.prices as Map<string, Decimal> | Record<string, Decimal> | undefined);
-  const increments = toMap(opts.increments as Map<string, Decimal> | Record<string, Decimal> | undefined);
-  const applied = toMap(opts.applied as Map<string, Decimal> | Record<string, Decimal> | undefined);
-  const notionalTol = opts.tolerance?.notional ?? DEFAULT_DRIFT_NOTIONAL_TOLERANCE;
-
-  const orders = new Map<string, OrderSnapshot>();
-  for (const o of [...(opts.openOrders ?? []), ...(opts.recentOrders ?? [])] as OrderSnapshot[]) {
-    const seen = orders.get(o.id);
-    if (seen === undefined || o.filledQty.gt(seen.filledQty)) orders.set(o.id, o);
-    else if (o.filledQty.eq(seen.filledQty) && isFinalBrokerStatus(o.status)) orders.set(o.id, o);
-  }
-
+  const exp = toMap(parseInput(PositionsSchema, expected, "expected"));
+  const act = toMap(parseInput(PositionsSchema, actual, "actual"));
+  const inputs = driftInputs(options);
   const symbols = [...new Set([...exp.keys(), ...act.keys()])].sort();
   const drifts: PositionDrift[] = [];
   for (const symbol of symbols) {
-    const e = exp.get(symbol) ?? ZERO;
-    const a = act.get(symbol) ?? ZERO;
-    const d = a.minus(e);
-    if (d.isZero()) continue;
-    const inc = opts.tolerance?.qty ?? increments.get(symbol) ?? DEFAULT_QTY_INCREMENT;
-    const price = prices.get(symbol);
-    const notional = price === undefined ? undefined : d.times(price);
-
-    const related: DriftOrder[] = [];
-    let finalUnapplied = ZERO;
-    let hasFinalUnapplied = false;
-    let low = ZERO;
-    let high = ZERO;
-    let hasOpen = false;
-    for (const o of orders.values()) {
-      if (o.symbol !== symbol) continue;
-      const s = sign(o.side);
-      const appliedQty = applied.get(o.id) ?? ZERO;
-      const unapplied = o.filledQty.minus(appliedQty).times(s);
-      const open = !isFinalBrokerStatus(o.status);
-      related.push({
-        orderId: o.id,
-        clientOrderId: o.clientOrderId,
-        side: o.side,
-        status: o.status,
-        open,
-        filledQty: o.filledQty,
-        appliedQty,
-        unappliedQty: unapplied,
-      });
-      if (open) {
-        hasOpen = true;
-        const q = o.qty ?? new Decimal(Number.POSITIVE_INFINITY);
-        // buy: [−A, Q − A]; sell: [A − Q, A]
-        if (s > 0) {
-          low = low.minus(appliedQty);
-          high = high.plus(q.minus(appliedQty));
-        } else {
-          low = low.minus(q.minus(appliedQty));
-          high = high.plus(appliedQty);
-        }
-      } else if (!unapplied.isZero()) {
-        hasFinalUnapplied = true;
-        finalUnapplied = finalUnapplied.plus(unapplied);
-      }
-    }
-    const within = (x: Decimal) => x.gt(low.minus(inc)) && x.lt(high.plus(inc));
-    const withinTolerance = d.abs().lt(inc) || notional?.abs().lte(notionalTol) === true;
-
-    let cls: DriftClass;
-    let reason: string;
-    if (hasFinalUnapplied && !finalUnapplied.isZero() && within(d.minus(finalUnapplied))) {
-      cls = "missed_fill";
-      reason = `finished orders filled ${formatDecimal(finalUnapplied)} shares the book did not apply`;
-    } else if (hasOpen && within(d)) {
-      cls = "in_flight";
-      reason = "open orders on the symbol explain the difference";
-    } else if (withinTolerance) {
-      cls = "dust";
-      reason = "the difference is within tolerance";
-    } else if (!e.isZero() && a.isZero()) {
-      cls = "phantom";
-      reason = "the book holds a position the broker does not";
-    } else if (e.isZero() && !a.isZero()) {
-      cls = "unknown";
-      reason = "the broker holds a position the book did not expect (an outside trade)";
-    } else {
-      cls = "unexplained";
-      reason = "no known order explains the difference";
-    }
-    const drift: PositionDrift = {
-      symbol,
-      expectedQty: e,
-      actualQty: a,
-      qtyDiff: d,
-      class: cls,
-      withinTolerance,
-      orders: related,
-      reason,
-    };
-    if (price !== undefined) drift.price = price;
-    if (notional !== undefined) drift.notionalDiff = notional;
-    drifts.push(drift);
+    const drift = driftOf(symbol, exp.get(symbol) ?? ZERO, act.get(symbol) ?? ZERO, inputs);
+    if (drift !== undefined) drifts.push(drift);
   }
   return drifts;
 }
