@@ -344,7 +344,7 @@ export class ReservationLedger {
       );
     }
     if (a.options?.snapshot !== undefined) {
-      const available = this.#available(a.options.snapshot as AccountSnapshot);
+      const available = this.#available(a.options.snapshot);
       if (a.amount.gt(available)) {
         return { ok: false, required: a.amount, available, shortfall: a.amount.minus(available) };
       }
@@ -446,7 +446,7 @@ export class ReservationLedger {
    * @throws ValidationError (`validation`) for a malformed snapshot
    */
   basisOf(snapshot: AccountSnapshot): Decimal {
-    return this.#basis(parseInput(AccountSnapshotSchema, snapshot, "snapshot") as AccountSnapshot).value;
+    return this.#basis(parseInput(AccountSnapshotSchema, snapshot, "snapshot")).value;
   }
 
   /**
@@ -458,7 +458,7 @@ export class ReservationLedger {
    * @throws ValidationError (`validation`) for a malformed snapshot
    */
   pendingCharges(snapshot: AccountSnapshot): Decimal {
-    const s = parseInput(AccountSnapshotSchema, snapshot, "snapshot") as AccountSnapshot;
+    const s = parseInput(AccountSnapshotSchema, snapshot, "snapshot");
     return this.#charges(s, this.#basis(s).reflectsHolds);
   }
 
@@ -475,7 +475,7 @@ export class ReservationLedger {
    * ```
    */
   available(snapshot: AccountSnapshot): Decimal {
-    return this.#available(parseInput(AccountSnapshotSchema, snapshot, "snapshot") as AccountSnapshot);
+    return this.#available(parseInput(AccountSnapshotSchema, snapshot, "snapshot"));
   }
 
   /**
@@ -505,22 +505,31 @@ export class ReservationLedger {
     snapshot: AccountSnapshot,
     prices?: ReadonlyMap<string, DecimalLike> | Readonly<Record<string, DecimalLike>>,
   ): LedgerRecomputeResult {
-    const orders = parseInput(z.array(OrderSnapshotSchema), openOrders, "openOrders") as OrderSnapshot[];
-    const snap = parseInput(AccountSnapshotSchema, snapshot, "snapshot") as AccountSnapshot;
+    const orders = parseOrderSnapshots(openOrders);
+    const snap = parseInput(AccountSnapshotSchema, snapshot, "snapshot");
     const priceMap = parsePrices(prices);
-    const asOf = snap.asOf.getTime();
-    const open = new Map<string, OrderSnapshot>();
-    for (const o of orders) {
-      if (o.side === "buy" && !isFinalBrokerStatus(o.status)) open.set(o.clientOrderId, o);
-    }
-    const added: string[] = [];
-    const removed: string[] = [];
-    const resized: string[] = [];
-    const unpriced: string[] = [];
-    let ledgerReserved = ZERO;
-    let brokerReserved = ZERO;
-    const next = new Map<string, Entry>();
+    const open = openBuysByKey(orders);
+    const run: RecomputeRun = {
+      added: [],
+      removed: [],
+      resized: [],
+      unpriced: [],
+      ledgerReserved: ZERO,
+      brokerReserved: ZERO,
+      next: new Map(),
+    };
+    this.#dropOrKeepMissing(run, open, snap.asOf.getTime());
+    for (const [key, o] of open) this.#holdOpenBuy(run, key, o, priceMap.get(o.symbol));
+    this.#entries.clear();
+    for (const [k, e] of run.next) this.#entries.set(k, e);
+    return this.#recomputeResult(run);
+  }
 
+  /**
+   * The held keys missing from the broker's open buys: dropped (their holds counted as what
+   * the ledger held) once the snapshot could know their orders, kept untouched otherwise.
+   */
+  #dropOrKeepMissing(run: RecomputeRun, open: ReadonlyMap<string, OrderSnapshot>, asOf: number): void {
     for (const [key, e] of this.#entries) {
       if (open.has(key)) continue;
       const knowable =
@@ -528,50 +537,53 @@ export class ReservationLedger {
           ? e.acknowledgedAt.getTime() < asOf
           : e.reservedAt.getTime() + this.pendingGraceMs < asOf;
       if (knowable) {
-        ledgerReserved = ledgerReserved.plus(view(e).remaining);
-        removed.push(key);
+        run.ledgerReserved = run.ledgerReserved.plus(view(e).remaining);
+        run.removed.push(key);
       } else {
-        next.set(key, e);
+        run.next.set(key, e);
       }
     }
-    for (const [key, o] of open) {
-      const held = this.#entries.get(key);
-      const price = priceMap.get(o.symbol);
-      const isQtyMarket = o.notional === undefined && o.type === "market";
-      if (held !== undefined) ledgerReserved = ledgerReserved.plus(view(held).remaining);
-      if (isQtyMarket && price === undefined) {
-        unpriced.push(key);
-        if (held !== undefined) {
-          next.set(key, held);
-          brokerReserved = brokerReserved.plus(view(held).remaining);
-        }
-        continue;
-      }
-      const unit = o.filledAvgPrice ?? o.limitPrice ?? price ?? ZERO;
-      const spent = o.filledQty.times(unit);
-      const hold = requiredFunds(o, price, this.marketBuyBuffer, o.filledQty, spent);
-      brokerReserved = brokerReserved.plus(hold);
-      const fills =
-        held !== undefined && filledOf(held).eq(spent)
-          ? held.fills
-          : spent.gt(0)
-            ? [Object.freeze({ notional: spent, at: o.updatedAt })]
-            : [];
-      const entry: Entry = {
-        key,
-        symbol: o.symbol,
-        amount: hold.plus(spent),
-        fills: [...fills],
-        reservedAt: held?.reservedAt ?? o.createdAt ?? o.updatedAt,
-        acknowledgedAt: held?.acknowledgedAt ?? o.createdAt ?? o.updatedAt,
-      };
-      if (held === undefined) added.push(key);
-      else if (!view(held).remaining.eq(hold)) resized.push(key);
-      next.set(key, entry);
-    }
-    this.#entries.clear();
-    for (const [k, e] of next) this.#entries.set(k, e);
+  }
 
+  /** Holds one open buy at what it still holds at the broker (an unpriced market buy keeps its hold). */
+  #holdOpenBuy(run: RecomputeRun, key: string, o: OrderSnapshot, price: Decimal | undefined): void {
+    const held = this.#entries.get(key);
+    const isQtyMarket = o.notional === undefined && o.type === "market";
+    if (held !== undefined) run.ledgerReserved = run.ledgerReserved.plus(view(held).remaining);
+    if (isQtyMarket && price === undefined) {
+      run.unpriced.push(key);
+      if (held !== undefined) {
+        run.next.set(key, held);
+        run.brokerReserved = run.brokerReserved.plus(view(held).remaining);
+      }
+      return;
+    }
+    const unit = o.filledAvgPrice ?? o.limitPrice ?? price ?? ZERO;
+    const spent = o.filledQty.times(unit);
+    const hold = requiredFunds(o, price, this.marketBuyBuffer, o.filledQty, spent);
+    run.brokerReserved = run.brokerReserved.plus(hold);
+    const fills =
+      held !== undefined && filledOf(held).eq(spent)
+        ? held.fills
+        : spent.gt(0)
+          ? [Object.freeze({ notional: spent, at: o.updatedAt })]
+          : [];
+    const entry: Entry = {
+      key,
+      symbol: o.symbol,
+      amount: hold.plus(spent),
+      fills: [...fills],
+      reservedAt: held?.reservedAt ?? o.createdAt ?? o.updatedAt,
+      acknowledgedAt: held?.acknowledgedAt ?? o.createdAt ?? o.updatedAt,
+    };
+    if (held === undefined) run.added.push(key);
+    else if (!view(held).remaining.eq(hold)) run.resized.push(key);
+    run.next.set(key, entry);
+  }
+
+  /** What a recompute reports: the changes, the totals, and drift past the tolerance or unpriced. */
+  #recomputeResult(run: RecomputeRun): LedgerRecomputeResult {
+    const { added, removed, resized, unpriced, ledgerReserved, brokerReserved } = run;
     const difference = brokerReserved.minus(ledgerReserved);
     const result: LedgerRecomputeResult = {
       reservations: this.list(),
@@ -636,6 +648,37 @@ export class ReservationLedger {
     const left = basis.value.minus(this.#charges(s, basis.reflectsHolds));
     return left.isNegative() ? ZERO : left;
   }
+}
+
+/** The mutable record of one {@link ReservationLedger.recompute}. */
+interface RecomputeRun {
+  readonly added: string[];
+  readonly removed: string[];
+  readonly resized: string[];
+  readonly unpriced: string[];
+  /** What the ledger held for the orders the broker could know about. */
+  ledgerReserved: Decimal;
+  /** What the broker's open buys hold. */
+  brokerReserved: Decimal;
+  /** The reservations after the recompute. */
+  readonly next: Map<string, Entry>;
+}
+
+/** The broker's open buy orders by client order id (the reservation key). */
+function openBuysByKey(orders: readonly OrderSnapshot[]): Map<string, OrderSnapshot> {
+  const open = new Map<string, OrderSnapshot>();
+  for (const o of orders) {
+    if (o.side === "buy" && !isFinalBrokerStatus(o.status)) open.set(o.clientOrderId, o);
+  }
+  return open;
+}
+
+/**
+ * Checks the open orders. The cast bridges the order schema's output (it types the status
+ * as a string) and {@link OrderSnapshot}.
+ */
+function parseOrderSnapshots(orders: unknown): OrderSnapshot[] {
+  return parseInput(z.array(OrderSnapshotSchema), orders, "openOrders") as OrderSnapshot[];
 }
 
 function parsePrices(
