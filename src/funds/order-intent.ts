@@ -81,5 +81,5 @@ export type OrderIntentInput = z.input<typeof OrderIntentSchema>;
  * ```
  */
 export function parseOrderIntent(input: unknown, root = "intent"): OrderIntent {
-  return parseInput(OrderIntentSchema, input, root) as OrderIntent;
+  return parseInput(OrderIntentSchema, input, root);
 }
