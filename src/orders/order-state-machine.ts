@@ -476,65 +476,119 @@ function applySnapshot(
   update: OrderUpdate | undefined,
   e: OrderEvent,
 ): TransitionResult {
+  const ignored = ignoredBecause(state, snapshot, update);
+  if (ignored !== undefined) return { state, effects: [{ type: "ignored", reason: ignored, event: e.type }] };
+  const effects: OrderEffect[] = [];
+  // Fills: the largest cumulative quantity wins, whatever the status or the order of arrival.
+  const fills = fillsAfter(state, snapshot, update);
+  if (fills.effect !== undefined) effects.push(fills.effect);
+  // Status: a final report always counts; a working one only when it is not stale.
+  const move = moveAfter(state, snapshot);
+  if (move.refused !== undefined) {
+    effects.push({ type: "illegal_transition", from: state.status, to: move.refused, event: e.type });
+  }
+  const next = nextState(state, snapshot, e, fills, move);
+  effects.push(...statusEffects(state, next, fills.grows));
+  if (effects.length === 0 && move.stale) effects.push({ type: "ignored", reason: "stale", event: e.type });
+  return { state: next, effects };
+}
+
+/** Why a snapshot changes nothing at all: another order's, or a fill already applied. */
+function ignoredBecause(
+  state: OrderState,
+  snapshot: OrderSnapshot,
+  update: OrderUpdate | undefined,
+): IgnoredReason | undefined {
   if (
     snapshot.clientOrderId !== state.clientOrderId ||
     (state.orderId !== undefined && snapshot.id !== state.orderId)
   ) {
-    return { state, effects: [{ type: "ignored", reason: "other_order", event: e.type }] };
+    return "other_order";
   }
   const executionId = update?.fill?.executionId;
-  if (executionId !== undefined && state.executionIds.includes(executionId)) {
-    return { state, effects: [{ type: "ignored", reason: "duplicate_execution", event: e.type }] };
+  if (executionId !== undefined && state.executionIds.includes(executionId)) return "duplicate_execution";
+  return undefined;
+}
+
+/** The fill figures after a snapshot, and the `fill` effect when the filled quantity grew. */
+interface FillsAfter {
+  readonly grows: boolean;
+  readonly filledQty: Decimal;
+  readonly filledAvgPrice: Decimal | undefined;
+  readonly executionIds: readonly string[];
+  readonly effect: OrderEffect | undefined;
+}
+
+function fillsAfter(state: OrderState, snapshot: OrderSnapshot, update: OrderUpdate | undefined): FillsAfter {
+  const executionId = update?.fill?.executionId;
+  const executionIds =
+    executionId === undefined ? state.executionIds : Object.freeze([...state.executionIds, executionId]);
+  if (!snapshot.filledQty.gt(state.filledQty)) {
+    return {
+      grows: false,
+      filledQty: state.filledQty,
+      filledAvgPrice: state.filledAvgPrice,
+      executionIds,
+      effect: undefined,
+    };
   }
-
-  const effects: OrderEffect[] = [];
-  const wasFinal = isFinalOrderStatus(state.status);
-  const snapAt = snapshot.updatedAt.getTime();
-
-  // Fills: the largest cumulative quantity wins, whatever the status or the order of arrival.
-  const grows = snapshot.filledQty.gt(state.filledQty);
-  let filledQty = state.filledQty;
-  let filledAvgPrice = state.filledAvgPrice;
-  let executionIds = state.executionIds;
-  if (grows) {
-    filledQty = snapshot.filledQty;
-    filledAvgPrice = snapshot.filledAvgPrice ?? averageWith(state, filledQty, update);
-    effects.push({
+  const filledQty = snapshot.filledQty;
+  return {
+    grows: true,
+    filledQty,
+    filledAvgPrice: snapshot.filledAvgPrice ?? averageWith(state, filledQty, update),
+    executionIds,
+    effect: {
       type: "fill",
       qty: filledQty.minus(state.filledQty),
       filledQty,
       price: update?.fill?.price ?? snapshot.filledAvgPrice,
       executionId,
-    });
-  }
-  if (executionId !== undefined) executionIds = Object.freeze([...executionIds, executionId]);
+    },
+  };
+}
 
-  // Status: a final report always counts; a working one only when it is not stale.
-  let to = statusOf(snapshot);
-  let illegal = false;
-  let stale = false;
+/** The status after a snapshot: its own, unless stale (kept) or refused by the table (kept). */
+interface MoveAfter {
+  readonly to: OrderStatus;
+  readonly stale: boolean;
+  /** The status the table refused, when it did. */
+  readonly refused: OrderStatus | undefined;
+}
+
+function moveAfter(state: OrderState, snapshot: OrderSnapshot): MoveAfter {
+  const to = statusOf(snapshot);
   if (!isFinalOrderStatus(to)) {
-    if (wasFinal && state.status !== "unresolved") stale = true;
-    else if (isNewer(state, snapshot, snapAt) === false) stale = true;
+    const wasFinal = isFinalOrderStatus(state.status);
+    const stale =
+      (wasFinal && state.status !== "unresolved") ||
+      isNewer(state, snapshot, snapshot.updatedAt.getTime()) === false;
+    if (stale) return { to: state.status, stale: true, refused: undefined };
   }
-  if (stale) {
-    to = state.status;
-  } else if (!isAllowedTransition(state.status, to)) {
-    effects.push({ type: "illegal_transition", from: state.status, to, event: e.type });
-    illegal = true;
-    to = state.status;
-  }
+  if (!isAllowedTransition(state.status, to)) return { to: state.status, stale: false, refused: to };
+  return { to, stale: false, refused: undefined };
+}
 
+function nextState(
+  state: OrderState,
+  snapshot: OrderSnapshot,
+  e: OrderEvent,
+  fills: FillsAfter,
+  move: MoveAfter,
+): OrderState {
+  const { to } = move;
+  const { filledQty, filledAvgPrice } = fills;
+  const snapAt = snapshot.updatedAt.getTime();
   const fresher = state.brokerUpdatedAt === undefined || snapAt >= state.brokerUpdatedAt;
-  const useSnapshot = !stale && !illegal ? true : grows;
-  const next = freeze({
+  const useSnapshot = !move.stale && move.refused === undefined ? true : fills.grows;
+  return freeze({
     ...state,
     status: to,
     orderId: state.orderId ?? snapshot.id,
     filledQty,
     filledAvgPrice,
     filledNotional: filledAvgPrice === undefined ? ZERO : filledQty.times(filledAvgPrice),
-    executionIds,
+    executionIds: fills.executionIds,
     brokerUpdatedAt: fresher ? snapAt : state.brokerUpdatedAt,
     lastEventAt: e.at,
     snapshot: useSnapshot ? mergeSnapshot(snapshot, filledQty, filledAvgPrice, to) : state.snapshot,
@@ -546,15 +600,20 @@ function applySnapshot(
         ? state.history
         : Object.freeze([...state.history, { at: e.at, from: state.status, to, event: e.type }]),
   });
+}
 
-  if (to !== state.status) {
-    effects.push({ type: "status_changed", from: state.status, to });
-    if (isFinalOrderStatus(to)) effects.push({ type: "final", final: toFinalOrderState(next) });
-  } else if (wasFinal && grows) {
-    effects.push({ type: "final_amended", final: toFinalOrderState(next) });
+/** `status_changed` (and `final`) on a move; `final_amended` when a final order's fills grew. */
+function statusEffects(state: OrderState, next: OrderState, grows: boolean): OrderEffect[] {
+  if (next.status !== state.status) {
+    const changed: OrderEffect = { type: "status_changed", from: state.status, to: next.status };
+    return isFinalOrderStatus(next.status)
+      ? [changed, { type: "final", final: toFinalOrderState(next) }]
+      : [changed];
   }
-  if (effects.length === 0 && stale) effects.push({ type: "ignored", reason: "stale", event: e.type });
-  return { state: next, effects };
+  if (isFinalOrderStatus(state.status) && grows) {
+    return [{ type: "final_amended", final: toFinalOrderState(next) }];
+  }
+  return [];
 }
 
 /** Without the broker's average: the previous notional plus this fill, over the new quantity. */
