@@ -193,6 +193,57 @@ function isSnapshotLike(v: unknown): boolean {
   return typeof v === "object" && v !== null && "id" in v && "side" in v && "clientOrderId" in v;
 }
 
+/**
+ * Checks an order snapshot. The cast bridges the order schema's output (it types the status
+ * as a string) and {@link OrderSnapshot}.
+ */
+function parseOrder(order: unknown): OrderSnapshot {
+  return parseInput(OrderSnapshotSchema, order, "order") as OrderSnapshot;
+}
+
+/** Checks an order update (the same bridge as {@link parseOrder}). */
+function parseUpdate(update: unknown): OrderUpdate {
+  return parseInput(OrderUpdateSchema, update, "update") as OrderUpdate;
+}
+
+/** A tracker's final state as {@link FinalStateSchema} checks it (the same bridge as {@link parseOrder}). */
+interface FinalStateInput {
+  snapshot?: OrderSnapshot | undefined;
+  orderId?: string | undefined;
+  symbol?: string | undefined;
+  filledQty?: Decimal | undefined;
+}
+
+function parseFinalState(order: unknown): FinalStateInput {
+  return parseInput(FinalStateSchema, order, "order") as FinalStateInput;
+}
+
+/**
+ * What `reconcileAfterOrder` reconciles: the order's snapshot (its filled quantity raised to a
+ * final state's when that is larger), its symbol and id.
+ */
+function orderToReconcile(order: ReconcileOrderInput): {
+  snapshot: OrderSnapshot | undefined;
+  symbol: string;
+  orderId: string | undefined;
+} {
+  if (isSnapshotLike(order)) {
+    const snapshot = parseOrder(order);
+    return { snapshot, symbol: snapshot.symbol, orderId: snapshot.id };
+  }
+  const f = parseFinalState(order);
+  let snapshot = f.snapshot;
+  const filled = f.filledQty;
+  if (snapshot !== undefined && filled?.gt(snapshot.filledQty)) snapshot = { ...snapshot, filledQty: filled };
+  const symbol = snapshot?.symbol ?? f.symbol;
+  if (symbol === undefined) {
+    throw new ValidationError("order: expected an order snapshot, or a final state with a symbol", {
+      issues: [{ path: "order.symbol", message: "expected a symbol or a snapshot", value: undefined }],
+    });
+  }
+  return { snapshot, symbol, orderId: snapshot?.id ?? f.orderId };
+}
+
 const OptionsSchema = z
   .object({
     broker: zBrokerPort,
@@ -305,7 +356,7 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
    * ```
    */
   trackOrder(order: OrderSnapshot): void {
-    this.remember(parseInput(OrderSnapshotSchema, order, "order") as OrderSnapshot);
+    this.remember(parseOrder(order));
   }
 
   /**
@@ -320,7 +371,7 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
    * ```
    */
   applyOrderUpdate(update: OrderUpdate): BookFillResult {
-    const u = parseInput(OrderUpdateSchema, update, "update") as OrderUpdate;
+    const u = parseUpdate(update);
     const result = this.book.applyOrderUpdate(u);
     this.remember(u.order);
     return result;
@@ -348,56 +399,14 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
   ): Promise<AfterOrderReconciliation> {
     const started = this.clock.now();
     const calls = new Calls(options.signal);
-    let snapshot: OrderSnapshot | undefined;
-    let symbol: string;
-    let orderId: string | undefined;
-    if (isSnapshotLike(order)) {
-      snapshot = parseInput(OrderSnapshotSchema, order, "order") as OrderSnapshot;
-      symbol = snapshot.symbol;
-      orderId = snapshot.id;
-    } else {
-      const f = parseInput(FinalStateSchema, order, "order");
-      snapshot = f.snapshot as OrderSnapshot | undefined;
-      const filled = f.filledQty;
-      if (snapshot !== undefined && filled?.gt(snapshot.filledQty))
-        snapshot = { ...snapshot, filledQty: filled };
-      const sym = snapshot?.symbol ?? f.symbol;
-      if (sym === undefined) {
-        throw new ValidationError("order: expected an order snapshot, or a final state with a symbol", {
-          issues: [{ path: "order.symbol", message: "expected a symbol or a snapshot", value: undefined }],
-        });
-      }
-      symbol = sym;
-      orderId = snapshot?.id ?? f.orderId;
-    }
+    const { snapshot, symbol, orderId } = orderToReconcile(order);
     let bookUpdate: BookFillResult | null = null;
     if (snapshot !== undefined) {
       this.remember(snapshot);
       bookUpdate = this.book.applyOrderSnapshot(snapshot);
       if (snapshot.filledAvgPrice?.gt(0)) this.lastPrices.set(symbol, snapshot.filledAvgPrice);
     }
-
-    let reads = 0;
-    let drift: PositionDrift | null = null;
-    let actual = ZERO;
-    for (;;) {
-      const [position, openOrders] = await Promise.all([
-        calls.do((opts) => this.broker.getPosition(symbol, opts)),
-        calls.do((opts) => this.broker.listOpenOrders(opts)),
-        this.ensureIncrements([symbol], calls),
-      ]);
-      reads++;
-      const view: BrokerView = {
-        positions: new Map(position === null ? [] : [[symbol, position]]),
-        openOrders,
-      };
-      await this.refreshKnown(view, calls, symbol);
-      await this.ensurePrices([symbol], view, calls);
-      actual = position?.qty ?? ZERO;
-      drift = this.compute(view, [symbol])[0] ?? null;
-      if (!this.needsConfirm(drift) || reads > this.confirmReads) break;
-      await this.clock.sleep(this.confirmDelayMs, options.signal);
-    }
+    const { drift, actual, reads } = await this.readSymbolConfirmed(symbol, calls, options.signal);
     const result: AfterOrderReconciliation = {
       symbol,
       orderId,
@@ -418,6 +427,36 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     );
     this.emit("reconciled", result);
     return result;
+  }
+
+  /**
+   * Reads one symbol's position (and the open orders) and compares it with the book; a drift
+   * that needs confirming is read again, `confirmReads` times at most, `confirmDelayMs` apart.
+   */
+  private async readSymbolConfirmed(
+    symbol: string,
+    calls: Calls,
+    signal: AbortSignal | undefined,
+  ): Promise<{ drift: PositionDrift | null; actual: Decimal; reads: number }> {
+    let reads = 0;
+    for (;;) {
+      const [position, openOrders] = await Promise.all([
+        calls.do((opts) => this.broker.getPosition(symbol, opts)),
+        calls.do((opts) => this.broker.listOpenOrders(opts)),
+        this.ensureIncrements([symbol], calls),
+      ]);
+      reads++;
+      const view: BrokerView = {
+        positions: new Map(position === null ? [] : [[symbol, position]]),
+        openOrders,
+      };
+      await this.refreshKnown(view, calls, symbol);
+      await this.ensurePrices([symbol], view, calls);
+      const drift = this.compute(view, [symbol])[0] ?? null;
+      const actual = position?.qty ?? ZERO;
+      if (!this.needsConfirm(drift) || reads > this.confirmReads) return { drift, actual, reads };
+      await this.clock.sleep(this.confirmDelayMs, signal);
+    }
   }
 
   /**
