@@ -15,17 +15,17 @@ import { parseInput, zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } 
  * - `unknown`: the broker holds it, we expected nothing (an outside trade);
  * - `unexplained`: none of the above.
  */
-export type DriftClass = "in_flight" | "missed_fill" | "phantom" | "unknown" | "dust" | "unexplained";
+export type DriftClass = (typeof DRIFT_CLASSES)[number];
 
 /** Every drift class, in the order {@link detectPositionDrift} decides them. */
-export const DRIFT_CLASSES: readonly DriftClass[] = [
+export const DRIFT_CLASSES = [
   "missed_fill",
   "in_flight",
   "dust",
   "phantom",
   "unknown",
   "unexplained",
-];
+] as const;
 
 /** An order that took part in explaining a drift. */
 export interface DriftOrder {

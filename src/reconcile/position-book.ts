@@ -208,9 +208,8 @@ export class PositionBook {
       return unchanged();
     }
     const before = state?.applied ?? ZERO;
-    let step: Decimal;
-    if (f.cumulativeQty !== undefined) step = f.cumulativeQty.minus(before);
-    else step = f.qty as Decimal;
+    // The schema requires one of the two; the cumulative quantity wins.
+    const step = f.cumulativeQty?.minus(before) ?? f.qty ?? ZERO;
     const s: OrderState = state ?? {
       symbol: f.symbol,
       side: f.side,

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { OrderSide } from "../broker/broker-port.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { Decimal, type DecimalLike, minDecimal } from "../core/decimal.js";
-import { OrdersafeError } from "../core/errors.js";
+import { OrdersafeError, ValidationError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { parseInput, zClock, zDecimal, zLogger, zPositiveDecimal, zSymbol } from "../core/validation.js";
 import {
@@ -247,7 +247,7 @@ const OptionsSchema = z
     mode: z.enum(["report", "approve", "auto"]),
     reconciler: z
       .custom<PositionReconciliationEngine>(
-        (v) => typeof v === "object" && v !== null && (v as { book?: unknown }).book instanceof PositionBook,
+        (v) => typeof v === "object" && v !== null && Reflect.get(v, "book") instanceof PositionBook,
         { message: "expected a PositionReconciliationEngine" },
       )
       .optional(),
@@ -266,9 +266,7 @@ const OptionsSchema = z
       .strict()
       .optional(),
     overLimit: z.enum(["approve", "alert"]).optional(),
-    policy: z
-      .partialRecord(z.enum(DRIFT_CLASSES as [DriftClass, ...DriftClass[]]), z.enum(POLICY_VALUES))
-      .optional(),
+    policy: z.partialRecord(z.enum(DRIFT_CLASSES), z.enum(POLICY_VALUES)).optional(),
     clock: zClock.optional(),
     logger: zLogger.optional(),
   })
@@ -286,7 +284,7 @@ const DriftSchema = z.looseObject({
   actualQty: zDecimal,
   qtyDiff: zDecimal,
   notionalDiff: zDecimal.optional(),
-  class: z.enum(DRIFT_CLASSES as [DriftClass, ...DriftClass[]]),
+  class: z.enum(DRIFT_CLASSES),
   withinTolerance: z.boolean(),
   orders: z.array(
     z.looseObject({ orderId: z.string().min(1), side: z.enum(["buy", "sell"]), filledQty: zDecimal }),
@@ -357,7 +355,7 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
     const o = parseInput(OptionsSchema, options, "options");
     this.mode = o.mode;
     this.reconciler = o.reconciler;
-    this.book = (o.book ?? o.reconciler?.book) as PositionBook;
+    this.book = bookOf(o);
     this.placeOrder = o.placeOrder;
     this.approveFn = o.approve;
     const d = POSITION_CORRECTION_DEFAULTS;
@@ -435,66 +433,8 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
       this.positionsChecked += input.positionsChecked;
     }
     const run: CorrectionRun = { actions: [], alerts: [], drifts: drifts.length };
-    let autoActions = 0;
-    for (const drift of drifts) {
-      this.driftCounts[drift.class]++;
-      if (drift.withinTolerance) continue;
-      this.aboveToleranceCount++;
-      this.aboveTolerance.push(drift);
-      if (this.aboveTolerance.length > MAX_REPORTED_DRIFTS) this.aboveTolerance.shift();
-      this.emit("drift", drift);
-      const policy = this.policy[drift.class];
-      if (policy === "ignore" || policy === "wait") continue;
-      if (policy === "alert") {
-        this.alert(
-          run,
-          "policy",
-          drift,
-          undefined,
-          `${drift.class} drift on ${drift.symbol}: ${drift.reason}`,
-        );
-        continue;
-      }
-      if (policy === "correct" && this.placeOrder === undefined) {
-        this.alert(run, "no_order_function", drift, undefined, `no placeOrder to correct ${drift.symbol}`);
-        continue;
-      }
-      const action = this.propose(drift, policy);
-      run.actions.push(action);
-      if (action.kind === "order" && action.order === undefined) {
-        action.status = "alerted";
-        action.reason = "nothing to order (a long would flip short or a short long)";
-        this.alert(run, "policy", drift, action, action.reason);
-        continue;
-      }
-      if (this.mode === "report") continue;
-      if (this.mode === "approve") {
-        await this.askApproval(action, run);
-        continue;
-      }
-      const overNotional = action.notional === undefined || action.notional.gt(this.maxAutoNotional);
-      const overCount = autoActions >= this.maxActionsPerRun;
-      if (!overNotional && !overCount) {
-        autoActions++;
-        action.status = "approved";
-        this.emit("correction:approved", action, "auto");
-        await this.apply(action, run);
-        continue;
-      }
-      const why = overNotional
-        ? action.notional === undefined
-          ? "no price: the notional is unknown"
-          : `notional ${action.notional.toFixed(2)} above maxAutoNotional ${this.maxAutoNotional.toFixed()}`
-        : `maxActionsPerRun ${this.maxActionsPerRun} reached`;
-      if (this.overLimit === "alert") {
-        action.status = "alerted";
-        action.reason = why;
-        this.alert(run, "over_limit", drift, action, `${action.symbol}: ${why}`);
-      } else {
-        this.alert(run, "over_limit", drift, action, `${action.symbol}: ${why}; approval needed`);
-        await this.askApproval(action, run);
-      }
-    }
+    const auto = { actions: 0 };
+    for (const drift of drifts) await this.handleDrift(drift, run, auto);
     return run;
   }
 
@@ -590,6 +530,74 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
     return report;
   }
 
+  /** One drift: counted, then acted on by its class's policy under the mode. */
+  private async handleDrift(
+    drift: PositionDrift,
+    run: CorrectionRun,
+    auto: { actions: number },
+  ): Promise<void> {
+    this.driftCounts[drift.class]++;
+    if (drift.withinTolerance) return;
+    this.aboveToleranceCount++;
+    this.aboveTolerance.push(drift);
+    if (this.aboveTolerance.length > MAX_REPORTED_DRIFTS) this.aboveTolerance.shift();
+    this.emit("drift", drift);
+    const policy = this.policy[drift.class];
+    if (policy === "ignore" || policy === "wait") return;
+    if (policy === "alert") {
+      this.alert(run, "policy", drift, undefined, `${drift.class} drift on ${drift.symbol}: ${drift.reason}`);
+      return;
+    }
+    if (policy === "correct" && this.placeOrder === undefined) {
+      this.alert(run, "no_order_function", drift, undefined, `no placeOrder to correct ${drift.symbol}`);
+      return;
+    }
+    const action = this.propose(drift, policy);
+    run.actions.push(action);
+    if (action.kind === "order" && action.order === undefined) {
+      action.status = "alerted";
+      action.reason = "nothing to order (a long would flip short or a short long)";
+      this.alert(run, "policy", drift, action, action.reason);
+      return;
+    }
+    if (this.mode === "report") return;
+    if (this.mode === "approve") {
+      await this.askApproval(action, run);
+      return;
+    }
+    await this.decideAuto(action, run, auto);
+  }
+
+  /** `auto` mode: within the limits the action is applied; beyond them, approval or an alert. */
+  private async decideAuto(
+    action: CorrectionAction,
+    run: CorrectionRun,
+    auto: { actions: number },
+  ): Promise<void> {
+    const overNotional = action.notional === undefined || action.notional.gt(this.maxAutoNotional);
+    const overCount = auto.actions >= this.maxActionsPerRun;
+    if (!overNotional && !overCount) {
+      auto.actions++;
+      action.status = "approved";
+      this.emit("correction:approved", action, "auto");
+      await this.apply(action, run);
+      return;
+    }
+    const why = overNotional
+      ? action.notional === undefined
+        ? "no price: the notional is unknown"
+        : `notional ${action.notional.toFixed(2)} above maxAutoNotional ${this.maxAutoNotional.toFixed()}`
+      : `maxActionsPerRun ${this.maxActionsPerRun} reached`;
+    if (this.overLimit === "alert") {
+      action.status = "alerted";
+      action.reason = why;
+      this.alert(run, "over_limit", action.drift, action, `${action.symbol}: ${why}`);
+    } else {
+      this.alert(run, "over_limit", action.drift, action, `${action.symbol}: ${why}; approval needed`);
+      await this.askApproval(action, run);
+    }
+  }
+
   private requireReconciler(): PositionReconciliationEngine {
     if (this.reconciler === undefined) {
       throw new OrdersafeError("invalid_state", "a reconciler is needed to scan; pass drifts instead");
@@ -662,12 +670,13 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
         cumulativeQty: o.filledQty,
       });
     }
-    if (action.kind === "adopt" || action.order === undefined) {
+    // An order action exists only with a placeOrder (handleDrift alerts instead).
+    const place = this.placeOrder;
+    if (action.kind === "adopt" || action.order === undefined || place === undefined) {
       action.status = "applied";
       this.emit("correction:applied", action, undefined);
       return;
     }
-    const place = this.placeOrder as (intent: CorrectiveOrderIntent) => Promise<unknown>;
     try {
       const result = await place(action.order);
       action.status = "applied";
@@ -694,6 +703,20 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
     this.logger.warn({ reason, symbol: drift.symbol }, message);
     this.emit("correction:alert", alert);
   }
+}
+
+/** The book to correct: the one given, else the reconciler's (the options schema requires one). */
+function bookOf(o: {
+  book?: PositionBook | undefined;
+  reconciler?: PositionReconciliationEngine | undefined;
+}): PositionBook {
+  const book = o.book ?? o.reconciler?.book;
+  if (book === undefined) {
+    throw new ValidationError("options.book: expected a book or a reconciler", {
+      issues: [{ path: "options.book", message: "expected a book or a reconciler", value: undefined }],
+    });
+  }
+  return book;
 }
 
 function emptyCounts(): Record<DriftClass, number> {
