@@ -18,6 +18,7 @@ import { AsyncMutex } from "./async-mutex.js";
 import { type OrderIntentInput, parseOrderIntent } from "./order-intent.js";
 import { requiredFunds } from "./required-funds.js";
 import {
+  FUNDING_BASES,
   type FundingBasis,
   type LedgerRecomputeResult,
   RESERVATION_LEDGER_DEFAULTS,
@@ -82,7 +83,7 @@ const OptionsSchema = z
   .object({
     broker: zBrokerPort,
     clock: zClock.optional(),
-    fundingBasis: z.enum(["cash", "non_marginable_buying_power", "buying_power"]).optional(),
+    fundingBasis: z.enum(FUNDING_BASES).optional(),
     marketBuyBuffer: zNonNegativeDecimal.optional(),
     driftTolerance: zNonNegativeDecimal.optional(),
     pendingGraceMs: z.number().int().min(0).optional(),

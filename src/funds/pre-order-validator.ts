@@ -22,7 +22,12 @@ import { parseInput, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../c
 import type { BuyingPowerManager } from "./buying-power-manager.js";
 import { type OrderIntent, type OrderIntentInput, parseOrderIntent } from "./order-intent.js";
 import { requiredFunds } from "./required-funds.js";
-import { type FundingBasis, RESERVATION_LEDGER_DEFAULTS, ReservationLedger } from "./reservation-ledger.js";
+import {
+  FUNDING_BASES,
+  type FundingBasis,
+  RESERVATION_LEDGER_DEFAULTS,
+  ReservationLedger,
+} from "./reservation-ledger.js";
 
 /** Every check name, in report order. */
 export const PRE_ORDER_CHECKS = [
@@ -176,7 +181,7 @@ const OptionsSchema = z
         message: "expected a BuyingPowerManager",
       })
       .optional(),
-    fundingBasis: z.enum(["cash", "non_marginable_buying_power", "buying_power"]).optional(),
+    fundingBasis: z.enum(FUNDING_BASES).optional(),
     marketBuyBuffer: zNonNegativeDecimal.optional(),
     allowQueueing: z.boolean().optional(),
     limitPriceBand: zNonNegativeDecimal.optional(),

@@ -16,10 +16,10 @@ import { DEFAULT_MARKET_BUY_BUFFER, requiredFunds } from "./required-funds.js";
  *   snapshot does not carry it.
  * - `buying_power`: the broker's buying power (may be 2× equity on a margin account).
  */
-export type FundingBasis = "cash" | "non_marginable_buying_power" | "buying_power";
+export type FundingBasis = (typeof FUNDING_BASES)[number];
 
 /** Every funding basis. */
-export const FUNDING_BASES: readonly FundingBasis[] = ["cash", "non_marginable_buying_power", "buying_power"];
+export const FUNDING_BASES = ["cash", "non_marginable_buying_power", "buying_power"] as const;
 
 /** One fill applied to a reservation. */
 export interface ReservationFill {
@@ -92,7 +92,7 @@ export interface ReservationLedgerOptions {
 
 const OptionsSchema = z
   .object({
-    fundingBasis: z.enum(["cash", "non_marginable_buying_power", "buying_power"]).optional(),
+    fundingBasis: z.enum(FUNDING_BASES).optional(),
     marketBuyBuffer: zNonNegativeDecimal.optional(),
     driftTolerance: zNonNegativeDecimal.optional(),
     pendingGraceMs: z.number().int().min(0).optional(),

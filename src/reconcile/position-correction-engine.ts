@@ -16,15 +16,19 @@ import {
 import { PositionBook } from "./position-book.js";
 import type { DriftScan, PositionReconciliationEngine } from "./position-reconciliation-engine.js";
 
+const CORRECTION_MODES = ["report", "approve", "auto"] as const;
+
 /** How the correction engine acts: `report` never acts, `approve` acts on a yes, `auto` acts within limits. */
-export type CorrectionMode = "report" | "approve" | "auto";
+export type CorrectionMode = (typeof CORRECTION_MODES)[number];
+
+const POLICY_VALUES = ["ignore", "wait", "adopt", "correct", "alert"] as const;
 
 /**
  * What a drift class leads to: `ignore` (nothing), `wait` (in flight: the next reconciliation
  * sees it settle), `adopt` (take the broker's quantity into the book), `correct` (adopt, then
  * place an order back to the book's former quantity), `alert` (tell a human, change nothing).
  */
-export type CorrectionPolicyAction = "ignore" | "wait" | "adopt" | "correct" | "alert";
+export type CorrectionPolicyAction = (typeof POLICY_VALUES)[number];
 
 /** The default policy: adopt what the broker reports, correct only the unexplained. */
 export const DEFAULT_CORRECTION_POLICY: Readonly<Record<DriftClass, CorrectionPolicyAction>> = {
@@ -240,11 +244,9 @@ export interface ReconciliationReport {
   alerts: { reason: CorrectionAlertReason; symbol: string; message: string; at: string }[];
 }
 
-const POLICY_VALUES = ["ignore", "wait", "adopt", "correct", "alert"] as const;
-
 const OptionsSchema = z
   .object({
-    mode: z.enum(["report", "approve", "auto"]),
+    mode: z.enum(CORRECTION_MODES),
     reconciler: z
       .custom<PositionReconciliationEngine>(
         (v) => typeof v === "object" && v !== null && Reflect.get(v, "book") instanceof PositionBook,
