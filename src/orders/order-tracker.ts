@@ -236,8 +236,11 @@ const MAX_PENDING_PER_ID = 50;
  *   (down) until it delivers again or no tracked order is open.
  * - While the stream is down, open orders are read every `pollIntervalMs`. On reconnect,
  *   `listOpenOrders` and every tracked open order not in it are re-read before `stream:up`.
+ * - Whether the stream is healthy, and when to poll or re-read, is decided by a pure state
+ *   machine (`transitionStreamHealth` in `stream-health.ts`); the tracker runs its effects.
  * - A REST error is never read as "not found".
- * - All timing is on the injected clock; `close()` clears every timer and the subscription.
+ * - All timing is on the injected clock, in one timer scope; `close()` clears every timer
+ *   and the subscription.
  *
  * @example
  * ```ts
