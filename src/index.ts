@@ -307,6 +307,7 @@ export {
   type PositionBookJSON,
 } from "./reconcile/position-book.js";
 export {
+  CORRECTION_MODES,
   type CorrectionAction,
   type CorrectionActionJSON,
   type CorrectionAlert,

@@ -16,7 +16,8 @@ import {
 import { PositionBook } from "./position-book.js";
 import type { DriftScan, PositionReconciliationEngine } from "./position-reconciliation-engine.js";
 
-const CORRECTION_MODES = ["report", "approve", "auto"] as const;
+/** Every correction mode. */
+export const CORRECTION_MODES = ["report", "approve", "auto"] as const;
 
 /** How the correction engine acts: `report` never acts, `approve` acts on a yes, `auto` acts within limits. */
 export type CorrectionMode = (typeof CORRECTION_MODES)[number];

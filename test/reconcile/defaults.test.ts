@@ -1,4 +1,6 @@
 import {
+  CORRECTION_MODES,
+  type CorrectionMode,
   DEFAULT_CORRECTION_POLICY,
   POSITION_CORRECTION_DEFAULTS,
   POSITION_RECONCILIATION_DEFAULTS,
@@ -6,7 +8,7 @@ import {
   PositionCorrectionEngine,
   PositionReconciliationEngine,
 } from "ordersafe";
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { setup } from "./helpers.js";
 
 describe("the reconcile services' defaults", () => {
@@ -34,6 +36,18 @@ describe("the reconcile services' defaults", () => {
     expect(quick.reads).toBe(scan.reads);
     expect(scan.durationMs - quick.durationMs).toBe(
       POSITION_RECONCILIATION_DEFAULTS.confirmReads * POSITION_RECONCILIATION_DEFAULTS.confirmDelayMs,
+    );
+  });
+
+  it("every correction mode is accepted, and nothing else", () => {
+    expectTypeOf<(typeof CORRECTION_MODES)[number]>().toEqualTypeOf<CorrectionMode>();
+    for (const mode of CORRECTION_MODES) {
+      expect(new PositionCorrectionEngine({ mode, book: new PositionBook() }).mode).toBe(mode);
+    }
+    // Options read from a JSON config file: the mode is checked at run time.
+    const fromConfig: { mode: CorrectionMode } = JSON.parse('{ "mode": "yolo" }');
+    expect(() => new PositionCorrectionEngine({ ...fromConfig, book: new PositionBook() })).toThrow(
+      expect.objectContaining({ code: "validation" }),
     );
   });
 
