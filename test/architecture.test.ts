@@ -19,6 +19,7 @@ const RANK: Record<string, number> = {
 const PURE_FILES = [
   "rebalance/",
   "orders/order-state-machine.ts",
+  "orders/stream-health.ts",
   "funds/reservation-ledger.ts",
   "reconcile/detect-position-drift.ts",
   "account/execution-record.ts",

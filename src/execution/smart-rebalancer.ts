@@ -18,7 +18,11 @@ import {
   RebalanceTargetsSchema,
 } from "../rebalance/rebalance-input.js";
 import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
-import type { CorrectionAction, CorrectionMode } from "../reconcile/position-correction-engine.js";
+import {
+  CORRECTION_MODES,
+  type CorrectionAction,
+  type CorrectionMode,
+} from "../reconcile/position-correction-engine.js";
 import { planFromState } from "./plan-from-state.js";
 import { readFreshState } from "./read-state.js";
 import { rebalanceFlow } from "./rebalance-flow.js";
@@ -152,7 +156,7 @@ const OptionsSchema = z
     logger: zLogger.optional(),
     seed: z.number().int().optional(),
     concurrency: z.number().int().min(1).max(64).optional(),
-    correctionMode: z.enum(["report", "approve", "auto"]).optional(),
+    correctionMode: z.enum(CORRECTION_MODES).optional(),
     planner: z.record(z.string(), z.unknown()).optional(),
     tracker: z
       .object({
