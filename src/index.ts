@@ -13,11 +13,14 @@ export {
   type CallOptions,
   FINAL_BROKER_STATUSES,
   isFinalBrokerStatus,
+  type ListOrdersQuery,
   type MarketClock,
+  ORDER_LIST_STATUSES,
   ORDER_SIDES,
   ORDER_TYPES,
   ORDER_UPDATE_EVENTS,
   type OrderFill,
+  type OrderListStatus,
   type OrderRequest,
   type OrderSide,
   type OrderSnapshot,
@@ -32,10 +35,11 @@ export {
   TIMES_IN_FORCE,
   type TimeInForce,
 } from "./broker/broker-port.js";
-export { checkBroker } from "./broker/checked-broker.js";
+export { checkBroker, WRAPPED_PORT } from "./broker/checked-broker.js";
 export {
   AccountSnapshotSchema,
   AssetRulesSchema,
+  ListOrdersQuerySchema,
   MarketClockSchema,
   OrderRequestSchema,
   OrderSnapshotSchema,
@@ -44,6 +48,7 @@ export {
   parseAccountSnapshot,
   parseAssetRules,
   parseLatestPrices,
+  parseListOrdersQuery,
   parseMarketClock,
   parseOrderRequest,
   parseOrderSnapshot,

@@ -1,6 +1,7 @@
 import type { Decimal } from "../core/decimal.js";
 import type {
   BrokerOrderStatus,
+  OrderListStatus,
   OrderSide,
   OrderType,
   OrderUpdateEvent,
@@ -18,9 +19,11 @@ export {
   type BrokerOrderStatus,
   FINAL_BROKER_STATUSES,
   isFinalBrokerStatus,
+  ORDER_LIST_STATUSES,
   ORDER_SIDES,
   ORDER_TYPES,
   ORDER_UPDATE_EVENTS,
+  type OrderListStatus,
   type OrderSide,
   type OrderType,
   type OrderUpdateEvent,
@@ -45,29 +48,41 @@ export interface BrokerCapabilities {
   orderUpdates: boolean;
   /**
    * `listOrders` reads the account's order history (open and final orders, whoever placed
-   * them). Optional: a port without it is claimed not to have it.
+   * them). Optional: absent means false. The wrappers of a port (`checkBroker`, call
+   * counters) claim it only when the port both declares it and has `listOrders`.
    */
   orderHistory?: boolean;
 }
 
 /**
- * What {@link BrokerPort.listOrders} lists.
+ * What {@link BrokerPort.listOrders} lists. Checked by `ListOrdersQuerySchema` before any
+ * call (an unknown key, an empty `symbols`, a `limit` that is not a positive integer: a
+ * `ValidationError`).
  *
  * @remarks
- * Without `status` it lists the open orders (as Alpaca does). `after` and `until` compare
- * submission times and are exclusive. `limit` caps how many orders come back (a port pages
- * internally until it has `limit` orders or there are no more); without it, every match.
+ * - Without `status` it lists the open orders (as Alpaca does).
+ * - Results come newest first by submission time.
+ * - `after` and `until` compare submission times and are exclusive.
+ * - `symbols` keeps the orders on those symbols.
+ * - `limit` caps how many orders come back (the newest matches): a port pages internally
+ *   until it has `limit` orders or there are no more; without `limit`, every match.
+ *
+ * @example
+ * ```ts
+ * const query: ListOrdersQuery = { status: "closed", after: new Date(Date.now() - 60_000), symbols: ["TECL"] };
+ * const recent = await broker.listOrders?.(query);
+ * ```
  */
 export interface ListOrdersQuery {
   /** Open orders, final ones, or both. @defaultValue "open" */
-  status?: "open" | "closed" | "all";
+  status?: OrderListStatus;
   /** Only orders submitted after this time (exclusive). */
   after?: Date;
   /** Only orders submitted before this time (exclusive). */
   until?: Date;
-  /** Only orders on these symbols. */
+  /** Only orders on these symbols (at least one). */
   symbols?: readonly string[];
-  /** At most this many orders (the newest). */
+  /** At most this many orders (the newest); a positive integer. @defaultValue every match */
   limit?: number;
 }
 
@@ -335,9 +350,12 @@ export interface BrokerPort {
   /** Subscribes to order updates. */
   subscribeOrderUpdates(listener: OrderUpdateListener): Subscription;
   /**
-   * Reads the account's orders, newest first by submission time (see {@link ListOrdersQuery}).
-   * Optional, announced by `capabilities.orderHistory`: one call tells what filled recently on
-   * the account, whoever placed it.
+   * Reads the account's orders, open or final, whoever placed them: newest first by
+   * submission time, `after` / `until` exclusive, open orders when `status` is not given
+   * (see {@link ListOrdersQuery}). Optional, announced by `capabilities.orderHistory`: one
+   * call tells what filled recently on the account. Orders refused at submit (thrown as
+   * `BrokerError`) are not listed: the broker never made them. A fresh order may be missing
+   * for a moment, as from the other order reads.
    */
   listOrders?(query: ListOrdersQuery, opts?: CallOptions): Promise<OrderSnapshot[]>;
 }

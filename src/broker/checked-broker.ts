@@ -1,6 +1,7 @@
 import type {
   BrokerCallArgs,
   BrokerCallReplies,
+  BrokerCapabilities,
   BrokerMethod,
   BrokerPort,
   OrderUpdate,
@@ -10,6 +11,20 @@ import type {
 import { BROKER_METHOD_TABLE, BROKER_METHODS, parseOrderUpdate, zBrokerPort } from "./schemas.js";
 
 const CHECKED = Symbol.for("ordersafe.checked-broker");
+
+/**
+ * The property every wrapper {@link wrapBrokerPort} builds (so every `checkBroker` port)
+ * carries: the port it wraps, non-enumerable. Following it from wrapper to wrapped finds the
+ * innermost port, the one object that stands for the account however many times it was
+ * wrapped. A wrapper of your own can set it the same way.
+ *
+ * @example
+ * ```ts
+ * const checked = checkBroker(port);
+ * Reflect.get(checked, WRAPPED_PORT) === port; // true
+ * ```
+ */
+export const WRAPPED_PORT: unique symbol = Symbol.for("ordersafe.port.wrapped");
 
 /**
  * What a wrapper does around one call of the port it wraps: `call` runs the port's method
@@ -34,7 +49,11 @@ type PortCalls = { [M in BrokerMethod]?: (...args: BrokerCallArgs[M]) => Promise
 /**
  * Builds a port that forwards to `port` through `wrapping`, one member per row of
  * `BROKER_METHOD_TABLE`: every required member, and an optional member only when `port` has
- * it. `id` and `capabilities` are read from `port` each time.
+ * it (when it is built). `id` and `capabilities` are read from `port` each time; a
+ * capability that announces an optional member is claimed only when `port` declares it and
+ * has the member. Arguments a row checks (a `listOrders` query) are checked before
+ * `wrapping.call` runs: a bad one rejects with `ValidationError` and the port is not called.
+ * The wrapper carries {@link WRAPPED_PORT} = `port`.
  *
  * @param port - the port to wrap
  * @param wrapping - what runs around each call, and optionally the subscription
@@ -53,17 +72,23 @@ type PortCalls = { [M in BrokerMethod]?: (...args: BrokerCallArgs[M]) => Promise
 export function wrapBrokerPort(port: BrokerPort, wrapping: BrokerPortWrapping): BrokerPort {
   const calls: PortCalls = port;
   const members: Partial<Record<BrokerMethod, unknown>> = {};
+  const present = new Set<keyof BrokerCapabilities>();
   for (const method of BROKER_METHODS) {
-    const optional = BROKER_METHOD_TABLE[method].capability !== undefined;
-    if (!optional || calls[method] !== undefined) members[method] = forward(calls, method, wrapping.call);
+    const capability = BROKER_METHOD_TABLE[method].capability;
+    if (capability !== undefined) {
+      if (calls[method] === undefined) continue;
+      present.add(capability);
+    }
+    members[method] = forward(calls, method, wrapping.call);
   }
+  const claim = claimCapabilities(present);
   const wrapped = Object.assign(
     {
       get id() {
         return port.id;
       },
       get capabilities() {
-        return port.capabilities;
+        return claim(port.capabilities);
       },
     },
     members,
@@ -72,8 +97,31 @@ export function wrapBrokerPort(port: BrokerPort, wrapping: BrokerPortWrapping): 
         wrapping.subscribe ?? ((l: OrderUpdateListener) => port.subscribeOrderUpdates(l)),
     },
   );
+  Object.defineProperty(wrapped, WRAPPED_PORT, { value: port, enumerable: false });
   // Every required member was just set; the shape check lets the compiler see it.
   return zBrokerPort.parse(wrapped);
+}
+
+/**
+ * What a wrapper claims the port can do: the port's own capabilities, with every capability
+ * of an optional member the wrapper does not have (or the port does not declare `true`)
+ * made `false`. The port's object is returned as is when it needs no correction.
+ */
+function claimCapabilities(
+  present: ReadonlySet<keyof BrokerCapabilities>,
+): (stated: BrokerCapabilities) => BrokerCapabilities {
+  return (stated) => {
+    let claimed = stated;
+    for (const method of BROKER_METHODS) {
+      const capability = BROKER_METHOD_TABLE[method].capability;
+      if (capability === undefined) continue;
+      const value: unknown = stated[capability];
+      const holds = value === true && present.has(capability);
+      if (holds || value === undefined || value === false) continue;
+      claimed = { ...claimed, [capability]: false };
+    }
+    return claimed === stated ? stated : Object.freeze(claimed);
+  };
 }
 
 function forward<M extends BrokerMethod>(
@@ -81,8 +129,18 @@ function forward<M extends BrokerMethod>(
   method: M,
   wrap: BrokerCallWrapper,
 ): (...args: BrokerCallArgs[M]) => Promise<BrokerCallReplies[M]> {
+  const checkArgs = BROKER_METHOD_TABLE[method].args;
   // A required member the port lacks fails when called, as calling the port would.
-  return (...args) => wrap(method, () => calls[method]!(...args));
+  if (checkArgs === undefined) return (...args) => wrap(method, () => calls[method]!(...args));
+  return (...args) => {
+    let checked: BrokerCallArgs[M];
+    try {
+      checked = checkArgs(args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return wrap(method, () => calls[method]!(...checked));
+  };
 }
 
 /** Checks each reply with its row's parse helper; a reply that carries nothing passes as is. */

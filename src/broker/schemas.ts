@@ -17,10 +17,12 @@ import {
 import type {
   AccountSnapshot,
   AssetRules,
+  BrokerCallArgs,
   BrokerCallReplies,
   BrokerCapabilities,
   BrokerMethod,
   BrokerPort,
+  ListOrdersQuery,
   MarketClock,
   OrderRequest,
   OrderSnapshot,
@@ -30,6 +32,7 @@ import type {
 import {
   BROKER_ORDER_STATUSES,
   type BrokerCallKind,
+  ORDER_LIST_STATUSES,
   ORDER_SIDES,
   ORDER_TYPES,
   ORDER_UPDATE_EVENTS,
@@ -194,6 +197,20 @@ export const OrderRequestSchema = z
   .strict()
   .superRefine(refineOrderShape);
 
+/**
+ * Schema of a {@link ListOrdersQuery}: a known `status`, dates, at least one symbol, a
+ * positive integer `limit`, no other key.
+ */
+export const ListOrdersQuerySchema = z
+  .object({
+    status: z.enum(ORDER_LIST_STATUSES).optional(),
+    after: zDate.optional(),
+    until: zDate.optional(),
+    symbols: z.array(zSymbol).min(1).readonly().optional(),
+    limit: z.number().int().positive().optional(),
+  })
+  .strict();
+
 function parseReply<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
   const forbidden = findForbiddenKey(raw, what);
   if (forbidden !== undefined) {
@@ -333,6 +350,24 @@ export function parseOrderRequest(raw: unknown): OrderRequest {
   return parseInput(OrderRequestSchema, raw, "order");
 }
 
+/**
+ * Checks a `listOrders` query before it is sent.
+ *
+ * @param raw - the query (`undefined` reads as `{}`)
+ * @returns the valid query (ISO strings given for `after` / `until` become dates)
+ * @throws ValidationError (`validation`) naming the offending field: an unknown key or
+ *   status, an invalid date, an empty or malformed `symbols`, a `limit` that is not a
+ *   positive integer
+ * @example
+ * ```ts
+ * parseListOrdersQuery({ status: "all", limit: 100 });
+ * ```
+ */
+export function parseListOrdersQuery(raw: unknown): ListOrdersQuery {
+  // A JS caller that passes nothing asks for the default (the open orders).
+  return parseInput(ListOrdersQuerySchema, raw === undefined ? {} : raw, "query");
+}
+
 function assertUnique(symbols: string[], what: string): void {
   const seen = new Set<string>();
   for (const s of symbols) {
@@ -370,6 +405,12 @@ export interface BrokerMethodSpec<M extends BrokerMethod> {
    * as the port resolved it.
    */
   readonly reply: ((raw: unknown) => BrokerCallReplies[M]) | null;
+  /**
+   * Checks the caller's arguments before the port is called, for calls whose input the
+   * contract defines as a value (a bad one: `ValidationError`, and the port is not called).
+   * Absent: the arguments go to the port as given (a port checks its own input).
+   */
+  readonly args?: (args: BrokerCallArgs[M]) => BrokerCallArgs[M];
 }
 
 /** A row for every {@link BrokerMethod}: the compiler refuses a missing or an unknown one. */
@@ -400,7 +441,12 @@ export const BROKER_METHOD_TABLE: BrokerMethodTable = {
   listOpenOrders: { kind: "read", reply: parseOrderSnapshots },
   cancelOrder: { kind: "write", reply: null },
   closePosition: { kind: "write", reply: parseOrderSnapshot },
-  listOrders: { kind: "read", capability: "orderHistory", reply: parseOrderSnapshots },
+  listOrders: {
+    kind: "read",
+    capability: "orderHistory",
+    reply: parseOrderSnapshots,
+    args: ([query, ...rest]) => [parseListOrdersQuery(query), ...rest],
+  },
 };
 
 /**

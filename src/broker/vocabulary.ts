@@ -155,3 +155,16 @@ export type StreamStatus = (typeof STREAM_STATUSES)[number];
 export const BROKER_CALL_KINDS = ["read", "write"] as const;
 /** Whether a port call only reads or may change state at the broker. */
 export type BrokerCallKind = (typeof BROKER_CALL_KINDS)[number];
+
+/**
+ * Which orders `listOrders` lists: the open ones (its default, as Alpaca's), the final ones,
+ * or both.
+ *
+ * @example
+ * ```ts
+ * const status: OrderListStatus = ORDER_LIST_STATUSES[2]; // "all"
+ * ```
+ */
+export const ORDER_LIST_STATUSES = ["open", "closed", "all"] as const;
+/** Which orders `listOrders` lists. */
+export type OrderListStatus = (typeof ORDER_LIST_STATUSES)[number];

@@ -4,10 +4,14 @@ import {
   checkBroker,
   Decimal,
   isBrokerError,
+  isValidationError,
+  type ListOrdersQuery,
   type OrderUpdate,
   type OrderUpdateListener,
+  WRAPPED_PORT,
 } from "ordersafe";
 import { describe, expect, it } from "vitest";
+import { wrapBrokerPort } from "../../src/broker/checked-broker.js";
 
 const at = new Date("2026-11-25T15:00:00Z");
 const goodOrder = {
@@ -189,8 +193,129 @@ describe("checkBroker forwarding", () => {
     expect(safe.capabilities).toBe(capabilities);
   });
 
-  it("has every member of the contract, in the contract's order", () => {
+  it("has every member of the contract the port has, in the contract's order", () => {
     const safe = checkBroker(portReturning({}).port);
-    expect(Object.keys(safe)).toEqual(["id", "capabilities", ...BROKER_METHODS, "subscribeOrderUpdates"]);
+    const required = BROKER_METHODS.filter((m) => m !== "listOrders");
+    expect(Object.keys(safe)).toEqual(["id", "capabilities", ...required, "subscribeOrderUpdates"]);
+    const withHistory = checkBroker(withListOrders(portReturning({}).port, true, async () => []));
+    expect(Object.keys(withHistory)).toEqual([
+      "id",
+      "capabilities",
+      ...BROKER_METHODS,
+      "subscribeOrderUpdates",
+    ]);
+  });
+});
+
+/** The port with a `listOrders` member answering `list`, declaring `orderHistory` or not. */
+function withListOrders(
+  port: BrokerPort,
+  declared: boolean | undefined,
+  list: ((query: ListOrdersQuery) => Promise<unknown>) | undefined,
+): BrokerPort {
+  const capabilities = {
+    ...port.capabilities,
+    ...(declared === undefined ? {} : { orderHistory: declared }),
+  };
+  return Object.assign(port, { capabilities }, list === undefined ? {} : { listOrders: list });
+}
+
+describe("optional members: listOrders and capabilities.orderHistory", () => {
+  it("a port with neither: no member, nothing claimed", () => {
+    const safe = checkBroker(portReturning({}).port);
+    expect(safe.listOrders).toBeUndefined();
+    expect(safe.capabilities.orderHistory).toBeUndefined();
+  });
+
+  it("a port declaring orderHistory without the member: claimed not to have it", () => {
+    const port = withListOrders(portReturning({}).port, true, undefined);
+    const safe = checkBroker(port);
+    expect(safe.listOrders).toBeUndefined();
+    expect(safe.capabilities.orderHistory).toBe(false);
+    // The other capabilities pass through, and the port's object is left alone.
+    expect(safe.capabilities.fractional).toBe(true);
+    expect(port.capabilities.orderHistory).toBe(true);
+    expect(Object.isFrozen(safe.capabilities)).toBe(true);
+  });
+
+  it("a port with the member but without the flag: forwarded, not claimed", async () => {
+    const port = withListOrders(portReturning({}).port, undefined, async () => [goodOrder]);
+    const safe = checkBroker(port);
+    expect(safe.capabilities.orderHistory).toBeUndefined();
+    expect(safe.capabilities).toBe(port.capabilities);
+    expect((await safe.listOrders?.({}))?.map((o) => o.id)).toEqual(["o1"]);
+  });
+
+  it("a port with the member and a flag that is not true: not claimed", () => {
+    const port = withListOrders(portReturning({}).port, false, async () => []);
+    expect(checkBroker(port).capabilities.orderHistory).toBe(false);
+    const odd = withListOrders(portReturning({}).port, undefined, async () => []);
+    Object.assign(odd, { capabilities: { ...odd.capabilities, orderHistory: "yes" } });
+    expect(checkBroker(odd).capabilities.orderHistory).toBe(false);
+  });
+
+  it("a port with both: forwarded with its replies checked, claimed", async () => {
+    const seen: unknown[] = [];
+    let reply: unknown = [goodOrder, { ...goodOrder, id: "o2", qty: "2", createdAt: "2026-11-25T14:00:00Z" }];
+    const port = withListOrders(portReturning({}).port, true, async (...args) => {
+      seen.push(args);
+      return reply;
+    });
+    const safe = checkBroker(port);
+    expect(safe.capabilities.orderHistory).toBe(true);
+    const signal = new AbortController().signal;
+    const list = await safe.listOrders?.({ status: "all", limit: 2 }, { signal });
+    expect(list?.[1]?.qty).toEqual(new Decimal(2));
+    expect(list?.[1]?.createdAt).toEqual(new Date("2026-11-25T14:00:00Z"));
+    expect(seen).toEqual([[{ status: "all", limit: 2 }, { signal }]]);
+    reply = [{ ...goodOrder, status: "teleported" }];
+    expect(await code(safe.listOrders!({}))).toBe("protocol");
+    reply = { orders: [] };
+    expect(await code(safe.listOrders!({}))).toBe("protocol");
+  });
+
+  it("a bad query is a ValidationError and the port is not called", async () => {
+    let calls = 0;
+    const port = withListOrders(portReturning({}).port, true, async () => {
+      calls++;
+      return [];
+    });
+    let wrapped = 0;
+    const counted = wrapBrokerPort(checkBroker(port), {
+      call: (_m, call) => {
+        wrapped++;
+        return call();
+      },
+    });
+    for (const bad of [{ limit: -1 }, { status: "filled" }, { symbols: [] }, { after: "soon" }, null]) {
+      const call = counted.listOrders?.(bad as never);
+      expect(call).toBeInstanceOf(Promise);
+      const error = await call?.catch((e: unknown) => e);
+      expect(isValidationError(error), JSON.stringify(bad)).toBe(true);
+    }
+    expect(calls).toBe(0);
+    expect(wrapped).toBe(0);
+    await counted.listOrders?.({ status: "closed" });
+    expect([calls, wrapped]).toEqual([1, 1]);
+  });
+});
+
+describe("WRAPPED_PORT", () => {
+  it("every wrapper carries the port it wraps, non-enumerable", () => {
+    const { port } = portReturning({});
+    const safe = checkBroker(port);
+    expect(WRAPPED_PORT).toBe(Symbol.for("ordersafe.port.wrapped"));
+    expect(Reflect.get(safe, WRAPPED_PORT)).toBe(port);
+    expect(Object.getOwnPropertyDescriptor(safe, WRAPPED_PORT)?.enumerable).toBe(false);
+    expect(Object.getOwnPropertySymbols(safe)).toContain(WRAPPED_PORT);
+    expect(Object.getOwnPropertySymbols({ ...safe })).not.toContain(WRAPPED_PORT);
+    const counted = wrapBrokerPort(safe, { call: (_m, call) => call() });
+    expect(Reflect.get(counted, WRAPPED_PORT)).toBe(safe);
+    // Following the chain ends at the port itself.
+    let inner: BrokerPort = counted;
+    while (Reflect.get(inner, WRAPPED_PORT) !== undefined) inner = Reflect.get(inner, WRAPPED_PORT);
+    expect(inner).toBe(port);
+    // Wrapping a checked port again returns it, with the same mark.
+    expect(checkBroker(safe)).toBe(safe);
   });
 });

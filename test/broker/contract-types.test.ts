@@ -3,6 +3,8 @@ import type {
   AccountSnapshotSchema,
   AssetRules,
   AssetRulesSchema,
+  ListOrdersQuery,
+  ListOrdersQuerySchema,
   MarketClock,
   MarketClockSchema,
   OrderFill,
@@ -35,5 +37,6 @@ describe("contract types equal their schemas' output", () => {
     expectTypeOf<z.output<typeof OrderUpdateSchema>>().toEqualTypeOf<OrderUpdate>();
     expectTypeOf<NonNullable<z.output<typeof OrderUpdateSchema>["fill"]>>().toEqualTypeOf<OrderFill>();
     expectTypeOf<z.output<typeof OrderRequestSchema>>().toEqualTypeOf<OrderRequest>();
+    expectTypeOf<z.output<typeof ListOrdersQuerySchema>>().toEqualTypeOf<ListOrdersQuery>();
   });
 });

@@ -19,6 +19,7 @@ describe("the method table", () => {
       "listOpenOrders",
       "cancelOrder",
       "closePosition",
+      "listOrders",
     ]);
     expectTypeOf<BrokerMethod>().toEqualTypeOf<(typeof BROKER_METHODS)[number]>();
   });
@@ -49,10 +50,29 @@ describe("the method table", () => {
     );
   });
 
+  it("marks the optional members with the capability that announces them", () => {
+    const optional = BROKER_METHODS.filter((m) => BROKER_METHOD_TABLE[m].capability !== undefined);
+    expect(optional.map((m) => [m, BROKER_METHOD_TABLE[m].capability])).toEqual([
+      ["listOrders", "orderHistory"],
+    ]);
+  });
+
+  it("checks a listOrders query before the call: a bad one is a ValidationError", () => {
+    const check = BROKER_METHOD_TABLE.listOrders.args;
+    const signal = new AbortController().signal;
+    expect(check?.([{ status: "all", limit: 5 }, { signal }])).toEqual([
+      { status: "all", limit: 5 },
+      { signal },
+    ]);
+    expect(check?.([{}])).toEqual([{}]);
+    expect(() => check?.([{ limit: 0 }])).toThrow(expect.objectContaining({ code: "validation" }));
+  });
+
   it("zBrokerPort asks for every required member", () => {
     const broker = createSimulatedBroker({ cash: 1 });
     expect(zBrokerPort.parse(broker)).toBe(broker);
-    for (const missing of [...BROKER_METHODS, "subscribeOrderUpdates"]) {
+    const required = BROKER_METHODS.filter((m) => BROKER_METHOD_TABLE[m].capability === undefined);
+    for (const missing of [...required, "subscribeOrderUpdates"]) {
       const partial = {
         ...Object.fromEntries([...BROKER_METHODS, "subscribeOrderUpdates"].map((m) => [m, () => {}])),
       };

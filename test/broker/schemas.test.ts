@@ -7,6 +7,7 @@ import {
   parseAccountSnapshot,
   parseAssetRules,
   parseLatestPrices,
+  parseListOrdersQuery,
   parseMarketClock,
   parseOrderRequest,
   parseOrderSnapshot,
@@ -159,5 +160,42 @@ describe("parseOrderRequest", () => {
       caught = e;
     }
     expect(isValidationError(caught)).toBe(true);
+  });
+});
+
+describe("parseListOrdersQuery", () => {
+  it("accepts the empty query (open orders) and every field", () => {
+    expect(parseListOrdersQuery({})).toEqual({});
+    expect(parseListOrdersQuery(undefined)).toEqual({});
+    const q = parseListOrdersQuery({
+      status: "closed",
+      after: "2026-11-25T14:00:00Z",
+      until: at,
+      symbols: ["TECL", "BRK.B"],
+      limit: 1000,
+    });
+    expect(q.after).toEqual(new Date("2026-11-25T14:00:00Z"));
+    expect(q.until).toBe(at);
+    expect(q.symbols).toEqual(["TECL", "BRK.B"]);
+  });
+
+  it.each([
+    ["an unknown status", { status: "filled" }, "status"],
+    ["an invalid date", { after: new Date(Number.NaN) }, "after"],
+    ["a date that is not one", { until: "tomorrow" }, "until"],
+    ["no symbols", { symbols: [] }, "symbols"],
+    ["a malformed symbol", { symbols: ["tecl "] }, "symbols"],
+    ["a zero limit", { limit: 0 }, "limit"],
+    ["a fractional limit", { limit: 2.5 }, "limit"],
+    ["an unknown key", { side: "buy" }, "side"],
+  ])("refuses %s with a ValidationError naming the field", (_n, raw, field) => {
+    let caught: unknown;
+    try {
+      parseListOrdersQuery(raw);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isValidationError(caught)).toBe(true);
+    expect(isValidationError(caught) && caught.message).toContain(field);
   });
 });
