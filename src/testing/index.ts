@@ -31,6 +31,8 @@ export {
   SIMULATED_BROKER_DEFAULTS,
   type SimFaultKind,
   type SimFaultOptions,
+  type SimLagRange,
+  type SimReadLag,
   type SimulatedBrokerOptions,
   STALE_READ_METHODS,
   type StaleReadMethod,

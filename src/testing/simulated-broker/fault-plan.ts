@@ -82,9 +82,15 @@ export class FaultPlan {
    *
    * @param kinds - the kinds that can apply here
    * @param method - the call; faults bound to another method do not apply (none given: any)
+   * @param resolve - turns the fault's parameters into the values it applies with (a delay
+   *   drawn in a range): added to its parameters and to its log entry
    * @returns the fault, or undefined
    */
-  take(kinds: readonly SimFaultKind[], method?: BrokerMethod): TakenFault | undefined {
+  take(
+    kinds: readonly SimFaultKind[],
+    method?: BrokerMethod,
+    resolve?: (fault: TakenFault) => Readonly<Record<string, number>>,
+  ): TakenFault | undefined {
     const applies = (kind: SimFaultKind, boundTo: unknown) =>
       kinds.includes(kind) && (boundTo === undefined || method === undefined || boundTo === method);
     const i = this.scripted.findIndex((e) => applies(e.fault.kind, methodOf(e.fault)));
@@ -93,17 +99,27 @@ export class FaultPlan {
       entry.left--;
       if (entry.left <= 0) this.scripted.splice(i, 1);
       const { kind, times: _times, ...params } = entry.fault;
-      this.log.record("fault", { kind, source: "script", method: method ?? null });
-      return { kind, params };
+      return this.taken({ kind, params }, "script", method, resolve);
     }
     for (const f of this.seeded) {
       if (!applies(f.kind, f.params.method)) continue;
-      if (this.random() < f.probability) {
-        this.log.record("fault", { kind: f.kind, source: "seed", method: method ?? null });
-        return { kind: f.kind, params: f.params };
-      }
+      if (this.random() < f.probability) return this.taken(f, "seed", method, resolve);
     }
     return undefined;
+  }
+
+  /** Logs a fault taken (with what `resolve` made of it) and returns it. */
+  private taken(
+    fault: TakenFault,
+    source: "script" | "seed",
+    method: BrokerMethod | undefined,
+    resolve: ((fault: TakenFault) => Readonly<Record<string, number>>) | undefined,
+  ): TakenFault {
+    const resolved = resolve?.(fault);
+    this.log.record("fault", { kind: fault.kind, source, method: method ?? null, ...resolved });
+    return resolved === undefined
+      ? { kind: fault.kind, params: fault.params }
+      : { kind: fault.kind, params: { ...fault.params, ...resolved } };
   }
 }
 

@@ -6,8 +6,9 @@ import { parseInput, zClock, zNonNegativeDecimal, zPositiveDecimal, zSymbol } fr
 import { VirtualClock } from "../virtual-clock.js";
 
 /**
- * The methods whose replies a `stale_reads` fault makes stale: the reads a broker derives
- * from its positions and balances (order reads come from the order book and stay current).
+ * The methods whose replies a `stale_reads` or `read_lag` fault (and the `readLag` option)
+ * make stale: the reads a broker derives from its positions and balances (order reads come
+ * from the order book and stay current).
  *
  * @example
  * ```ts
@@ -41,6 +42,7 @@ export const SIM_FAULT_KINDS = [
   "stream_disconnect",
   "stream_silence",
   "stale_reads",
+  "read_lag",
   "fill_after_cancel",
   "stuck_pending_cancel",
   "reject_after_accept",
@@ -65,7 +67,8 @@ export type SimFaultKind = (typeof SIM_FAULT_KINDS)[number];
  *   and `parts` from here unless given.
  * - `asset`: the rules of a symbol known only by its price (or given partial rules):
  *   fractionable assets trade in `fractionalIncrement`s, whole-share ones in `wholeIncrement`s.
- * - `faults`: the parameters a fault of that kind takes when it does not say.
+ * - `faults`: the parameters a fault of that kind takes when it does not say (a seeded
+ *   `read_lag` draws its delay in [`minMs`, `maxMs`]).
  * @example
  * ```ts
  * createSimulatedBroker({ cash: SIMULATED_BROKER_DEFAULTS.cash * 2 });
@@ -95,6 +98,7 @@ export const SIMULATED_BROKER_DEFAULTS = {
     stream_disconnect: { downMs: 1000 },
     stream_silence: { ms: 2000 },
     stale_reads: { ms: 1000 },
+    read_lag: { minMs: 0, maxMs: 1000 },
     reject_after_accept: { reason: "rejected by the simulated venue" },
   },
 } as const;
@@ -110,6 +114,19 @@ const zMethod = z.enum(nonEmpty<BrokerMethod>(BROKER_METHODS));
 const zStaleMethod = z.enum(STALE_READ_METHODS);
 const zMs = z.number().finite().min(0);
 const zTimes = z.number().int().min(1).optional();
+
+/** A delay range in ms, `minMs` ≤ `maxMs`. */
+const zLagRange = z
+  .object({ minMs: zMs, maxMs: zMs })
+  .strict()
+  .refine((r) => r.minMs <= r.maxMs, { message: "expected minMs ≤ maxMs", path: ["maxMs"] });
+
+/** Refuses `minMs` above `maxMs` where both are given. */
+function orderedRange(r: { minMs?: number | undefined; maxMs?: number | undefined }, ctx: z.RefinementCtx) {
+  if (r.minMs !== undefined && r.maxMs !== undefined && r.minMs > r.maxMs) {
+    ctx.addIssue({ code: "custom", path: ["maxMs"], message: "expected minMs ≤ maxMs" });
+  }
+}
 
 /** Schema of a {@link ScriptedFault}. */
 export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
@@ -134,6 +151,16 @@ export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
   z
     .object({ kind: z.literal("stale_reads"), ms: zMs, method: zStaleMethod.optional(), times: zTimes })
     .strict(),
+  z
+    .object({
+      kind: z.literal("read_lag"),
+      method: zStaleMethod.optional(),
+      minMs: zMs,
+      maxMs: zMs,
+      times: zTimes,
+    })
+    .strict()
+    .superRefine(orderedRange),
   z.object({ kind: z.literal("fill_after_cancel"), times: zTimes }).strict(),
   z.object({ kind: z.literal("stuck_pending_cancel"), times: zTimes }).strict(),
   z
@@ -158,6 +185,9 @@ export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
  * - `stream_silence`: from the next update, nothing is delivered for `ms` (still "connected").
  * - `stale_reads`: the next `getAccount` / `getPositions` / `getPosition` (or only `method`)
  *   returns the state as of `ms` ago.
+ * - `read_lag`: the next `getAccount` / `getPositions` / `getPosition` (or only `method`)
+ *   returns the state as of a delay drawn in [`minMs`, `maxMs`] ago (whole ms, from a seeded
+ *   stream of its own); logged as a `fault` with the delay `ms`.
  * - `fill_after_cancel`: the next cancel is accepted, the order is `canceled`, and a fill
  *   of the rest still arrives after it.
  * - `stuck_pending_cancel`: the next cancel leaves the order `pending_cancel` (it can still fill).
@@ -170,6 +200,7 @@ export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
  * broker.script({ kind: "ambiguous", method: "submitOrder" });
  * broker.script({ kind: "stream_drop", times: 3 });
  * broker.script({ kind: "stale_reads", ms: 2_000, method: "getPositions" });
+ * broker.script({ kind: "read_lag", minMs: 40, maxMs: 1_000, method: "getAccount", times: 5 });
  * ```
  */
 export type ScriptedFault = z.input<typeof ScriptedFaultSchema>;
@@ -177,6 +208,15 @@ export type ScriptedFault = z.input<typeof ScriptedFaultSchema>;
 const probability = z.number().min(0).max(1);
 const faultSetting = <T extends z.ZodRawShape>(shape: T) =>
   z.union([probability, z.object({ probability, ...shape }).strict()]).optional();
+const readLagSetting = z
+  .union([
+    probability,
+    z
+      .object({ probability, minMs: zMs.optional(), maxMs: zMs.optional(), method: zStaleMethod.optional() })
+      .strict()
+      .superRefine(orderedRange),
+  ])
+  .optional();
 
 /** Schema of {@link SimFaultOptions}. */
 export const SimFaultOptionsSchema = z
@@ -193,6 +233,7 @@ export const SimFaultOptionsSchema = z
     stream_disconnect: faultSetting({ downMs: zMs.optional() }),
     stream_silence: faultSetting({ ms: zMs.optional() }),
     stale_reads: faultSetting({ ms: zMs.optional(), method: zStaleMethod.optional() }),
+    read_lag: readLagSetting,
     fill_after_cancel: faultSetting({}),
     stuck_pending_cancel: faultSetting({}),
     reject_after_accept: faultSetting({ reason: z.string().min(1).optional() }),
@@ -206,7 +247,8 @@ export const SimFaultOptionsSchema = z
  * @defaultValue every probability 0; parameters from `SIMULATED_BROKER_DEFAULTS.faults`
  *   (`rate_limited.retryAfterMs` 1000, `latency_spike.ms` 1000, `not_found_lag.ms` 500,
  *   `stream_delay.ms` 500, `stream_disconnect.downMs` 1000, `stream_silence.ms` 2000,
- *   `stale_reads.ms` 1000)
+ *   `stale_reads.ms` 1000, `read_lag` 0 to 1000 ms; a `read_lag` given only a `minMs`
+ *   above 1000 lags exactly `minMs`)
  * @remarks Draws come from the seed in a fixed order of kinds, so the same seed and the same
  *   calls fault the same way every run.
  * @example
@@ -254,6 +296,14 @@ export const SimulatedBrokerOptionsSchema = z
     marketOpen: z.boolean().optional(),
     marketBuyBuffer: z.number().finite().min(0).max(1).optional(),
     faults: SimFaultOptionsSchema.optional(),
+    readLag: z
+      .object({
+        getAccount: zLagRange.optional(),
+        getPositions: zLagRange.optional(),
+        getPosition: zLagRange.optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -323,6 +373,33 @@ export interface SimulatedBrokerOptions {
   marketBuyBuffer?: number;
   /** Seeded fault probabilities. @defaultValue none */
   faults?: SimFaultOptions;
+  /**
+   * Position and account reads that lag fills like a broker's: every read of a listed
+   * endpoint answers with the state as of a delay drawn in [`minMs`, `maxMs`] ago (whole ms,
+   * from a seeded stream of its own, so configuring it shifts no other draw), and logs a
+   * `fault` `read_lag` (`source: "option"`) with the delay `ms`. Order reads stay current.
+   * With a `stale_reads` or `read_lag` fault on the same read, the longest delay wins.
+   * @defaultValue none: reads are current
+   */
+  readLag?: SimReadLag;
+}
+
+/**
+ * How much each position and account endpoint lags fills (option `readLag`).
+ *
+ * @example
+ * ```ts
+ * const readLag: SimReadLag = { getPositions: { minMs: 40, maxMs: 1_000 }, getAccount: { minMs: 0, maxMs: 2_000 } };
+ * ```
+ */
+export type SimReadLag = { readonly [M in StaleReadMethod]?: SimLagRange };
+
+/** A delay range in ms: `minMs` ≤ `maxMs`. */
+export interface SimLagRange {
+  /** The shortest delay. */
+  readonly minMs: number;
+  /** The longest delay. */
+  readonly maxMs: number;
 }
 
 export { BROKER_METHODS, type BrokerMethod };
@@ -350,6 +427,8 @@ export interface SimSettings {
   readonly marketOpen: boolean;
   readonly marketBuyBuffer: Decimal;
   readonly faults: z.output<typeof SimFaultOptionsSchema> | undefined;
+  /** The lag of each position and account endpoint (none: current). */
+  readonly readLag: SimReadLag;
 }
 
 /**
@@ -386,5 +465,6 @@ export function simSettings(options: SimulatedBrokerOptions): SimSettings {
     marketOpen: o.marketOpen ?? D.marketOpen,
     marketBuyBuffer: new Decimal(o.marketBuyBuffer ?? D.marketBuyBuffer),
     faults: o.faults,
+    readLag: o.readLag ?? {},
   };
 }

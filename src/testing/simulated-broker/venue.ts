@@ -20,6 +20,7 @@ import { Holdings } from "./holdings.js";
 import { assetWith, defaultAsset, Market } from "./market.js";
 import { SIMULATED_BROKER_DEFAULTS, type SimSettings, type StaleReadMethod } from "./options.js";
 import { IdSource, isOpen, OrderBook, type SimOrder, snapshotOf } from "./order-book.js";
+import { ReadLag } from "./read-lag.js";
 import { type PositionState, StateHistory, type StateRecord } from "./state-history.js";
 import { UpdateStream } from "./update-stream.js";
 import {
@@ -57,6 +58,7 @@ export class Venue implements FillVenue {
   readonly stream: UpdateStream;
   private readonly fills: FillEngine;
   private readonly history: StateHistory;
+  private readonly readLag: ReadLag;
 
   /** @param settings - the parsed options */
   constructor(private readonly settings: SimSettings) {
@@ -75,6 +77,12 @@ export class Venue implements FillVenue {
     this.holdings = new Holdings(settings.cash, this.startingPositions());
     this.fills = new FillEngine(settings, createRandom(settings.seed ^ 0x2545f491), this);
     this.history = new StateHistory(this.stateNow());
+    this.readLag = new ReadLag(
+      settings.readLag,
+      createRandom(settings.seed ^ 0x6a09e667),
+      createRandom(settings.seed ^ 0x3c6ef372),
+      this.log,
+    );
   }
 
   // ---------------------------------------------------------------- orders
@@ -163,19 +171,27 @@ export class Venue implements FillVenue {
     this.recordState();
   }
 
-  // ---------------------------------------------------------------- state history (stale reads)
+  // ---------------------------------------------------------------- state history (reads that lag)
 
   /** Records the state now. */
   recordState(): void {
     this.history.capture(this.stateNow());
   }
 
-  /** The state a position or account read sees: now, or as of a while ago under a `stale_reads` fault. */
+  /**
+   * The state a position or account read sees: now, or as of a while ago when the read lags:
+   * a `stale_reads` fault, a `read_lag` fault, the endpoint's `readLag` option (the longest
+   * of them wins). Nothing lags: the state now, with no draw and nothing logged.
+   */
   readState(method: StaleReadMethod): StateRecord {
     this.recordState();
     const stale = this.faults.take(["stale_reads"], method);
-    if (stale === undefined) return this.history.latest();
-    return this.history.asOf(this.clock.now() - faultNumber(stale, "ms", FAULT_DEFAULTS.stale_reads.ms));
+    const lag = this.faults.take(["read_lag"], method, (f) => this.readLag.faultDelay(f));
+    const delays = [this.readLag.endpointDelay(method)];
+    if (stale !== undefined) delays.push(faultNumber(stale, "ms", FAULT_DEFAULTS.stale_reads.ms));
+    if (lag !== undefined) delays.push(faultNumber(lag, "ms", 0));
+    if (stale === undefined && lag === undefined && delays[0] === 0) return this.history.latest();
+    return this.history.asOf(this.clock.now() - Math.max(...delays));
   }
 
   // ---------------------------------------------------------------- lifecycle

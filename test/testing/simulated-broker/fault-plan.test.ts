@@ -45,6 +45,24 @@ describe("FaultPlan", () => {
     expect(faults.take(["stale_reads"])?.params).toEqual({ ms: 5, method: "getPositions" });
   });
 
+  it("resolve turns a fault's parameters into the values it applies with, returned and logged", () => {
+    const { faults, log } = plan(1, { read_lag: { probability: 1, minMs: 1, maxMs: 2 } });
+    faults.script({ kind: "read_lag", minMs: 10, maxMs: 20, method: "getAccount" });
+    const resolve = (f: { params: Readonly<Record<string, unknown>> }) => ({ ms: Number(f.params.maxMs) });
+    expect(faults.take(["read_lag"], "getAccount", resolve)).toEqual({
+      kind: "read_lag",
+      params: { minMs: 10, maxMs: 20, method: "getAccount", ms: 20 },
+    });
+    expect(faults.take(["read_lag"], "getPositions", resolve)?.params).toEqual({ minMs: 1, maxMs: 2, ms: 2 });
+    // Without resolve, nothing is added.
+    expect(faults.take(["read_lag"], "getPosition")?.params).toEqual({ minMs: 1, maxMs: 2 });
+    expect(log.list().map((e) => [e.kind, e.source, e.method, e.ms])).toEqual([
+      ["read_lag", "script", "getAccount", 20],
+      ["read_lag", "seed", "getPositions", 2],
+      ["read_lag", "seed", "getPosition", undefined],
+    ]);
+  });
+
   it("scripted faults come first, in the order they were queued", () => {
     const { faults } = plan(1, { unavailable: 1 });
     faults.script({ kind: "rate_limited", retryAfterMs: 7 });

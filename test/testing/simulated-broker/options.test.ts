@@ -21,6 +21,7 @@ describe("simSettings", () => {
       assets: [],
       positions: [],
       faults: undefined,
+      readLag: {},
     });
     expect(s.cash.eq(D.cash)).toBe(true);
     expect(s.marketBuyBuffer.eq(D.marketBuyBuffer)).toBe(true);
