@@ -56,6 +56,7 @@ describe("createSimulatedBroker options", () => {
       notionalOrders: true,
       closePosition: true,
       orderUpdates: true,
+      orderHistory: true,
     });
     expect(broker.id).toBe("simulated");
   });

@@ -1,6 +1,7 @@
 import {
   type BrokerOrderStatus,
   isFinalBrokerStatus,
+  type ListOrdersQuery,
   type OrderRequest,
   type OrderSide,
   type OrderSnapshot,
@@ -117,8 +118,9 @@ export function snapshotOf(o: SimOrder): OrderSnapshot {
  * Every order of the account: refused ones (kept for inspection, unknown to lookups), and the
  * live ones by id and client order id, with the open ones that hold shares and cash.
  *
- * @remarks The place for an order-history read (`listOrders`: the live orders, newest
- * first) and for replace chains (an order replaced by another keeps its id here).
+ * @remarks The order-history read (`history`) lists the live orders only: an order refused
+ * at submit was never made at the broker. The place for replace chains too (an order
+ * replaced by another keeps its id here).
  */
 export class OrderBook {
   private readonly all: SimOrder[] = [];
@@ -204,6 +206,36 @@ export class OrderBook {
   /** @returns every order, refused ones too, in submit order */
   list(): readonly SimOrder[] {
     return this.all;
+  }
+
+  /**
+   * The orders an order-history read (`listOrders`) answers with.
+   *
+   * @param query - the parsed query: `status` (default open), `after` / `until` (exclusive,
+   *   on the submission time), `symbols`, `limit`
+   * @param visible - whether lookups see an order yet (a fresh one may be hidden for a while)
+   * @returns the live, visible matches, newest first by submission time (of two submitted in
+   *   the same ms, the later first), at most `limit`
+   */
+  history(query: ListOrdersQuery, visible: (o: SimOrder) => boolean): SimOrder[] {
+    const status = query.status ?? "open";
+    const after = query.after?.getTime();
+    const until = query.until?.getTime();
+    const symbols = query.symbols === undefined ? undefined : new Set(query.symbols);
+    const out: SimOrder[] = [];
+    for (let i = this.all.length - 1; i >= 0; i--) {
+      const o = this.all[i];
+      if (o === undefined || !o.live || !visible(o)) continue;
+      const final = isFinalBrokerStatus(o.status);
+      if ((status === "open" && final) || (status === "closed" && !final)) continue;
+      if (after !== undefined && o.createdAt <= after) continue;
+      if (until !== undefined && o.createdAt >= until) continue;
+      if (symbols !== undefined && !symbols.has(o.symbol)) continue;
+      out.push(o);
+    }
+    // Submit order is time order on a clock that never goes back; sort anyway (stable: ties keep it).
+    out.sort((a, b) => b.createdAt - a.createdAt);
+    return query.limit === undefined ? out : out.slice(0, query.limit);
   }
 
   /** @returns a copy of the open orders, in submit order */

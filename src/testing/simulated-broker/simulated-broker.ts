@@ -12,11 +12,12 @@
 //   update-stream.ts     subscriptions and stream faults
 //   state-history.ts     past states, for reads that lag
 //   event-log.ts         the log of everything (compared byte for byte by the golden tests)
-// Where coming work goes: reads that lag fills per endpoint are a fault kind (options.ts,
-// fault-plan.ts) that Venue.readState answers from StateHistory.asOf; an order-history read
-// lists OrderBook's live orders; a quote model lives in Market and is what FillEngine's
-// reference price reads; a replace is a Venue step that judges the new order by VENUE_RULES
-// and chains the two orders in the OrderBook.
+//   read-lag.ts          how far position and account reads lag fills (option readLag, fault read_lag)
+// Reads that lag: Venue.readState answers from StateHistory.asOf(now - delay). The order
+// history (listOrders) is OrderBook.history: live orders only, newest first.
+// Where coming work goes: a quote model lives in Market and is what FillEngine's reference
+// price reads; a replace is a Venue step that judges the new order by VENUE_RULES and chains
+// the two orders in the OrderBook.
 
 import { z } from "zod";
 import type {
@@ -25,6 +26,7 @@ import type {
   BrokerCapabilities,
   BrokerPort,
   CallOptions,
+  ListOrdersQuery,
   MarketClock,
   OrderRequest,
   OrderSnapshot,
@@ -32,6 +34,7 @@ import type {
   PositionSnapshot,
   Subscription,
 } from "../../broker/broker-port.js";
+import { parseListOrdersQuery } from "../../broker/schemas.js";
 import type { Clock } from "../../core/clock.js";
 import type { Decimal, DecimalLike } from "../../core/decimal.js";
 import { ValidationError } from "../../core/errors.js";
@@ -106,6 +109,15 @@ export interface SimulatedBroker extends BrokerPort {
   script(fault: ScriptedFault): void;
   /** Drops every subscription's connection now for `downMs` (disconnected → reconnecting → connected). */
   disconnectStream(downMs: number): void;
+  /**
+   * Reads the order history: every live order (an order refused at submit is not one),
+   * newest first by submission time; `status` open by default, `after` / `until` exclusive.
+   * Counted and faulted like every call; a fresh order hidden by `not_found_lag` is missing
+   * here too.
+   *
+   * @throws ValidationError (`validation`) for a bad query
+   */
+  listOrders(query: ListOrdersQuery, opts?: CallOptions): Promise<OrderSnapshot[]>;
   /** Every order ever submitted, refused ones too (status `rejected`), in submit order. */
   orders(): OrderSnapshot[];
   /** One order by id or client order id, final ones included, ignoring every fault; undefined when unknown. */
@@ -149,6 +161,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     notionalOrders: true,
     closePosition: true,
     orderUpdates: true,
+    orderHistory: true,
   });
   readonly clock: Clock;
   private readonly venue: Venue;
@@ -308,6 +321,15 @@ class SimulatedBrokerImpl implements SimulatedBroker {
       const list = this.venue.book
         .openOrders()
         .filter((o) => isOpen(o) && this.venue.visible(o))
+        .map(snapshotOf);
+      return () => list;
+    });
+  }
+
+  listOrders(query: ListOrdersQuery, opts?: CallOptions): Promise<OrderSnapshot[]> {
+    return this.pipeline.run("listOrders", opts, false, () => {
+      const list = this.venue.book
+        .history(parseListOrdersQuery(query), (o) => this.venue.visible(o))
         .map(snapshotOf);
       return () => list;
     });
