@@ -1,9 +1,16 @@
 import { randomUUID } from "node:crypto";
-import type { OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
-import { isFinalBrokerStatus } from "../broker/broker-port.js";
+import type { ListOrdersQuery, OrderRequest } from "../broker/broker-port.js";
+import { ORDER_LIST_STATUSES } from "../broker/broker-port.js";
 import type { Clock } from "../core/clock.js";
 import { type Decimal, toDecimal, ZERO } from "../core/decimal.js";
-import { accountJson, assetJson, clockJson, orderJson, positionJson } from "./fake-alpaca-server-wire.js";
+import {
+  accountJson,
+  assetJson,
+  clockJson,
+  orderJson,
+  positionJson,
+  readWireTime,
+} from "./fake-alpaca-server-wire.js";
 import type { SimulatedBroker } from "./simulated-broker/simulated-broker.js";
 import { ALPACA_MESSAGES } from "./simulated-broker/venue-rules.js";
 
@@ -65,7 +72,7 @@ export const ROUTES: readonly Route[] = [
     operation: "getOrderByClientOrderId",
     handle: getOrderByClientOrderId,
   },
-  { method: "GET", path: "/v2/orders", operation: "listOpenOrders", handle: listOrders },
+  { method: "GET", path: "/v2/orders", operation: "listOrders", handle: listOrders },
   { method: "POST", path: "/v2/orders", operation: "submitOrder", handle: submitOrder },
   { method: "GET", path: /^\/v2\/orders\/([^/]+)$/, operation: "getOrder", handle: getOrder },
   { method: "DELETE", path: /^\/v2\/orders\/([^/]+)$/, operation: "cancelOrder", handle: cancelOrder },
@@ -167,49 +174,56 @@ async function latestTrades(ctx: RouteContext, r: RouteRequest): Promise<HttpRep
 }
 
 /**
- * `GET /v2/orders` (facts 2.7): `status` open (default, from `listOpenOrders`), closed or all
- * (every order the broker recorded), `symbols`, `direction` (desc by default), `limit`, and
- * the `before_order_id` / `after_order_id` cursors.
+ * `GET /v2/orders` (facts 2.7), answered from the broker's order history (`listOrders`), so
+ * an order refused at submit is never listed: Alpaca makes no order for a refused POST.
+ * Query: `status` open (default) | closed | all; `after` / `until` (RFC 3339, exclusive, on
+ * the submission time); `direction` desc (default) | asc; `limit` (default 50, at most
+ * 500); `symbols` (comma-separated); the `before_order_id` / `after_order_id` cursors;
+ * `nested` is accepted and changes nothing (there are no multi-leg orders). A value it
+ * cannot read is a 422.
  */
 async function listOrders(ctx: RouteContext, r: RouteRequest): Promise<HttpReply> {
-  const query = r.query;
-  const status = query.get("status") ?? "open";
-  const limit = Math.min(
-    ORDERS_PAGE.max,
-    Math.max(1, Number(query.get("limit") ?? ORDERS_PAGE.default) || ORDERS_PAGE.default),
-  );
-  let list: OrderSnapshot[];
-  if (status === "open") list = await ctx.broker.listOpenOrders();
-  else {
-    const all = ctx.broker.orders();
-    list = status === "closed" ? all.filter((o) => isFinalBrokerStatus(o.status)) : all;
-  }
-  const symbols = query.get("symbols");
-  if (symbols) {
-    const set = new Set(symbols.split(","));
-    list = list.filter((o) => set.has(o.symbol));
-  }
-  let sorted = inDirection(list, query.get("direction") === "asc" ? "asc" : "desc");
-  const before = query.get("before_order_id");
+  const query = readListQuery(r.query);
+  if (query instanceof HttpReply) return query;
+  const newestFirst = await ctx.broker.listOrders(query.history);
+  let sorted = query.direction === "asc" ? [...newestFirst].reverse() : newestFirst;
+  const before = r.query.get("before_order_id");
   if (before) {
     const at = sorted.findIndex((o) => o.id === before);
     sorted = at >= 0 ? sorted.slice(at + 1) : sorted;
   }
-  const after = query.get("after_order_id");
+  const after = r.query.get("after_order_id");
   if (after) {
     const at = sorted.findIndex((o) => o.id === after);
     sorted = at >= 0 ? sorted.slice(0, at) : sorted;
   }
-  return ok(sorted.slice(0, limit).map(orderJson));
+  return ok(sorted.slice(0, query.limit).map(orderJson));
 }
 
-/** Orders by submission time; the same time keeps the broker's order (reversed for `desc`). */
-function inDirection(list: readonly OrderSnapshot[], direction: "asc" | "desc"): OrderSnapshot[] {
-  const time = (o: OrderSnapshot) => (o.createdAt ?? o.updatedAt).getTime();
-  const indexed = list.map((o, i) => ({ o, i }));
-  indexed.sort((a, b) => time(a.o) - time(b.o) || a.i - b.i);
-  if (direction === "desc") indexed.reverse();
-  return indexed.map((x) => x.o);
+/** What `GET /v2/orders` asks for: the history query, the direction, the page size; or the 422 for a value it cannot read. */
+function readListQuery(
+  q: URLSearchParams,
+): { history: ListOrdersQuery; direction: "asc" | "desc"; limit: number } | HttpReply {
+  const status = q.get("status") ?? "open";
+  const listStatus = ORDER_LIST_STATUSES.find((s) => s === status);
+  if (listStatus === undefined) return invalid(`invalid status: ${status}`);
+  const direction = q.get("direction") ?? "desc";
+  if (direction !== "asc" && direction !== "desc") return invalid(`invalid direction: ${direction}`);
+  const limitText = q.get("limit");
+  const limit = limitText === null ? ORDERS_PAGE.default : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1) return invalid(`invalid limit: ${limitText}`);
+  const history: ListOrdersQuery = { status: listStatus };
+  for (const bound of ["after", "until"] as const) {
+    const text = q.get(bound);
+    if (text === null || text === "") continue;
+    const t = readWireTime(text);
+    if (t === undefined) return invalid(`invalid ${bound}: ${text}`);
+    // Orders carry whole ms: a bound inside a ms excludes what an `until` at its end would.
+    history[bound] = new Date(bound === "until" && t.insideMs ? t.ms + 1 : t.ms);
+  }
+  const symbols = (q.get("symbols") ?? "").split(",").filter((s) => s !== "");
+  if (symbols.length > 0) history.symbols = symbols;
+  return { history, direction, limit: Math.min(ORDERS_PAGE.max, limit) };
 }
 
 // ---------------------------------------------------------------- POST /v2/orders body

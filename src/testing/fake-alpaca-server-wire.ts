@@ -24,6 +24,25 @@ export function wireTime(d: Date | undefined): string | null {
   return d.toISOString().replace(/\.(\d{3})Z$/, ".$1000000Z");
 }
 
+const RFC3339 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.(\d+))?(?:Z|[+-]\d{2}:\d{2}))?$/i;
+
+/**
+ * Reads a time a client sent (`after`, `until`): RFC 3339, any number of fraction digits, or
+ * a plain date (midnight UTC).
+ *
+ * @param text - the query value (a `+` offset decoded to a space is read back as `+`)
+ * @returns the whole ms at or before the time, and whether the time lies strictly inside
+ *   that ms (digits past the ms that are not all zero); undefined when it is not a time
+ */
+export function readWireTime(text: string): { ms: number; insideMs: boolean } | undefined {
+  const t = text.replace(/ (\d{2}:\d{2})$/, "+$1");
+  const m = RFC3339.exec(t);
+  if (m === null) return undefined;
+  const ms = Date.parse(t);
+  if (Number.isNaN(ms)) return undefined;
+  return { ms, insideMs: /[1-9]/.test((m[1] ?? "").slice(3)) };
+}
+
 /** A stable UUID-shaped id derived from a name (an asset id for a symbol). */
 export function uuidFor(name: string): string {
   const h = createHash("sha1").update(name).digest("hex");

@@ -62,7 +62,7 @@ export interface FakeAlpacaServerOptions extends SimulatedBrokerOptions {
   /**
    * The broker behind the server; when given, the simulated-broker options are ignored.
    * @defaultValue a simulated broker made from the other options (`cash`, `positions`,
-   *   `prices`, `assets`, `latency`, `partialFills`, `faults`, ...) on the system clock
+   *   `prices`, `assets`, `latency`, `partialFills`, `faults`, `readLag`, ...) on the system clock
    */
   broker?: SimulatedBroker;
   /** Extra delay before every HTTP reply, ms. @defaultValue 0 */

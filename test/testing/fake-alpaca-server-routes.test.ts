@@ -12,7 +12,7 @@ describe("the fake Alpaca server's route table", () => {
       ["GET", "/v2/assets/SPY", "getAssets", "SPY"],
       ["GET", "/v2/clock", "getClock", ""],
       ["GET", "/v2/orders:by_client_order_id", "getOrderByClientOrderId", ""],
-      ["GET", "/v2/orders", "listOpenOrders", ""],
+      ["GET", "/v2/orders", "listOrders", ""],
       ["POST", "/v2/orders", "submitOrder", ""],
       ["GET", "/v2/orders/abc", "getOrder", "abc"],
       ["DELETE", "/v2/orders/abc", "cancelOrder", "abc"],

@@ -1,6 +1,6 @@
 import { BROKER_ERROR_CODES } from "ordersafe";
 import { describe, expect, it } from "vitest";
-import { wireErrorFor } from "../../src/testing/fake-alpaca-server-wire.js";
+import { readWireTime, wireErrorFor, wireTime } from "../../src/testing/fake-alpaca-server-wire.js";
 
 describe("wireErrorFor: Alpaca's reply for each refusal", () => {
   const reply = (
@@ -79,5 +79,26 @@ describe("wireErrorFor: Alpaca's reply for each refusal", () => {
       body: { code: 50010000, message: "internal server error" },
     });
     expect(reply("protocol").status).toBe(500);
+  });
+});
+
+describe("readWireTime: the times a client sends", () => {
+  it("reads RFC 3339 with any fraction and offset, or a plain date", () => {
+    const ms = Date.UTC(2026, 0, 5, 14, 30, 0, 123);
+    expect(readWireTime("2026-01-05T14:30:00.123Z")).toEqual({ ms, insideMs: false });
+    expect(readWireTime("2026-01-05T14:30:00.123000000Z")).toEqual({ ms, insideMs: false });
+    expect(readWireTime("2026-01-05T14:30:00.123000001Z")).toEqual({ ms, insideMs: true });
+    expect(readWireTime("2026-01-05T09:30:00.1234-05:00")).toEqual({ ms, insideMs: true });
+    // A `+` left unencoded in a query string arrives as a space.
+    expect(readWireTime("2026-01-05T16:30:00.123 02:00")).toEqual({ ms, insideMs: false });
+    expect(readWireTime("2026-01-05T14:30:00Z")).toEqual({ ms: ms - 123, insideMs: false });
+    expect(readWireTime("2026-01-05")).toEqual({ ms: Date.UTC(2026, 0, 5), insideMs: false });
+    expect(readWireTime(wireTime(new Date(ms)) ?? "")).toEqual({ ms, insideMs: false });
+  });
+
+  it("refuses what is not a time", () => {
+    for (const bad of ["", "yesterday", "2026-01-05T14:30", "2026-13-45T99:99:99Z", "1767623400123"]) {
+      expect(readWireTime(bad), bad).toBeUndefined();
+    }
   });
 });
