@@ -3,13 +3,14 @@ import { z } from "zod";
 import type {
   AssetRules,
   BrokerPort,
+  ListOrdersQuery,
   OrderRequest,
   OrderSnapshot,
   OrderUpdateListener,
   Subscription,
 } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
-import { parseOrderRequest } from "../broker/schemas.js";
+import { parseListOrdersQuery, parseOrderRequest } from "../broker/schemas.js";
 import { systemClock, throwIfAborted } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { type Decimal, formatDecimal } from "../core/decimal.js";
@@ -22,6 +23,7 @@ import {
   mapAlpacaClock,
   mapAlpacaLatestTrades,
   mapAlpacaOrder,
+  mapAlpacaOrderHistoryPage,
   mapAlpacaOrders,
   mapAlpacaPosition,
   mapAlpacaPositions,
@@ -37,6 +39,8 @@ const LATEST_TRADES_CHUNK = 100;
 const OPEN_ORDERS_PAGE = 500;
 /** The most pages of open orders read. */
 const MAX_OPEN_ORDER_PAGES = 100;
+/** Orders per page of an order-history read: Alpaca's most. */
+const HISTORY_PAGE = 500;
 
 /**
  * Creates a {@link BrokerPort} on Alpaca through the official SDK
@@ -57,6 +61,11 @@ const MAX_OPEN_ORDER_PAGES = 100;
  *   to a GET, `unavailable`. A refused connection is `unavailable` for every call.
  * - Latest prices come from the market data API's latest trades, with `feed`.
  * - Order updates come from the SDK's `TradingStream` (one shared connection).
+ * - `listOrders` (capability `orderHistory`) reads `GET /v2/orders` newest first, 500 a
+ *   page, each next page ending where the last one's oldest order was submitted, until a
+ *   short page or the query's `limit`: ⌈n / 500⌉ requests for n orders (one more when n is
+ *   a multiple of 500 and no `limit` stops it); the orders that share the ms where two
+ *   pages meet are read twice, so a page may bring a few less than 500 new ones.
  * @example
  * ```ts
  * const broker = createAlpacaBroker({ paper: true }); // keys from APCA_API_KEY_ID / APCA_API_SECRET_KEY
@@ -77,7 +86,13 @@ export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPor
   });
   const port: BrokerPort = {
     id: settings.id,
-    capabilities: { fractional: true, notionalOrders: true, closePosition: true, orderUpdates: true },
+    capabilities: {
+      fractional: true,
+      notionalOrders: true,
+      closePosition: true,
+      orderUpdates: true,
+      orderHistory: true,
+    },
     ...accountReads(rest),
     ...marketReads(rest, opts.assetConcurrency, opts.feed),
     ...orderCalls(rest),
@@ -171,7 +186,8 @@ function marketReads(
 type OrderCalls = Pick<
   BrokerPort,
   "submitOrder" | "getOrder" | "getOrderByClientOrderId" | "listOpenOrders" | "cancelOrder" | "closePosition"
->;
+> &
+  Required<Pick<BrokerPort, "listOrders">>;
 
 /** Orders: place, look up, list, cancel, and close a position. */
 function orderCalls(rest: AlpacaRest): OrderCalls {
@@ -206,6 +222,8 @@ function orderCalls(rest: AlpacaRest): OrderCalls {
     },
 
     listOpenOrders: (o) => listAllOpenOrders(rest, o?.signal),
+
+    listOrders: (query, o) => listOrderHistory(rest, query, o?.signal),
 
     async cancelOrder(orderId, o) {
       const id = checkId(orderId, "orderId");
@@ -254,6 +272,65 @@ async function listAllOpenOrders(
     before = list[list.length - 1]?.id;
   }
   return [...byId.values()];
+}
+
+/**
+ * The order history a query asks for, page by page: `GET /v2/orders` newest first, 500 a
+ * page (fewer when the query's `limit` is smaller), each next page `until` just past the ms
+ * in which the last page's oldest order was submitted, so the orders that share that ms
+ * and did not fit are read too (the ones already read are dropped by id). Stops at a short
+ * page or once `limit` orders are in.
+ *
+ * @throws BrokerError (`protocol`) when a whole page repeats orders already read: more
+ *   orders than a page share one ms, and Alpaca's time bounds cannot page past them
+ */
+async function listOrderHistory(
+  rest: AlpacaRest,
+  raw: ListOrdersQuery,
+  signal: AbortSignal | undefined,
+): Promise<OrderSnapshot[]> {
+  const query = parseListOrdersQuery(raw);
+  const want = query.limit ?? Number.POSITIVE_INFINITY;
+  const pageSize = Math.min(HISTORY_PAGE, want);
+  const out: OrderSnapshot[] = [];
+  const seen = new Set<string>();
+  let until = query.until;
+  for (;;) {
+    const page = mapAlpacaOrderHistoryPage(
+      await rest.json("listOrders", signal, (init) =>
+        rest.api.orders.getAllOrdersRaw(
+          {
+            status: query.status ?? "open",
+            limit: pageSize,
+            direction: "desc",
+            nested: false,
+            after: query.after?.toISOString(),
+            until: until?.toISOString(),
+            symbols: query.symbols?.join(","),
+          },
+          init,
+        ),
+      ),
+    );
+    let added = 0;
+    for (const { order } of page) {
+      if (seen.has(order.id)) continue;
+      seen.add(order.id);
+      out.push(order);
+      added++;
+    }
+    if (out.length >= want || page.length < pageSize) break;
+    if (added === 0) {
+      throw new BrokerError(
+        "protocol",
+        `[ordersafe/alpaca] listOrders: more than ${pageSize} orders submitted in the ms before ${until?.toISOString()}: cannot page past them`,
+        { details: { until: until?.toISOString(), pageSize } },
+      );
+    }
+    const oldest = Math.min(...page.map((p) => p.submittedAt.getTime()));
+    until = new Date(Math.min(oldest + 1, query.until?.getTime() ?? Number.POSITIVE_INFINITY));
+  }
+  return out.length > want ? out.slice(0, want) : out;
 }
 
 function subscribe(stream: AlpacaOrderStream, listener: OrderUpdateListener): Subscription {

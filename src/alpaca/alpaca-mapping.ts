@@ -186,6 +186,36 @@ export function mapAlpacaOrders(raw: unknown): OrderSnapshot[] {
   return raw.map(mapAlpacaOrder);
 }
 
+/** One order of an order-history page, with the submission time its paging runs on. */
+export interface AlpacaHistoryOrder {
+  /** The order. */
+  readonly order: OrderSnapshot;
+  /** Its `submitted_at` (else `created_at`), to the ms at or before it. */
+  readonly submittedAt: Date;
+}
+
+/**
+ * Maps one page of `GET /v2/orders` for an order-history read: each order, and its
+ * submission time (what `after`, `until` and the page order compare).
+ *
+ * @param raw - the JSON array
+ * @returns the orders with their submission times, in the page's order
+ * @throws BrokerError (`protocol`) for a malformed order, or one with neither a valid
+ *   `submitted_at` nor a valid `created_at`
+ */
+export function mapAlpacaOrderHistoryPage(raw: unknown): AlpacaHistoryOrder[] {
+  if (!Array.isArray(raw)) throw protocol("orders", "expected an array");
+  return raw.map((item: unknown) => {
+    const o = asRecord(item, "order");
+    const at = opt(o.submitted_at) ?? opt(o.created_at);
+    const ms = typeof at === "string" ? Date.parse(at) : Number.NaN;
+    if (Number.isNaN(ms)) {
+      throw protocol("order", `submitted_at: expected a time, got ${JSON.stringify(at) ?? String(at)}`);
+    }
+    return { order: mapAlpacaOrder(o), submittedAt: new Date(ms) };
+  });
+}
+
 /**
  * Maps `GET /v2/account`.
  *
