@@ -276,7 +276,8 @@ async function listAllOpenOrders(
 
 /**
  * The order history a query asks for, page by page: `GET /v2/orders` newest first, 500 a
- * page (fewer when the query's `limit` is smaller), each next page `until` just past the ms
+ * page (fewer when the query's `limit` is smaller), `after` at the end of its ms (the
+ * times the port reports are whole ms), each next page `until` just past the ms
  * in which the last page's oldest order was submitted, so the orders that share that ms
  * and did not fit are read too (the ones already read are dropped by id). Stops at a short
  * page or once `limit` orders are in.
@@ -304,7 +305,7 @@ async function listOrderHistory(
             limit: pageSize,
             direction: "desc",
             nested: false,
-            after: query.after?.toISOString(),
+            after: query.after === undefined ? undefined : endOfMs(query.after),
             until: until?.toISOString(),
             symbols: query.symbols?.join(","),
           },
@@ -331,6 +332,15 @@ async function listOrderHistory(
     until = new Date(Math.min(oldest + 1, query.until?.getTime() ?? Number.POSITIVE_INFINITY));
   }
   return out.length > want ? out.slice(0, want) : out;
+}
+
+/**
+ * The last instant of a date's ms, in RFC 3339 with nanoseconds. Alpaca compares `after`
+ * with its nanosecond times, and the port reports times to the ms: an order whose
+ * `createdAt` is `after` itself was submitted inside that ms and must stay out.
+ */
+function endOfMs(d: Date): string {
+  return d.toISOString().replace(/Z$/, "999999Z");
 }
 
 function subscribe(stream: AlpacaOrderStream, listener: OrderUpdateListener): Subscription {

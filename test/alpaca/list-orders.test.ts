@@ -151,6 +151,12 @@ describe("adapter: listOrders", () => {
     expect(
       ids(await r.broker.listOrders!({ status: "all", after: new Date(t0 + 10), until: new Date(t0 + 40) })),
     ).toEqual(["s-sold"]);
+    // after is exclusive at the ms the port reports: sent as the last ns of that ms.
+    const sent = new URLSearchParams(r.server.requests().at(-1)?.query);
+    expect([sent.get("after"), sent.get("until")]).toEqual([
+      new Date(t0 + 10).toISOString().replace("Z", "999999Z"),
+      new Date(t0 + 40).toISOString(),
+    ]);
     expect(ids(await r.broker.listOrders!({ status: "all", symbols: ["SPY", "TECL"], limit: 2 }))).toEqual([
       "s-sold",
       "s-open-spy",
