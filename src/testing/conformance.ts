@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type {
   BrokerPort,
+  ListOrdersQuery,
   OrderRequest,
   OrderSnapshot,
   OrderUpdate,
@@ -321,7 +322,10 @@ class Harness {
  * DESIGN.md: snapshots that pass the schemas, lookups by id and client order id, client ids
  * refused forever, refusals thrown at submit, cancel accepted ≠ canceled, an update for
  * every status change with per-fill quantities, `connected` before updates, unknown symbols
- * omitted, `closePosition` and its `not_found` when flat, and abort semantics.
+ * omitted, `closePosition` and its `not_found` when flat, abort semantics, and, for a port
+ * that declares `orderHistory`, its `listOrders` (the member is there; new orders listed
+ * newest first; `status`, open by default; `symbols`; `limit`; `after` / `until` exclusive
+ * on `createdAt`; an order refused at submit never listed).
  *
  * @param name - a name for the port (the suite is `BrokerPort conformance: <name>`)
  * @param makeBroker - makes a fresh port and its {@link ConformanceDriver}, once per test
@@ -701,6 +705,125 @@ async function abortSemantics(h: Harness): Promise<void> {
   await expectRejection("a read aborted in flight", h.run(reading), reason);
 }
 
+/**
+ * The order history, for a port that declares `orderHistory`: a final order and an open one
+ * just placed are listed, newest first; `status` (open by default), `symbols`, `limit`,
+ * `after` / `until` exclusive on the submission time (`createdAt`); an order refused at
+ * submit is never listed. A port without the capability has nothing to check here.
+ */
+async function orderHistoryLists(h: Harness): Promise<void> {
+  const { broker } = h;
+  if (broker.capabilities.orderHistory !== true) return;
+  const listOrders = broker.listOrders?.bind(broker);
+  check(listOrders !== undefined, "capabilities.orderHistory is true, but the port has no listOrders");
+  const list = async (query: ListOrdersQuery) => parseOrderSnapshots(await h.run(listOrders(query)));
+  const final = await h.buyAndFill();
+  // The two submissions must be apart in time for after / until to tell them apart.
+  await h.driver.wait(h.pollMs);
+  const open = await h.submit(await h.farBuy());
+  await h.order(open.id);
+  const [t1, t2] = [final.createdAt, open.createdAt];
+  check(
+    t1 !== undefined && t2 !== undefined,
+    "listOrders: the orders must carry createdAt, their submission time",
+  );
+  check(
+    t1 < t2,
+    `two orders submitted ${h.pollMs} ms apart have createdAt ${t1.toISOString()} and ${t2.toISOString()}`,
+  );
+  const since = new Date(t1.getTime() - 1);
+  const has = (l: readonly OrderSnapshot[], o: OrderSnapshot) => l.some((x) => x.id === o.id);
+  const all = await h.until('both orders in listOrders({ status: "all" })', async () => {
+    const l = await list({ status: "all", after: since });
+    return has(l, final) && has(l, open) ? l : null;
+  });
+  checkNewestFirst(all, open, final);
+  await refusedNotListed(h, list, since);
+  const byDefault = await list({ after: since });
+  check(has(byDefault, open) && !has(byDefault, final), "listOrders({}) must list the open orders only");
+  check(
+    byDefault.every((o) => !isFinalBrokerStatus(o.status)),
+    "listOrders({}) listed a final order",
+  );
+  const openOnly = await list({ status: "open", after: since });
+  check(
+    has(openOnly, open) && !has(openOnly, final),
+    'listOrders({ status: "open" }) must list the open orders only',
+  );
+  const closed = await list({ status: "closed", after: since });
+  check(
+    has(closed, final) && !has(closed, open),
+    'listOrders({ status: "closed" }) must list the final orders only',
+  );
+  check(
+    closed.every((o) => isFinalBrokerStatus(o.status)),
+    'listOrders({ status: "closed" }) listed an open order',
+  );
+  const mine = await list({ status: "all", after: since, symbols: [h.symbol] });
+  check(has(mine, open) && has(mine, final), "listOrders({ symbols }) must list the orders on those symbols");
+  check(
+    mine.every((o) => o.symbol === h.symbol),
+    "listOrders({ symbols }) listed another symbol",
+  );
+  const other = await list({ status: "all", after: since, symbols: [h.unknownSymbol] });
+  check(!has(other, open) && !has(other, final), "listOrders({ symbols }) listed an order on another symbol");
+  const newest = await list({ status: "all", after: since, limit: 1 });
+  check(
+    newest.length === 1 && newest[0]?.id === all[0]?.id,
+    `listOrders({ limit: 1 }) must return the newest order alone, got ${newest.length}`,
+  );
+  const afterFinal = await list({ status: "all", after: t1 });
+  check(has(afterFinal, open) && !has(afterFinal, final), "listOrders({ after }) must be exclusive");
+  const untilOpen = await list({ status: "all", after: since, until: t2 });
+  check(has(untilOpen, final) && !has(untilOpen, open), "listOrders({ until }) must be exclusive");
+  await closeQuietly(h);
+}
+
+/** Newest first by submission time: the later order first, `createdAt` never rising. */
+function checkNewestFirst(all: readonly OrderSnapshot[], later: OrderSnapshot, earlier: OrderSnapshot): void {
+  const at = (o: OrderSnapshot) => all.findIndex((x) => x.id === o.id);
+  check(at(later) < at(earlier), "listOrders must list the newest order first");
+  for (let i = 1; i < all.length; i++) {
+    const [a, b] = [all[i - 1]?.createdAt, all[i]?.createdAt];
+    check(a === undefined || b === undefined || a >= b, "listOrders must list orders newest first");
+  }
+  const listed = all.find((x) => x.id === earlier.id);
+  check(listed?.status === "filled", `listOrders shows a filled order as ${String(listed?.status)}`);
+}
+
+/** An order refused at submit was never made: the history does not list it. */
+async function refusedNotListed(
+  h: Harness,
+  list: (query: ListOrdersQuery) => Promise<OrderSnapshot[]>,
+  since: Date,
+): Promise<void> {
+  const account = parseAccountSnapshot(await h.run(h.broker.getAccount()));
+  const clientOrderId = h.clientId();
+  const tooMuch = Decimal.max(account.buyingPower, account.cash, account.equity)
+    .times(10)
+    .plus(1_000_000)
+    .floor();
+  await expectBrokerError(
+    "a buy far above buying power",
+    h.run(
+      h.broker.submitOrder({
+        clientOrderId,
+        symbol: h.symbol,
+        side: "buy",
+        type: "market",
+        timeInForce: "day",
+        notional: tooMuch,
+      }),
+    ),
+    "insufficient_buying_power",
+  );
+  const listed = await list({ status: "all", after: since });
+  check(
+    !listed.some((o) => o.clientOrderId === clientOrderId),
+    "listOrders listed an order refused at submit",
+  );
+}
+
 /** Every conformance test, in the order they are registered (their ids, t1…, are part of their client order ids). */
 const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
   { title: "snapshots pass the schemas", run: snapshotsPassTheSchemas },
@@ -733,6 +856,11 @@ const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
   {
     title: "abort: before the call nothing happens; in flight a write is ambiguous and a read rejects",
     run: abortSemantics,
+  },
+  {
+    title:
+      "orderHistory: listOrders lists new orders newest first; status (open by default), symbols, limit, after / until exclusive",
+    run: orderHistoryLists,
   },
 ];
 

@@ -1,12 +1,17 @@
 import { BrokerError, type BrokerPort } from "ordersafe";
-import { createSimulatedBroker, runBrokerConformance, VirtualClock } from "ordersafe/testing";
+import {
+  createSimulatedBroker,
+  runBrokerConformance,
+  type SimulatedBroker,
+  VirtualClock,
+} from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
 
 // The suite must fail ports that break a rule: each broken port below breaks one.
 
 type Registered = { name: string; fn: () => Promise<void> };
 
-async function collect(patch: (port: BrokerPort) => Partial<BrokerPort>): Promise<Registered[]> {
+async function collect(patch: (port: SimulatedBroker) => Partial<BrokerPort>): Promise<Registered[]> {
   const tests: Registered[] = [];
   await runBrokerConformance(
     "broken",
@@ -25,7 +30,7 @@ async function collect(patch: (port: BrokerPort) => Partial<BrokerPort>): Promis
   return tests;
 }
 
-async function failures(patch: (port: BrokerPort) => Partial<BrokerPort>): Promise<string[]> {
+async function failures(patch: (port: SimulatedBroker) => Partial<BrokerPort>): Promise<string[]> {
   const failed: string[] = [];
   for (const t of await collect(patch)) {
     try {
@@ -89,5 +94,76 @@ describe("runBrokerConformance catches broken ports", () => {
         }),
     }));
     expect(failed.some((n) => n.startsWith("connected before updates"))).toBe(true);
+  });
+
+  describe("the order history", () => {
+    const historyFails = (failed: string[]) => failed.filter((n) => n.startsWith("orderHistory"));
+
+    it("listed oldest first", async () => {
+      const failed = await failures((port) => ({
+        listOrders: async (query, opts) => (await port.listOrders(query, opts)).reverse(),
+      }));
+      expect(historyFails(failed)).toHaveLength(1);
+    });
+
+    it("status ignored", async () => {
+      const failed = await failures((port) => ({
+        listOrders: (query, opts) => port.listOrders({ ...query, status: "all" }, opts),
+      }));
+      expect(historyFails(failed)).toHaveLength(1);
+    });
+
+    it("status open not the default", async () => {
+      const failed = await failures((port) => ({
+        listOrders: (query, opts) => port.listOrders({ status: "all", ...query }, opts),
+      }));
+      expect(historyFails(failed)).toHaveLength(1);
+    });
+
+    it("after inclusive", async () => {
+      const failed = await failures((port) => ({
+        listOrders: (query, opts) =>
+          port.listOrders(
+            query.after === undefined ? query : { ...query, after: new Date(query.after.getTime() - 1) },
+            opts,
+          ),
+      }));
+      expect(historyFails(failed)).toHaveLength(1);
+    });
+
+    it("limit ignored", async () => {
+      const failed = await failures((port) => ({
+        listOrders: ({ limit: _limit, ...query }, opts) => port.listOrders(query, opts),
+      }));
+      expect(historyFails(failed)).toHaveLength(1);
+    });
+
+    it("orders refused at submit listed", async () => {
+      const failed = await failures((port) => ({
+        listOrders: async (query, opts) => [
+          ...(await port.listOrders(query, opts)),
+          ...port.orders().filter((o) => o.status === "rejected"),
+        ],
+      }));
+      expect(historyFails(failed)).toHaveLength(1);
+    });
+
+    it("orderHistory declared without listOrders", async () => {
+      const failed = await failures((port) => ({
+        capabilities: { ...port.capabilities, orderHistory: true },
+        listOrders: undefined,
+      }));
+      expect(historyFails(failed)).toHaveLength(1);
+    });
+
+    it("a port without orderHistory has nothing to check", async () => {
+      const failed = await failures((port) => ({
+        capabilities: { ...port.capabilities, orderHistory: false },
+        listOrders: async () => {
+          throw new Error("never called");
+        },
+      }));
+      expect(failed).toEqual([]);
+    });
   });
 });

@@ -59,6 +59,30 @@ runBrokerConformance(
   { describe, it },
 );
 
+// Position and account reads that lag every fill, and a seeded read_lag on top: the order
+// reads (and so the order history) stay current.
+runBrokerConformance(
+  "simulated with reads that lag fills",
+  () => {
+    const clock = new VirtualClock();
+    const lag = { minMs: 40, maxMs: 1_000 };
+    const broker = createSimulatedBroker({
+      clock,
+      seed: 5,
+      cash: 10_000,
+      prices: { TECL: 52.6 },
+      latency: { restMs: 10, fillMs: 80, streamMs: 5 },
+      readLag: { getAccount: lag, getPositions: lag, getPosition: lag },
+      faults: { read_lag: { probability: 0.3, minMs: 500, maxMs: 2_000 } },
+    });
+    return {
+      broker,
+      driver: { symbol: "TECL", wait: (ms) => clock.advance(ms), run: (p) => clock.run(p), pollMs: 50 },
+    };
+  },
+  { describe, it },
+);
+
 // vitest imported by the suite itself.
 await runBrokerConformance("simulated, vitest imported lazily", () => {
   const clock = new VirtualClock();
