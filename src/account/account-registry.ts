@@ -1,11 +1,6 @@
 import type { BrokerPort } from "../broker/broker-port.js";
+import { WRAPPED_PORT } from "../broker/checked-broker.js";
 import { ExecutionRecord } from "./execution-record.js";
-
-/**
- * The property a port wrapper sets to the port it wraps, so that every wrapper of one port
- * resolves to the same account.
- */
-export const WRAPPED_PORT = Symbol.for("ordersafe.port.wrapped");
 
 /** What this process keeps for one account. */
 export interface AccountState {

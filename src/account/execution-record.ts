@@ -1,4 +1,4 @@
-import type { OrderSide, OrderSnapshot } from "../broker/broker-port.js";
+import type { BrokerOrderStatus, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
 
@@ -26,8 +26,12 @@ export interface RecordedOrder {
   readonly filledValue: Decimal;
   /** Whether the broker said it is final. */
   readonly final: boolean;
+  /** The broker's status in the latest snapshot (a final one is never replaced by an open one). */
+  readonly status: BrokerOrderStatus;
   /** The local time by which its last known fill had certainly happened (ms). */
   readonly lastFillBy: number | undefined;
+  /** The latest snapshot of it the record saw (a final one is never replaced by an open one). */
+  readonly snapshot: OrderSnapshot;
 }
 
 /** A fill the record learned: the growth of one order's cumulative filled quantity. */
@@ -89,6 +93,7 @@ export const EXECUTION_RECORD_DEFAULTS = { clockSkewMs: 1_000 } as const;
 export class ExecutionRecord {
   private readonly skewMs: number;
   private readonly orders = new Map<string, RecordedOrder>();
+  private readonly byClientId = new Map<string, string>();
   private readonly fills: RecordedFill[] = [];
   private readonly lastBySymbol = new Map<string, number>();
   private lastAny = Number.NEGATIVE_INFINITY;
@@ -122,6 +127,11 @@ export class ExecutionRecord {
         ? order.filledQty.times(order.filledAvgPrice)
         : (known?.filledValue ?? ZERO);
     const by = Math.min(learnedAt, order.updatedAt.getTime() + this.skewMs);
+    const final = (known?.final ?? false) || isFinalBrokerStatus(order.status);
+    // A working status after a final one is a stale snapshot; a final status may change (a
+    // fill after a cancel turns `canceled` into `filled`).
+    const status = known?.final === true && !isFinalBrokerStatus(order.status) ? known.status : order.status;
+    this.byClientId.set(order.clientOrderId, order.id);
     this.orders.set(order.id, {
       orderId: order.id,
       clientOrderId: order.clientOrderId,
@@ -130,7 +140,9 @@ export class ExecutionRecord {
       origin: known?.origin === "own" ? "own" : origin,
       filledQty: grew ? order.filledQty : before,
       filledValue,
-      final: (known?.final ?? false) || isFinalBrokerStatus(order.status),
+      final,
+      status,
+      snapshot: known?.final === true && !isFinalBrokerStatus(order.status) ? known.snapshot : order,
       lastFillBy: grew ? by : known?.lastFillBy,
     });
     if (!grew) return undefined;
@@ -169,6 +181,17 @@ export class ExecutionRecord {
    */
   order(orderId: string): RecordedOrder | undefined {
     return this.orders.get(orderId);
+  }
+
+  /**
+   * One order as the record knows it, by its client order id.
+   *
+   * @param clientOrderId - the client order id
+   * @returns the order, or undefined
+   */
+  orderByClientId(clientOrderId: string): RecordedOrder | undefined {
+    const id = this.byClientId.get(clientOrderId);
+    return id === undefined ? undefined : this.orders.get(id);
   }
 
   /**

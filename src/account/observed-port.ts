@@ -1,7 +1,31 @@
-import type { BrokerPort, OrderSnapshot } from "../broker/broker-port.js";
+import type { BrokerMethod, BrokerPort, OrderSnapshot } from "../broker/broker-port.js";
+import { wrapBrokerPort } from "../broker/checked-broker.js";
 import type { Clock } from "../core/clock.js";
-import { markWrapper } from "./account-registry.js";
+import { isDecimal } from "../core/decimal.js";
 import type { ExecutionRecord, RecordedOrigin } from "./execution-record.js";
+
+/**
+ * Who placed the orders a call's reply holds, as far as the call tells: the replies to our
+ * writes and to reads of one order by its id are ours; lists hold anyone's.
+ */
+const ORIGIN: Partial<Record<BrokerMethod, RecordedOrigin>> = {
+  submitOrder: "own",
+  closePosition: "own",
+  getOrder: "own",
+  getOrderByClientOrderId: "own",
+  listOpenOrders: "other",
+  listOrders: "other",
+};
+
+function isOrderSnapshot(v: unknown): v is OrderSnapshot {
+  if (typeof v !== "object" || v === null) return false;
+  return (
+    typeof Reflect.get(v, "id") === "string" &&
+    typeof Reflect.get(v, "symbol") === "string" &&
+    isDecimal(Reflect.get(v, "filledQty")) &&
+    Reflect.get(v, "updatedAt") instanceof Date
+  );
+}
 
 /**
  * Wraps a port so that every order snapshot passing through it (replies to submits and
@@ -25,35 +49,22 @@ import type { ExecutionRecord, RecordedOrigin } from "./execution-record.js";
  * ```
  */
 export function observedPort(port: BrokerPort, record: ExecutionRecord, clock: Clock): BrokerPort {
-  const learn = (order: OrderSnapshot, origin: RecordedOrigin) => {
-    record.observe(order, clock.now(), origin);
-    return order;
+  const learn = (reply: unknown, origin: RecordedOrigin) => {
+    const now = clock.now();
+    if (Array.isArray(reply)) {
+      for (const o of reply) if (isOrderSnapshot(o)) record.observe(o, now, origin);
+    } else if (isOrderSnapshot(reply)) {
+      record.observe(reply, now, origin);
+    }
   };
-  const learnAll = (orders: OrderSnapshot[], origin: RecordedOrigin) => {
-    for (const o of orders) learn(o, origin);
-    return orders;
-  };
-  const learnOne = (order: OrderSnapshot | null) => (order === null ? null : learn(order, "own"));
-  const observed: BrokerPort = {
-    get id() {
-      return port.id;
+  const observed = wrapBrokerPort(port, {
+    call: async (method, call) => {
+      const reply = await call();
+      const origin = ORIGIN[method];
+      if (origin !== undefined) learn(reply, origin);
+      return reply;
     },
-    get capabilities() {
-      return port.capabilities;
-    },
-    getAccount: (opts) => port.getAccount(opts),
-    getPositions: (opts) => port.getPositions(opts),
-    getPosition: (symbol, opts) => port.getPosition(symbol, opts),
-    getAssets: (symbols, opts) => port.getAssets(symbols, opts),
-    getLatestPrices: (symbols, opts) => port.getLatestPrices(symbols, opts),
-    getClock: (opts) => port.getClock(opts),
-    submitOrder: async (request, opts) => learn(await port.submitOrder(request, opts), "own"),
-    getOrder: async (orderId, opts) => learnOne(await port.getOrder(orderId, opts)),
-    getOrderByClientOrderId: async (id, opts) => learnOne(await port.getOrderByClientOrderId(id, opts)),
-    listOpenOrders: async (opts) => learnAll(await port.listOpenOrders(opts), "other"),
-    cancelOrder: (orderId, opts) => port.cancelOrder(orderId, opts),
-    closePosition: async (symbol, opts) => learn(await port.closePosition(symbol, opts), "own"),
-    subscribeOrderUpdates: (listener) =>
+    subscribe: (listener) =>
       port.subscribeOrderUpdates({
         onUpdate(update) {
           learn(update.order, "other");
@@ -61,7 +72,6 @@ export function observedPort(port: BrokerPort, record: ExecutionRecord, clock: C
         },
         onStatus: (status) => listener.onStatus?.(status),
       }),
-  };
-  markWrapper(observed, port);
+  });
   return observed;
 }

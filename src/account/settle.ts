@@ -22,10 +22,21 @@ export interface SettleSettings {
   settleMs: number;
   /** The longest wait for a read to settle before it is reported `unsettled` (ms). @defaultValue 30000 */
   settleTimeoutMs: number;
+  /**
+   * The first wait before a read that does not match is read again (ms); each later wait
+   * doubles, and none goes past the time the read is trusted by age. Lag is usually far
+   * shorter than `settleMs`, so a read that catches up is used as soon as it matches.
+   * @defaultValue 250
+   */
+  settlePollMs: number;
 }
 
 /** The defaults of {@link SettleSettings}. */
-export const SETTLE_DEFAULTS: SettleSettings = { settleMs: 10_000, settleTimeoutMs: 30_000 };
+export const SETTLE_DEFAULTS: SettleSettings = {
+  settleMs: 10_000,
+  settleTimeoutMs: 30_000,
+  settlePollMs: 250,
+};
 
 /**
  * Judges a position read of one symbol.
@@ -101,6 +112,12 @@ export interface SettledReads {
   accountUnsettled: boolean;
   /** Rounds of reads made (1 when the first one settled). */
   rounds: number;
+  /**
+   * What the record implied for each symbol judged in the last round, before that round was
+   * trusted (undefined for a symbol with no trusted read yet): a settled read that differs
+   * from it is a real difference (drift), not lag.
+   */
+  expected: ReadonlyMap<string, Decimal | undefined>;
 }
 
 /** Options of {@link settleReads}. */
@@ -122,8 +139,9 @@ export interface SettleReadsOptions extends SettleSettings {
 /**
  * Reads until the position reads of `symbols` (and the account read) settle: each read must
  * match the record, or be old enough to show every fill the record knows. Between rounds it
- * waits, on the injected clock, until the earliest time the pending reads can be trusted
- * by age; after `settleTimeoutMs` the reads still pending are reported unsettled.
+ * waits on the injected clock, `settlePollMs` first and twice as long each time, never past
+ * the time the pending reads can be trusted by age; when even that time is past
+ * `settleTimeoutMs`, the reads still pending are reported unsettled at once.
  *
  * @param options - record, clock, signal, read, symbols, account, settleMs, settleTimeoutMs
  * @returns the settled reads and what did not settle
@@ -138,6 +156,7 @@ export async function settleReads(options: SettleReadsOptions): Promise<SettledR
   const { record, clock, settleMs } = options;
   const deadline = clock.now() + options.settleTimeoutMs;
   let rounds = 0;
+  let pollMs = Math.max(1, options.settlePollMs);
   for (;;) {
     const round = await options.read();
     rounds++;
@@ -147,8 +166,10 @@ export async function settleReads(options: SettleReadsOptions): Promise<SettledR
         ? [...new Set([...held.keys(), ...record.ordersOn().map((o) => o.symbol)])]
         : options.symbols;
     const pending: string[] = [];
+    const expected = new Map<string, Decimal | undefined>();
     for (const s of symbols) {
       const qty = held.get(s) ?? ZERO;
+      expected.set(s, record.expectedQty(s));
       if (judgePosition(record, s, qty, round.readAt, settleMs) === "pending") pending.push(s);
       else record.trustPosition(s, qty);
     }
@@ -164,12 +185,14 @@ export async function settleReads(options: SettleReadsOptions): Promise<SettledR
       unsettled,
       accountUnsettled,
       rounds,
+      expected,
     });
     if (pending.length === 0 && !accountPending) return done([], false);
     // The earliest time every pending read can be trusted by age.
     let wakeAt = Math.max(...pending.map((s) => record.lastFillBy(s) + settleMs), Number.NEGATIVE_INFINITY);
     if (accountPending) wakeAt = Math.max(wakeAt, record.lastFillBy() + settleMs);
     if (wakeAt > deadline) return done(pending.sort(), accountPending);
-    await clock.sleep(Math.max(1, wakeAt - clock.now()), options.signal);
+    await clock.sleep(Math.max(1, Math.min(pollMs, wakeAt - clock.now())), options.signal);
+    pollMs *= 2;
   }
 }

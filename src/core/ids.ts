@@ -20,6 +20,9 @@ function readable(s: string, max: number): string {
   return s.replace(/[^A-Za-z0-9]/g, "").slice(0, max) || "x";
 }
 
+/** Every client order id ordersafe makes starts with this. */
+export const CLIENT_ORDER_ID_PREFIX = "os-";
+
 /**
  * Derives a deterministic client order id from (runId, symbol, side, generation).
  *
@@ -59,7 +62,7 @@ export function clientOrderId(parts: ClientOrderIdParts): string {
     .digest("base64url")
     .slice(0, 16);
   const gen = generation.toString(36);
-  const head = `os-${readable(runId, 10)}-${readable(symbol, 8)}-${side === "buy" ? "b" : "s"}${gen}`;
+  const head = `${CLIENT_ORDER_ID_PREFIX}${readable(runId, 10)}-${readable(symbol, 8)}-${side === "buy" ? "b" : "s"}${gen}`;
   return `${head.slice(0, MAX_CLIENT_ORDER_ID_LENGTH - 17)}-${digest}`;
 }
 

@@ -39,6 +39,7 @@ export function buildRebalanceReport(run: RecordedRun, close: ReportClose): Reba
     plan: run.plan,
     buyPlan: run.buyPlan,
     orders: [...run.orders],
+    working: [...run.working],
     positionsBefore: run.positionsBefore,
     positionsAfter: run.positionsAfter,
     drift: run.drift,
@@ -101,6 +102,7 @@ export function reportMetrics(
     ordersSubmitted: run.submitted,
     ordersFilled: filled,
     ordersAdopted: orders.filter((o) => o.adopted).length,
+    ordersRecovered: orders.filter((o) => o.recovered).length,
     ordersUnresolved: orders.filter((o) => o.state === "unresolved").length,
     buyingPowerRejections: orders.filter((o) => o.errorCode === "insufficient_buying_power" && o.attempts > 0)
       .length,

@@ -5,7 +5,7 @@ import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { ZERO } from "../core/decimal.js";
 import { isBrokerError, type OrdersafeErrorCode } from "../core/errors.js";
-import { clientOrderId } from "../core/ids.js";
+import { CLIENT_ORDER_ID_PREFIX, clientOrderId } from "../core/ids.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { parseInput, zClock, zLogger } from "../core/validation.js";
 import { type OrderIntent, type OrderIntentInput, parseOrderIntent } from "../funds/order-intent.js";
@@ -132,6 +132,9 @@ const OptionsSchema = z
     pollIntervalMs: z.number().int().min(1).max(600_000).optional(),
   })
   .strict();
+
+/** How far before a lost close call its order may be stamped (the broker's clock may differ from ours). */
+const CLOSE_SKEW_MS = 2_000;
 
 /** How many times a close whose reply was lost is asked again. */
 const CLOSE_ATTEMPTS = 4;
@@ -317,12 +320,12 @@ export class OrderExecutionCoordinator {
     if (!result.ok) {
       if (result.unresolved) {
         const final = await this.follow(result.clientOrderId, undefined, signal);
-        return this.finalOutcome(final, { ...result, adopted: false, submittedAt });
+        return this.finalOutcome(final, { ...result, adopted: false, recovered: false, submittedAt });
       }
       return this.submitFailed(result.intent, result.clientOrderId, submittedAt, result);
     }
     const final = await this.follow(result.clientOrderId, result.order, signal);
-    const outcome = this.finalOutcome(final, { ...result, submittedAt });
+    const outcome = this.finalOutcome(final, { ...result, adopted: false, submittedAt });
     if (outcome.state === "rejected" || outcome.state === "unresolved") {
       this.retry.recordFailure(`${outcome.symbol} ${outcome.side}: ${outcome.state}`);
     }
@@ -363,11 +366,12 @@ export class OrderExecutionCoordinator {
     const base = { intent, clientOrderId: id, generation: 0, adjustments };
     let ambiguous = false;
     let attempts = 0;
+    const firstAt = this.clock.now();
     for (;;) {
       attempts++;
       try {
         const order = await this.broker.closePosition(intent.symbol, { signal });
-        return { ok: true, order, adopted: false, ...base, attempts, clientOrderId: order.clientOrderId };
+        return { ok: true, order, recovered: false, ...base, attempts, clientOrderId: order.clientOrderId };
       } catch (e) {
         if (signal?.aborted) throw e;
         const code = isBrokerError(e) ? e.code : "unknown";
@@ -382,7 +386,7 @@ export class OrderExecutionCoordinator {
             return {
               ok: true,
               order: working,
-              adopted: true,
+              recovered: true,
               ...base,
               attempts,
               clientOrderId: working.clientOrderId,
@@ -392,7 +396,18 @@ export class OrderExecutionCoordinator {
           if (attempts < CLOSE_ATTEMPTS) continue;
         }
         if (ambiguous && code === "not_found") {
-          // The lost close emptied the position.
+          // The lost close emptied the position: the order history names it, when there is one.
+          const closed = await this.findFinishedClose(intent.symbol, firstAt, signal);
+          if (closed !== undefined) {
+            return {
+              ok: true,
+              order: closed,
+              recovered: true,
+              ...base,
+              attempts,
+              clientOrderId: closed.clientOrderId,
+            };
+          }
           return { outcome: this.lostClose(intent, id, attempts) };
         }
         return { ok: false, code, message, unresolved: false, ...base, attempts };
@@ -414,6 +429,33 @@ export class OrderExecutionCoordinator {
       }),
       state: "unresolved",
     };
+  }
+
+  /**
+   * The close a lost reply placed, from the account's order history: the one sell of the
+   * symbol submitted since the first close call (a little before, for clock skew) that is not
+   * one of ordersafe's own orders (whose client order ids start with `os-`). Undefined without
+   * an order history, when the history cannot be read, or when it does not name exactly one.
+   */
+  private async findFinishedClose(
+    symbol: string,
+    since: number,
+    signal?: AbortSignal,
+  ): Promise<OrderSnapshot | undefined> {
+    const list = this.broker.listOrders;
+    if (list === undefined || this.broker.capabilities.orderHistory !== true) return undefined;
+    try {
+      const after = new Date(since - CLOSE_SKEW_MS);
+      const orders = await list.call(this.broker, { status: "all", after, symbols: [symbol] }, { signal });
+      const closes = orders.filter(
+        (o) =>
+          o.symbol === symbol && o.side === "sell" && !o.clientOrderId.startsWith(CLIENT_ORDER_ID_PREFIX),
+      );
+      return closes.length === 1 ? closes[0] : undefined;
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      return undefined;
+    }
   }
 
   private async findWorkingClose(symbol: string, signal?: AbortSignal): Promise<OrderSnapshot | undefined> {
@@ -512,6 +554,7 @@ export class OrderExecutionCoordinator {
       intent: OrderIntent;
       attempts: number;
       adopted: boolean;
+      recovered: boolean;
       adjustments: readonly string[];
       submittedAt: number;
     },
@@ -532,6 +575,7 @@ export class OrderExecutionCoordinator {
       state: final.status,
       attempts: sent.attempts,
       adopted: sent.adopted,
+      recovered: sent.recovered,
       errorCode: failed ? (final.status === "unresolved" ? "ambiguous" : "rejected") : undefined,
       errorMessage: failed ? (final.reason ?? final.snapshot?.rejectReason) : undefined,
       adjustments: sent.adjustments,
@@ -570,6 +614,7 @@ export class OrderExecutionCoordinator {
       state: "submit_failed",
       attempts: f.attempts,
       adopted: false,
+      recovered: false,
       errorCode: f.code,
       errorMessage: f.message,
       adjustments: f.adjustments ?? [],
@@ -599,6 +644,7 @@ export class OrderExecutionCoordinator {
       intent,
       attempts: 0,
       adopted: true,
+      recovered: false,
       adjustments: ["adopted from an earlier attempt of this run"],
       submittedAt: order.createdAt?.getTime() ?? this.clock.now(),
     });

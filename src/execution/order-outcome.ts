@@ -35,8 +35,17 @@ export interface OrderOutcome {
   readonly state: FinalOrderStatus;
   /** Submit calls made (1 for a first-time success, 0 when nothing was sent). */
   readonly attempts: number;
-  /** Whether the order was found at the broker (resume, ambiguous submit) rather than placed now. */
+  /**
+   * Whether the order is an earlier attempt's, taken over by this run on resume (its fills
+   * before the resume belong to that attempt's turnover).
+   */
   readonly adopted: boolean;
+  /**
+   * Whether this run's order was found at the broker by its client order id (after an
+   * ambiguous submit, or a submit refused as a duplicate) rather than confirmed by the submit's
+   * reply. It counts like any order of the run.
+   */
+  readonly recovered: boolean;
   /** The error code, when the order failed or was refused. */
   readonly errorCode: OrdersafeErrorCode | "unknown" | undefined;
   /** The error message or the broker's reject reason. */
@@ -63,6 +72,7 @@ export interface OrderOutcomeJSON {
   state: FinalOrderStatus;
   attempts: number;
   adopted: boolean;
+  recovered: boolean;
   errorCode: string | null;
   errorMessage: string | null;
   adjustments: string[];
@@ -96,6 +106,7 @@ export function outcomeToJSON(outcome: OrderOutcome): OrderOutcomeJSON {
     state: outcome.state,
     attempts: outcome.attempts,
     adopted: outcome.adopted,
+    recovered: outcome.recovered,
     errorCode: outcome.errorCode ?? null,
     errorMessage: outcome.errorMessage ?? null,
     adjustments: [...outcome.adjustments],

@@ -160,7 +160,7 @@ export interface ExecuteWithRetryOptions {
 export type SubmitResult =
   | {
       readonly ok: true;
-      /** The broker's answer (or the order adopted by client order id). */
+      /** The broker's answer (or the order found by its client order id). */
       readonly order: OrderSnapshot;
       /** The intent as finally sent (smaller than asked after a resize or a cap). */
       readonly intent: OrderIntent;
@@ -170,8 +170,11 @@ export type SubmitResult =
       readonly generation: number;
       /** Submit calls made. */
       readonly attempts: number;
-      /** Whether the order was found at the broker rather than accepted by our call. */
-      readonly adopted: boolean;
+      /**
+       * Whether the order was found at the broker by its client order id (after an ambiguous
+       * submit, or a submit refused as a duplicate) rather than accepted by our call.
+       */
+      readonly recovered: boolean;
       /** Why the intent changed, when it did. */
       readonly adjustments: readonly string[];
     }
@@ -529,7 +532,7 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
   }
 
   /** A successful result; it clears the consecutive failures. */
-  private succeeded(s: SubmitState, order: OrderSnapshot, adopted: boolean): SubmitResult {
+  private succeeded(s: SubmitState, order: OrderSnapshot, recovered: boolean): SubmitResult {
     this.recordSuccess();
     return {
       ok: true,
@@ -538,7 +541,7 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
       clientOrderId: s.id,
       generation: s.generation,
       attempts: s.attempts,
-      adopted,
+      recovered,
       adjustments: s.adjustments,
     };
   }

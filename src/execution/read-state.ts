@@ -32,9 +32,6 @@ export interface FreshState {
   accountUnsettled: boolean;
 }
 
-/** The parts of a read that tell what a plan counted (open orders, positions, and when). */
-export type PlannedRead = Pick<FreshState, "openOrders" | "readAt" | "positions">;
-
 /** How fresh reads are made: the port, the clock their retries wait on, attempts and the signal. */
 export interface StateReader {
   readonly broker: BrokerPort;
@@ -46,6 +43,12 @@ export interface StateReader {
   readonly record: ExecutionRecord;
   /** How long reads may take to settle. */
   readonly settle: SettleSettings;
+  /**
+   * A first read also lists the orders submitted on the account this long before it (ms),
+   * when the port keeps an order history: fills of other processes and people become known,
+   * and the reads must show them too. 0: not listed.
+   */
+  readonly recentOrdersMs?: number | undefined;
 }
 
 /** The waits between attempts of a fresh read: 200 ms, doubling. */
@@ -108,6 +111,7 @@ export async function readFreshState(
     known.length > 0
       ? retried(() => broker.getLatestPrices(known, { signal }))
       : Promise.resolve(new Map<string, Decimal>()),
+    previous === undefined ? learnRecentOrders(reader, firstAt) : undefined,
   ]);
   const symbols = symbolsInvolved(targets, positions, openOrders, options.extraSymbol);
   const settled = await settleState(reader, symbols, { account, positions, openOrders, readAt: firstAt });
@@ -123,6 +127,27 @@ export async function readFreshState(
     assets = [...assets, ...a];
   }
   return { ...settled, clock, prices, assets };
+}
+
+/**
+ * Lists the orders submitted on the account recently (the port's order history), so that what
+ * they filled is known to the record (the port the reader uses learns every order it reads).
+ * Nothing is learned from a port without a history, or when the list fails: the reads then
+ * settle against the fills this process knows.
+ */
+async function learnRecentOrders(reader: StateReader, readAt: number): Promise<void> {
+  const { broker, signal } = reader;
+  const ms = reader.recentOrdersMs ?? 0;
+  const list = broker.listOrders;
+  if (ms <= 0 || list === undefined || broker.capabilities.orderHistory !== true) return;
+  try {
+    await readWithRetries(
+      () => list.call(broker, { status: "all", after: new Date(readAt - ms) }, { signal }),
+      reader,
+    );
+  } catch (e) {
+    if (signal?.aborted) throw e;
+  }
 }
 
 /** A position/account/open-orders read and when it was sent. */
@@ -170,8 +195,16 @@ async function settleState(
   return { ...last, unsettled: settled.unsettled, accountUnsettled: settled.accountUnsettled };
 }
 
-/** Every symbol a plan may touch, sorted: targeted, held, with an open order, or named. */
-function symbolsInvolved(
+/**
+ * Every symbol a plan may touch, sorted: targeted, held, with an open order, or named.
+ *
+ * @param targets - the parsed targets
+ * @param positions - the positions read
+ * @param openOrders - the open orders read
+ * @param extraSymbol - one more symbol, if any
+ * @returns the symbols
+ */
+export function symbolsInvolved(
   targets: RebalanceTargets,
   positions: readonly PositionSnapshot[],
   openOrders: readonly OrderSnapshot[],

@@ -2,7 +2,7 @@
 // flow that strings them together is `rebalanceFlow`; DESIGN.md, "How a rebalance flows",
 // describes the same steps.
 
-import type { OrderSide } from "../broker/broker-port.js";
+import { isFinalBrokerStatus, type OrderSide, type OrderSnapshot } from "../broker/broker-port.js";
 import type { Clock } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { ZERO } from "../core/decimal.js";
@@ -11,11 +11,10 @@ import { ReservationLedger } from "../funds/reservation-ledger.js";
 import type { RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { RunEnding } from "./build-rebalance-report.js";
 import type { FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
-import type { FreshState } from "./read-state.js";
+import { type FreshState, symbolsInvolved } from "./read-state.js";
 import { errorOf } from "./rebalance-record.js";
 import type { RebalanceRun } from "./rebalance-run.js";
 import { reconcilePositions } from "./reconcile-positions.js";
-import { ownGeneration } from "./resume-generations.js";
 
 /** The ending of a run that went to the end: the report decides its status. */
 const TO_THE_END: RunEnding = {};
@@ -51,13 +50,13 @@ export async function rebalanceFlow(run: RebalanceRun): Promise<RunEnding> {
 
   run.startTracking();
   const fresh: Planned = { state: read.value, plan: first.value };
-  const adopted = run.resumable ? await run.phase("adopt", () => adoptOwnOrders(run, fresh)) : fresh;
+  const adopted = run.earlier.length > 0 ? await run.phase("adopt", () => adoptOwnOrders(run, fresh)) : fresh;
   const planned =
     adopted.plan.conflicts.length > 0
       ? await run.phase("cancel_conflicts", () => cancelConflicts(run, adopted.plan))
       : adopted;
   // 3. Sells first.
-  await run.phase("sells", () => placeLegs(run, run.sellCoordinator, planned.plan.sells, planned.state));
+  await run.phase("sells", () => placeLegs(run, run.sellCoordinator, planned.plan.sells));
   // 4. Re-read, then buys.
   if (planned.plan.buys.length > 0 && !run.retry.halted) {
     const after = await run.phase("reread", () => run.readOrFail(planned.state));
@@ -73,20 +72,67 @@ export async function rebalanceFlow(run: RebalanceRun): Promise<RunEnding> {
   return TO_THE_END;
 }
 
-/** Reads the fresh state the run starts from, and checks the caller's belief against it. */
+/**
+ * Reads the fresh state the run starts from, and checks the caller's belief against it. A
+ * resumed run first learns what its earlier attempt placed: what those orders filled is then
+ * in the account's record, so the reads the plan uses must show it (they are read again).
+ */
 async function readInitialState(run: RebalanceRun): Promise<Step<FreshState>> {
   let state: FreshState;
   try {
     state = await run.read({ extraSymbol: run.belief?.symbol });
+    if (run.resumable && (await learnEarlierAttempt(run, state)).length > 0) {
+      state = await run.read({ extraSymbol: run.belief?.symbol, previous: state });
+    }
   } catch (e) {
     if (run.signal?.aborted) throw e;
     return { end: { forced: "failed", error: errorOf(e) } };
   }
   run.record.positionsBefore = state.positions;
-  run.record.filledAtStart = new Map(state.openOrders.map((o) => [o.id, o.filledQty]));
   run.record.prices = state.prices;
   checkBelief(run, state);
   return { value: state };
+}
+
+/**
+ * The orders an earlier attempt of this run placed: among the open orders just read, and
+ * looked up by client order id on every symbol the run may touch.
+ *
+ * @returns the earlier attempt's orders (also kept on the run, to be adopted)
+ */
+async function learnEarlierAttempt(run: RebalanceRun, state: FreshState): Promise<readonly OrderSnapshot[]> {
+  const open = run.resume.learnFound(state.openOrders);
+  // What this process saw of an earlier attempt (an abort, a crash caught in the process) is
+  // known even when the broker's lists do not show a fresh order yet.
+  const seen = run.resume.learnFound(run.account.record.ordersOn().map((o) => o.snapshot));
+  const history = await readHistory(run, run.settings.resumeLookbackMs);
+  let found: readonly OrderSnapshot[];
+  if (history !== undefined) {
+    found = run.resume.learnFound(history);
+  } else {
+    const symbols = symbolsInvolved(run.targets, state.positions, state.openOrders, run.belief?.symbol);
+    found = await run.resume.learnEarlier(symbols, run.settings.concurrency);
+  }
+  const byId = new Map([...seen, ...open, ...found].map((o) => [o.id, o]));
+  run.earlier = [...byId.values()];
+  return run.earlier;
+}
+
+/**
+ * Every order submitted on the account in the last `lookbackMs`, when the port keeps an
+ * order history (one call, paged by the port); undefined without one, or when it fails.
+ */
+async function readHistory(run: RebalanceRun, lookbackMs: number): Promise<OrderSnapshot[] | undefined> {
+  const { broker, signal } = run;
+  const list = broker.listOrders;
+  if (list === undefined || broker.capabilities.orderHistory !== true) return undefined;
+  const after = new Date(run.settings.clock.now() - lookbackMs);
+  try {
+    return await run.withRetries(() => list.call(broker, { status: "all", after }, { signal }), signal);
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    return undefined; // the walk by client order id learns the same, more slowly
+  }
 }
 
 /** The broker's position wins over the caller's belief; a difference is logged and noted. */
@@ -193,8 +239,8 @@ function marketGate(run: RebalanceRun, state: FreshState, plan: RebalancePlan): 
   }
   for (const l of plan.legs)
     run.record.adjust(l.symbol, l.side, "market_closed", "the market is closed; nothing sent");
-  for (const o of run.resumable ? state.openOrders : []) {
-    if (ownGeneration(run.id, o) !== undefined)
+  for (const o of run.earlier) {
+    if (!isFinalBrokerStatus(o.status))
       run.record.adjust(o.symbol, o.side, "left_open", `${o.clientOrderId} is still ${o.status}`);
   }
   return {
@@ -207,17 +253,15 @@ function marketGate(run: RebalanceRun, state: FreshState, plan: RebalancePlan): 
 }
 
 /**
- * Resume: adopts this run's orders still open (matched among the open orders just read, no
- * call) and follows them to their final state; then plans again from fresh state, since what
- * they did is now in the positions.
+ * Resume: takes over the orders the earlier attempt placed, following each still open to its
+ * final state (they are reported `adopted`); when any was still open, plans again from fresh
+ * state, since what they did is now in the positions.
  */
 async function adoptOwnOrders(run: RebalanceRun, planned: Planned): Promise<Planned> {
-  const open = planned.state.openOrders.filter((o) => ownGeneration(run.id, o) !== undefined);
-  for (const o of open) run.resume.markAdopted(o.clientOrderId);
-  const adopted = await Promise.all(open.map((o) => run.sellCoordinator.adopt(o, run.signal)));
-  for (const o of adopted) run.recordOutcome(o);
-  if (adopted.length === 0) return planned;
-  const state = await run.readOrFail();
+  const earlier = run.earlier;
+  await Promise.all(earlier.map((o) => run.adopt(o)));
+  if (!earlier.some((o) => !isFinalBrokerStatus(o.status))) return planned;
+  const state = await run.readOrFail(planned.state);
   const plan = run.plan(state, "both");
   run.recordPlan(plan);
   return { state, plan };
@@ -255,24 +299,19 @@ async function cancelConflicts(run: RebalanceRun, plan: RebalancePlan): Promise<
 }
 
 /**
- * Executes legs with bounded concurrency, each to its final state, and records the outcomes
- * in the legs' order.
- *
- * @param plannedFrom - the read the legs were planned from (a resumed run checks its orders
- *   against it)
+ * Executes legs with bounded concurrency, each to its final state, recording each outcome as
+ * its order ends.
  */
 async function placeLegs(
   run: RebalanceRun,
   coordinator: OrderExecutionCoordinator,
   legs: readonly RebalanceLeg[],
-  plannedFrom: FreshState,
 ): Promise<void> {
-  const outcomes = await mapBounded(legs, run.settings.concurrency, async (leg) => {
-    const generation = await run.generationFor(leg.symbol, leg.side, plannedFrom);
-    if (generation === undefined) return undefined;
-    return run.executeLeg(coordinator, leg, generation);
+  // Each outcome is recorded as its order ends (see RebalanceRun.runOrder).
+  await mapBounded(legs, run.settings.concurrency, async (leg) => {
+    const generation = run.generationFor(leg.symbol, leg.side);
+    if (generation !== undefined) await run.executeLeg(coordinator, leg, generation);
   });
-  for (const o of outcomes) if (o !== undefined) run.recordOutcome(o);
 }
 
 /**
@@ -341,7 +380,7 @@ function noteShortCash(run: RebalanceRun, first: RebalancePlan, buyPlan: Rebalan
 /** The buys: each reserves its funds against the re-read account before it is sent. */
 function placeBuys(run: RebalanceRun, buyPlan: RebalancePlan, after: FreshState): Promise<void> {
   const coordinator = run.coordinatorFor(reservationsAgainst(after, run.settings.clock));
-  return placeLegs(run, coordinator, buyPlan.buys, after);
+  return placeLegs(run, coordinator, buyPlan.buys);
 }
 
 /** Reservations of the buys in a ledger over the re-read account and prices. */

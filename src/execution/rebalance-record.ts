@@ -1,11 +1,11 @@
 import type { OrderSide, PositionSnapshot } from "../broker/broker-port.js";
-import { type Decimal, ZERO } from "../core/decimal.js";
+import type { Decimal } from "../core/decimal.js";
 import { isOrdersafeError, type OrdersafeErrorCode } from "../core/errors.js";
 import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionRun } from "../reconcile/position-correction-engine.js";
 import type { OrderOutcome } from "./order-outcome.js";
-import type { RebalanceAdjustment } from "./rebalance-report.js";
+import type { RebalanceAdjustment, WorkingOrder } from "./rebalance-report.js";
 
 /** The main reason a run failed or halted, as its report carries it. */
 export interface RunError {
@@ -34,8 +34,10 @@ export interface RecordedRun {
   readonly positionsAfter: readonly PositionSnapshot[];
   readonly plan: RebalancePlan | undefined;
   readonly buyPlan: RebalancePlan | undefined;
-  /** Every order's outcome, in the order recorded: adopted, sells, buys, corrections. */
+  /** Every order's outcome, in the order each ended: adopted, sells, buys, corrections. */
   readonly orders: readonly OrderOutcome[];
+  /** Orders still working (sent or followed, not final yet). */
+  readonly working: readonly WorkingOrder[];
   readonly drift: readonly PositionDrift[];
   readonly corrections: CorrectionRun | undefined;
   readonly adjustments: readonly RebalanceAdjustment[];
@@ -51,14 +53,13 @@ export interface RecordedRun {
  */
 export class RebalanceRecord implements RecordedRun {
   positionsBefore: PositionSnapshot[] = [];
-  /** Filled quantity of each order open when `positionsBefore` was read, by order id. */
-  filledAtStart = new Map<string, Decimal>();
   positionsAfter: PositionSnapshot[] = [];
   /** The prices of the first read (drift is valued at them). */
   prices = new Map<string, Decimal>();
   plan: RebalancePlan | undefined;
   buyPlan: RebalancePlan | undefined;
   orders: OrderOutcome[] = [];
+  working: WorkingOrder[] = [];
   drift: PositionDrift[] = [];
   corrections: CorrectionRun | undefined;
   adjustments: RebalanceAdjustment[] = [];
@@ -104,28 +105,5 @@ export class RebalanceRecord implements RecordedRun {
     } else {
       this.adjust(o.symbol, o.side, o.errorCode ?? o.state, o.errorMessage ?? o.state);
     }
-  }
-
-  /**
-   * The positions the fills imply: the first read plus every recorded order's fills. An
-   * adopted order's fills before the first read are in that read already; only what it
-   * filled since (while this run followed it) counts.
-   *
-   * @returns shares per symbol
-   */
-  expectedPositions(): Map<string, Decimal> {
-    const expected = new Map<string, Decimal>();
-    for (const p of this.positionsBefore) expected.set(p.symbol, p.qty);
-    for (const o of this.orders) {
-      let filled = o.filledQty;
-      if (o.adopted) {
-        const atStart = o.orderId === undefined ? undefined : this.filledAtStart.get(o.orderId);
-        if (atStart === undefined) continue;
-        filled = filled.minus(atStart);
-      }
-      const sign = o.side === "buy" ? 1 : -1;
-      expected.set(o.symbol, (expected.get(o.symbol) ?? ZERO).plus(filled.times(sign)));
-    }
-    return expected;
   }
 }

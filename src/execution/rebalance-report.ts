@@ -1,4 +1,4 @@
-import type { PositionSnapshot } from "../broker/broker-port.js";
+import type { BrokerOrderStatus, PositionSnapshot } from "../broker/broker-port.js";
 import type { Decimal } from "../core/decimal.js";
 import type { OrdersafeErrorCode } from "../core/errors.js";
 import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
@@ -59,6 +59,11 @@ export interface RebalanceMetrics {
   readonly ordersFilled: number;
   /** Orders adopted from an earlier attempt of the run. */
   readonly ordersAdopted: number;
+  /**
+   * Orders of this run found by client order id after an ambiguous submit (or a duplicate
+   * refusal) rather than confirmed by the submit's reply; counted like any other.
+   */
+  readonly ordersRecovered: number;
   /** Orders the broker could not settle within the bounds. */
   readonly ordersUnresolved: number;
   /** Orders refused for buying power (by the broker). */
@@ -73,6 +78,26 @@ export interface RebalanceMetrics {
   readonly restCalls: number;
 }
 
+/**
+ * An order of the run that had not reached a final state when the report was made: only in
+ * the partial report of an aborted run (the broker may still fill it; the next run on the
+ * account learns it from the order book).
+ */
+export interface WorkingOrder {
+  /** The client order id it was sent under. */
+  readonly clientOrderId: string;
+  /** The broker's id, when its reply (or a read) named it. */
+  readonly orderId: string | undefined;
+  readonly symbol: string;
+  readonly side: "buy" | "sell";
+  /** The broker's last known status, or `sent` when no reply named the order yet. */
+  readonly status: BrokerOrderStatus | "sent";
+  /** Shares filled as far as known. */
+  readonly filledQty: Decimal;
+  /** Whether it is an earlier attempt's order this run was following. */
+  readonly adopted: boolean;
+}
+
 /** What {@link SmartRebalancer.rebalance} returns: partial success is a result, not an exception. */
 export interface RebalanceReport {
   /** The run id (client order ids derive from it). */
@@ -85,8 +110,14 @@ export interface RebalanceReport {
   readonly plan: RebalancePlan | undefined;
   /** The buys re-planned on the real cash after the sells, when there was a buy phase. */
   readonly buyPlan: RebalancePlan | undefined;
-  /** Every order's outcome: adopted, sells, then buys. */
+  /** Every order's outcome, as each ended: adopted, sells, then buys. */
   readonly orders: readonly OrderOutcome[];
+  /**
+   * Orders still working when the report was made: empty unless the run was aborted (an
+   * aborted run's partial report lists every order that ended in `orders` and every order
+   * still working here).
+   */
+  readonly working: readonly WorkingOrder[];
   /** Positions read at the start. */
   readonly positionsBefore: readonly PositionSnapshot[];
   /** Positions read at the end. */
@@ -122,6 +153,15 @@ export interface RebalanceReportJSON {
   plan: PlanJSON | null;
   buyPlan: PlanJSON | null;
   orders: OrderOutcomeJSON[];
+  working: {
+    clientOrderId: string;
+    orderId: string | null;
+    symbol: string;
+    side: "buy" | "sell";
+    status: string;
+    filledQty: string;
+    adopted: boolean;
+  }[];
   positionsBefore: PositionJSON[];
   positionsAfter: PositionJSON[];
   drift: PositionDriftJSON[];
@@ -229,6 +269,11 @@ export function reportToJSON(report: RebalanceReport): RebalanceReportJSON {
     plan: planToJSON(report.plan),
     buyPlan: planToJSON(report.buyPlan),
     orders: report.orders.map(outcomeToJSON),
+    working: report.working.map((w) => ({
+      ...w,
+      orderId: w.orderId ?? null,
+      filledQty: w.filledQty.toFixed(),
+    })),
     positionsBefore: report.positionsBefore.map(positionToJSON),
     positionsAfter: report.positionsAfter.map(positionToJSON),
     drift: report.drift.map(driftToJSON),

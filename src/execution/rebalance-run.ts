@@ -4,7 +4,7 @@ import { observedPort } from "../account/observed-port.js";
 import type { SettleSettings } from "../account/settle.js";
 import type { BrokerPort, OrderRequest, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
 import type { Clock } from "../core/clock.js";
-import type { Decimal } from "../core/decimal.js";
+import { type Decimal, ZERO } from "../core/decimal.js";
 import { OrdersafeError } from "../core/errors.js";
 import { makeRunId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
@@ -19,10 +19,11 @@ import { type CountingBroker, countingBroker } from "./counting-broker.js";
 import { type FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
 import type { OrderOutcome } from "./order-outcome.js";
 import { OrderRetryEngine } from "./order-retry-engine.js";
+import { outcomeFromRecord } from "./outcome-from-record.js";
 import { planFromState } from "./plan-from-state.js";
-import { type FreshState, type PlannedRead, readFreshState, readWithRetries } from "./read-state.js";
+import { type FreshState, readFreshState, readWithRetries } from "./read-state.js";
 import { errorOf, RebalanceRecord } from "./rebalance-record.js";
-import type { RebalancePhase, RebalanceReport } from "./rebalance-report.js";
+import type { RebalancePhase, RebalanceReport, WorkingOrder } from "./rebalance-report.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";
 import { ResumeGenerations } from "./resume-generations.js";
 
@@ -55,6 +56,10 @@ export interface RebalancerSettings {
   readonly correctionLimits: { maxAutoNotional?: number; maxActionsPerRun?: number } | undefined;
   /** How long position and account reads may take to settle. */
   readonly settle: SettleSettings;
+  /** How far back a resumed run looks for its earlier attempt's orders in the order history (ms). */
+  readonly resumeLookbackMs: number;
+  /** How far back a run's first read lists the account's orders to learn recent fills (ms). */
+  readonly recentOrdersMs: number;
 }
 
 /** What the caller believes it holds of one symbol (`executeRebalance`). */
@@ -112,10 +117,14 @@ export class RebalanceRun {
   readonly retry: OrderRetryEngine;
   /** What the run did: the report is built from it. */
   readonly record: RebalanceRecord;
-  /** The client order id generations of a resumed run. */
+  /** The client order id generations of the run (past those of its earlier attempts). */
   readonly resume: ResumeGenerations;
+  /** Orders of an earlier attempt of the run, learned before the first plan (a resume). */
+  earlier: readonly OrderSnapshot[] = [];
   /** Symbols whose opposite-side order could not be cancelled: never traded by this run. */
   readonly unconfirmedConflicts = new Set<string>();
+  /** Client order ids sent (or taken over) whose order has not ended yet, with what they are. */
+  private readonly sent = new Map<string, { symbol: string; side: OrderSide; adopted: boolean }>();
   private readonly port: BrokerPort;
   private readonly counted: CountingBroker;
   private readonly events: EventEmitter<RebalancerEvents>;
@@ -148,14 +157,7 @@ export class RebalanceRun {
       failureBudget: settings.failureBudget,
     });
     this.retry.on("halted", (info) => this.onHalted(info));
-    // Resume: the generations already used are looked up per (symbol, side), only before
-    // this run sends an order on it; the orders found are adopted and recorded.
-    this.resume = new ResumeGenerations({
-      runId: this.id,
-      broker: this.broker,
-      signal: this.signal,
-      adopt: (found) => this.adoptFound(found),
-    });
+    this.resume = new ResumeGenerations({ runId: this.id, broker: this.broker, signal: this.signal });
   }
 
   /**
@@ -216,6 +218,7 @@ export class RebalanceRun {
       signal: this.signal,
       record: this.account.record,
       settle: this.settings.settle,
+      recentOrdersMs: this.settings.recentOrdersMs,
     };
     return readFreshState(reader, this.targets, options);
   }
@@ -318,6 +321,7 @@ export class RebalanceRun {
    */
   recordOutcome(o: OrderOutcome): void {
     this.record.orders.push(o);
+    this.resume.noteUsed(o);
     this.events.emit("order:final", { runId: this.id, outcome: o });
     this.record.noteOutcome(o);
     if (o.state === "unresolved") {
@@ -328,39 +332,56 @@ export class RebalanceRun {
     }
   }
 
-  /** Counts a request sent and emits `order:submitted`. */
+  /** Counts a request sent, notes it working, and emits `order:submitted`. */
   readonly onSubmitted = (request: OrderRequest, attempt: number): void => {
     this.record.submitted += 1;
+    this.sent.set(request.clientOrderId, { symbol: request.symbol, side: request.side, adopted: false });
     this.events.emit("order:submitted", { runId: this.id, request, attempt });
   };
 
   /**
-   * The generation of a new order on (symbol, side), or undefined when it must not be sent
-   * (an order of an earlier attempt the plan did not count is there: noted `resumed_order`).
+   * Runs one order of the run (a leg, a correction, an adoption) to its final state: the
+   * client order ids it sends are working until it ends, and its outcome is recorded the
+   * moment it ends (so a run stopped midway reports every order that ended, and every order
+   * still working).
+   *
+   * @param order - starts the order and resolves with its outcome
+   * @param adopting - for an adoption: the order taken over (working from the start)
+   * @returns the outcome
+   */
+  async runOrder(
+    order: (onSubmitted: (request: OrderRequest, attempt: number) => void) => Promise<OrderOutcome>,
+    adopting?: OrderSnapshot,
+  ): Promise<OrderOutcome> {
+    const ids = new Set<string>();
+    if (adopting !== undefined) {
+      ids.add(adopting.clientOrderId);
+      this.sent.set(adopting.clientOrderId, { symbol: adopting.symbol, side: adopting.side, adopted: true });
+    }
+    // When `order` throws (an abort), its ids stay in `sent`: the partial report lists them.
+    const outcome = await order((request, attempt) => {
+      ids.add(request.clientOrderId);
+      this.onSubmitted(request, attempt);
+    });
+    for (const id of ids) this.sent.delete(id);
+    this.recordOutcome(outcome);
+    return outcome;
+  }
+
+  /**
+   * The generation of a new order on (symbol, side): past every order of the run so far, and
+   * of its earlier attempts. Undefined (and noted) when the pair has used every generation.
    *
    * @param symbol - the symbol
    * @param side - the side
-   * @param plannedFrom - the read the order's plan counted; undefined for orders sized on reads
-   *   made after every earlier order (the corrections)
    * @returns the generation, or undefined
    */
-  async generationFor(
-    symbol: string,
-    side: OrderSide,
-    plannedFrom: PlannedRead | undefined,
-  ): Promise<number | undefined> {
-    if (!this.resumable) return 0;
-    const next = await this.resume.next(symbol, side, plannedFrom);
-    if (next.kind === "blocked") {
-      this.record.adjust(
-        symbol,
-        side,
-        "resumed_order",
-        `${next.uncounted} of an earlier attempt was not in the plan; nothing sent on top of it`,
-      );
-      return undefined;
+  generationFor(symbol: string, side: OrderSide): number | undefined {
+    const g = this.resume.take(symbol, side);
+    if (g === undefined) {
+      this.record.adjust(symbol, side, "generations_exhausted", "every client order id of the pair is used");
     }
-    return next.generation;
+    return g;
   }
 
   /**
@@ -376,6 +397,15 @@ export class RebalanceRun {
     leg: RebalanceLeg,
     generation: number,
   ): Promise<OrderOutcome> {
+    return this.runOrder((onSubmitted) => this.sendLeg(coordinator, leg, generation, onSubmitted));
+  }
+
+  private sendLeg(
+    coordinator: OrderExecutionCoordinator,
+    leg: RebalanceLeg,
+    generation: number,
+    onSubmitted: (request: OrderRequest, attempt: number) => void,
+  ): Promise<OrderOutcome> {
     const intent: OrderIntent = {
       symbol: leg.symbol,
       side: leg.side,
@@ -388,11 +418,18 @@ export class RebalanceRun {
     const base = { runId: this.id, generation, signal: this.signal };
     // Once the breaker is open the coordinator refuses the order without sending anything.
     if (this.retry.halted) return coordinator.executeOrder(intent, base);
-    return coordinator.executeOrder(intent, {
-      ...base,
-      closePosition: leg.closePosition,
-      onSubmitted: this.onSubmitted,
-    });
+    return coordinator.executeOrder(intent, { ...base, closePosition: leg.closePosition, onSubmitted });
+  }
+
+  /**
+   * Takes over an earlier attempt's order and follows it to its final state (recorded
+   * `adopted`).
+   *
+   * @param order - the broker's snapshot of it
+   * @returns its outcome
+   */
+  adopt(order: OrderSnapshot): Promise<OrderOutcome> {
+    return this.runOrder(() => this.sellCoordinator.adopt(order, this.signal), order);
   }
 
   /**
@@ -467,18 +504,30 @@ export class RebalanceRun {
     });
   }
 
-  /** Follows orders of an earlier attempt found by a resume walk, and records their outcomes. */
-  private async adoptFound(found: readonly OrderSnapshot[]): Promise<void> {
-    const outcomes = await Promise.all(found.map((o) => this.sellCoordinator.adopt(o, this.signal)));
-    for (const o of outcomes) this.recordOutcome(o);
-  }
-
   private buildReport(ending: RunEnding): RebalanceReport {
-    return buildRebalanceReport(this.record, {
-      ...ending,
-      endedAt: this.settings.clock.now(),
-      restCalls: this.counted.calls(),
+    // Each outcome as the account's record knows it now: late fills count.
+    const record = this.account.record;
+    const orders = this.record.orders.map((o) => outcomeFromRecord(o, record));
+    const working = [...this.sent].map(([clientOrderId, o]): WorkingOrder => {
+      const known = record.orderByClientId(clientOrderId);
+      return {
+        clientOrderId,
+        orderId: known?.orderId,
+        symbol: o.symbol,
+        side: o.side,
+        status: known?.status ?? "sent",
+        filledQty: known?.filledQty ?? ZERO,
+        adopted: o.adopted,
+      };
     });
+    return buildRebalanceReport(
+      { ...this.record, orders, working },
+      {
+        ...ending,
+        endedAt: this.settings.clock.now(),
+        restCalls: this.counted.calls(),
+      },
+    );
   }
 
   private startedTracking(): { tracker: OrderTracker; sells: OrderExecutionCoordinator } {

@@ -1,5 +1,7 @@
+import { settleReads } from "../account/settle.js";
 import type { OrderSnapshot, PositionSnapshot } from "../broker/broker-port.js";
-import type { Decimal } from "../core/decimal.js";
+import { type Decimal, ZERO } from "../core/decimal.js";
+import { OrdersafeError } from "../core/errors.js";
 import { detectPositionDrift, type PositionDrift } from "../reconcile/detect-position-drift.js";
 import { PositionBook } from "../reconcile/position-book.js";
 import {
@@ -10,35 +12,94 @@ import type { OrderOutcome } from "./order-outcome.js";
 import type { RebalanceRun } from "./rebalance-run.js";
 
 /**
- * The reconcile phase: re-reads positions and open orders, compares them with what the fills
- * imply, and hands drift above tolerance to the correction engine in the rebalancer's mode.
- * A failure to read or compare is noted (`reconcile_failed`), never thrown.
+ * The reconcile phase: learns the final state of this run's orders that did not fill (a fill
+ * may land after a cancel), re-reads positions and open orders until every position read
+ * settles (it shows every fill the account's record knows, or is old enough to), compares each
+ * settled read with what the record implies, and hands drift above tolerance to the
+ * correction engine in the rebalancer's mode. A failure to read or compare is noted
+ * (`reconcile_failed`), never thrown; a read that did not settle is noted `unsettled` and
+ * judged neither drift nor in line.
  *
  * @param run - the run
  * @throws the abort reason when the signal aborts
  */
 export async function reconcilePositions(run: RebalanceRun): Promise<void> {
+  await learnLateFills(run);
   const after = await readAfter(run);
   if (after === undefined) return;
   run.record.positionsAfter = after.positions;
-  const expected = run.record.expectedPositions();
-  const drift = driftAgainst(run, expected, after);
+  for (const s of after.unsettled) {
+    run.record.adjust(s, undefined, "unsettled", "its position read did not settle: drift not measured");
+  }
+  const unsettled = new Set(after.unsettled);
+  const expected = new Map<string, Decimal>();
+  for (const [symbol, qty] of after.expected) if (!unsettled.has(symbol)) expected.set(symbol, qty ?? ZERO);
+  const drift = driftAgainst(run, expected, {
+    positions: after.positions.filter((p) => !unsettled.has(p.symbol)),
+    openOrders: after.openOrders,
+  });
   if (drift === undefined) return;
   run.record.drift = drift;
   const above = drift.filter((d) => !d.withinTolerance);
   if (above.length > 0) await handleDrift(run, expected, above);
 }
 
-async function readAfter(
-  run: RebalanceRun,
-): Promise<{ positions: PositionSnapshot[]; openOrders: OrderSnapshot[] } | undefined> {
+/**
+ * Reads again each of this run's orders that ended without filling in full: a fill that
+ * landed after its cancel (or after the run stopped following it) is learned by the
+ * account's record, so the report and the expected positions count it.
+ */
+async function learnLateFills(run: RebalanceRun): Promise<void> {
   const { broker, signal } = run;
+  const ids = run.record.orders.flatMap((o) =>
+    o.orderId !== undefined && o.state !== "filled" && o.state !== "submit_failed" ? [o.orderId] : [],
+  );
+  for (const id of ids) {
+    try {
+      await broker.getOrder(id, { signal });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      // Unknown for now: the settled positions read below still shows what happened.
+    }
+  }
+}
+
+/** Positions and open orders after the run, settled against the account's record. */
+async function readAfter(run: RebalanceRun): Promise<
+  | {
+      positions: PositionSnapshot[];
+      openOrders: OrderSnapshot[];
+      unsettled: readonly string[];
+      expected: ReadonlyMap<string, Decimal | undefined>;
+    }
+  | undefined
+> {
+  const { broker, signal } = run;
+  let openOrders: OrderSnapshot[] = [];
   try {
-    const [positions, openOrders] = await Promise.all([
-      run.withRetries(() => broker.getPositions({ signal }), signal),
-      run.withRetries(() => broker.listOpenOrders({ signal }), signal),
-    ]);
-    return { positions, openOrders };
+    const settled = await settleReads({
+      ...run.settings.settle,
+      record: run.account.record,
+      clock: run.settings.clock,
+      signal,
+      symbols: "all",
+      account: false,
+      read: async () => {
+        const readAt = run.settings.clock.now();
+        const [positions, open] = await Promise.all([
+          run.withRetries(() => broker.getPositions({ signal }), signal),
+          run.withRetries(() => broker.listOpenOrders({ signal }), signal),
+        ]);
+        openOrders = open;
+        return { positions, readAt };
+      },
+    });
+    return {
+      positions: settled.positions,
+      openOrders,
+      unsettled: settled.unsettled,
+      expected: settled.expected,
+    };
   } catch (e) {
     if (signal?.aborted) throw e;
     run.record.adjust("*", undefined, "reconcile_failed", String(e));
@@ -86,21 +147,27 @@ async function handleDrift(
     );
   }
   settings.logger.warn({ runId: run.id, drifts: above.length }, "[ordersafe] position drift after rebalance");
+  // Never correct a symbol while an order of ours on it is still working: its fills would
+  // land on top of the correction.
+  const working = above.filter((d) =>
+    run.account.record.ordersOn(d.symbol).some((o) => o.origin === "own" && !o.final),
+  );
+  for (const d of working) {
+    run.record.adjust(d.symbol, undefined, "correction_deferred", "an order of ours on it is not final yet");
+  }
+  const correctable = above.filter((d) => !working.includes(d));
+  if (correctable.length === 0) return;
   const corrections = new PositionCorrectionEngine({
     mode: settings.correctionMode,
     book: new PositionBook(expected),
     clock: settings.clock,
     logger: settings.logger,
-    placeOrder: async (intent) => {
-      const outcome = await placeCorrection(run, intent);
-      run.record.orders.push(outcome);
-      return outcome;
-    },
+    placeOrder: (intent) => placeCorrection(run, intent),
     ...(settings.approve ? { approve: settings.approve } : {}),
     ...(settings.correctionLimits ? { limits: settings.correctionLimits } : {}),
   });
   try {
-    run.record.corrections = await corrections.handleDrifts(above);
+    run.record.corrections = await corrections.handleDrifts(correctable);
   } catch (e) {
     if (run.signal?.aborted) throw e;
     run.record.adjust("*", undefined, "correction_failed", String(e));
@@ -109,13 +176,14 @@ async function handleDrift(
 
 /** A corrective market order, sized on the reconciliation's fresh reads: nothing is uncounted. */
 async function placeCorrection(run: RebalanceRun, intent: CorrectiveOrderIntent): Promise<OrderOutcome> {
-  return run.sellCoordinator.executeOrder(
-    { symbol: intent.symbol, side: intent.side, qty: intent.qty, type: "market", timeInForce: "day" },
-    {
-      runId: `${run.id}-fix`,
-      generation: (await run.generationFor(intent.symbol, intent.side, undefined)) ?? 0,
-      signal: run.signal,
-      onSubmitted: run.onSubmitted,
-    },
+  const generation = run.generationFor(intent.symbol, intent.side);
+  if (generation === undefined) {
+    throw new OrdersafeError("invalid_state", `[ordersafe] no client order id left for ${intent.symbol}`);
+  }
+  return run.runOrder((onSubmitted) =>
+    run.sellCoordinator.executeOrder(
+      { symbol: intent.symbol, side: intent.side, qty: intent.qty, type: "market", timeInForce: "day" },
+      { runId: run.id, generation, signal: run.signal, onSubmitted },
+    ),
   );
 }

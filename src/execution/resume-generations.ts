@@ -1,15 +1,8 @@
-import {
-  type BrokerPort,
-  isFinalBrokerStatus,
-  type OrderSide,
-  type OrderSnapshot,
-  type PositionSnapshot,
-} from "../broker/broker-port.js";
-import { ZERO } from "../core/decimal.js";
+import type { BrokerPort, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
+import { mapBounded } from "../core/concurrency.js";
 import { clientOrderId } from "../core/ids.js";
-import type { PlannedRead } from "./read-state.js";
 
-/** The generations of one (runId, symbol, side) a run looks at: ids past it are never used. */
+/** The generations of one (runId, symbol, side) a run uses: ids past it are never sent. */
 export const MAX_GENERATIONS = 8;
 
 /**
@@ -20,7 +13,10 @@ export const MAX_GENERATIONS = 8;
  * @param order - an order read from the broker
  * @returns its generation, or undefined when the order is not this run's
  */
-export function ownGeneration(runId: string, order: OrderSnapshot): number | undefined {
+export function ownGeneration(
+  runId: string,
+  order: Pick<OrderSnapshot, "clientOrderId" | "symbol" | "side">,
+): number | undefined {
   for (let g = 0; g < MAX_GENERATIONS; g++) {
     if (
       clientOrderId({ runId, symbol: order.symbol, side: order.side, generation: g }) === order.clientOrderId
@@ -30,173 +26,129 @@ export function ownGeneration(runId: string, order: OrderSnapshot): number | und
   return undefined;
 }
 
-/** What walking one (symbol, side) of a resumed run found. */
-export interface PairWalk {
-  /** The first generation free for a new order. */
-  generation: number;
-  /** This run's orders found on the way that were not adopted yet. */
-  found: OrderSnapshot[];
-  /** The id of a found order the plan did not count (working unseen, or filled after its read). */
-  uncounted: string | undefined;
-}
-
-/** The generation a new order on a (symbol, side) may take, or the order that forbids one. */
-export type NextGeneration =
-  | { readonly kind: "free"; readonly generation: number }
-  | { readonly kind: "blocked"; readonly uncounted: string };
-
 /** Options of {@link ResumeGenerations}. */
 export interface ResumeGenerationsOptions {
-  /** The run whose client order ids are walked. */
+  /** The run whose client order ids are handed out. */
   readonly runId: string;
-  /** The port the lookups go through. */
+  /** The port the lookups of an earlier attempt's orders go through. */
   readonly broker: BrokerPort;
   /** Aborts the lookups (the abort reason is thrown). */
   readonly signal?: AbortSignal | undefined;
-  /**
-   * Follows the orders a walk found to their final state and records them; called once per
-   * pair walked, before the walk's answer is given to anyone.
-   */
-  readonly adopt: (found: readonly OrderSnapshot[]) => Promise<void>;
 }
 
 /**
- * The client order id generations of a resumed run: before the run's first order on a
- * (symbol, side), the generations an earlier attempt used are looked up by REST, so a new
- * order never takes the id of an order already placed (it would be refused, or worse,
- * adopted), and an order the plan did not count stops a new one.
+ * The client order id generations of a run: every new order of a (symbol, side) takes the
+ * next one, past every generation an earlier attempt of the run used, so an id is never sent
+ * twice for two orders.
  *
  * @remarks
- * - Each pair is walked at most once per run; every caller on the pair shares that walk.
- * - Orders already adopted (see {@link markAdopted}) and orders among the plan's open orders
- *   cost no call.
- * - A lookup that fails stops the walk at that generation, and the new order reuses its id:
- *   skipping it would leave a gap a later resume stops at, never seeing the orders placed
- *   past it; an id that does exist is refused as a duplicate and adopted, never placed twice.
+ * A resumed run learns its earlier attempt's orders before it plans ({@link learnEarlier}):
+ * what they filled is then in the account's record, so the plan's reads must show it, and
+ * the run never sends on top of it. Without an order history the learning looks up every
+ * generation of each (symbol, side) by client order id; when a lookup the next generation
+ * would pass fails, that id is reused: if an order does exist under it, the broker refuses
+ * the new one as a duplicate and it is recovered, never placed twice.
  */
 export class ResumeGenerations {
-  private readonly adoptedIds = new Set<string>();
-  private readonly walks = new Map<string, Promise<PairWalk>>();
+  private readonly next = new Map<string, number>();
 
-  /** @param options - runId, broker, signal, and how found orders are adopted */
+  /** @param options - runId, broker, signal */
   constructor(private readonly options: ResumeGenerationsOptions) {}
 
   /**
-   * Notes an order of this run as adopted already (its walk skips it without a call).
+   * Learns every order an earlier attempt of the run placed on `symbols` (both sides), by
+   * walking their client order ids, and moves each pair's next generation past them.
    *
-   * @param id - its client order id
-   */
-  markAdopted(id: string): void {
-    this.adoptedIds.add(id);
-  }
-
-  /**
-   * The generation a new order on (symbol, side) takes, after the pair's walk.
-   *
-   * @param symbol - the symbol
-   * @param side - the side
-   * @param plannedFrom - the read the order's plan counted; undefined when the order is sized
-   *   on reads made after every earlier order (nothing can be uncounted then)
-   * @returns `free` with the generation, or `blocked` by an order the plan did not count
+   * @param symbols - the symbols the run may trade
+   * @param concurrency - lookups in flight at once
+   * @returns the earlier attempt's orders, in (symbol, side, generation) order
    * @throws the abort reason when the signal aborts
    */
-  async next(symbol: string, side: OrderSide, plannedFrom: PlannedRead | undefined): Promise<NextGeneration> {
-    const walk = await this.walk(symbol, side, plannedFrom);
-    if (plannedFrom !== undefined && walk.uncounted !== undefined)
-      return { kind: "blocked", uncounted: walk.uncounted };
-    return { kind: "free", generation: walk.generation };
+  async learnEarlier(symbols: readonly string[], concurrency: number): Promise<OrderSnapshot[]> {
+    const pairs = symbols.flatMap((symbol) => [
+      { symbol, side: "sell" as const },
+      { symbol, side: "buy" as const },
+    ]);
+    const walks = await mapBounded(pairs, concurrency, (p) => this.walk(p.symbol, p.side));
+    return walks.flat();
   }
 
   /**
-   * Walks (symbol, side) once per run and adopts what the walk found; later calls share it.
+   * Learns orders of an earlier attempt found by other means (an order history, the open
+   * orders): each pair's next generation moves past them.
+   *
+   * @param orders - orders read from the broker (others' orders are ignored)
+   * @returns the ones that are this run's
+   */
+  learnFound(orders: readonly OrderSnapshot[]): OrderSnapshot[] {
+    const own: OrderSnapshot[] = [];
+    for (const o of orders) {
+      const g = ownGeneration(this.options.runId, o);
+      if (g === undefined) continue;
+      own.push(o);
+      this.moveTo(o.symbol, o.side, g + 1);
+    }
+    return own;
+  }
+
+  /**
+   * Takes the next generation of (symbol, side) for a new order.
    *
    * @param symbol - the symbol
    * @param side - the side
-   * @param plannedFrom - the read the plan counted (its open orders cost no call)
-   * @returns the walk
+   * @returns the generation, or undefined when the run has used every generation of the pair
    */
-  walk(symbol: string, side: OrderSide, plannedFrom: PlannedRead | undefined): Promise<PairWalk> {
-    const key = `${symbol}:${side}`;
-    let walk = this.walks.get(key);
-    if (walk === undefined) {
-      walk = (async () => {
-        const w = await this.walkPair(symbol, side, plannedFrom);
-        await this.options.adopt(w.found);
-        return w;
-      })();
-      this.walks.set(key, walk);
-    }
-    return walk;
+  take(symbol: string, side: OrderSide): number | undefined {
+    const g = this.next.get(key(symbol, side)) ?? 0;
+    if (g >= MAX_GENERATIONS) return undefined;
+    this.next.set(key(symbol, side), g + 1);
+    return g;
   }
 
   /**
-   * Generations 0, 1, 2… until the broker does not know one; then past any later generation
-   * among the plan's open orders (a generation refused at submit leaves a gap).
+   * Notes the client order id an order of the run ended with (a resized retry takes later
+   * generations): the next order on its pair goes past it.
+   *
+   * @param order - the order's client order id, symbol and side
    */
-  private async walkPair(
-    symbol: string,
-    side: OrderSide,
-    plannedFrom: PlannedRead | undefined,
-  ): Promise<PairWalk> {
-    const { runId, broker, signal } = this.options;
-    const planned = new Map((plannedFrom?.openOrders ?? []).map((o) => [o.clientOrderId, o]));
-    const found: OrderSnapshot[] = [];
-    let uncounted: string | undefined;
-    const take = (o: OrderSnapshot) => {
-      this.adoptedIds.add(o.clientOrderId);
-      found.push(o);
-    };
-    let g = 0;
-    for (; g < MAX_GENERATIONS; g++) {
-      const id = clientOrderId({ runId, symbol, side, generation: g });
-      if (this.adoptedIds.has(id)) continue;
-      const seen = planned.get(id);
-      if (seen !== undefined) {
-        take(seen); // counted by the plan (projected holdings)
-        continue;
-      }
-      let order: OrderSnapshot | null;
-      try {
-        order = await broker.getOrderByClientOrderId(id, { signal });
-      } catch (e) {
-        if (signal?.aborted) throw e;
-        break; // unknown: stop here and reuse this id (see the class remarks)
-      }
-      if (order === null) break;
-      if (this.adoptedIds.has(order.clientOrderId)) continue;
-      take(order);
-      // The plan counted neither a working order its reads missed nor a fill after them.
-      const working = !isFinalBrokerStatus(order.status);
-      const lateFill =
-        order.filledQty.gt(0) &&
-        plannedFrom !== undefined &&
-        (order.updatedAt.getTime() >= plannedFrom.readAt ||
-          // updatedAt is the broker's clock and readAt ours: a fill stamped before the read
-          // may still have come after it. The position tells, with no clock involved.
-          !(await this.positionUnchanged(symbol, plannedFrom.positions)));
-      if (working || lateFill) uncounted ??= id;
-    }
-    // A generation refused at submit leaves no order behind: an open order of a later
-    // generation (the resized retry) is still this run's, and the next order goes past it.
-    for (let h = g + 1; h < MAX_GENERATIONS; h++) {
-      const id = clientOrderId({ runId, symbol, side, generation: h });
-      const seen = planned.get(id);
-      if (seen !== undefined && !this.adoptedIds.has(id)) take(seen);
-      if (this.adoptedIds.has(id)) g = h + 1;
-    }
-    return { generation: g, found, uncounted };
+  noteUsed(order: Pick<OrderSnapshot, "clientOrderId" | "symbol" | "side">): void {
+    const g = ownGeneration(this.options.runId, order);
+    if (g !== undefined) this.moveTo(order.symbol, order.side, g + 1);
   }
 
-  /** Whether the broker's position in `symbol` is still what a plan read (false when unknown). */
-  private async positionUnchanged(symbol: string, read: readonly PositionSnapshot[]): Promise<boolean> {
-    const { broker, signal } = this.options;
-    const before = read.find((p) => p.symbol === symbol)?.qty ?? ZERO;
-    try {
-      const now = await broker.getPosition(symbol, { signal });
-      return (now?.qty ?? ZERO).eq(before);
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      return false;
+  private moveTo(symbol: string, side: OrderSide, generation: number): void {
+    const k = key(symbol, side);
+    this.next.set(k, Math.max(this.next.get(k) ?? 0, generation));
+  }
+
+  /**
+   * Every generation of one pair, looked up by client order id. A generation refused at
+   * submit leaves no order behind, so the walk does not stop at the first unknown id: a
+   * resized retry may stand past it. The next generation goes past the last one found; when a
+   * lookup past it failed (the broker could not tell), the next order reuses that id instead.
+   */
+  private async walk(symbol: string, side: OrderSide): Promise<OrderSnapshot[]> {
+    const { runId, broker, signal } = this.options;
+    const found: OrderSnapshot[] = [];
+    let lastFound = -1;
+    const unknown: number[] = [];
+    for (let g = this.next.get(key(symbol, side)) ?? 0; g < MAX_GENERATIONS; g++) {
+      const id = clientOrderId({ runId, symbol, side, generation: g });
+      try {
+        const order = await broker.getOrderByClientOrderId(id, { signal });
+        if (order !== null) {
+          found.push(order);
+          lastFound = g;
+        }
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        unknown.push(g);
+      }
     }
+    const unknownPast = unknown.find((g) => g > lastFound);
+    this.moveTo(symbol, side, unknownPast ?? lastFound + 1);
+    return found;
   }
 }
+
+const key = (symbol: string, side: OrderSide) => `${symbol}:${side}`;

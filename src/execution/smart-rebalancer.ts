@@ -56,6 +56,9 @@ export const SMART_REBALANCER_DEFAULTS = {
   driftToleranceNotional: 100,
   settleMs: SETTLE_DEFAULTS.settleMs,
   settleTimeoutMs: SETTLE_DEFAULTS.settleTimeoutMs,
+  settlePollMs: SETTLE_DEFAULTS.settlePollMs,
+  resumeLookbackMs: 86_400_000,
+  recentOrdersMs: 900_000,
 } as const satisfies Partial<SmartRebalancerOptions>;
 
 /** Options of {@link SmartRebalancer}; defaults in {@link SMART_REBALANCER_DEFAULTS}. */
@@ -146,6 +149,27 @@ export interface SmartRebalancerOptions {
    * @defaultValue `SMART_REBALANCER_DEFAULTS.settleTimeoutMs` (30000)
    */
   settleTimeoutMs?: number;
+  /**
+   * The first wait before a read that does not show the known fills is read again (ms); each
+   * later wait doubles, none past `settleMs`.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.settlePollMs` (250)
+   */
+  settlePollMs?: number;
+  /**
+   * How far back a run given a `runId` looks in the account's order history for orders its
+   * earlier attempts placed (ms). Ports without an order history look each (symbol, side) up
+   * by client order id instead.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.resumeLookbackMs` (86400000: a day)
+   */
+  resumeLookbackMs?: number;
+  /**
+   * A run's first read (and `plan()`) also lists the orders submitted on the account this long
+   * before it, when the port keeps an order history: what other processes and people filled
+   * is then known, and position and account reads must show it before they are used (ms).
+   * 0: not listed.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.recentOrdersMs` (900000: 15 minutes)
+   */
+  recentOrdersMs?: number;
 }
 
 const isObject = (v: unknown): v is object => typeof v === "object" && v !== null;
@@ -185,6 +209,14 @@ const OptionsSchema = z
       .optional(),
     settleMs: z.number().int().min(0).max(600_000).optional(),
     settleTimeoutMs: z.number().int().min(0).max(3_600_000).optional(),
+    settlePollMs: z.number().int().min(1).max(600_000).optional(),
+    resumeLookbackMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(90 * 86_400_000)
+      .optional(),
+    recentOrdersMs: z.number().int().min(0).max(86_400_000).optional(),
   })
   .strict();
 
@@ -282,7 +314,10 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       settle: {
         settleMs: o.settleMs ?? d.settleMs,
         settleTimeoutMs: o.settleTimeoutMs ?? d.settleTimeoutMs,
+        settlePollMs: o.settlePollMs ?? d.settlePollMs,
       },
+      resumeLookbackMs: o.resumeLookbackMs ?? d.resumeLookbackMs,
+      recentOrdersMs: o.recentOrdersMs ?? d.recentOrdersMs,
     };
   }
 
@@ -305,7 +340,15 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     const { record } = this.account;
     const broker = observedPort(this.port, record, clock);
     const state = await readFreshState(
-      { broker, clock, attempts: readAttempts, signal: options.signal, record, settle },
+      {
+        broker,
+        clock,
+        attempts: readAttempts,
+        signal: options.signal,
+        record,
+        settle,
+        recentOrdersMs: this.settings.recentOrdersMs,
+      },
       t,
     );
     return planFromState(state, {

@@ -1,4 +1,8 @@
 import { z } from "zod";
+import { accountStateOf } from "../account/account-registry.js";
+import type { ExecutionRecord } from "../account/execution-record.js";
+import { observedPort } from "../account/observed-port.js";
+import { SETTLE_DEFAULTS, type SettleSettings, settleReads } from "../account/settle.js";
 import type { AccountSnapshot, BrokerPort, CallOptions } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
@@ -41,6 +45,9 @@ export const BUYING_POWER_MANAGER_DEFAULTS = Object.freeze({
   marketBuyBuffer: RESERVATION_LEDGER_DEFAULTS.marketBuyBuffer,
   driftTolerance: RESERVATION_LEDGER_DEFAULTS.driftTolerance,
   pendingGraceMs: RESERVATION_LEDGER_DEFAULTS.pendingGraceMs,
+  settleMs: SETTLE_DEFAULTS.settleMs,
+  settleTimeoutMs: SETTLE_DEFAULTS.settleTimeoutMs,
+  settlePollMs: SETTLE_DEFAULTS.settlePollMs,
 } satisfies Required<Omit<BuyingPowerManagerOptions, "broker" | "clock" | "logger">>);
 
 /** Options of {@link BuyingPowerManager}. Every default is in {@link BUYING_POWER_MANAGER_DEFAULTS}. */
@@ -73,6 +80,23 @@ export interface BuyingPowerManagerOptions {
    */
   pendingGraceMs?: number;
   /**
+   * An account read taken this long after the last fill this process knows is trusted even
+   * when its cash differs from what the fills imply (ms); one that matches is trusted at once.
+   * See `docs/consistency.md`.
+   * @defaultValue `BUYING_POWER_MANAGER_DEFAULTS.settleMs` (10000)
+   */
+  settleMs?: number;
+  /**
+   * The longest wait for an account read to settle (ms); then the read fails with `unsettled`.
+   * @defaultValue `BUYING_POWER_MANAGER_DEFAULTS.settleTimeoutMs` (30000)
+   */
+  settleTimeoutMs?: number;
+  /**
+   * The first wait before an account read that does not match is read again (ms, doubling).
+   * @defaultValue `BUYING_POWER_MANAGER_DEFAULTS.settlePollMs` (250)
+   */
+  settlePollMs?: number;
+  /**
    * Where drift is reported.
    * @defaultValue silentLogger
    */
@@ -87,6 +111,9 @@ const OptionsSchema = z
     marketBuyBuffer: zNonNegativeDecimal.optional(),
     driftTolerance: zNonNegativeDecimal.optional(),
     pendingGraceMs: z.number().int().min(0).optional(),
+    settleMs: z.number().int().min(0).max(600_000).optional(),
+    settleTimeoutMs: z.number().int().min(0).max(3_600_000).optional(),
+    settlePollMs: z.number().int().min(1).max(600_000).optional(),
     logger: zLogger.optional(),
   })
   .strict();
@@ -182,6 +209,8 @@ export class BuyingPowerManager {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #mutex = new AsyncMutex();
+  readonly #record: ExecutionRecord;
+  readonly #settle: SettleSettings;
   #snapshot: AccountSnapshot | undefined;
 
   /**
@@ -190,10 +219,16 @@ export class BuyingPowerManager {
    */
   constructor(options: BuyingPowerManagerOptions) {
     const o = parseInput(OptionsSchema, options, "options");
-    this.#broker = checkBroker(o.broker);
     this.#clock = o.clock ?? systemClock;
+    this.#record = accountStateOf(o.broker).record;
+    this.#broker = observedPort(checkBroker(o.broker), this.#record, this.#clock);
     this.#logger = o.logger ?? silentLogger;
     const d = BUYING_POWER_MANAGER_DEFAULTS;
+    this.#settle = {
+      settleMs: o.settleMs ?? d.settleMs,
+      settleTimeoutMs: o.settleTimeoutMs ?? d.settleTimeoutMs,
+      settlePollMs: o.settlePollMs ?? d.settlePollMs,
+    };
     this.ledger = new ReservationLedger({
       fundingBasis: o.fundingBasis ?? d.fundingBasis,
       marketBuyBuffer: o.marketBuyBuffer ?? d.marketBuyBuffer,
@@ -470,11 +505,37 @@ export class BuyingPowerManager {
     };
   }
 
+  /**
+   * The account, read until it shows every fill this process knows (it may lag them): a buy
+   * is never sized from cash that does not yet show a fill.
+   *
+   * @throws OrdersafeError (`unsettled`) when no read settles within `settleTimeoutMs`
+   */
   async #account(refresh: boolean, signal: AbortSignal | undefined): Promise<AccountSnapshot> {
     if (!refresh && this.#snapshot !== undefined) return this.#snapshot;
-    const snapshot = await this.#broker.getAccount(signal === undefined ? undefined : { signal });
-    this.#snapshot = snapshot;
-    return snapshot;
+    const call = signal === undefined ? undefined : { signal };
+    const settled = await settleReads({
+      ...this.#settle,
+      record: this.#record,
+      clock: this.#clock,
+      signal,
+      symbols: [],
+      account: true,
+      read: async () => {
+        const readAt = this.#clock.now();
+        const account = await this.#broker.getAccount(call);
+        return { positions: [], account, readAt };
+      },
+    });
+    if (settled.account === undefined || settled.accountUnsettled) {
+      throw new OrdersafeError(
+        "unsettled",
+        "[ordersafe] the account read did not show the fills known within the settle bound",
+        { details: { settleTimeoutMs: this.#settle.settleTimeoutMs } },
+      );
+    }
+    this.#snapshot = settled.account;
+    return settled.account;
   }
 
   async #price(symbol: string, signal: AbortSignal | undefined): Promise<Decimal> {

@@ -51,8 +51,10 @@ export interface SellDecision {
   readonly price: bigint;
   readonly referencePrice: Decimal;
   readonly size: Exclude<SellSize, { kind: "none" }>;
-  /** Whether the sell is a full exit (target zero or within `fullExitTolerance`). */
+  /** Whether the sell is a full exit (target zero, an untradeable remainder, or within `fullExitTolerance`). */
   readonly isExit: boolean;
+  /** Whether the remainder the target asked to keep could not be sold on its own (hence the exit). */
+  readonly untradeableRemainder: boolean;
   readonly deltaNotional: bigint;
 }
 
@@ -134,7 +136,12 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
   const increment = scales.orderIncrement(rule.qtyIncrement, fractional);
   const ruleMin = rule.minNotional === undefined ? 0n : scales.toM(rule.minNotional);
   const minNotional = maxBig(ruleMin, limits.minOrderNotional);
-  const isExit = side === "sell" && aim.target * scales.oneF <= record.held * limits.fullExitTolerance;
+  // A full exit when the target is zero, or when what would stay could never be sold on its
+  // own (under the minimum order or one increment): selling it later would take a
+  // closePosition, and leaving it is dust. Otherwise only within the opt-in exit tolerance.
+  const untradeable = aim.target > 0n && (aim.target * price < minNotional || aim.target < increment);
+  const isExit =
+    side === "sell" && (untradeable || aim.target * scales.oneF <= record.held * limits.fullExitTolerance);
   if (!isExit && withinBand(deltaNotional, limits.bandWeightNotional, limits.bandNotional)) {
     return skip("within_band", "inside the no-trade band", side, delta, deltaNotional);
   }
@@ -156,7 +163,17 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
       nano: scales.nanoQ,
     });
     if (size.kind === "none") return skip("below_minimum", size.detail, side, delta, deltaNotional);
-    return { kind: "sell", record, aim, price, referencePrice, size, isExit, deltaNotional };
+    return {
+      kind: "sell",
+      record,
+      aim,
+      price,
+      referencePrice,
+      size,
+      isExit,
+      untradeableRemainder: untradeable,
+      deltaNotional,
+    };
   }
   const size = sizeBuy({
     symbol: record.symbol,

@@ -62,7 +62,12 @@ export function sellLeg(d: SellDecision, scales: PlanScales): KeyedLeg {
   const { qty } = size;
   const action = size.kind === "close" ? "exit" : size.action;
   const notional = qty * price;
-  const exitReason: LegReason = d.isExit && aim.reason === "to_target" ? "exit_tolerance" : aim.reason;
+  const exitReason: LegReason =
+    d.isExit && aim.reason === "to_target"
+      ? d.untradeableRemainder
+        ? "exit_remainder"
+        : "exit_tolerance"
+      : aim.reason;
   const qtyD = qty === held ? heldQty : scales.fromQ(qty);
   const opposite = record.open?.buy;
   const leg: RebalanceLeg = {

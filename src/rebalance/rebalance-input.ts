@@ -36,7 +36,7 @@ export const REBALANCE_DEFAULTS = {
   noTradeBand: { weight: ZERO, notional: ZERO },
   minOrderNotional: new Decimal(1),
   cashBuffer: new Decimal("0.0025"),
-  fullExitTolerance: new Decimal("0.02"),
+  fullExitTolerance: new Decimal(0),
   keep: [],
   untargeted: { weights: "liquidate", quantities: "keep", notionals: "keep" },
   buyWith: "notional",
@@ -196,7 +196,10 @@ export const RebalanceOptionsSchema = z
     cashBuffer: fraction(1).default(REBALANCE_DEFAULTS.cashBuffer),
     /**
      * A sell that would leave at most this fraction of the held quantity becomes a full exit.
-     * @defaultValue 0.02 (2%, `REBALANCE_DEFAULTS.fullExitTolerance`)
+     * A sell whose remainder could not be sold on its own (under the minimum order or one
+     * increment) is a full exit whatever this says; a larger tolerance sells a remainder the
+     * targets asked to keep (and a later run buys it back).
+     * @defaultValue 0 (`REBALANCE_DEFAULTS.fullExitTolerance`)
      */
     fullExitTolerance: fraction(1).default(REBALANCE_DEFAULTS.fullExitTolerance),
     /**

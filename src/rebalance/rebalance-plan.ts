@@ -17,14 +17,22 @@ export type LegAction = (typeof LEG_ACTIONS)[number];
 /**
  * Why a leg can exist: `to_target` (toward its target), `target_zero` (the target is zero),
  * `untargeted` (held but absent from the targets, liquidated), `exit_tolerance` (a sell
- * within `fullExitTolerance` of the position, turned into a full exit).
+ * within `fullExitTolerance` of the position, turned into a full exit), `exit_remainder` (a
+ * sell whose remainder could not be sold on its own, under the minimum order or one
+ * increment, turned into a full exit).
  *
  * @example
  * ```ts
  * for (const reason of LEG_REASONS) console.log(reason, plan.legs.filter((l) => l.reason === reason).length);
  * ```
  */
-export const LEG_REASONS = ["to_target", "target_zero", "untargeted", "exit_tolerance"] as const;
+export const LEG_REASONS = [
+  "to_target",
+  "target_zero",
+  "untargeted",
+  "exit_tolerance",
+  "exit_remainder",
+] as const;
 /** Why a leg exists: one of {@link LEG_REASONS}. */
 export type LegReason = (typeof LEG_REASONS)[number];
 

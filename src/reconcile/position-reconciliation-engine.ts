@@ -1,5 +1,9 @@
 import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
+import { accountStateOf } from "../account/account-registry.js";
+import type { ExecutionRecord } from "../account/execution-record.js";
+import { observedPort } from "../account/observed-port.js";
+import { SETTLE_DEFAULTS, type SettleSettings, settleReads } from "../account/settle.js";
 import {
   type BrokerPort,
   isFinalBrokerStatus,
@@ -11,7 +15,7 @@ import { checkBroker } from "../broker/checked-broker.js";
 import { OrderSnapshotSchema, OrderUpdateSchema, zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, type DecimalLike, ZERO } from "../core/decimal.js";
-import { ValidationError } from "../core/errors.js";
+import { OrdersafeError, ValidationError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { TimerScope } from "../core/timer-scope.js";
 import {
@@ -44,6 +48,9 @@ export const POSITION_RECONCILIATION_DEFAULTS = Object.freeze({
   confirmDelayMs: 500,
   intervalMs: 60_000,
   rememberFinalOrdersMs: 3_600_000,
+  settleMs: SETTLE_DEFAULTS.settleMs,
+  settleTimeoutMs: SETTLE_DEFAULTS.settleTimeoutMs,
+  settlePollMs: SETTLE_DEFAULTS.settlePollMs,
 } satisfies Required<
   Omit<PositionReconciliationEngineOptions, "broker" | "book" | "clock" | "logger" | "tolerance">
 >);
@@ -74,6 +81,18 @@ export interface PositionReconciliationEngineOptions {
    * missed-fill evidence), in ms. @defaultValue `POSITION_RECONCILIATION_DEFAULTS.rememberFinalOrdersMs` (one hour)
    */
   rememberFinalOrdersMs?: number;
+  /**
+   * A position read taken this long after the last fill this process knows on the symbol is
+   * trusted even when it differs from what the fills imply (ms); one that matches is trusted at
+   * once; one that does neither within `settleTimeoutMs` is reported unsettled, and no drift is
+   * measured on it. See `docs/consistency.md`.
+   * @defaultValue `POSITION_RECONCILIATION_DEFAULTS.settleMs` (10000)
+   */
+  settleMs?: number;
+  /** @defaultValue `POSITION_RECONCILIATION_DEFAULTS.settleTimeoutMs` (30000) */
+  settleTimeoutMs?: number;
+  /** The first wait before a read is read again (ms, doubling). @defaultValue `POSITION_RECONCILIATION_DEFAULTS.settlePollMs` (250) */
+  settlePollMs?: number;
 }
 
 /**
@@ -110,9 +129,14 @@ export interface AfterOrderReconciliation {
   expectedQty: Decimal;
   /** The broker's position, read fresh. */
   actualQty: Decimal;
-  /** The difference, when there is one (any class, dust included). */
+  /** The difference, when there is one (any class, dust included); null when not settled. */
   drift: PositionDrift | null;
-  /** True when there is no difference, or it is dust or in flight. */
+  /**
+   * Whether the position read showed every fill this process knows on the symbol (within the
+   * settle bound); when false, no drift is measured.
+   */
+  settled: boolean;
+  /** True when the read settled and there is no difference, or it is dust or in flight. */
   reconciled: boolean;
   /** Position reads made (1 + confirming re-reads). */
   reads: number;
@@ -132,6 +156,11 @@ export interface DriftScan {
   positionsChecked: number;
   /** Every difference, sorted by symbol (dust included). */
   drifts: PositionDrift[];
+  /**
+   * Symbols whose position read never showed the fills this process knows within the settle
+   * bound: not compared (no drift is measured from a read that may lag).
+   */
+  unsettled: string[];
   /** Position reads made (1 + confirming re-reads). */
   reads: number;
   /** REST calls made to the broker. */
@@ -256,6 +285,9 @@ const OptionsSchema = z
       .optional(),
     confirmReads: z.number().int().min(0).max(10).optional(),
     confirmDelayMs: z.number().min(0).max(600_000).optional(),
+    settleMs: z.number().int().min(0).max(600_000).optional(),
+    settleTimeoutMs: z.number().int().min(0).max(3_600_000).optional(),
+    settlePollMs: z.number().int().min(1).max(600_000).optional(),
     intervalMs: z.number().min(1).max(86_400_000).optional(),
     rememberFinalOrdersMs: z.number().min(0).optional(),
   })
@@ -314,6 +346,8 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
   private readonly confirmDelayMs: number;
   private readonly intervalMs: number;
   private readonly rememberMs: number;
+  private readonly record: ExecutionRecord;
+  private readonly settle: SettleSettings;
   private readonly known = new Map<string, Known>();
   private readonly increments = new Map<string, Decimal>();
   private readonly lastPrices = new Map<string, Decimal>();
@@ -327,9 +361,10 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
   constructor(options: PositionReconciliationEngineOptions) {
     super();
     const o = parseInput(OptionsSchema, options, "options");
-    this.broker = checkBroker(o.broker);
     this.book = o.book ?? new PositionBook();
     this.clock = o.clock ?? systemClock;
+    this.record = accountStateOf(o.broker).record;
+    this.broker = observedPort(checkBroker(o.broker), this.record, this.clock);
     this.logger = o.logger ?? silentLogger;
     this.tolerance = o.tolerance ?? {};
     const d = POSITION_RECONCILIATION_DEFAULTS;
@@ -337,6 +372,11 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     this.confirmDelayMs = o.confirmDelayMs ?? d.confirmDelayMs;
     this.intervalMs = o.intervalMs ?? d.intervalMs;
     this.rememberMs = o.rememberFinalOrdersMs ?? d.rememberFinalOrdersMs;
+    this.settle = {
+      settleMs: o.settleMs ?? d.settleMs,
+      settleTimeoutMs: o.settleTimeoutMs ?? d.settleTimeoutMs,
+      settlePollMs: o.settlePollMs ?? d.settlePollMs,
+    };
   }
 
   /** Whether periodic reconciliation is running. */
@@ -406,7 +446,7 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
       bookUpdate = this.book.applyOrderSnapshot(snapshot);
       if (snapshot.filledAvgPrice?.gt(0)) this.lastPrices.set(symbol, snapshot.filledAvgPrice);
     }
-    const { drift, actual, reads } = await this.readSymbolConfirmed(symbol, calls, options.signal);
+    const { drift, actual, reads, settled } = await this.readSymbolConfirmed(symbol, calls, options.signal);
     const result: AfterOrderReconciliation = {
       symbol,
       orderId,
@@ -414,7 +454,8 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
       expectedQty: this.book.position(symbol),
       actualQty: actual,
       drift,
-      reconciled: !this.needsConfirm(drift),
+      settled,
+      reconciled: settled && !this.needsConfirm(drift),
       reads,
       roundTrips: calls.n,
       durationMs: this.clock.now() - started,
@@ -437,24 +478,23 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     symbol: string,
     calls: Calls,
     signal: AbortSignal | undefined,
-  ): Promise<{ drift: PositionDrift | null; actual: Decimal; reads: number }> {
+  ): Promise<{ drift: PositionDrift | null; actual: Decimal; reads: number; settled: boolean }> {
     let reads = 0;
+    await this.ensureIncrements([symbol], calls);
     for (;;) {
-      const [position, openOrders] = await Promise.all([
-        calls.do((opts) => this.broker.getPosition(symbol, opts)),
-        calls.do((opts) => this.broker.listOpenOrders(opts)),
-        this.ensureIncrements([symbol], calls),
-      ]);
-      reads++;
-      const view: BrokerView = {
-        positions: new Map(position === null ? [] : [[symbol, position]]),
-        openOrders,
-      };
+      const { view, unsettled, rounds } = await this.settledView(calls, signal, [symbol], async () => {
+        const position = await calls.do((opts) => this.broker.getPosition(symbol, opts));
+        return position === null ? [] : [position];
+      });
+      reads += rounds;
       await this.refreshKnown(view, calls, symbol);
+      const actual = view.positions.get(symbol)?.qty ?? ZERO;
+      // A read that never showed the fills this process knows tells nothing about drift.
+      if (unsettled.length > 0) return { drift: null, actual, reads, settled: false };
       await this.ensurePrices([symbol], view, calls);
       const drift = this.compute(view, [symbol])[0] ?? null;
-      const actual = position?.qty ?? ZERO;
-      if (!this.needsConfirm(drift) || reads > this.confirmReads) return { drift, actual, reads };
+      if (!this.needsConfirm(drift) || reads > this.confirmReads)
+        return { drift, actual, reads, settled: true };
       await this.clock.sleep(this.confirmDelayMs, signal);
     }
   }
@@ -481,7 +521,9 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
    *
    * @param options - an abort signal
    * @returns what changed, with REST calls and duration
-   * @throws BrokerError from the broker (the book is left unchanged); the abort reason
+   * @throws BrokerError from the broker, OrdersafeError (`unsettled`) when the positions read
+   *   never showed the fills this process knows (the book is left unchanged either way); the
+   *   abort reason
    * @remarks Positions and orders are read together; fills landing between those reads can
    *   still show up as a drift on the next scan. Best run while no order of ours is working.
    * @example
@@ -492,7 +534,17 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
   async emergencyFullReconciliation(options: ReconcileCallOptions = {}): Promise<FullReconciliation> {
     const started = this.clock.now();
     const calls = new Calls(options.signal);
-    const view = await this.read(calls);
+    const { view, unsettled } = await this.settledView(calls, options.signal, "all", () =>
+      calls.do((opts) => this.broker.getPositions(opts)),
+    );
+    // The book is never rebuilt from a read that may not show a fill this process knows.
+    if (unsettled.length > 0) {
+      throw new OrdersafeError(
+        "unsettled",
+        `[ordersafe] the positions read did not settle for ${unsettled.join(", ")}: the book is left unchanged`,
+        { details: { unsettled } },
+      );
+    }
     await this.refreshKnown(view, calls);
     throwIfAborted(options.signal);
     const next = new Map<string, Decimal>();
@@ -573,11 +625,19 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     let reads = 0;
     let drifts: PositionDrift[];
     let symbols: string[];
+    let unsettled: string[];
     for (;;) {
-      const view = await this.read(calls);
-      reads++;
+      const settled = await this.settledView(calls, signal, "all", () =>
+        calls.do((opts) => this.broker.getPositions(opts)),
+      );
+      const view = settled.view;
+      reads += settled.rounds;
+      unsettled = settled.unsettled;
       await this.refreshKnown(view, calls);
-      symbols = [...new Set([...this.book.positions().keys(), ...view.positions.keys()])].sort();
+      const skip = new Set(unsettled);
+      symbols = [...new Set([...this.book.positions().keys(), ...view.positions.keys()])]
+        .filter((x) => !skip.has(x))
+        .sort();
       await Promise.all([this.ensureIncrements(symbols, calls), this.ensurePrices(symbols, view, calls)]);
       drifts = this.compute(view, symbols);
       if (!drifts.some((d) => this.needsConfirm(d)) || reads > this.confirmReads) break;
@@ -588,6 +648,7 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
       at: new Date(started),
       positionsChecked: symbols.length,
       drifts,
+      unsettled,
       reads,
       roundTrips: calls.n,
       durationMs: this.clock.now() - started,
@@ -601,12 +662,36 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     return drift != null && !drift.withinTolerance && drift.class !== "in_flight";
   }
 
-  private async read(calls: Calls): Promise<BrokerView> {
-    const [positions, openOrders] = await Promise.all([
-      calls.do((opts) => this.broker.getPositions(opts)),
-      calls.do((opts) => this.broker.listOpenOrders(opts)),
-    ]);
-    return { positions: new Map(positions.map((p) => [p.symbol, p])), openOrders };
+  /**
+   * Positions (read by `readPositions`) and open orders, read again until the position reads of
+   * `symbols` show every fill this process knows (see `docs/consistency.md`).
+   */
+  private async settledView(
+    calls: Calls,
+    signal: AbortSignal | undefined,
+    symbols: readonly string[] | "all",
+    readPositions: () => Promise<PositionSnapshot[]>,
+  ): Promise<{ view: BrokerView; unsettled: string[]; rounds: number }> {
+    let openOrders: OrderSnapshot[] = [];
+    const settled = await settleReads({
+      ...this.settle,
+      record: this.record,
+      clock: this.clock,
+      signal,
+      symbols,
+      account: false,
+      read: async () => {
+        const readAt = this.clock.now();
+        const [positions, open] = await Promise.all([
+          readPositions(),
+          calls.do((opts) => this.broker.listOpenOrders(opts)),
+        ]);
+        openOrders = open;
+        return { positions, readAt };
+      },
+    });
+    const view = { positions: new Map(settled.positions.map((p) => [p.symbol, p])), openOrders };
+    return { view, unsettled: settled.unsettled, rounds: settled.rounds };
   }
 
   /** Brings remembered orders up to date: from the open list, else one `getOrder` each. */
@@ -674,6 +759,7 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
   }
 
   private remember(order: OrderSnapshot): void {
+    this.record.observe(order, this.clock.now(), "own");
     const k = this.known.get(order.id);
     if (k?.order.filledQty.gt(order.filledQty)) return;
     if (k !== undefined && isFinalBrokerStatus(k.order.status) && !isFinalBrokerStatus(order.status)) {

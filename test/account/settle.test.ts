@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ExecutionRecord } from "../../src/account/execution-record.js";
 import { judgePosition, type ReadRound, settleReads } from "../../src/account/settle.js";
 
-const SETTLE = { settleMs: 2_000, settleTimeoutMs: 10_000 };
+const SETTLE = { settleMs: 2_000, settleTimeoutMs: 10_000, settlePollMs: 250 };
 
 interface Fill {
   symbol: string;
@@ -75,7 +75,10 @@ describe("settleReads", () => {
     );
     expect(s.unsettled).toEqual([]);
     expect(s.positions.find((p) => p.symbol === "AAA")?.qty.toNumber()).toBe(50);
-    expect(s.rounds).toBe(2);
+    // Read again after 250 ms (still lagging), then after 500 ms more: it shows the fill, and is
+    // used at once (750 ms in), long before it would be trusted by age (2 s).
+    expect(s.rounds).toBe(3);
+    expect(s.readAt - t).toBe(750);
   });
 
   it("reports a read that cannot settle within the bound, without waiting past it", async () => {
@@ -89,6 +92,7 @@ describe("settleReads", () => {
       settleReads({
         settleMs: 20_000,
         settleTimeoutMs: 5_000,
+        settlePollMs: 250,
         record,
         clock,
         read: account.read,

@@ -15,6 +15,7 @@ const outcome = (o: Partial<OrderOutcome> & Pick<OrderOutcome, "symbol" | "side"
   state: "filled",
   attempts: 1,
   adopted: false,
+  recovered: false,
   errorCode: undefined,
   errorMessage: undefined,
   adjustments: [],
@@ -35,6 +36,7 @@ function run(over: Partial<RecordedRun> = {}): RecordedRun {
     plan: undefined,
     buyPlan: undefined,
     orders: [],
+    working: [],
     drift: [],
     corrections: undefined,
     adjustments: [],
@@ -254,24 +256,5 @@ describe("RebalanceRecord", () => {
       "DDD rejected: no",
       "EEE expired: expired",
     ]);
-  });
-
-  it("expects the first read plus the fills, counting an adopted order's fills made during the run", () => {
-    const r = new RebalanceRecord("r", false, 0);
-    r.positionsBefore = [
-      { symbol: "AAA", qty: new Decimal(10), qtyAvailable: new Decimal(10) },
-      { symbol: "BBB", qty: new Decimal(5), qtyAvailable: new Decimal(5) },
-    ];
-    r.filledAtStart = new Map([["adopted-1", new Decimal(2)]]);
-    r.orders.push(
-      outcome({ symbol: "AAA", side: "sell", filledQty: new Decimal(4) }),
-      outcome({ symbol: "CCC", side: "buy", filledQty: new Decimal(3) }),
-      // Open at the first read with 2 filled, 6 at the end: 4 moved the position since.
-      outcome({ symbol: "BBB", side: "buy", adopted: true, orderId: "adopted-1", filledQty: new Decimal(6) }),
-      // Adopted but not open at the first read (found by a walk): left out, as today.
-      outcome({ symbol: "BBB", side: "buy", adopted: true, orderId: "adopted-2", filledQty: new Decimal(7) }),
-    );
-    const expected = Object.fromEntries([...r.expectedPositions()].map(([s, q]) => [s, q.toFixed()]));
-    expect(expected).toEqual({ AAA: "6", BBB: "9", CCC: "3" });
   });
 });

@@ -59,6 +59,7 @@ describe("countingBroker", () => {
     await b.listOpenOrders();
     await b.cancelOrder("1", { signal });
     await b.closePosition("AAA");
+    await b.listOrders?.({ status: "all" }, { signal });
     b.subscribeOrderUpdates({ onUpdate() {} }).close();
     expect(counted.calls()).toBe(BROKER_METHODS.length);
     expect(seen).toEqual([
@@ -74,6 +75,21 @@ describe("countingBroker", () => {
       "listOpenOrders:0",
       "cancelOrder:2",
       "closePosition:1",
+      "listOrders:2",
     ]);
+  });
+
+  it("forwards an optional member only when the port has it", () => {
+    const sim = createSimulatedBroker();
+    const { listOrders: _, ...withoutHistory } = Object.fromEntries(
+      BROKER_METHODS.map((m) => [m, () => Promise.resolve(null)]),
+    );
+    const port = {
+      id: "fake",
+      capabilities: sim.capabilities,
+      ...withoutHistory,
+      subscribeOrderUpdates: () => ({ close() {} }),
+    };
+    expect(countingBroker(port as unknown as BrokerPort).broker.listOrders).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import {
+  type BrokerPort,
   ORDER_EXECUTION_COORDINATOR_DEFAULTS,
   OrderExecutionCoordinator,
   OrderRetryEngine,
@@ -142,14 +143,15 @@ describe("OrderExecutionCoordinator", () => {
     );
     tracker?.close();
     expect(outcome.state).toBe("filled");
-    expect(outcome.adopted).toBe(true);
+    expect(outcome.recovered).toBe(true);
+    expect(outcome.adopted).toBe(false);
     expect(outcome.filledQty.toString()).toBe("5");
     // One close placed, never two.
     expect(broker.orders().filter((o) => o.symbol === "AAA")).toHaveLength(1);
     expect(broker.truth().positions.get("AAA")?.toString() ?? "0").toBe("0");
   });
 
-  it("a close whose reply was lost and that already emptied the position is unresolved, not a failure", async () => {
+  it("a close whose reply was lost and that already emptied the position is named from the order history", async () => {
     const { clock, broker, coordinator, tracker } = setup(false, { latency: { restMs: 20, fillMs: 0 } });
     broker.script({ kind: "ambiguous", method: "closePosition" });
     const outcome = await clock.run(
@@ -159,10 +161,46 @@ describe("OrderExecutionCoordinator", () => {
       ),
     );
     tracker?.close();
+    const close = broker.orders().filter((o) => o.symbol === "AAA");
+    expect(close).toHaveLength(1);
+    expect(outcome.state).toBe("filled");
+    expect(outcome.recovered).toBe(true);
+    expect(outcome.orderId).toBe(close[0]?.id);
+    expect(outcome.filledQty.toFixed()).toBe("5");
+    expect(broker.truth().positions.get("AAA")?.toString() ?? "0").toBe("0");
+  });
+
+  it("without an order history, such a close is unresolved, not a failure", async () => {
+    const clock = new VirtualClock();
+    const sim = createSimulatedBroker({
+      clock,
+      cash: 1_000,
+      prices: { AAA: 100 },
+      positions: { AAA: 5 },
+      latency: { restMs: 20, fillMs: 0 },
+    });
+    // The same broker, its order history hidden.
+    const broker: BrokerPort = Object.create(sim, {
+      capabilities: { value: { ...sim.capabilities, orderHistory: false } },
+      listOrders: { value: undefined },
+    });
+    sim.script({ kind: "ambiguous", method: "closePosition" });
+    const coordinator = new OrderExecutionCoordinator({
+      broker,
+      retry: new OrderRetryEngine({ broker, clock, seed: 1 }),
+      clock,
+      polling: true,
+    });
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "sell", qty: 5, type: "market", timeInForce: "day" },
+        { runId: "close3", closePosition: true },
+      ),
+    );
     expect(outcome.state).toBe("unresolved");
     expect(outcome.errorCode).toBe("ambiguous");
-    expect(broker.orders().filter((o) => o.symbol === "AAA")).toHaveLength(1);
-    expect(broker.truth().positions.get("AAA")?.toString() ?? "0").toBe("0");
+    expect(sim.orders().filter((o) => o.symbol === "AAA")).toHaveLength(1);
+    expect(sim.truth().positions.get("AAA")?.toString() ?? "0").toBe("0");
   });
 });
 

@@ -146,7 +146,7 @@ describe("OrderRetryEngine.executeWithRetry", () => {
     const { clock, broker, retry } = setup();
     broker.script({ kind: "ambiguous", method: "submitOrder" });
     const r = await clock.run(retry.executeWithRetry(buy(1), { runId: RUN }));
-    expect(r).toMatchObject({ ok: true, adopted: true, attempts: 1 });
+    expect(r).toMatchObject({ ok: true, recovered: true, attempts: 1 });
     expect(broker.orders()).toHaveLength(1);
     expect(broker.calls.getOrderByClientOrderId).toBeGreaterThanOrEqual(1);
   });
@@ -262,7 +262,7 @@ describe("OrderRetryEngine.executeWithRetry", () => {
     await clock.runUntilIdle();
     expect(broker.orders()[0]?.status).toBe("rejected");
     const r = await clock.run(retry.executeWithRetry(buy(1), { runId: RUN }));
-    expect(r).toMatchObject({ ok: true, adopted: false, generation: 1, attempts: 2 });
+    expect(r).toMatchObject({ ok: true, recovered: false, generation: 1, attempts: 2 });
     expect(r.clientOrderId).toBe(clientOrderId({ runId: RUN, symbol: "AAA", side: "buy", generation: 1 }));
     expect(r.adjustments).toEqual([`client order id ${first} was used by a rejected order`]);
   });

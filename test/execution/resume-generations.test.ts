@@ -1,7 +1,13 @@
-import { clientOrderId, Decimal, type OrderSide, type OrderSnapshot } from "ordersafe";
+import {
+  BrokerError,
+  type BrokerPort,
+  clientOrderId,
+  Decimal,
+  type OrderSide,
+  type OrderSnapshot,
+} from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
-import type { PlannedRead } from "../../src/execution/read-state.js";
 import { MAX_GENERATIONS, ownGeneration, ResumeGenerations } from "../../src/execution/resume-generations.js";
 
 const RUN = "resume-1";
@@ -17,14 +23,7 @@ function setup() {
     positions: { AAA: 10 },
     latency: { restMs: 10, fillMs: 20 },
   });
-  const adopted: OrderSnapshot[][] = [];
-  const generations = new ResumeGenerations({
-    runId: RUN,
-    broker,
-    adopt: async (found) => {
-      adopted.push([...found]);
-    },
-  });
+  const generations = new ResumeGenerations({ runId: RUN, broker });
   /** A filled market sell of one share under generation `g`'s id. */
   const filledSell = async (g: number) => {
     await clock.run(
@@ -52,16 +51,8 @@ function setup() {
         limitPrice: new Decimal(200),
       }),
     );
-  /** What a plan read now: the open orders and positions, at the clock's time. */
-  const readNow = async (): Promise<PlannedRead> => {
-    const readAt = clock.now();
-    const [openOrders, positions] = await clock.run(
-      Promise.all([broker.listOpenOrders(), broker.getPositions()]),
-    );
-    return { openOrders, positions, readAt };
-  };
   const lookups = () => broker.calls.getOrderByClientOrderId;
-  return { clock, broker, generations, adopted, filledSell, workingSell, readNow, lookups };
+  return { clock, broker, generations, filledSell, workingSell, lookups };
 }
 
 describe("ownGeneration", () => {
@@ -80,150 +71,82 @@ describe("ownGeneration", () => {
 });
 
 describe("ResumeGenerations", () => {
-  it("starts an unused pair at generation 0, after one lookup", async () => {
-    const { clock, generations, adopted, lookups } = setup();
-    const next = await clock.run(generations.next("AAA", "sell", undefined));
-    expect(next).toEqual({ kind: "free", generation: 0 });
-    expect(lookups()).toBe(1);
-    expect(adopted).toEqual([[]]);
-  });
-
-  it("goes past the generations an earlier attempt used, adopting their orders", async () => {
-    const { clock, generations, adopted, filledSell, lookups } = setup();
-    await filledSell(0);
-    await filledSell(1);
-    const walk = await clock.run(generations.walk("AAA", "sell", undefined));
-    expect(walk.generation).toBe(2);
-    expect(walk.found.map((o) => o.clientOrderId)).toEqual([idOf(0), idOf(1)]);
-    expect(walk.uncounted).toBeUndefined();
-    expect(lookups()).toBe(3);
-    expect(adopted.map((a) => a.map((o) => o.clientOrderId))).toEqual([[idOf(0), idOf(1)]]);
-  });
-
-  it("walks each pair once: later callers share the walk and nothing is adopted twice", async () => {
-    const { clock, generations, adopted, filledSell, lookups } = setup();
-    await filledSell(0);
-    const [a, b] = await clock.run(
-      Promise.all([generations.next("AAA", "sell", undefined), generations.next("AAA", "sell", undefined)]),
-    );
-    expect(a).toEqual({ kind: "free", generation: 1 });
-    expect(b).toEqual(a);
-    expect(lookups()).toBe(2);
-    expect(adopted).toHaveLength(1);
+  it("hands out generation 0, 1, 2… of a pair with no call when nothing was learned", () => {
+    const { generations, lookups } = setup();
+    expect(generations.take("AAA", "sell")).toBe(0);
+    expect(generations.take("AAA", "sell")).toBe(1);
     // Another side is another pair.
-    expect(await clock.run(generations.next("AAA", "buy", undefined))).toEqual({
-      kind: "free",
-      generation: 0,
-    });
-    expect(lookups()).toBe(3);
+    expect(generations.take("AAA", "buy")).toBe(0);
+    expect(lookups()).toBe(0);
   });
 
-  it("costs no call for an adopted id or one among the plan's open orders", async () => {
-    const { clock, generations, workingSell, readNow, lookups } = setup();
-    await workingSell(0);
-    await workingSell(1);
-    const read = await readNow();
-    generations.markAdopted(idOf(0));
-    const walk = await clock.run(generations.walk("AAA", "sell", read));
-    // Generation 0 was adopted already, 1 was in the read (counted): only 2 is looked up.
-    expect(walk.generation).toBe(2);
-    expect(walk.found.map((o) => o.clientOrderId)).toEqual([idOf(1)]);
-    expect(walk.uncounted).toBeUndefined();
-    expect(lookups()).toBe(1);
-  });
-
-  it("stops at a lookup that fails and reuses that id, never skipping it", async () => {
-    const { clock, broker, generations, filledSell, lookups } = setup();
+  it("goes past every generation an earlier attempt used, returning its orders", async () => {
+    const { clock, generations, filledSell, lookups } = setup();
     await filledSell(0);
     await filledSell(1);
-    generations.markAdopted(idOf(0));
-    broker.script({ kind: "unavailable", method: "getOrderByClientOrderId" });
-    const walk = await clock.run(generations.walk("AAA", "sell", undefined));
-    // Generation 1 exists, but the broker could not say so: the next order takes its id and
-    // is refused as a duplicate (then adopted), rather than leaving a gap at 1.
-    expect(walk.generation).toBe(1);
-    expect(walk.found).toEqual([]);
-    expect(lookups()).toBe(1);
+    const found = await clock.run(generations.learnEarlier(["AAA"], 2));
+    expect(found.map((o) => o.clientOrderId)).toEqual([idOf(0), idOf(1)]);
+    expect(generations.take("AAA", "sell")).toBe(2);
+    expect(generations.take("AAA", "buy")).toBe(0);
+    // Every generation of both sides is looked up: a gap does not end the walk.
+    expect(lookups()).toBe(2 * MAX_GENERATIONS);
   });
 
   it("goes past a gap left by a generation refused at submit", async () => {
-    const { clock, generations, workingSell, readNow, lookups } = setup();
+    const { clock, generations, workingSell } = setup();
     // Generation 0 was refused (never placed); the resized retry took generation 1.
     await workingSell(1);
-    const read = await readNow();
-    const walk = await clock.run(generations.walk("AAA", "sell", read));
-    expect(walk.generation).toBe(2);
-    expect(walk.found.map((o) => o.clientOrderId)).toEqual([idOf(1)]);
-    expect(walk.uncounted).toBeUndefined();
-    expect(lookups()).toBe(1);
+    const found = await clock.run(generations.learnEarlier(["AAA"], 1));
+    expect(found.map((o) => o.clientOrderId)).toEqual([idOf(1)]);
+    expect(generations.take("AAA", "sell")).toBe(2);
   });
 
-  it("blocks a new send on top of a working order the plan did not count", async () => {
-    const { clock, generations, adopted, workingSell, lookups } = setup();
-    const read: PlannedRead = { openOrders: [], positions: [], readAt: clock.now() };
-    await workingSell(0); // the read above missed it
-    const next = await clock.run(generations.next("AAA", "sell", read));
-    expect(next).toEqual({ kind: "blocked", uncounted: idOf(0) });
-    expect(lookups()).toBe(2);
-    // It is adopted all the same: the run follows it to its final state.
-    expect(adopted.map((a) => a.map((o) => o.clientOrderId))).toEqual([[idOf(0)]]);
-  });
-
-  it("does not block an order sized on reads made after every earlier order", async () => {
-    const { clock, generations, workingSell } = setup();
-    await workingSell(0);
-    expect(await clock.run(generations.next("AAA", "sell", undefined))).toEqual({
-      kind: "free",
-      generation: 1,
-    });
-  });
-
-  it("blocks on a fill after the plan's read", async () => {
-    const { clock, generations, filledSell, readNow } = setup();
-    const read = await readNow();
-    await clock.advance(1_000);
+  it("reuses the id of a lookup that failed past the last order found, never skipping it", async () => {
+    const { clock, broker, filledSell } = setup();
     await filledSell(0);
-    expect(await clock.run(generations.next("AAA", "sell", read))).toEqual({
-      kind: "blocked",
-      uncounted: idOf(0),
-    });
+    await filledSell(1);
+    // The lookup of generation 1 fails: the broker could not say whether it exists.
+    const port: BrokerPort = Object.create(broker);
+    const original = broker.getOrderByClientOrderId.bind(broker);
+    port.getOrderByClientOrderId = (id, opts) =>
+      id === idOf(1) ? Promise.reject(new BrokerError("unavailable", "down")) : original(id, opts);
+    const flaky = new ResumeGenerations({ runId: RUN, broker: port });
+    const found = await clock.run(flaky.learnEarlier(["AAA"], 1));
+    expect(found.map((o) => o.clientOrderId)).toEqual([idOf(0)]);
+    // Generation 1 may exist: the next order takes its id and is refused as a duplicate (then
+    // recovered) rather than leaving a gap a later resume would have to cross.
+    expect(flaky.take("AAA", "sell")).toBe(1);
   });
 
-  it("tells a fill stamped before the read by the position: unchanged counts, changed does not", async () => {
-    const counted = setup();
-    await counted.filledSell(0);
-    await counted.clock.advance(1_000);
-    // The read came after the fill, and the position shows it.
-    const after = await counted.readNow();
-    expect(await counted.clock.run(counted.generations.next("AAA", "sell", after))).toEqual({
-      kind: "free",
-      generation: 1,
-    });
-    expect(counted.broker.calls.getPosition).toBe(1);
-
-    const uncounted = setup();
-    await uncounted.filledSell(0);
-    await uncounted.clock.advance(1_000);
-    const stale = await uncounted.readNow();
-    // The read's positions predate the fill (a lagging read): the position moved since.
-    const lagging: PlannedRead = { ...stale, positions: [{ ...stale.positions[0]!, qty: new Decimal(10) }] };
-    expect(await uncounted.clock.run(uncounted.generations.next("AAA", "sell", lagging))).toEqual({
-      kind: "blocked",
-      uncounted: idOf(0),
-    });
+  it("learns this run's orders among orders read elsewhere, ignoring others'", async () => {
+    const { clock, broker, generations, workingSell } = setup();
+    await workingSell(2);
+    await clock.run(
+      broker.submitOrder({
+        clientOrderId: "someone-else",
+        symbol: "AAA",
+        side: "sell",
+        type: "limit",
+        timeInForce: "day",
+        qty: new Decimal(1),
+        limitPrice: new Decimal(300),
+      }),
+    );
+    const open = await clock.run(broker.listOpenOrders());
+    expect(generations.learnFound(open).map((o) => o.clientOrderId)).toEqual([idOf(2)]);
+    expect(generations.take("AAA", "sell")).toBe(3);
   });
 
-  it("throws the abort reason when the signal aborts a lookup", async () => {
-    const clock = new VirtualClock();
-    const broker = createSimulatedBroker({ clock, prices: { AAA: 100 }, latency: { restMs: 50 } });
-    const controller = new AbortController();
-    const generations = new ResumeGenerations({
-      runId: RUN,
-      broker,
-      signal: controller.signal,
-      adopt: async () => {},
-    });
-    clock.schedule(10, () => controller.abort(new Error("stop")));
-    await expect(clock.run(generations.next("AAA", "sell", undefined))).rejects.toThrow("stop");
+  it("goes past the generation an order of the run ended with (a resized retry)", () => {
+    const { generations } = setup();
+    expect(generations.take("AAA", "sell")).toBe(0);
+    generations.noteUsed({ clientOrderId: idOf(3), symbol: "AAA", side: "sell" });
+    expect(generations.take("AAA", "sell")).toBe(4);
+  });
+
+  it("refuses a generation past the last one", () => {
+    const { generations } = setup();
+    for (let g = 0; g < MAX_GENERATIONS; g++) expect(generations.take("AAA", "sell")).toBe(g);
+    expect(generations.take("AAA", "sell")).toBeUndefined();
   });
 });

@@ -172,7 +172,8 @@ describe("SmartRebalancer on the simulated broker", () => {
   it("a crash mid-run and a resume with the same runId place no duplicate order", async () => {
     const { clock, broker } = incident({ latency: { restMs: 50, fillMs: 3_000 } });
     const ac = new AbortController();
-    clock.schedule(400, () => ac.abort(new Error("crash")));
+    // Before its first order a named run reads the order history for an earlier attempt.
+    clock.schedule(600, () => ac.abort(new Error("crash")));
     const first = new SmartRebalancer({ broker, clock });
     const err = await clock
       .run(first.rebalance({ weights: { FNGU: 0.5, TECL: 0.5 } }, { runId: "crash-1", signal: ac.signal }))

@@ -1,4 +1,4 @@
-import { clientOrderId, isOrdersafeError, SmartRebalancer } from "ordersafe";
+import { type BrokerPort, clientOrderId, isOrdersafeError, SmartRebalancer } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
 
@@ -28,8 +28,29 @@ const TARGETS = {
 const refusals = (broker: { eventLog(): readonly { type: string }[] }) =>
   broker.eventLog().filter((e) => e.type === "refused").length;
 
-describe("resume lookups: one per (symbol, side) the run trades on", () => {
-  it("a runId rebalance looks up only the pairs it sends orders on", async () => {
+/** The same port without its order history (a port that does not offer one). */
+function withoutHistory(port: BrokerPort): BrokerPort {
+  return {
+    id: port.id,
+    capabilities: { ...port.capabilities, orderHistory: false },
+    getAccount: port.getAccount.bind(port),
+    getPositions: port.getPositions.bind(port),
+    getPosition: port.getPosition.bind(port),
+    getAssets: port.getAssets.bind(port),
+    getLatestPrices: port.getLatestPrices.bind(port),
+    getClock: port.getClock.bind(port),
+    submitOrder: port.submitOrder.bind(port),
+    getOrder: port.getOrder.bind(port),
+    getOrderByClientOrderId: port.getOrderByClientOrderId.bind(port),
+    listOpenOrders: port.listOpenOrders.bind(port),
+    cancelOrder: port.cancelOrder.bind(port),
+    closePosition: port.closePosition.bind(port),
+    subscribeOrderUpdates: port.subscribeOrderUpdates.bind(port),
+  };
+}
+
+describe("resume: the earlier attempt's orders are learned before the plan", () => {
+  it("a runId rebalance learns them from one order-history read, with no lookup per pair", async () => {
     const { clock, broker } = tenSymbols();
     const report = await clock.run(
       new SmartRebalancer({ broker, clock }).rebalance(TARGETS, { runId: "few" }),
@@ -37,9 +58,20 @@ describe("resume lookups: one per (symbol, side) the run trades on", () => {
     const legs = (report.plan?.sells.length ?? 0) + (report.buyPlan?.buys.length ?? 0);
     expect(legs).toBe(4);
     expect(report.status).toBe("completed");
-    // The walk of every known pair would have cost at least 2 × 10 lookups.
-    expect(broker.calls.getOrderByClientOrderId).toBeLessThanOrEqual(legs);
-    expect(broker.calls.getOrderByClientOrderId).toBeGreaterThan(0);
+    expect(broker.calls.getOrderByClientOrderId).toBe(0);
+    // One read of the order history to learn the earlier attempt (and one of the recent orders).
+    expect(broker.calls.listOrders).toBe(2);
+  });
+
+  it("without an order history, every generation of every pair it may touch is looked up", async () => {
+    const { clock, broker } = tenSymbols();
+    const report = await clock.run(
+      new SmartRebalancer({ broker: withoutHistory(broker), clock }).rebalance(TARGETS, { runId: "few" }),
+    );
+    expect(report.status).toBe("completed");
+    expect(broker.calls.listOrders).toBe(0);
+    // 10 symbols × 2 sides × 8 generations.
+    expect(broker.calls.getOrderByClientOrderId).toBe(160);
   });
 
   it("a run without a runId looks nothing up", async () => {
@@ -49,7 +81,7 @@ describe("resume lookups: one per (symbol, side) the run trades on", () => {
     expect(broker.calls.getOrderByClientOrderId).toBe(0);
   });
 
-  it("a crashed run's open orders are adopted from the open-order list, without a lookup", async () => {
+  it("a crashed run's orders are adopted and followed before the plan, without a lookup", async () => {
     const { clock, broker } = tenSymbols({ latency: { restMs: 50, fillMs: 5_000 } });
     const ac = new AbortController();
     clock.schedule(1_000, () => ac.abort(new Error("crash")));
@@ -70,8 +102,8 @@ describe("resume lookups: one per (symbol, side) the run trades on", () => {
     const adopted = report.orders.filter((o) => o.adopted);
     expect(adopted.map((o) => o.symbol).sort()).toEqual(["AAA", "BBB"]);
     expect(adopted.every((o) => o.state === "filled")).toBe(true);
-    // The sells are done: only the two buys are walked, one lookup each.
-    expect(broker.calls.getOrderByClientOrderId - lookupsBefore).toBe(2);
+    // Learned from the order history: no lookup by client order id.
+    expect(broker.calls.getOrderByClientOrderId - lookupsBefore).toBe(0);
     const ids = broker.orders().map((o) => o.clientOrderId);
     expect(new Set(ids).size).toBe(ids.length);
     expect(broker.orders().filter((o) => o.side === "sell")).toHaveLength(2);
@@ -93,7 +125,6 @@ describe("resume lookups: one per (symbol, side) the run trades on", () => {
       clientOrderId({ runId: "again", symbol: "CCC", side: "buy", generation: 1 }),
     );
     expect(refusals(broker)).toBe(0);
-    expect(report.adjustments.filter((a) => a.reason === "resumed_order")).toEqual([]);
     const ids = broker.orders().map((o) => o.clientOrderId);
     expect(new Set(ids).size).toBe(ids.length);
   });

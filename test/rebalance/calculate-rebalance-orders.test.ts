@@ -129,16 +129,31 @@ describe("calculateRebalanceOrders: exits", () => {
     }
   });
 
-  it("turns a sell within the full-exit tolerance into a full exit", () => {
-    // target 1.5 shares of 100 held: within 2%.
+  it("keeps a small remainder the target asks for: no full exit by default", () => {
+    // target 1.5 shares of 100 held ($15 at $10): a trim, so the next run has nothing to buy back.
     const plan = calculateRebalanceOrders(baseInput({ targets: { quantities: { AAA: "1.5" } } }));
+    expect(plan.sells[0]!.action).toBe("trim");
+    expect(plan.sells[0]!.qty!.toString()).toBe("98.5");
+  });
+
+  it("turns a sell within an opt-in full-exit tolerance into a full exit", () => {
+    // target 1.5 shares of 100 held: within 2%.
+    const options = { fullExitTolerance: "0.02" };
+    const plan = calculateRebalanceOrders(baseInput({ targets: { quantities: { AAA: "1.5" } }, options }));
     const leg = plan.sells[0]!;
     expect(leg.action).toBe("exit");
     expect(leg.reason).toBe("exit_tolerance");
     expect(leg.qty!.toString()).toBe("100");
-    const outside = calculateRebalanceOrders(baseInput({ targets: { quantities: { AAA: "2.5" } } }));
+    const outside = calculateRebalanceOrders(baseInput({ targets: { quantities: { AAA: "2.5" } }, options }));
     expect(outside.sells[0]!.action).toBe("trim");
     expect(outside.sells[0]!.qty!.toString()).toBe("97.5");
+  });
+
+  it("exits a remainder that could never be sold on its own (under the minimum order)", () => {
+    // 0.05 shares at $10 is $0.50, under the $1 minimum: selling it later would take a close.
+    const plan = calculateRebalanceOrders(baseInput({ targets: { quantities: { AAA: "0.05" } } }));
+    expect(plan.sells[0]).toMatchObject({ action: "exit", reason: "exit_remainder" });
+    expect(plan.sells[0]!.qty!.toString()).toBe("100");
   });
 
   it("closes dust that cannot be an order with closePosition, or skips it without the capability", () => {

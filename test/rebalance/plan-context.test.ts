@@ -29,7 +29,13 @@ describe("createPlanContext: scales", () => {
 
   it("holds the options at the plan's scales", () => {
     const { limits, scales } = contextOf(
-      baseInput({ options: { noTradeBand: { weight: "0.01", notional: "5" }, minOrderNotional: "2" } }),
+      baseInput({
+        options: {
+          noTradeBand: { weight: "0.01", notional: "5" },
+          minOrderNotional: "2",
+          fullExitTolerance: "0.02",
+        },
+      }),
     );
     const m = (v: string) => scales.toM(d(v));
     expect(limits.equityM * scales.oneF).toBe(m("2000"));

@@ -58,11 +58,19 @@ describe("sellLeg", () => {
     ]);
   });
 
-  it("names a full exit within the tolerance, and a closePosition exit", () => {
-    const near = decided(baseInput({ targets: { quantities: { AAA: "1" } } }));
+  it("names a full exit within the tolerance, of an untradeable remainder, and a closePosition exit", () => {
+    const near = decided(
+      baseInput({ targets: { quantities: { AAA: "1" } }, options: { fullExitTolerance: "0.02" } }),
+    );
     expect(sellLeg(near.sells[0]!, near.ctx.scales).leg).toMatchObject({
       action: "exit",
       reason: "exit_tolerance",
+    });
+    // $0.50 left would be under the $1 minimum order: it goes too.
+    const remainder = decided(baseInput({ targets: { notionals: { AAA: "0.5" } } }));
+    expect(sellLeg(remainder.sells[0]!, remainder.ctx.scales).leg).toMatchObject({
+      action: "exit",
+      reason: "exit_remainder",
     });
     const dust = decided(
       baseInput({

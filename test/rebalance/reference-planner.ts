@@ -226,7 +226,9 @@ export function referencePlan(input: RebalanceInput): RebalancePlan {
     const increment = effectiveIncrement(rule.qtyIncrement, fractional);
     const minNotional = maxOf(rule.minNotional ?? ZERO, options.minOrderNotional);
 
-    const isExit = side === "sell" && target.lte(held.times(tolerance));
+    // A remainder under the minimum order or one increment could never be sold on its own.
+    const untradeable = target.gt(0) && (target.times(price).lt(minNotional) || target.lt(increment));
+    const isExit = side === "sell" && (untradeable || target.lte(held.times(tolerance)));
     if (!isExit && withinBand(deltaNotional, bandWeightNotional, bandNotional)) {
       skip(symbol, "within_band", "inside the no-trade band", side, delta);
       continue;
@@ -249,7 +251,8 @@ export function referencePlan(input: RebalanceInput): RebalancePlan {
         increment,
         minNotional,
         isExit,
-        reason: isExit && reason === "to_target" ? "exit_tolerance" : reason,
+        reason:
+          isExit && reason === "to_target" ? (untradeable ? "exit_remainder" : "exit_tolerance") : reason,
         closePositionAllowed: capabilities.closePosition && openSell === undefined,
       });
       if ("skip" in leg) {

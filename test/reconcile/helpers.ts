@@ -15,7 +15,14 @@ export interface Setup {
 }
 
 /** A simulated account holding FNGU (the incident's position), with 50 ms REST and 200 ms fills. */
-export function setup(options: { confirmReads?: number; book?: Record<string, string> } = {}): Setup {
+export function setup(
+  options: {
+    confirmReads?: number;
+    book?: Record<string, string>;
+    settleMs?: number;
+    settleTimeoutMs?: number;
+  } = {},
+): Setup {
   const clock = new VirtualClock();
   const broker = createSimulatedBroker({
     clock,
@@ -30,6 +37,8 @@ export function setup(options: { confirmReads?: number; book?: Record<string, st
     clock,
     book,
     ...(options.confirmReads === undefined ? {} : { confirmReads: options.confirmReads }),
+    ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
+    ...(options.settleTimeoutMs === undefined ? {} : { settleTimeoutMs: options.settleTimeoutMs }),
   });
   broker.subscribeOrderUpdates({ onUpdate: (u) => engine.applyOrderUpdate(u) });
   return { clock, broker, engine, book };

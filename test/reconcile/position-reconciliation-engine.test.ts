@@ -5,20 +5,24 @@ import { setup, trade } from "./helpers.js";
 describe("PositionReconciliationEngine on the simulated broker", () => {
   it("reconciles right after a fill: the book follows the fill and equals a fresh broker read", async () => {
     const s = setup();
+    // The engine has read the position before (a scan): the read after the fill is then
+    // trusted as soon as it shows the fill.
+    await s.clock.run(s.engine.detectDrift());
     const sold = await trade(s, "FNGU", "sell", "711", "sell-1");
     expect(sold.status).toBe("filled");
     s.broker.resetCalls();
     const r = await s.clock.run(s.engine.reconcileAfterOrder(sold));
     expect(r.reconciled).toBe(true);
+    expect(r.settled).toBe(true);
     expect(r.drift).toBeNull();
     expect(r.expectedQty.toString()).toBe("880.166892");
     expect(r.actualQty.toString()).toBe(s.broker.truth().positions.get("FNGU")?.toString());
-    // one parallel wave: the position, the open orders, and (first time only) the asset rules
-    expect(r.roundTrips).toBe(3);
+    // one parallel wave: the position and the open orders (the asset rules are known)
+    expect(r.roundTrips).toBe(2);
     expect(s.broker.calls.getPosition).toBe(1);
     expect(s.broker.calls.submitOrder).toBe(0);
     expect(r.durationMs).toBe(50);
-    // a second reconciliation uses the cached increment: two calls
+    // a second reconciliation: the same two calls
     const again = await s.clock.run(s.engine.reconcileAfterOrder(sold));
     expect(again.roundTrips).toBe(2);
     expect(again.bookUpdate?.applied).toBe(false);
@@ -61,27 +65,39 @@ describe("PositionReconciliationEngine on the simulated broker", () => {
     });
   });
 
-  it("stale positions after a fill: a confirming re-read stops a false drift", async () => {
-    const s = setup();
-    const sold = await trade(s, "FNGU", "sell", "711", "sell-3");
-    s.broker.script({ kind: "stale_reads", ms: 5_000, method: "getPosition" });
-    const drifts: PositionDrift[] = [];
-    s.engine.on("drift", (d) => drifts.push(d));
-    const r = await s.clock.run(s.engine.reconcileAfterOrder(sold));
-    expect(r.reads).toBe(2);
-    expect(r.reconciled).toBe(true);
-    expect(drifts).toEqual([]);
-    expect(r.durationMs).toBe(50 + 500 + 50);
+  it("stale positions after a fill: the read is read again until it shows the fill, no false drift", async () => {
+    // Even with no confirming re-read: a read that does not show a fill this process knows is
+    // never compared with the book.
+    for (const confirmReads of [1, 0]) {
+      const s = setup({ confirmReads });
+      await s.clock.run(s.engine.detectDrift());
+      const sold = await trade(s, "FNGU", "sell", "711", `sell-${confirmReads}`);
+      s.broker.script({ kind: "stale_reads", ms: 5_000, method: "getPosition" });
+      const drifts: PositionDrift[] = [];
+      s.engine.on("drift", (d) => drifts.push(d));
+      const r = await s.clock.run(s.engine.reconcileAfterOrder(sold));
+      expect(r.reads).toBe(2);
+      expect(r.reconciled).toBe(true);
+      expect(drifts).toEqual([]);
+      expect(r.durationMs).toBe(50 + 250 + 50);
+    }
+  });
 
-    // without the confirming read the stale position is reported as a drift
-    const t = setup({ confirmReads: 0 });
-    const sold2 = await trade(t, "FNGU", "sell", "711", "sell-4");
-    t.broker.script({ kind: "stale_reads", ms: 5_000, method: "getPosition" });
-    const seen: PositionDrift[] = [];
-    t.engine.on("drift", (d) => seen.push(d));
+  it("with nothing read before, a read right after a fill is trusted only once settleMs passed", async () => {
+    const s = setup({ settleMs: 2_000 });
+    const sold = await trade(s, "FNGU", "sell", "711", "sell-cold");
+    const r = await s.clock.run(s.engine.reconcileAfterOrder(sold));
+    expect(r.reconciled).toBe(true);
+    // Read at once, then 250, 500 and 1,000 ms later, then when the fill is 2 s old.
+    expect(r.reads).toBe(5);
+    expect(r.durationMs).toBeGreaterThanOrEqual(2_000);
+    // A read that never settles is not compared: no drift, not reconciled.
+    const t = setup({ settleMs: 60_000, settleTimeoutMs: 1_000 });
+    const sold2 = await trade(t, "FNGU", "sell", "711", "sell-cold-2");
     const r2 = await t.clock.run(t.engine.reconcileAfterOrder(sold2));
+    expect(r2.settled).toBe(false);
     expect(r2.reconciled).toBe(false);
-    expect(seen.map((d) => [d.class, d.qtyDiff.toString()])).toEqual([["unexplained", "711"]]);
+    expect(r2.drift).toBeNull();
   });
 
   it("detects an outside trade as unknown, and dust as dust (without a drift event)", async () => {

@@ -120,6 +120,9 @@ export async function runScenario(
     partialFills: s.partialFills,
     slippage: { bps: s.slippageBps },
     marketOpen: s.market.open,
+    ...(s.readLag
+      ? { readLag: { getAccount: s.readLag, getPositions: s.readLag, getPosition: s.readLag } }
+      : {}),
   });
   const truth0 = broker.truth();
   const start = {

@@ -78,6 +78,11 @@ export interface Scenario {
   standingOrders: StandingOrder[];
   /** Abort the run at `atMs`, then resume with a new SmartRebalancer and the same runId. */
   crash: { atMs: number } | null;
+  /**
+   * Position and account reads lag fills by a delay drawn in [minMs, maxMs] for every read (as
+   * a broker's derived reads do); null: they are current. Absent in older scenarios: null.
+   */
+  readLag?: { minMs: number; maxMs: number } | null;
 }
 
 /** The pseudo-kinds beside the broker's faults, counted in the coverage. */
@@ -237,6 +242,13 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc
       { maxLength: 2 },
     ),
     crash: fc.option(fc.record({ atMs: fc.integer({ min: 0, max: 2_500 }) }), { nil: null, freq: 6 }),
+    // In about half the scenarios position and account reads lag fills by up to 3 s.
+    readLag: fc.option(
+      fc
+        .tuple(fc.integer({ min: 0, max: 3_000 }), fc.integer({ min: 0, max: 3_000 }))
+        .map(([a, b]) => ({ minMs: Math.min(a, b), maxMs: Math.max(a, b) })),
+      { nil: null, freq: 2 },
+    ),
   })
   .map(({ cashWeight, symbols, ...rest }) => {
     const total = symbols.reduce((a, s) => a + s.weightBps, 0) + cashWeight;
