@@ -6,15 +6,15 @@ import { describe, expect, it } from "vitest";
 const RANK: Record<string, number> = {
   core: 0,
   broker: 1,
-  account: 2,
   journal: 2,
-  rebalance: 3,
-  orders: 3,
-  funds: 3,
-  reconcile: 3,
-  execution: 4,
-  alpaca: 5,
-  testing: 5,
+  account: 3,
+  rebalance: 4,
+  orders: 4,
+  funds: 4,
+  reconcile: 4,
+  execution: 5,
+  alpaca: 6,
+  testing: 6,
 };
 const PURE_FILES = [
   "rebalance/",

@@ -1,11 +1,18 @@
 import type { BrokerPort } from "../broker/broker-port.js";
 import { WRAPPED_PORT } from "../broker/checked-broker.js";
+import { AsyncMutex } from "../core/async-mutex.js";
+import type { JournalStore } from "../journal/journal-store.js";
+import { memoryJournal } from "../journal/memory-journal.js";
 import { ExecutionRecord } from "./execution-record.js";
 
 /** What this process keeps for one account. */
 export interface AccountState {
   /** Every order and fill this process knows on the account. */
   readonly record: ExecutionRecord;
+  /** Runs on the account one at a time within the process (a queue). */
+  readonly runs: AsyncMutex;
+  /** The journal used when none is given: the life of the process. */
+  readonly journal: JournalStore;
 }
 
 /**
@@ -60,7 +67,7 @@ export function accountStateOf(port: BrokerPort): AccountState {
   const key = innermostPort(port);
   let s = states.get(key);
   if (s === undefined) {
-    s = { record: new ExecutionRecord() };
+    s = { record: new ExecutionRecord(), runs: new AsyncMutex(), journal: memoryJournal() };
     states.set(key, s);
   }
   return s;

@@ -17,7 +17,14 @@ const ORIGIN: Partial<Record<BrokerMethod, RecordedOrigin>> = {
   listOrders: "other",
 };
 
-function isOrderSnapshot(v: unknown): v is OrderSnapshot {
+/**
+ * Whether a (checked) reply is an order snapshot: a cheap structural test for replies that
+ * already passed the contract's schemas.
+ *
+ * @param v - a reply
+ * @returns true for an order snapshot
+ */
+export function isOrderSnapshot(v: unknown): v is OrderSnapshot {
   if (typeof v !== "object" || v === null) return false;
   return (
     typeof Reflect.get(v, "id") === "string" &&

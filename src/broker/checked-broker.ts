@@ -28,11 +28,13 @@ export const WRAPPED_PORT: unique symbol = Symbol.for("ordersafe.port.wrapped");
 
 /**
  * What a wrapper does around one call of the port it wraps: `call` runs the port's method
- * (looked up when the call is made) with the caller's arguments.
+ * (looked up when the call is made) with the caller's arguments, which `args` holds (to
+ * read, not to change).
  */
 export type BrokerCallWrapper = <M extends BrokerMethod>(
   method: M,
   call: () => Promise<BrokerCallReplies[M]>,
+  args: Readonly<BrokerCallArgs[M]>,
 ) => Promise<BrokerCallReplies[M]>;
 
 /** How {@link wrapBrokerPort} wraps a port. */
@@ -131,7 +133,7 @@ function forward<M extends BrokerMethod>(
 ): (...args: BrokerCallArgs[M]) => Promise<BrokerCallReplies[M]> {
   const checkArgs = BROKER_METHOD_TABLE[method].args;
   // A required member the port lacks fails when called, as calling the port would.
-  if (checkArgs === undefined) return (...args) => wrap(method, () => calls[method]!(...args));
+  if (checkArgs === undefined) return (...args) => wrap(method, () => calls[method]!(...args), args);
   return (...args) => {
     let checked: BrokerCallArgs[M];
     try {
@@ -139,7 +141,7 @@ function forward<M extends BrokerMethod>(
     } catch (error) {
       return Promise.reject(error);
     }
-    return wrap(method, () => calls[method]!(...checked));
+    return wrap(method, () => calls[method]!(...checked), checked);
   };
 }
 

@@ -18,7 +18,7 @@ export interface PlanFromStateInput {
 
 /**
  * Plans from a fresh read (pure): the cash the plan may count on is never more than the
- * broker's buying power.
+ * broker's buying power, nor than the cash less what the open buys hold.
  *
  * @param state - the fresh state
  * @param input - targets, capabilities, planner options, sides
@@ -28,24 +28,20 @@ export interface PlanFromStateInput {
 export function planFromState(state: FreshState, input: PlanFromStateInput): RebalancePlan {
   const caps = input.capabilities;
   const basis = state.account.nonMarginableBuyingPower ?? state.account.buyingPower;
-  const cash = state.account.cash.lt(basis) ? state.account.cash : basis;
   return calculateRebalanceOrders({
     positions: state.positions,
     openOrders: state.openOrders,
     targets: input.targets,
     prices: state.prices,
     assets: state.assets,
-    account: { equity: state.account.equity, cash },
+    // The plan counts on the lesser of cash less the holds of the open buys it sees (the order
+    // book is current) and the broker's buying power (which nets them, but may lag them).
+    account: { equity: state.account.equity, cash: state.account.cash, buyingPower: basis },
     capabilities: {
       notionalOrders: caps.notionalOrders,
       fractional: caps.fractional,
       closePosition: caps.closePosition,
     },
-    options: {
-      ...input.options,
-      sides: input.sides,
-      // A broker's buying power already nets the holds of open buys; raw cash does not.
-      cashExcludesOpenBuys: basis.lte(state.account.cash),
-    },
+    options: { ...input.options, sides: input.sides },
   });
 }

@@ -15,6 +15,7 @@ import { type FreshState, symbolsInvolved } from "./read-state.js";
 import { errorOf } from "./rebalance-record.js";
 import type { RebalanceRun } from "./rebalance-run.js";
 import { reconcilePositions } from "./reconcile-positions.js";
+import { takeOverUnfinished } from "./take-over.js";
 
 /** The ending of a run that went to the end: the report decides its status. */
 const TO_THE_END: RunEnding = {};
@@ -48,6 +49,7 @@ export async function rebalanceFlow(run: RebalanceRun): Promise<RunEnding> {
   const closed = marketGate(run, read.value, first.value);
   if (closed !== undefined) return closed;
 
+  await run.startJournal(read.value);
   run.startTracking();
   const fresh: Planned = { state: read.value, plan: first.value };
   const adopted = run.earlier.length > 0 ? await run.phase("adopt", () => adoptOwnOrders(run, fresh)) : fresh;
@@ -80,10 +82,11 @@ export async function rebalanceFlow(run: RebalanceRun): Promise<RunEnding> {
 async function readInitialState(run: RebalanceRun): Promise<Step<FreshState>> {
   let state: FreshState;
   try {
+    await takeOver(run);
     state = await run.read({ extraSymbol: run.belief?.symbol });
-    if (run.resumable && (await learnEarlierAttempt(run, state)).length > 0) {
-      state = await run.read({ extraSymbol: run.belief?.symbol, previous: state });
-    }
+    if (run.resumable) await learnEarlierAttempt(run, state);
+    // What the earlier orders filled is in the record now: the reads must show it.
+    if (run.earlier.length > 0) state = await run.read({ extraSymbol: run.belief?.symbol, previous: state });
   } catch (e) {
     if (run.signal?.aborted) throw e;
     return { end: { forced: "failed", error: errorOf(e) } };
@@ -113,9 +116,41 @@ async function learnEarlierAttempt(run: RebalanceRun, state: FreshState): Promis
     const symbols = symbolsInvolved(run.targets, state.positions, state.openOrders, run.belief?.symbol);
     found = await run.resume.learnEarlier(symbols, run.settings.concurrency);
   }
-  const byId = new Map([...seen, ...open, ...found].map((o) => [o.id, o]));
+  const byId = new Map([...run.earlier, ...seen, ...open, ...found].map((o) => [o.id, o]));
   run.earlier = [...byId.values()];
   return run.earlier;
+}
+
+/**
+ * Takes over the account's unfinished runs from the journal (a crashed run, this run's own
+ * earlier attempt): every order they sent is found (to be adopted) or, not found within the
+ * bound, reported `unresolved`, and its symbol is not traded by this run (the order may be
+ * live: nothing is sent in its place).
+ */
+async function takeOver(run: RebalanceRun): Promise<void> {
+  const { settings } = run;
+  const t = await takeOverUnfinished({
+    journal: run.journal,
+    account: run.accountKey,
+    broker: run.broker,
+    clock: settings.clock,
+    signal: run.signal,
+    lookupMs: settings.journalLookupMs,
+  });
+  run.takenOver = t.runs;
+  for (const w of t.warnings) {
+    settings.logger.warn({ runId: run.id, warning: w }, `[ordersafe] journal: ${w.message}`);
+    run.record.adjust("*", undefined, `journal_${w.kind}`, w.message);
+  }
+  run.earlier = t.found;
+  run.resume.learnFound(t.found);
+  for (const u of t.unresolved) {
+    run.blocked.add(u.symbol);
+    if (u.clientOrderId !== undefined) {
+      run.resume.noteUsed({ clientOrderId: u.clientOrderId, symbol: u.symbol, side: u.side });
+    }
+    run.recordOutcome(run.unresolvedSend(u));
+  }
 }
 
 /**
@@ -159,7 +194,7 @@ function checkBelief(run: RebalanceRun, state: FreshState): void {
  * nothing can be sized from its cash, and with weight targets not from its equity either.
  */
 function planInitial(run: RebalanceRun, state: FreshState): Step<RebalancePlan> {
-  const unsettled = noteUnsettled(run, state);
+  noteUnsettled(run, state);
   if (state.accountUnsettled && "weights" in run.targets) {
     return {
       end: {
@@ -173,7 +208,7 @@ function planInitial(run: RebalanceRun, state: FreshState): Step<RebalancePlan> 
   }
   let plan: RebalancePlan;
   try {
-    plan = run.plan(state, "both", unsettled.length > 0 ? { keep: keepWith(run, unsettled) } : {});
+    plan = run.plan(state, "both");
   } catch (e) {
     return { end: { forced: "failed", error: errorOf(e) } };
   }
@@ -192,7 +227,7 @@ function planInitial(run: RebalanceRun, state: FreshState): Step<RebalancePlan> 
  *
  * @returns the symbols whose position read did not settle
  */
-function noteUnsettled(run: RebalanceRun, state: FreshState): readonly string[] {
+function noteUnsettled(run: RebalanceRun, state: FreshState): void {
   const ms = run.settings.settle.settleTimeoutMs;
   for (const s of state.unsettled) {
     run.record.adjust(
@@ -210,12 +245,6 @@ function noteUnsettled(run: RebalanceRun, state: FreshState): readonly string[] 
       `the account read did not show the fills known within ${ms} ms; no buy sized from it`,
     );
   }
-  return state.unsettled;
-}
-
-/** The planner's `keep` with more symbols. */
-function keepWith(run: RebalanceRun, more: readonly string[]): string[] {
-  return [...new Set([...run.settings.plannerKeep, ...more])];
 }
 
 /** A plan with its buys dropped (noted per leg). */
@@ -310,7 +339,9 @@ async function placeLegs(
   // Each outcome is recorded as its order ends (see RebalanceRun.runOrder).
   await mapBounded(legs, run.settings.concurrency, async (leg) => {
     const generation = run.generationFor(leg.symbol, leg.side);
-    if (generation !== undefined) await run.executeLeg(coordinator, leg, generation);
+    if (generation === undefined) return;
+    await run.journalIntent(leg);
+    await run.executeLeg(coordinator, leg, generation);
   });
 }
 
@@ -334,8 +365,8 @@ async function replanBuys(
     // reference price shrinks equity, and the re-plan must not buy a sliver back. So are
     // symbols whose opposite-side order could not be cancelled (a wash trade).
     const sold = first.sells.map((l) => l.symbol);
-    const unsettled = noteUnsettled(run, after);
-    buyPlan = run.plan(after, "buys", { keep: keepWith(run, [...sold, ...unconfirmed, ...unsettled]) });
+    noteUnsettled(run, after);
+    buyPlan = run.plan(after, "buys", { keep: [...sold, ...unconfirmed] });
     if (after.accountUnsettled) buyPlan = withoutBuys(run, buyPlan, "the account read did not settle");
   } catch (e) {
     return { end: { forced: "failed", error: errorOf(e) } };

@@ -9,6 +9,7 @@ import { OrdersafeError } from "../core/errors.js";
 import { makeRunId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { OrderIntent } from "../funds/order-intent.js";
+import type { JournalRun, JournalStore } from "../journal/journal-store.js";
 import { OrderTracker } from "../orders/order-tracker.js";
 import type { RebalanceTargets } from "../rebalance/rebalance-input.js";
 import type { RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
@@ -16,6 +17,7 @@ import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionAction, CorrectionMode } from "../reconcile/position-correction-engine.js";
 import { buildRebalanceReport, type RunEnding } from "./build-rebalance-report.js";
 import { type CountingBroker, countingBroker } from "./counting-broker.js";
+import { journalingPort } from "./journaling-port.js";
 import { type FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
 import type { OrderOutcome } from "./order-outcome.js";
 import { OrderRetryEngine } from "./order-retry-engine.js";
@@ -26,6 +28,7 @@ import { errorOf, RebalanceRecord } from "./rebalance-record.js";
 import type { RebalancePhase, RebalanceReport, WorkingOrder } from "./rebalance-report.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";
 import { ResumeGenerations } from "./resume-generations.js";
+import type { UnresolvedSend } from "./take-over.js";
 
 /** A `SmartRebalancer`'s options with their defaults applied: what each of its runs works with. */
 export interface RebalancerSettings {
@@ -60,6 +63,14 @@ export interface RebalancerSettings {
   readonly resumeLookbackMs: number;
   /** How far back a run's first read lists the account's orders to learn recent fills (ms). */
   readonly recentOrdersMs: number;
+  /** Where the run writes its intents and sends (the account's process journal by default). */
+  readonly journal: JournalStore | undefined;
+  /** The account's name in the journal (the port's id by default). */
+  readonly account: string | undefined;
+  /** How long an order an unfinished run sent, and the broker does not show, is looked for (ms). */
+  readonly journalLookupMs: number;
+  /** How long after an order ended without filling in full the run still looks for a late fill (ms). */
+  readonly lateFillWindowMs: number;
 }
 
 /** What the caller believes it holds of one symbol (`executeRebalance`). */
@@ -121,6 +132,16 @@ export class RebalanceRun {
   readonly resume: ResumeGenerations;
   /** Orders of an earlier attempt of the run, learned before the first plan (a resume). */
   earlier: readonly OrderSnapshot[] = [];
+  /** Where the run's intents and sends are written. */
+  readonly journal: JournalStore;
+  /** The account's name in the journal. */
+  readonly accountKey: string;
+  /** The unfinished runs this run took over from the journal (its own earlier attempt among them). */
+  takenOver: readonly JournalRun[] = [];
+  /** Symbols this run must not trade: an order an unfinished run sent there may be live. */
+  readonly blocked = new Set<string>();
+  /** Whether this run's own start is in the journal (from now, or from an earlier attempt). */
+  private journalStarted = false;
   /** Symbols whose opposite-side order could not be cancelled: never traded by this run. */
   readonly unconfirmedConflicts = new Set<string>();
   /** Client order ids sent (or taken over) whose order has not ended yet, with what they are. */
@@ -145,7 +166,17 @@ export class RebalanceRun {
     this.belief = input.belief;
     this.plannerExtra = input.untargeted ? { untargeted: input.untargeted } : {};
     this.account = input.account;
-    this.counted = countingBroker(observedPort(this.port, this.account.record, settings.clock));
+    this.journal = settings.journal ?? this.account.journal;
+    this.accountKey = settings.account ?? this.port.id;
+    const observed = observedPort(this.port, this.account.record, settings.clock);
+    const journaled = journalingPort(observed, {
+      journal: this.journal,
+      account: this.accountKey,
+      runId: this.id,
+      logger: settings.logger,
+      signal: this.signal,
+    });
+    this.counted = countingBroker(journaled);
     this.broker = this.counted.broker;
     this.record = new RebalanceRecord(this.id, this.dryRun, settings.clock.now());
     this.retry = new OrderRetryEngine({
@@ -268,12 +299,21 @@ export class RebalanceRun {
   plan(
     state: FreshState,
     sides: "both" | "buys",
-    more: Readonly<Record<string, unknown>> = {},
+    more: { readonly keep?: readonly string[] } = {},
   ): RebalancePlan {
+    // Never traded: the planner's own `keep`, what the caller asks here, symbols whose read did
+    // not settle, and symbols blocked for this run (an order there may still fill).
+    const keep = [
+      ...new Set([...this.settings.plannerKeep, ...(more.keep ?? []), ...state.unsettled, ...this.blocked]),
+    ];
     return planFromState(state, {
       targets: this.targets,
       capabilities: this.port.capabilities,
-      options: { ...this.settings.plannerOptions, ...this.plannerExtra, ...more },
+      options: {
+        ...this.settings.plannerOptions,
+        ...this.plannerExtra,
+        ...(keep.length > 0 ? { keep } : {}),
+      },
       sides,
     });
   }
@@ -322,6 +362,22 @@ export class RebalanceRun {
   recordOutcome(o: OrderOutcome): void {
     this.record.orders.push(o);
     this.resume.noteUsed(o);
+    // Fills race cancels: an order that ended without filling in full (cancelled, expired, or
+    // unknown) may still fill. Nothing more is sent on its symbol in this run.
+    if (
+      o.orderId !== undefined &&
+      o.state !== "filled" &&
+      o.state !== "rejected" &&
+      !this.blocked.has(o.symbol)
+    ) {
+      this.blocked.add(o.symbol);
+      this.record.adjust(
+        o.symbol,
+        o.side,
+        "may_still_fill",
+        `${o.clientOrderId} ended ${o.state} and may still fill: nothing more is sent on ${o.symbol} in this run`,
+      );
+    }
     this.events.emit("order:final", { runId: this.id, outcome: o });
     this.record.noteOutcome(o);
     if (o.state === "unresolved") {
@@ -487,6 +543,119 @@ export class RebalanceRun {
     return this.finish({ forced: didSomething ? "completed_adjusted" : "failed", error: errorOf(error) });
   }
 
+  /**
+   * Writes the run's start to the journal (before its first write call): the targets, the
+   * options that shape its orders, and the account and positions it planned from, as read. A
+   * run resuming its own earlier attempt goes on with that attempt's entries.
+   *
+   * @param state - the read the run plans from
+   * @throws the journal's errors (nothing has been sent yet)
+   */
+  async startJournal(state: FreshState): Promise<void> {
+    if (this.dryRun || this.journalStarted) return;
+    this.journalStarted = true;
+    if (this.takenOver.some((r) => r.runId === this.id)) return;
+    await this.journal.append(
+      this.accountKey,
+      [
+        {
+          type: "run_start",
+          runId: this.id,
+          targets: targetsJson(this.targets),
+          // As JSON: decimals as strings.
+          options: JSON.parse(JSON.stringify({ ...this.settings.plannerOptions, ...this.plannerExtra })),
+          account: state.account,
+          positions: state.positions,
+        },
+      ],
+      { durable: false },
+    );
+  }
+
+  /**
+   * Writes a leg the run means to trade (not durable: the send that follows is).
+   *
+   * @param leg - the leg
+   */
+  async journalIntent(leg: RebalanceLeg): Promise<void> {
+    if (!this.journalStarted) return;
+    try {
+      await this.journal.append(this.accountKey, [
+        {
+          type: "intent",
+          runId: this.id,
+          symbol: leg.symbol,
+          side: leg.side,
+          ...(leg.qty !== undefined ? { qty: leg.qty } : { notional: leg.notional ?? leg.estimatedNotional }),
+          orderType: "market",
+          reason: leg.reason,
+        },
+      ]);
+    } catch (e) {
+      this.settings.logger.warn(
+        { runId: this.id, error: String(e) },
+        "[ordersafe] journal: an intent could not be written",
+      );
+    }
+  }
+
+  /**
+   * Closes the run in the journal once nothing it (or a run it took over) sent can still be
+   * live: every order final, none unresolved. Then the runs it took over are superseded and
+   * finished runs are compacted away. A run with an order still unknown stays open: the next
+   * run on the account looks that order up again.
+   *
+   * @param report - the run's report
+   */
+  async closeJournal(report: RebalanceReport): Promise<void> {
+    if (this.dryRun || (!this.journalStarted && this.takenOver.length === 0)) return;
+    const open = report.working.length > 0 || report.orders.some((o) => o.state === "unresolved");
+    if (open) return;
+    try {
+      if (this.journalStarted) await this.journal.finishRun(this.accountKey, this.id, "completed");
+      for (const r of this.takenOver) {
+        if (r.runId !== this.id)
+          await this.journal.finishRun(this.accountKey, r.runId, "superseded", { by: this.id });
+      }
+      await this.journal.compact(this.accountKey);
+    } catch (e) {
+      this.settings.logger.warn(
+        { runId: this.id, error: String(e) },
+        "[ordersafe] journal: the run could not be closed",
+      );
+    }
+  }
+
+  /**
+   * The outcome of an order an unfinished run sent that no read found within the bound: it
+   * may be live, so it is `unresolved` (never re-sent under a new id).
+   *
+   * @param u - the send
+   * @returns its outcome
+   */
+  unresolvedSend(u: UnresolvedSend): OrderOutcome {
+    return {
+      symbol: u.symbol,
+      side: u.side,
+      clientOrderId: u.clientOrderId ?? `close ${u.symbol}`,
+      orderId: undefined,
+      requestedQty: undefined,
+      requestedNotional: undefined,
+      filledQty: ZERO,
+      avgPrice: undefined,
+      filledNotional: ZERO,
+      state: "unresolved",
+      attempts: 0,
+      adopted: true,
+      recovered: false,
+      errorCode: "ambiguous",
+      errorMessage: `[ordersafe] sent by run ${u.runId} and not found within ${this.settings.journalLookupMs} ms: it may be live; nothing traded on ${u.symbol}`,
+      adjustments: [],
+      submittedAt: undefined,
+      finalAt: this.settings.clock.now(),
+    };
+  }
+
   /** Stops following orders and drops the listeners (the report may still be finishing). */
   close(): void {
     this.tracking?.tracker.close();
@@ -551,4 +720,13 @@ export class RebalanceRun {
       ...(funds ? { funds } : {}),
     });
   }
+}
+
+/** Targets as the journal holds them (decimals as strings). */
+function targetsJson(t: RebalanceTargets) {
+  const map = (m: Readonly<Record<string, Decimal>>) =>
+    Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.toFixed()]));
+  if ("weights" in t && t.weights !== undefined) return { weights: map(t.weights) };
+  if ("quantities" in t && t.quantities !== undefined) return { quantities: map(t.quantities) };
+  return { notionals: map("notionals" in t && t.notionals !== undefined ? t.notionals : {}) };
 }

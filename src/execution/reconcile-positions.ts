@@ -45,16 +45,26 @@ export async function reconcilePositions(run: RebalanceRun): Promise<void> {
 }
 
 /**
- * Reads again each of this run's orders that ended without filling in full: a fill that
- * landed after its cancel (or after the run stopped following it) is learned by the
- * account's record, so the report and the expected positions count it.
+ * Reads again each of this run's orders that ended without filling in full, once
+ * `lateFillWindowMs` has passed since the last of them ended: a fill that landed after its
+ * cancel (or after the run stopped following it) is learned by the account's record, so the
+ * report and the expected positions count it.
  */
 async function learnLateFills(run: RebalanceRun): Promise<void> {
-  const { broker, signal } = run;
-  const ids = run.record.orders.flatMap((o) =>
-    o.orderId !== undefined && o.state !== "filled" && o.state !== "submit_failed" ? [o.orderId] : [],
+  const { broker, signal, settings } = run;
+  const unfilled = run.record.orders.filter(
+    (o) =>
+      o.orderId !== undefined &&
+      o.state !== "filled" &&
+      o.state !== "submit_failed" &&
+      o.state !== "rejected",
   );
-  for (const id of ids) {
+  if (unfilled.length === 0) return;
+  // A fill reported after a cancel comes soon after it: give the last one its window.
+  const until = Math.max(...unfilled.map((o) => o.finalAt)) + settings.lateFillWindowMs;
+  const wait = until - settings.clock.now();
+  if (wait > 0) await settings.clock.sleep(wait, signal);
+  for (const id of unfilled.flatMap((o) => (o.orderId === undefined ? [] : [o.orderId]))) {
     try {
       await broker.getOrder(id, { signal });
     } catch (e) {

@@ -11,9 +11,11 @@ import type { Decimal } from "../core/decimal.js";
 import type { Logger } from "../core/logger.js";
 import { silentLogger } from "../core/logger.js";
 import { parseInput, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
+import { type JournalStore, zJournalStore } from "../journal/journal-store.js";
 import {
   type RebalanceOptionsInput,
   RebalanceOptionsSchema,
+  type RebalanceTargets,
   type RebalanceTargetsInput,
   RebalanceTargetsSchema,
 } from "../rebalance/rebalance-input.js";
@@ -59,6 +61,8 @@ export const SMART_REBALANCER_DEFAULTS = {
   settlePollMs: SETTLE_DEFAULTS.settlePollMs,
   resumeLookbackMs: 86_400_000,
   recentOrdersMs: 900_000,
+  journalLookupMs: 10_000,
+  lateFillWindowMs: 2_000,
 } as const satisfies Partial<SmartRebalancerOptions>;
 
 /** Options of {@link SmartRebalancer}; defaults in {@link SMART_REBALANCER_DEFAULTS}. */
@@ -170,6 +174,32 @@ export interface SmartRebalancerOptions {
    * @defaultValue `SMART_REBALANCER_DEFAULTS.recentOrdersMs` (900000: 15 minutes)
    */
   recentOrdersMs?: number;
+  /**
+   * Where each run writes its intents and, durably before each broker write, its sends (see
+   * `docs/journal.md`). `fileJournal(dir)` survives a crash: the next run on the account, in
+   * any process, finds what an unfinished run sent and takes it over.
+   * @defaultValue a `memoryJournal()` per account, for the life of the process
+   */
+  journal?: JournalStore;
+  /**
+   * The account's name in the journal.
+   * @defaultValue the port's `id`
+   */
+  account?: string;
+  /**
+   * How long an order an unfinished run sent, and the broker does not show yet, is looked for
+   * before it is reported `unresolved` (and nothing is sent on its symbol) (ms).
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.journalLookupMs` (10000)
+   */
+  journalLookupMs?: number;
+  /**
+   * Fills race cancels: a broker may report a fill after it reported the order cancelled.
+   * Before it reconciles, a run that has an order which ended without filling in full waits
+   * until this long after the last such order ended, then reads those orders again, so a late
+   * fill is in its report (ms).
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.lateFillWindowMs` (2000)
+   */
+  lateFillWindowMs?: number;
 }
 
 const isObject = (v: unknown): v is object => typeof v === "object" && v !== null;
@@ -217,6 +247,10 @@ const OptionsSchema = z
       .max(90 * 86_400_000)
       .optional(),
     recentOrdersMs: z.number().int().min(0).max(86_400_000).optional(),
+    journal: zJournalStore.optional(),
+    account: z.string().min(1).max(128).optional(),
+    journalLookupMs: z.number().int().min(0).max(3_600_000).optional(),
+    lateFillWindowMs: z.number().int().min(0).max(600_000).optional(),
   })
   .strict();
 
@@ -318,6 +352,10 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       },
       resumeLookbackMs: o.resumeLookbackMs ?? d.resumeLookbackMs,
       recentOrdersMs: o.recentOrdersMs ?? d.recentOrdersMs,
+      journal: o.journal,
+      account: o.account,
+      journalLookupMs: o.journalLookupMs ?? d.journalLookupMs,
+      lateFillWindowMs: o.lateFillWindowMs ?? d.lateFillWindowMs,
     };
   }
 
@@ -417,6 +455,17 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     const targets = parseInput(RebalanceTargetsSchema, targetsInput, "targets");
     const opts = parseInput(RunOptionsSchema, optionsInput, "options");
     this.runs += 1;
+    const runNumber = this.runs;
+    // One run at a time on an account within the process: a second waits for the first.
+    return this.account.runs.run(() => this.runAlone(targets, opts, extra, runNumber));
+  }
+
+  private async runAlone(
+    targets: RebalanceTargets,
+    opts: z.output<typeof RunOptionsSchema>,
+    extra: { untargeted?: "keep"; belief?: HeldBelief },
+    runNumber: number,
+  ): Promise<RebalanceReport> {
     const run = new RebalanceRun({
       port: this.port,
       account: this.account,
@@ -424,7 +473,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       events: this,
       targets,
       runId: opts.runId,
-      runNumber: this.runs,
+      runNumber,
       dryRun: opts.dryRun ?? false,
       signal: opts.signal,
       untargeted: extra.untargeted,
@@ -433,12 +482,21 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     // `finish` is returned, not awaited: its rejection (a throwing `done` listener) reaches the
     // caller rather than being taken for a failure of the run, and the cleanup below runs as
     // soon as the report's own reads (after a halt) have started.
+    let report: RebalanceReport;
     try {
-      return run.finish(await rebalanceFlow(run));
+      report = await run.finish(await rebalanceFlow(run));
     } catch (e) {
-      return run.stop(e);
-    } finally {
-      run.close();
+      try {
+        // An abort rethrows here with the partial report: its run stays open in the journal.
+        report = await run.stop(e);
+      } finally {
+        run.close();
+      }
+      await run.closeJournal(report);
+      return report;
     }
+    run.close();
+    await run.closeJournal(report);
+    return report;
   }
 }

@@ -6,6 +6,7 @@ import { SETTLE_DEFAULTS, type SettleSettings, settleReads } from "../account/se
 import type { AccountSnapshot, BrokerPort, CallOptions } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
+import { AsyncMutex } from "../core/async-mutex.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, type DecimalLike, floorToIncrement, ONE, ZERO } from "../core/decimal.js";
 import { OrdersafeError, ValidationError } from "../core/errors.js";
@@ -18,7 +19,6 @@ import {
   zPositiveDecimal,
   zSymbol,
 } from "../core/validation.js";
-import { AsyncMutex } from "./async-mutex.js";
 import { type OrderIntentInput, parseOrderIntent } from "./order-intent.js";
 import { requiredFunds } from "./required-funds.js";
 import {

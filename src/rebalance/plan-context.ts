@@ -138,6 +138,7 @@ function widenForInput(
   }
   widener.price(account.equity);
   widener.price(account.cash);
+  if (account.buyingPower !== undefined) widener.price(account.buyingPower);
   widener.price(options.minOrderNotional);
   widener.price(options.noTradeBand.notional);
   widener.fraction(options.noTradeBand.weight);

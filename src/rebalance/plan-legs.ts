@@ -6,7 +6,7 @@ import { conflictsOf } from "./open-order-book.js";
 import type { PlanContext } from "./plan-context.js";
 import type { PlanScales } from "./plan-scales.js";
 import type { LegReason, OrderConflict, RebalanceLeg } from "./rebalance-plan.js";
-import { maxBig } from "./scaled.js";
+import { maxBig, minBig } from "./scaled.js";
 import { compareStrings, type SymbolRecord } from "./symbol-record.js";
 
 /** A leg with its sort key and the open orders it cancels first. */
@@ -116,7 +116,12 @@ export function cashBudget(ctx: PlanContext, sellProceeds: bigint): CashBudget {
   const holds = input.options.cashExcludesOpenBuys ? 0n : openBuyHolds;
   const cash = scales.toM(input.account.cash);
   const buffer = ctx.limits.cashBuffer;
-  const available = maxBig(0n, (cash + sellProceeds - buffer) * scales.mToC - holds);
+  let available = maxBig(0n, (cash + sellProceeds - buffer) * scales.mToC - holds);
+  // The broker's buying power nets the holds itself; a read that lags may not show them yet,
+  // so the plan counts on the lesser of the two views.
+  const bp = input.account.buyingPower;
+  if (bp !== undefined)
+    available = minBig(available, maxBig(0n, (scales.toM(bp) + sellProceeds - buffer) * scales.mToC));
   return { cash, sellProceeds, buffer, holds, available };
 }
 

@@ -245,6 +245,12 @@ const AccountSchema = z
     equity: zNonNegativeDecimal,
     /** The cash the plan may count on (for example the lesser of cash and non-marginable buying power). */
     cash: zDecimal,
+    /**
+     * The broker's buying power, when known: the buys never count on more than it. It is
+     * read from the account, which may lag: the plan also never counts on more than `cash`
+     * less what the open buys hold (unless `cashExcludesOpenBuys`), whichever is less.
+     */
+    buyingPower: zDecimal.optional(),
   })
   .strict();
 

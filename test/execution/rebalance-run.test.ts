@@ -31,6 +31,8 @@ function setup(run: { runId?: string; dryRun?: boolean; signal?: AbortSignal } =
     plannerKeep: [],
     approve: undefined,
     correctionLimits: undefined,
+    journal: undefined,
+    account: undefined,
     settle: {
       settleMs: SMART_REBALANCER_DEFAULTS.settleMs,
       settleTimeoutMs: SMART_REBALANCER_DEFAULTS.settleTimeoutMs,
@@ -114,6 +116,8 @@ describe("RebalanceRun", () => {
   it("has no coordinator before tracking starts, and counts every broker call it makes", async () => {
     const { clock, run } = setup();
     expect(() => run.sellCoordinator).toThrowError(expect.objectContaining({ code: "invalid_state" }));
+    // Every write is journaled: the run's start goes first.
+    await run.startJournal(await clock.run(run.read()));
     run.startTracking();
     const leg = { symbol: "AAA", side: "sell" as const, qty: new Decimal(1) };
     const o = await clock.run(

@@ -110,6 +110,25 @@ describe("cashBudget and placeBuys", () => {
     expect(cashBudget(excluded.ctx, 0n).holds).toBe(0n);
   });
 
+  it("never counts on more than the broker's buying power, nor than cash less the holds", () => {
+    const open = [openOrder("b", "BBB", "buy", "5")];
+    const targets = { weights: { BBB: 0.4 } };
+    const budgetWith = (buyingPower: string) => {
+      const { ctx } = decided(
+        baseInput({ openOrders: open, targets, account: { equity: "2000", cash: "1000", buyingPower } }),
+      );
+      return { ctx, budget: cashBudget(ctx, 0n) };
+    };
+    // A buying power read that lags the open buy's hold: cash less the hold still bounds it.
+    const stale = budgetWith("1000");
+    const c = (v: string) => stale.ctx.scales.toM(d(v)) * stale.ctx.scales.mToC;
+    expect(stale.budget.available).toBe(c("892")); // 1000 − 5 − 103
+    // A buying power below that (margin rules, other holds) bounds it instead.
+    expect(budgetWith("500").budget.available).toBe(c("495")); // 500 − 5
+    // Many decimals still plan (the scales widen to fit it).
+    expect(budgetWith("512.123456789012").budget.available).toBeGreaterThan(0n);
+  });
+
   it("drops the hold of an open buy that a sell cancels", () => {
     const { ctx, sells } = decided(
       baseInput({ targets: { weights: { AAA: 0.3 } }, openOrders: [openOrder("b", "AAA", "buy", "2")] }),

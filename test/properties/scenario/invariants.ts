@@ -106,7 +106,6 @@ function standingOrderIds(run: ScenarioRun): Set<string> {
   return new Set(run.afterIdle.orders.filter(isStanding).map((o) => o.id));
 }
 
-
 interface Interval {
   order: OrderSnapshot;
   from: number;
@@ -235,7 +234,7 @@ function noIntentTwice(run: ScenarioRun, inj: Injected, fail: Fail): void {
     }
   }
   for (const bound of runBounds(run, inj)) {
-    const { r, sym, held, minTarget, maxTarget, bought, sold, increment, price, exitedAll } = bound;
+    const { r, sym, held, minTarget, maxTarget, bought, sold, increment, price } = bound;
     // Another party's trade moves what is held, and a read may show it only after a while (a
     // lagging read can match what this process knows and still predate it): the bounds widen
     // by the shares others traded, in either direction, and by nothing else.
@@ -247,11 +246,13 @@ function noIntentTwice(run: ScenarioRun, inj: Injected, fail: Fail): void {
         `run ${r + 1} bought ${bought.toFixed()} ${sym}: held ${held.toFixed()}, target ${maxTarget.toFixed(6)}`,
       );
     }
-    const maySell = Decimal.max(ZERO, held.minus(minTarget)).plus(others).plus(increment);
-    // A full exit of a remainder that could not be traded: under $1 (the minimum order) or
-    // one increment. It sells at most that remainder more than (held − target).
+    // A full exit of a remainder that could not be traded (under $1, the minimum order, or one
+    // increment) sells that remainder too: at most all that was held.
     const untradeable = minTarget.times(price).lt(1) || minTarget.lt(increment);
-    if (sold.gt(maySell) && !(exitedAll && untradeable)) {
+    const maySell = (untradeable ? held : Decimal.max(ZERO, held.minus(minTarget)).plus(increment)).plus(
+      others,
+    );
+    if (sold.gt(maySell)) {
       fail(
         1,
         `run ${r + 1} sold ${sold.toFixed()} ${sym}: held ${held.toFixed()}, target ${minTarget.toFixed(6)}`,
@@ -289,8 +290,6 @@ interface RunBound {
   /** Shares other parties bought and sold during the scenario. */
   outsideIn: Decimal;
   outsideOut: Decimal;
-  /** Whether the scenario ends with nothing held. */
-  exitedAll: boolean;
 }
 
 /**
@@ -313,7 +312,6 @@ function runBounds(run: ScenarioRun, inj: Injected): RunBound[] {
     if (e.type !== "submit" || standing.has(String(e.orderId))) continue;
     runOf.set(String(e.orderId), starts.filter((st) => st <= e.seq).length - 1);
   }
-  const end = replay(run, run.log.length);
   const out: RunBound[] = [];
   starts.forEach((start, r) => {
     // The state the run planned from: the log before its start, plus every later fill of an
@@ -365,7 +363,6 @@ function runBounds(run: ScenarioRun, inj: Injected): RunBound[] {
         sold: sum("sell"),
         outsideIn: inj.outsideBought.get(sym) ?? ZERO,
         outsideOut: inj.outsideSold.get(sym) ?? ZERO,
-        exitedAll: (end.positions.get(sym) ?? ZERO).isZero(),
       });
     }
   });

@@ -1,6 +1,6 @@
 /**
  * A first-come, first-served async lock: `run(fn)` starts `fn` only after every earlier
- * `run` has settled. Private to funds/: it serializes reservations.
+ * `run` has settled. It serializes reservations and the runs of one account.
  */
 export class AsyncMutex {
   #tail: Promise<unknown> = Promise.resolve();
