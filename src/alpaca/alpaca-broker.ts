@@ -15,7 +15,7 @@ import { systemClock, throwIfAborted } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { type Decimal, formatDecimal } from "../core/decimal.js";
 import { BrokerError, ValidationError } from "../core/errors.js";
-import { silentLogger } from "../core/logger.js";
+import { isolateLogger } from "../core/isolation.js";
 import { parseInput, zSymbol } from "../core/validation.js";
 import {
   mapAlpacaAccount,
@@ -75,7 +75,7 @@ const HISTORY_PAGE = 500;
 export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPort {
   const settings = readAlpacaOptions(options);
   const { options: opts } = settings;
-  const logger = redactingLogger(opts.logger ?? silentLogger, settings.redactor);
+  const logger = redactingLogger(isolateLogger(opts.logger), settings.redactor);
   const rest = createAlpacaRest(settings, logger, opts.clock ?? systemClock);
   const stream = new AlpacaOrderStream({
     url: settings.streamUrl,

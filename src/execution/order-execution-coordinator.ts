@@ -151,6 +151,11 @@ export interface ExecuteOrderOptions {
   closePosition?: boolean;
   /** Called with each request as it is sent. */
   onSubmitted?: (request: OrderRequest, attempt: number) => void;
+  /**
+   * Called once the broker holds the order: its reply accepted it, or the order was found by
+   * its client order id after an ambiguous submit.
+   */
+  onAccepted?: (order: OrderSnapshot, attempts: number) => void;
   /** Replaces the retry engine's default buy resize. */
   resizeBuy?: (intent: OrderIntent, signal?: AbortSignal) => Promise<OrderIntent | null>;
 }
@@ -247,6 +252,7 @@ export class OrderExecutionCoordinator {
       const submittedAt = this.clock.now();
       const sent = await this.send(intent, firstId, generation, options);
       if ("outcome" in sent) return sent.outcome;
+      if (sent.ok) options.onAccepted?.(sent.order, sent.attempts);
       return await this.settle(intent, sent, submittedAt, options.signal);
     } finally {
       if (reserved.key !== undefined) this.funds?.release(reserved.key);

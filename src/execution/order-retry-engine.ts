@@ -1,4 +1,3 @@
-import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import type { BrokerPort, OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
@@ -14,7 +13,8 @@ import {
   type OrdersafeErrorCode,
 } from "../core/errors.js";
 import { clientOrderId, makeRunId } from "../core/ids.js";
-import { type Logger, silentLogger } from "../core/logger.js";
+import { IsolatedEmitter, isolateLogger } from "../core/isolation.js";
+import type { Logger } from "../core/logger.js";
 import { createRandom, type Random } from "../core/random.js";
 import { parseInput, zClock, zLogger } from "../core/validation.js";
 import type { OrderIntent } from "../funds/order-intent.js";
@@ -261,7 +261,7 @@ const DECISIONS: Readonly<Record<BrokerErrorCode, Omit<RetryDecision, "code" | "
  * if (!r.ok) console.warn(r.code, r.message);
  * ```
  */
-export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
+export class OrderRetryEngine extends IsolatedEmitter<OrderRetryEngineEvents> {
   private readonly broker: BrokerPort;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -287,7 +287,8 @@ export class OrderRetryEngine extends EventEmitter<OrderRetryEngineEvents> {
     const o = parseInput(OptionsSchema, options, "options");
     this.broker = checkBroker(o.broker);
     this.clock = o.clock ?? systemClock;
-    this.logger = o.logger ?? silentLogger;
+    this.logger = isolateLogger(o.logger);
+    this.setListenerLogger(this.logger);
     const d = ORDER_RETRY_ENGINE_DEFAULTS;
     this.seed = o.seed ?? d.seed;
     this.random = createRandom(this.seed);

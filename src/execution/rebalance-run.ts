@@ -144,6 +144,8 @@ export class RebalanceRun {
   private journalStarted = false;
   /** Symbols whose opposite-side order could not be cancelled: never traded by this run. */
   readonly unconfirmedConflicts = new Set<string>();
+  /** The last request sent under each client order id. */
+  private readonly lastRequest = new Map<string, OrderRequest>();
   /** Client order ids sent (or taken over) whose order has not ended yet, with what they are. */
   private readonly sent = new Map<string, { symbol: string; side: OrderSide; adopted: boolean }>();
   private readonly port: BrokerPort;
@@ -388,11 +390,27 @@ export class RebalanceRun {
     }
   }
 
-  /** Counts a request sent, notes it working, and emits `order:submitted`. */
+  /** Counts a request about to be sent, notes it working, and emits `order:sending`. */
   readonly onSubmitted = (request: OrderRequest, attempt: number): void => {
     this.record.submitted += 1;
     this.sent.set(request.clientOrderId, { symbol: request.symbol, side: request.side, adopted: false });
-    this.events.emit("order:submitted", { runId: this.id, request, attempt });
+    this.lastRequest.set(request.clientOrderId, request);
+    this.events.emit("order:sending", { runId: this.id, request, attempt });
+  };
+
+  /** Emits `order:submitted` once the broker holds the order. */
+  readonly onAccepted = (order: OrderSnapshot, attempt: number): void => {
+    // A close has no request of ours: its order stands for it.
+    const request = this.lastRequest.get(order.clientOrderId) ?? {
+      clientOrderId: order.clientOrderId,
+      symbol: order.symbol,
+      side: order.side,
+      type: order.type,
+      timeInForce: order.timeInForce,
+      ...(order.qty !== undefined ? { qty: order.qty } : {}),
+      ...(order.notional !== undefined ? { notional: order.notional } : {}),
+    };
+    this.events.emit("order:submitted", { runId: this.id, request, attempt, order });
   };
 
   /**
@@ -474,7 +492,12 @@ export class RebalanceRun {
     const base = { runId: this.id, generation, signal: this.signal };
     // Once the breaker is open the coordinator refuses the order without sending anything.
     if (this.retry.halted) return coordinator.executeOrder(intent, base);
-    return coordinator.executeOrder(intent, { ...base, closePosition: leg.closePosition, onSubmitted });
+    return coordinator.executeOrder(intent, {
+      ...base,
+      closePosition: leg.closePosition,
+      onSubmitted,
+      onAccepted: this.onAccepted,
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { OrderRequest } from "../broker/broker-port.js";
+import type { OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
 import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionMode } from "../reconcile/position-correction-engine.js";
@@ -11,8 +11,18 @@ export interface RebalancerEvents {
   plan: (e: { runId: string; stage: "initial" | "buys"; plan: RebalancePlan }) => void;
   /** A phase started. */
   phase: (e: { runId: string; phase: RebalancePhase; at: number }) => void;
-  /** An order request was sent. */
-  "order:submitted": (e: { runId: string; request: OrderRequest; attempt: number }) => void;
+  /** An order request is about to be sent (each attempt). */
+  "order:sending": (e: { runId: string; request: OrderRequest; attempt: number }) => void;
+  /**
+   * The broker holds the order: it accepted the request (or the order was found by its client
+   * order id after an ambiguous submit). `request` is the last request sent for it.
+   */
+  "order:submitted": (e: {
+    runId: string;
+    request: OrderRequest;
+    attempt: number;
+    order: OrderSnapshot;
+  }) => void;
   /** An order reached its final state. */
   "order:final": (e: { runId: string; outcome: OrderOutcome }) => void;
   /** Drift was found by the final reconciliation (above tolerance only). */

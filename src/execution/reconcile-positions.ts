@@ -193,7 +193,7 @@ async function placeCorrection(run: RebalanceRun, intent: CorrectiveOrderIntent)
   return run.runOrder((onSubmitted) =>
     run.sellCoordinator.executeOrder(
       { symbol: intent.symbol, side: intent.side, qty: intent.qty, type: "market", timeInForce: "day" },
-      { runId: run.id, generation, signal: run.signal, onSubmitted },
+      { runId: run.id, generation, signal: run.signal, onSubmitted, onAccepted: run.onAccepted },
     ),
   );
 }

@@ -1,4 +1,3 @@
-import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import { type AccountState, accountStateOf } from "../account/account-registry.js";
 import { observedPort } from "../account/observed-port.js";
@@ -8,8 +7,8 @@ import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
+import { IsolatedEmitter, isolateLogger } from "../core/isolation.js";
 import type { Logger } from "../core/logger.js";
-import { silentLogger } from "../core/logger.js";
 import { parseInput, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
 import { type JournalStore, zJournalStore } from "../journal/journal-store.js";
 import {
@@ -302,7 +301,7 @@ export interface RebalanceRunOptions {
  * if (report.status !== "completed") console.warn(report.adjustments);
  * ```
  */
-export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
+export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
   private readonly port: BrokerPort;
   private readonly account: AccountState;
   private readonly settings: RebalancerSettings;
@@ -328,7 +327,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
     const d = SMART_REBALANCER_DEFAULTS;
     this.settings = {
       clock: o.clock ?? systemClock,
-      logger: o.logger ?? silentLogger,
+      logger: isolateLogger(o.logger),
       seed: o.seed ?? d.seed,
       concurrency: o.concurrency ?? d.concurrency,
       correctionMode: o.correctionMode ?? d.correctionMode,
@@ -357,6 +356,7 @@ export class SmartRebalancer extends EventEmitter<RebalancerEvents> {
       journalLookupMs: o.journalLookupMs ?? d.journalLookupMs,
       lateFillWindowMs: o.lateFillWindowMs ?? d.lateFillWindowMs,
     };
+    this.setListenerLogger(this.settings.logger);
   }
 
   /**

@@ -10,7 +10,8 @@ import { AsyncMutex } from "../core/async-mutex.js";
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, type DecimalLike, floorToIncrement, ONE, ZERO } from "../core/decimal.js";
 import { OrdersafeError, ValidationError } from "../core/errors.js";
-import { type Logger, silentLogger } from "../core/logger.js";
+import { isolateLogger } from "../core/isolation.js";
+import type { Logger } from "../core/logger.js";
 import {
   parseInput,
   zClock,
@@ -222,7 +223,7 @@ export class BuyingPowerManager {
     this.#clock = o.clock ?? systemClock;
     this.#record = accountStateOf(o.broker).record;
     this.#broker = observedPort(checkBroker(o.broker), this.#record, this.#clock);
-    this.#logger = o.logger ?? silentLogger;
+    this.#logger = isolateLogger(o.logger);
     const d = BUYING_POWER_MANAGER_DEFAULTS;
     this.#settle = {
       settleMs: o.settleMs ?? d.settleMs,

@@ -1,4 +1,3 @@
-import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import type { BrokerPort, OrderSnapshot, OrderUpdate, Subscription } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
@@ -7,7 +6,8 @@ import { backoffDelay, retryAfterOf } from "../core/backoff.js";
 import { abortReason, type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
 import { isBrokerError, OrdersafeError } from "../core/errors.js";
-import { type Logger, silentLogger } from "../core/logger.js";
+import { IsolatedEmitter, isolateLogger } from "../core/isolation.js";
+import type { Logger } from "../core/logger.js";
 import { TimerScope } from "../core/timer-scope.js";
 import { parseInput, zClock, zLogger } from "../core/validation.js";
 import {
@@ -251,7 +251,7 @@ const MAX_PENDING_PER_ID = 50;
  * if (final.status === "unresolved") alert(final);
  * ```
  */
-export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
+export class OrderTracker extends IsolatedEmitter<OrderTrackerEvents> {
   private readonly broker: BrokerPort;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -281,7 +281,8 @@ export class OrderTracker extends EventEmitter<OrderTrackerEvents> {
     this.opts = parseInput(OptionsSchema, options, "options");
     this.clock = this.opts.clock ?? systemClock;
     this.timers = new TimerScope(this.clock);
-    this.logger = this.opts.logger ?? silentLogger;
+    this.logger = isolateLogger(this.opts.logger);
+    this.setListenerLogger(this.logger);
     this.broker = checkBroker(this.opts.broker, (error) =>
       this.logger.warn({ error }, "[ordersafe] malformed order update dropped"),
     );

@@ -1,10 +1,10 @@
-import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import type { OrderSide } from "../broker/broker-port.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { Decimal, type DecimalLike, minDecimal } from "../core/decimal.js";
 import { OrdersafeError, ValidationError } from "../core/errors.js";
-import { type Logger, silentLogger } from "../core/logger.js";
+import { IsolatedEmitter, isolateLogger } from "../core/isolation.js";
+import type { Logger } from "../core/logger.js";
 import { parseInput, zClock, zDecimal, zLogger, zPositiveDecimal, zSymbol } from "../core/validation.js";
 import {
   DRIFT_CLASSES,
@@ -325,7 +325,7 @@ const DriftInputSchema = z.union([
  * await corrections.run();
  * ```
  */
-export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEvents> {
+export class PositionCorrectionEngine extends IsolatedEmitter<PositionCorrectionEvents> {
   /** The mode. */
   readonly mode: CorrectionMode;
   private readonly book: PositionBook;
@@ -367,7 +367,8 @@ export class PositionCorrectionEngine extends EventEmitter<PositionCorrectionEve
     this.overLimit = o.overLimit ?? d.overLimit;
     this.policy = { ...d.policy, ...(o.policy ?? {}) };
     this.clock = o.clock ?? systemClock;
-    this.logger = o.logger ?? silentLogger;
+    this.logger = isolateLogger(o.logger);
+    this.setListenerLogger(this.logger);
     this.periodStart = this.clock.now();
   }
 

@@ -1,4 +1,3 @@
-import { EventEmitter } from "eventemitter3";
 import { z } from "zod";
 import { accountStateOf } from "../account/account-registry.js";
 import type { ExecutionRecord } from "../account/execution-record.js";
@@ -16,7 +15,8 @@ import { OrderSnapshotSchema, OrderUpdateSchema, zBrokerPort } from "../broker/s
 import { type Clock, systemClock, throwIfAborted } from "../core/clock.js";
 import { type Decimal, type DecimalLike, ZERO } from "../core/decimal.js";
 import { OrdersafeError, ValidationError } from "../core/errors.js";
-import { type Logger, silentLogger } from "../core/logger.js";
+import { IsolatedEmitter, isolateLogger } from "../core/isolation.js";
+import type { Logger } from "../core/logger.js";
 import { TimerScope } from "../core/timer-scope.js";
 import {
   parseInput,
@@ -335,7 +335,7 @@ interface BrokerView {
  * const result = await engine.reconcileAfterOrder(finalOrder);
  * ```
  */
-export class PositionReconciliationEngine extends EventEmitter<PositionReconciliationEvents> {
+export class PositionReconciliationEngine extends IsolatedEmitter<PositionReconciliationEvents> {
   /** The book of expected positions this engine keeps. */
   readonly book: PositionBook;
   private readonly broker: BrokerPort;
@@ -365,7 +365,8 @@ export class PositionReconciliationEngine extends EventEmitter<PositionReconcili
     this.clock = o.clock ?? systemClock;
     this.record = accountStateOf(o.broker).record;
     this.broker = observedPort(checkBroker(o.broker), this.record, this.clock);
-    this.logger = o.logger ?? silentLogger;
+    this.logger = isolateLogger(o.logger);
+    this.setListenerLogger(this.logger);
     this.tolerance = o.tolerance ?? {};
     const d = POSITION_RECONCILIATION_DEFAULTS;
     this.confirmReads = o.confirmReads ?? d.confirmReads;
