@@ -88,6 +88,7 @@ export interface Scenario {
 /** The pseudo-kinds beside the broker's faults, counted in the coverage. */
 export type CoverageKind =
   | SimFaultKind
+  | "lagging_reads"
   | "outside_trade"
   | "crash"
   | "market_closed"

@@ -38,6 +38,7 @@ export interface SuiteOptions {
 /** The kinds whose coverage is reported (the broker's faults and the scenario-level ones). */
 export const COVERAGE_KINDS: readonly CoverageKind[] = [
   ...SIM_FAULT_KINDS,
+  "lagging_reads",
   "outside_trade",
   "crash",
   "market_closed",
@@ -70,6 +71,7 @@ export async function checkScenario(s: Scenario): Promise<{ violations: Violatio
     covered.push("conflict_cancel");
   }
   if (s.rebalancer.polling) covered.push("polling");
+  if (s.readLag) covered.push("lagging_reads");
   return { violations, covered };
 }
 
