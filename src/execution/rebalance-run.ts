@@ -539,7 +539,7 @@ export class RebalanceRun {
   /**
    * Ends a run that threw: an abort rethrows as `OrdersafeError("aborted")` carrying the
    * partial report; anything else (a broker failure mid-run) is noted `stopped_early` and the
-   * run finishes.
+   * run finishes `failed`, listing what filled before it stopped.
    *
    * @param error - what was thrown
    * @returns the report
@@ -561,9 +561,9 @@ export class RebalanceRun {
       { runId: this.id, error: String(error) },
       "[ordersafe] rebalance stopped early",
     );
-    const didSomething = this.record.orders.some((o) => o.filledQty.gt(0));
+    // The run did not finish its plan (what filled is in `orders`): never "completed".
     this.record.adjust("*", undefined, "stopped_early", String(error));
-    return this.finish({ forced: didSomething ? "completed_adjusted" : "failed", error: errorOf(error) });
+    return this.finish({ forced: "failed", error: errorOf(error) });
   }
 
   /**

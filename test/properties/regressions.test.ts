@@ -221,6 +221,38 @@ const REGRESSIONS: Regression[] = [
       ],
     },
   },
+  {
+    name: "a run whose re-read before the buys failed after its sells filled said completed_adjusted; it stopped early: failed",
+    seed: 20261125,
+    scenario: {
+      seed: 1,
+      cash: "0",
+      latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: false, flipAtMs: null },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [
+        { atMs: 1, fault: { kind: "rate_limited", method: "getPositions", retryAfterMs: 0, times: 3 } },
+        { atMs: 1, fault: { kind: "ambiguous", method: "getPositions", times: 2 } },
+      ],
+      outsideTrades: [],
+      standingOrders: [],
+      crash: null,
+      readLag: null,
+      symbols: [
+        { symbol: "AAA", price: "1.00", qty: "0", fractionable: false, weightBps: 10000 },
+        { symbol: "DDD", price: "1.00", qty: "5", fractionable: false, weightBps: 0 },
+      ],
+    },
+  },
 ];
 
 describe("reliability regressions", () => {
