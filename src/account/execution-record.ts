@@ -210,13 +210,16 @@ export class ExecutionRecord {
    *
    * @param symbol - the symbol
    * @param sinceSeq - fills with a greater sequence number count
+   * @param only - count only the fills of orders of this origin (`own`: this process's)
    * @returns signed shares
    */
-  netShares(symbol: string, sinceSeq: number): Decimal {
+  netShares(symbol: string, sinceSeq: number, only?: RecordedOrigin): Decimal {
     let sum = ZERO;
     for (let i = sinceSeq; i < this.fills.length; i++) {
       const f = this.fills[i];
-      if (f !== undefined && f.symbol === symbol) sum = sum.plus(f.qty);
+      if (f === undefined || f.symbol !== symbol) continue;
+      if (only !== undefined && this.orders.get(f.orderId)?.origin !== only) continue;
+      sum = sum.plus(f.qty);
     }
     return sum;
   }
@@ -248,11 +251,13 @@ export class ExecutionRecord {
    * since, or undefined when no read of it was trusted yet.
    *
    * @param symbol - the symbol
+   * @param only - count only the fills of orders of this origin: `own` gives what this
+   *   process's own orders imply (another party's trade since the baseline is then drift)
    * @returns shares, or undefined
    */
-  expectedQty(symbol: string): Decimal | undefined {
+  expectedQty(symbol: string, only?: RecordedOrigin): Decimal | undefined {
     const b = this.positionBase.get(symbol);
-    return b === undefined ? undefined : b.value.plus(this.netShares(symbol, b.seq));
+    return b === undefined ? undefined : b.value.plus(this.netShares(symbol, b.seq, only));
   }
 
   /**

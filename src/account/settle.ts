@@ -113,9 +113,10 @@ export interface SettledReads {
   /** Rounds of reads made (1 when the first one settled). */
   rounds: number;
   /**
-   * What the record implied for each symbol judged in the last round, before that round was
-   * trusted (undefined for a symbol with no trusted read yet): a settled read that differs
-   * from it is a real difference (drift), not lag.
+   * What this process's own fills implied for each symbol judged in the last round, before
+   * that round was trusted (undefined for a symbol with no trusted read yet): a settled read
+   * that differs from it is a real difference (drift), not lag. Other parties' fills the order
+   * history showed are left out: they settle the reads, and they are drift.
    */
   expected: ReadonlyMap<string, Decimal | undefined>;
 }
@@ -169,7 +170,7 @@ export async function settleReads(options: SettleReadsOptions): Promise<SettledR
     const expected = new Map<string, Decimal | undefined>();
     for (const s of symbols) {
       const qty = held.get(s) ?? ZERO;
-      expected.set(s, record.expectedQty(s));
+      expected.set(s, record.expectedQty(s, "own"));
       if (judgePosition(record, s, qty, round.readAt, settleMs) === "pending") pending.push(s);
       else record.trustPosition(s, qty);
     }

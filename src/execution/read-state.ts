@@ -111,7 +111,7 @@ export async function readFreshState(
     known.length > 0
       ? retried(() => broker.getLatestPrices(known, { signal }))
       : Promise.resolve(new Map<string, Decimal>()),
-    previous === undefined ? learnRecentOrders(reader, firstAt) : undefined,
+    learnRecentOrders(reader, firstAt),
   ]);
   const symbols = symbolsInvolved(targets, positions, openOrders, options.extraSymbol);
   const settled = await settleState(reader, symbols, { account, positions, openOrders, readAt: firstAt });
@@ -132,10 +132,18 @@ export async function readFreshState(
 /**
  * Lists the orders submitted on the account recently (the port's order history), so that what
  * they filled is known to the record (the port the reader uses learns every order it reads).
- * Nothing is learned from a port without a history, or when the list fails: the reads then
- * settle against the fills this process knows.
+ * Every round of reads that settles against the record lists them: a read that lags can match
+ * this process's own fills exactly when another party traded the same shares meanwhile, and
+ * only the other party's order tells the two apart. Nothing is learned from a port without a
+ * history, or when the list fails: the reads then settle against the fills this process knows.
+ *
+ * @param reader - the port, clock, attempts, signal and `recentOrdersMs`
+ * @param readAt - the local time of the reads it goes with (ms)
  */
-async function learnRecentOrders(reader: StateReader, readAt: number): Promise<void> {
+export async function learnRecentOrders(
+  reader: Pick<StateReader, "broker" | "clock" | "attempts" | "signal" | "recentOrdersMs">,
+  readAt: number,
+): Promise<void> {
   const { broker, signal } = reader;
   const ms = reader.recentOrdersMs ?? 0;
   const list = broker.listOrders;
@@ -186,6 +194,7 @@ async function settleState(
           retried(() => broker.getAccount({ signal })),
           retried(() => broker.getPositions({ signal })),
           retried(() => broker.listOpenOrders({ signal })),
+          learnRecentOrders(reader, readAt),
         ]);
         last = { account, positions, openOrders, readAt };
       }

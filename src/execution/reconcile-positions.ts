@@ -9,6 +9,7 @@ import {
   PositionCorrectionEngine,
 } from "../reconcile/position-correction-engine.js";
 import type { OrderOutcome } from "./order-outcome.js";
+import { learnRecentOrders } from "./read-state.js";
 import type { RebalanceRun } from "./rebalance-run.js";
 
 /**
@@ -99,6 +100,16 @@ async function readAfter(run: RebalanceRun): Promise<
         const [positions, open] = await Promise.all([
           run.withRetries(() => broker.getPositions({ signal }), signal),
           run.withRetries(() => broker.listOpenOrders({ signal }), signal),
+          learnRecentOrders(
+            {
+              broker,
+              clock: run.settings.clock,
+              attempts: run.settings.readAttempts,
+              signal,
+              recentOrdersMs: run.settings.recentOrdersMs,
+            },
+            readAt,
+          ),
         ]);
         openOrders = open;
         return { positions, readAt };

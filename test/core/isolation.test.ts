@@ -18,12 +18,12 @@ describe("IsolatedEmitter", () => {
         const { logger, errors } = recordingLogger();
         const feed = new Feed(logger);
         const called: number[] = [];
-        throws.forEach((t, i) =>
+        throws.forEach((t, i) => {
           feed.on("tick", (n) => {
             called.push(i * 100 + n);
             if (t) throw new Error(`listener ${i}`);
-          }),
-        );
+          });
+        });
         expect(feed.emit("tick", 7)).toBe(true);
         expect(called).toEqual(throws.map((_, i) => i * 100 + 7));
         expect(errors).toHaveLength(throws.filter(Boolean).length);

@@ -107,8 +107,9 @@ describe("RebalanceRun", () => {
     expect(run.resumable).toBe(true);
     expect(run.id).toBe("named-1");
     await clock.run(rebalanceFlow(run));
-    // From the order history: one read for the earlier attempt (and one for recent orders).
-    expect(broker.calls.listOrders).toBe(2);
+    // From the order history: one read for the earlier attempt, and one of the recent orders
+    // with each settled read (the first, the re-read before the buys, the reconcile).
+    expect(broker.calls.listOrders).toBe(4);
     expect(broker.calls.getOrderByClientOrderId).toBe(0);
     run.close();
   });

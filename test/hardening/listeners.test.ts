@@ -38,28 +38,31 @@ async function baseline() {
 const THROWING_EVENTS = ["order:sending", "order:submitted", "order:final", "phase", "plan", "done"] as const;
 
 describe("listener isolation", () => {
-  it.each(THROWING_EVENTS)("a throwing %s listener changes neither the trades nor the report", async (event) => {
-    const expected = await baseline();
-    const { clock, broker } = setup();
-    const errors: unknown[][] = [];
-    const logger: Logger = { debug() {}, info() {}, warn() {}, error: (...a) => errors.push(a) };
-    const rebalancer = new SmartRebalancer({ broker, clock, seed: 1, logger });
-    let calls = 0;
-    rebalancer.on(event, () => {
-      calls++;
-      throw new Error(`listener for ${event} failed`);
-    });
-    const finals: string[] = [];
-    rebalancer.on("order:final", (e) => finals.push(e.outcome.symbol));
-    const report = await clock.run(rebalancer.rebalance(targets));
-    expect(calls).toBeGreaterThan(0);
-    expect(essence(report)).toEqual(essence(expected.report));
-    expect(report.orders.length).toBeGreaterThan(0);
-    expect(finals.sort()).toEqual(report.orders.map((o) => o.symbol).sort());
-    expect(broker.truth().positions).toEqual(expected.truth.positions);
-    expect(errors.length).toBe(calls);
-    expect(JSON.stringify(errors)).toContain(`listener for ${event} failed`);
-  });
+  it.each(THROWING_EVENTS)(
+    "a throwing %s listener changes neither the trades nor the report",
+    async (event) => {
+      const expected = await baseline();
+      const { clock, broker } = setup();
+      const errors: unknown[][] = [];
+      const logger: Logger = { debug() {}, info() {}, warn() {}, error: (...a) => errors.push(a) };
+      const rebalancer = new SmartRebalancer({ broker, clock, seed: 1, logger });
+      let calls = 0;
+      rebalancer.on(event, () => {
+        calls++;
+        throw new Error(`listener for ${event} failed`);
+      });
+      const finals: string[] = [];
+      rebalancer.on("order:final", (e) => finals.push(e.outcome.symbol));
+      const report = await clock.run(rebalancer.rebalance(targets));
+      expect(calls).toBeGreaterThan(0);
+      expect(essence(report)).toEqual(essence(expected.report));
+      expect(report.orders.length).toBeGreaterThan(0);
+      expect(finals.sort()).toEqual(report.orders.map((o) => o.symbol).sort());
+      expect(broker.truth().positions).toEqual(expected.truth.positions);
+      expect(errors.length).toBe(calls);
+      expect(JSON.stringify(errors)).toContain(`listener for ${event} failed`);
+    },
+  );
 
   it("order:submitted fires once the broker holds the order, order:sending before each attempt", async () => {
     const { clock, broker } = setup();
@@ -90,7 +93,9 @@ describe("logger isolation", () => {
       throw new Error("log sink down");
     };
     const logger: Logger = { debug: boom, info: boom, warn: boom, error: boom };
-    const report = await clock.run(new SmartRebalancer({ broker, clock, seed: 1, logger }).rebalance(targets));
+    const report = await clock.run(
+      new SmartRebalancer({ broker, clock, seed: 1, logger }).rebalance(targets),
+    );
     expect(essence(report)).toEqual(essence(expected.report));
     expect(broker.truth().positions).toEqual(expected.truth.positions);
   });

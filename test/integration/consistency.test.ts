@@ -112,6 +112,27 @@ describe("orders are the truth", () => {
       report.adjustments.filter((a) => a.reason === "insufficient_cash" || a.reason === "shrunk"),
     ).toEqual([]);
   });
+  it("a lagging read that matches the run's own fills only because another app traded the same shares is not trusted", async () => {
+    // Our buy of 50 AAA fills at about 2 s; another app buys 50 AAA at 0.5 s. A read cached
+    // at 1.5 s shows the other app's 50 and not ours: by the run's own fills alone it looks
+    // settled. The order history tells the two apart.
+    const { clock, sim, port } = setup({
+      cash: 1_000,
+      positions: {},
+      latency: { restMs: 20, fillMs: 2_000 },
+    });
+    clock.schedule(500, () => sim.outsideTrade("AAA", 50));
+    // Someone reads the replica at 1.5 s: it caches the state of then for a second.
+    clock.schedule(1_500, () => void port.getPositions());
+    const report = await clock.run(
+      new SmartRebalancer({ broker: port, clock }).rebalance({ weights: { AAA: 0.5 } }),
+    );
+    expect(report.orders.map((o) => `${o.symbol}:${o.side}:${o.state}:${o.filledQty}`)).toEqual([
+      "AAA:buy:filled:50",
+    ]);
+    expect(held(sim, "AAA")).toBe("100");
+    expect(report.positionsAfter.find((p) => p.symbol === "AAA")?.qty.toString()).toBe("100");
+  });
 });
 
 describe("orders of this run are this run's", () => {

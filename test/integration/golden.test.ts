@@ -34,7 +34,9 @@ function watch(lines: string[]) {
     r.on("phase", (e) => lines.push(`phase ${e.phase} @${e.at}`));
     r.on("plan", (e) => lines.push(`plan ${e.stage} legs=${e.plan.legs.length}`));
     r.on("order:sending", (e) => lines.push(`sending ${e.request.clientOrderId} #${e.attempt}`));
-    r.on("order:submitted", (e) => lines.push(`submitted ${e.order.clientOrderId} #${e.attempt} ${e.order.status}`));
+    r.on("order:submitted", (e) =>
+      lines.push(`submitted ${e.order.clientOrderId} #${e.attempt} ${e.order.status}`),
+    );
     r.on("order:final", (e) =>
       lines.push(`final ${e.outcome.clientOrderId} ${e.outcome.state} ${e.outcome.filledQty.toFixed()}`),
     );

@@ -59,8 +59,9 @@ describe("resume: the earlier attempt's orders are learned before the plan", () 
     expect(legs).toBe(4);
     expect(report.status).toBe("completed");
     expect(broker.calls.getOrderByClientOrderId).toBe(0);
-    // One read of the order history to learn the earlier attempt (and one of the recent orders).
-    expect(broker.calls.listOrders).toBe(2);
+    // One read of the order history to learn the earlier attempt, and one of the recent
+    // orders with each settled read (the first, the re-read before the buys, the reconcile).
+    expect(broker.calls.listOrders).toBe(4);
   });
 
   it("without an order history, every generation of every pair it may touch is looked up", async () => {

@@ -253,6 +253,36 @@ const REGRESSIONS: Regression[] = [
       ],
     },
   },
+  {
+    name: "a lagging reconcile read matching the run's own fills only through another party's equal trade is not trusted",
+    seed: 20261125,
+    scenario: {
+      seed: 1,
+      cash: "0",
+      latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: false, flipAtMs: null },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: true,
+        explicitRunId: false,
+      },
+      faults: [],
+      outsideTrades: [{ atMs: 2140, symbol: "DDD", fraction: 0.34 }],
+      standingOrders: [],
+      crash: { atMs: 501 },
+      readLag: { minMs: 440, maxMs: 2080 },
+      symbols: [
+        { symbol: "AAA", price: "1.00", qty: "4", fractionable: false, weightBps: 0 },
+        { symbol: "CCC", price: "1.00", qty: "0", fractionable: false, weightBps: 4000 },
+        { symbol: "DDD", price: "1.00", qty: "0", fractionable: false, weightBps: 4000 },
+      ],
+    },
+  },
 ];
 
 describe("reliability regressions", () => {

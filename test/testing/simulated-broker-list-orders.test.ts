@@ -155,3 +155,24 @@ describe("simulated broker: listOrders", () => {
     }
   });
 });
+
+describe("trades made elsewhere", () => {
+  it("appear in the order history and lookups as another app's filled orders, not in orders()", async () => {
+    const { clock, broker } = setup();
+    await clock.advance(5);
+    broker.outsideTrade("SPY", 3, 101);
+    await clock.advance(5);
+    broker.outsideTrade("TECL", -4);
+    const all = await broker.listOrders({ status: "all" });
+    expect(all.map((o) => `${o.clientOrderId}:${o.symbol}:${o.side}:${o.status}:${o.filledQty}`)).toEqual([
+      "elsewhere-2:TECL:sell:filled:4",
+      "elsewhere-1:SPY:buy:filled:3",
+    ]);
+    expect(all[1]?.filledAvgPrice?.toString()).toBe("101");
+    expect(await broker.listOrders({ status: "open" })).toEqual([]);
+    expect(await broker.listOpenOrders()).toEqual([]);
+    expect((await broker.getOrderByClientOrderId("elsewhere-1"))?.symbol).toBe("SPY");
+    expect(broker.orders()).toEqual([]);
+    expect(broker.truth().positions.get("TECL")?.toString()).toBe("6");
+  });
+});

@@ -129,6 +129,8 @@ export class OrderBook {
   private readonly byId = new Map<string, SimOrder>();
   private readonly byClientId = new Map<string, SimOrder>();
   private readonly usedClientIds = new Set<string>();
+  /** Orders placed elsewhere (another app, another process): in the history, not in `list()`. */
+  private readonly elsewhere: SimOrder[] = [];
   private closeCounter = 0;
 
   /** @param ids - draws every order id */
@@ -183,6 +185,47 @@ export class OrderBook {
     this.usedClientIds.add(o.clientOrderId);
   }
 
+  /**
+   * Records a trade made elsewhere as the filled market order another app would have placed:
+   * found by its ids and listed by the order history, never by `list()` (not ours).
+   *
+   * @param trade - symbol, signed shares (buy +), price, and the clock time
+   * @returns the order
+   */
+  addElsewhere(trade: { symbol: string; qtyDelta: Decimal; price: Decimal; now: number }): SimOrder {
+    const n = this.elsewhere.length + 1;
+    const qty = trade.qtyDelta.abs();
+    const o: SimOrder = {
+      id: `elsewhere-${n}`,
+      clientOrderId: `elsewhere-${n}`,
+      symbol: trade.symbol,
+      side: trade.qtyDelta.isNegative() ? "sell" : "buy",
+      type: "market",
+      timeInForce: "day",
+      qty,
+      notional: undefined,
+      limitPrice: undefined,
+      extendedHours: false,
+      filledQty: qty,
+      filledValue: qty.times(trade.price),
+      status: "filled",
+      createdAt: trade.now,
+      updatedAt: trade.now,
+      rejectReason: undefined,
+      live: true,
+      visibleAt: trade.now,
+      sellReserve: ZERO,
+      partsLeft: undefined,
+      cancelFill: undefined,
+      pendingReject: undefined,
+    };
+    this.elsewhere.push(o);
+    this.byId.set(o.id, o);
+    this.byClientId.set(o.clientOrderId, o);
+    this.usedClientIds.add(o.clientOrderId);
+    return o;
+  }
+
   /** An order reached a final status: it holds nothing any more. */
   ended(o: SimOrder): void {
     this.open.delete(o);
@@ -223,8 +266,9 @@ export class OrderBook {
     const until = query.until?.getTime();
     const symbols = query.symbols === undefined ? undefined : new Set(query.symbols);
     const out: SimOrder[] = [];
-    for (let i = this.all.length - 1; i >= 0; i--) {
-      const o = this.all[i];
+    const all = this.elsewhere.length === 0 ? this.all : [...this.all, ...this.elsewhere];
+    for (let i = all.length - 1; i >= 0; i--) {
+      const o = all[i];
       if (o === undefined || !o.live || !visible(o)) continue;
       const final = isFinalBrokerStatus(o.status);
       if ((status === "open" && final) || (status === "closed" && !final)) continue;

@@ -131,7 +131,9 @@ export interface SimulatedBroker extends BrokerPort {
   /** The real cash and positions now. */
   truth(): SimTruth;
   /**
-   * A position (and cash) changes with no order of ours: a trade made elsewhere.
+   * A position (and cash) changes with no order of ours: a trade made elsewhere (another app
+   * or process on the account). The order history (`listOrders`, lookups by id) shows it as a
+   * filled market order with the ids `elsewhere-N`, as a broker's would; `orders()` does not.
    *
    * @param symbol - the symbol (created if unknown)
    * @param qtyDelta - shares added (negative: removed)

@@ -162,11 +162,16 @@ export class Venue implements FillVenue {
     this.recordState();
   }
 
-  /** A trade made elsewhere: the position and cash move, the symbol is listed (and priced) if new. */
+  /**
+   * A trade made elsewhere: the position and cash move, the symbol is listed (and priced) if
+   * new, and the order history shows it as another app's filled market order (`elsewhere-N`).
+   */
   outsideTrade(symbol: string, qtyDelta: Decimal, price: Decimal): void {
     this.market.listIfNew(symbol);
     if (this.market.price(symbol) === undefined) this.market.setPrice(symbol, price);
     this.holdings.apply(symbol, qtyDelta, price);
+    // Another app's order: the order history shows it, as a broker's would.
+    if (!qtyDelta.isZero()) this.book.addElsewhere({ symbol, qtyDelta, price, now: this.clock.now() });
     this.log.record("outside_trade", { symbol, qtyDelta: qtyDelta.toString(), price: price.toString() });
     this.recordState();
   }
