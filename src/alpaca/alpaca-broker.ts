@@ -9,7 +9,7 @@ import type {
   OrderUpdateListener,
   Subscription,
 } from "../broker/broker-port.js";
-import { checkBroker } from "../broker/checked-broker.js";
+import { checkBroker, wrapBrokerPort } from "../broker/checked-broker.js";
 import { parseListOrdersQuery, parseOrderRequest } from "../broker/schemas.js";
 import { systemClock, throwIfAborted } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
@@ -31,7 +31,7 @@ import {
 import { type AlpacaBrokerOptions, type AlpacaFeed, readAlpacaOptions } from "./alpaca-options.js";
 import { AlpacaOrderStream } from "./alpaca-order-stream.js";
 import { type AlpacaRest, createAlpacaRest, nullOnNotFound } from "./alpaca-rest.js";
-import { redactingLogger } from "./redactor.js";
+import { type Redactor, redactingLogger } from "./redactor.js";
 
 /** Symbols per latest-trades request. */
 const LATEST_TRADES_CHUNK = 100;
@@ -102,10 +102,30 @@ export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPor
     { id: port.id, baseUrl: settings.baseUrl, paper: opts.paper, feed: opts.feed },
     "[ordersafe/alpaca] broker created",
   );
-  return checkBroker(port, (error) =>
+  const checked = checkBroker(port, (error) =>
     logger.warn({ error }, "[ordersafe/alpaca] dropped an order update that failed its schema"),
   );
+  return redactingPort(checked, settings.redactor);
 }
+
+/**
+ * The checked port with every error it throws redacted: a reply that fails its schema names
+ * the offending field's value, and a server may echo a credential in any field. The wrapper
+ * is marked as checked (its replies are), so services do not check them a second time.
+ */
+function redactingPort(checked: BrokerPort, redactor: Redactor): BrokerPort {
+  const port = wrapBrokerPort(checked, {
+    call: (_method, call) =>
+      call().catch((error: unknown) => {
+        throw redactor.error(error);
+      }),
+  });
+  Object.defineProperty(port, CHECKED_PORT, { value: true });
+  return port;
+}
+
+/** The mark `checkBroker` leaves on a port whose replies are checked. */
+const CHECKED_PORT = Symbol.for("ordersafe.checked-broker");
 
 /** The account and its positions. */
 function accountReads(rest: AlpacaRest): Pick<BrokerPort, "getAccount" | "getPositions" | "getPosition"> {

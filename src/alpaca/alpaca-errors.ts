@@ -164,7 +164,9 @@ function abortedInFlight(error: unknown, call: FailedCall): BrokerError {
 /** An HTTP refusal, classified by {@link ALPACA_ERROR_RULES}. */
 function refused(error: ApiErrorLike, call: FailedCall): BrokerError {
   const { operation, kind } = call;
-  const brokerCode = error.code === undefined || error.code === null ? undefined : String(error.code);
+  // Whatever the server echoes (its code, its request id, its message) may hold a credential.
+  const brokerCode =
+    error.code === undefined || error.code === null ? undefined : call.redactor.text(String(error.code));
   const message = call.redactor.text(error.message);
   let code = classifyAlpacaRefusal(error.status, brokerCode, message, operation);
   // A gateway timeout on a write may hide an order that was placed.
@@ -186,7 +188,7 @@ function refused(error: ApiErrorLike, call: FailedCall): BrokerError {
       details: {
         operation,
         status: error.status,
-        ...(typeof error.requestId === "string" ? { requestId: error.requestId } : {}),
+        ...(typeof error.requestId === "string" ? { requestId: call.redactor.text(error.requestId) } : {}),
       },
     },
   );

@@ -203,7 +203,23 @@ export function readAlpacaOptions(options: unknown): AlpacaSettings {
   const keyId = credential(options, "keyId", env, "APCA_API_KEY_ID");
   const secret = credential(options, "secret", env, "APCA_API_SECRET_KEY");
   const redactor = createRedactor([keyId, secret]);
-  const parsed = parseInput(AlpacaBrokerOptionsSchema, redactedForDisplay(options, redactor), "options");
+  try {
+    return resolveSettings(options, keyId, secret, redactor);
+  } catch (error) {
+    // The real options are parsed (a redacted copy would change a short key's look-alikes in
+    // every URL); only the text of an error is redacted.
+    throw redactor.error(error);
+  }
+}
+
+/** The settings from the real options, once the credentials are read. */
+function resolveSettings(
+  options: UnknownRecord,
+  keyId: string,
+  secret: string,
+  redactor: Redactor,
+): AlpacaSettings {
+  const parsed = parseInput(AlpacaBrokerOptionsSchema, options, "options");
   const baseUrl = parsed.baseUrl ?? (parsed.paper ? ALPACA_PAPER_URL : ALPACA_LIVE_URL);
   refuseUnintendedLive(parsed, baseUrl);
   return {
@@ -241,19 +257,6 @@ function credential(
   throw new ValidationError(`[ordersafe/alpaca] invalid options: ${issue.path}: ${issue.message}`, {
     issues: [issue],
   });
-}
-
-const SECRET_LIKE = /key|secret|token|password/i;
-
-/** The options as zod may show them: every credential (and anything credential-named) redacted. */
-function redactedForDisplay(input: UnknownRecord, redactor: Redactor): Record<string, unknown> {
-  const shown: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(input)) {
-    if (k === "env") shown[k] = v;
-    else if (typeof v === "string") shown[k] = SECRET_LIKE.test(k) ? "[redacted]" : redactor.text(v);
-    else shown[k] = SECRET_LIKE.test(k) && v !== undefined ? "[redacted]" : v;
-  }
-  return shown;
 }
 
 /** Live trading only when asked for twice (`paper: false` and `allowLive: true`), and never by a paper config pointed at the live host. */

@@ -1,3 +1,11 @@
+import {
+  BrokerError,
+  isBrokerError,
+  isOrdersafeError,
+  isValidationError,
+  OrdersafeError,
+  ValidationError,
+} from "../core/errors.js";
 import { isObject } from "../core/guards.js";
 import type { Logger } from "../core/logger.js";
 
@@ -7,6 +15,12 @@ export interface Redactor {
   text(value: string): string;
   /** A copy of a loggable value with every secret replaced (errors become plain objects). */
   value(value: unknown): unknown;
+  /**
+   * An ordersafe error as it may leave the adapter: the same error when nothing in it
+   * (message, details, cause, broker code) holds a secret, else a copy of the same class and
+   * code with every secret replaced. Anything else (a caller's abort reason) is returned as is.
+   */
+  error(error: unknown): unknown;
 }
 
 const MASK = "[redacted]";
@@ -49,7 +63,53 @@ export function createRedactor(secrets: readonly string[]): Redactor {
     for (const [k, x] of Object.entries(v)) out[k] = walk(x, depth + 1, seen);
     return out;
   };
-  return { text, value: (v) => walk(v, 0, new Set()) };
+  const value = (v: unknown): unknown => walk(v, 0, new Set());
+  const leaks = (v: unknown): boolean => {
+    const seen = new Set<unknown>();
+    const has = (x: unknown, depth: number): boolean => {
+      if (typeof x === "string") return list.some((s) => x.includes(s));
+      if (!isObject(x) || seen.has(x) || depth > MAX_DEPTH) return false;
+      seen.add(x);
+      if (x instanceof Error && (has(x.message, depth + 1) || has(x.cause, depth + 1))) return true;
+      return Object.values(x).some((y) => has(y, depth + 1));
+    };
+    return has(v, 0);
+  };
+  return { text, value, error: (e) => (isOrdersafeError(e) && leaks(e) ? redactedCopy(e, text, value) : e) };
+}
+
+/** A copy of an ordersafe error, of the same class and code, with every secret replaced. */
+function redactedCopy(
+  e: OrdersafeError,
+  text: (s: string) => string,
+  value: (v: unknown) => unknown,
+): OrdersafeError {
+  const cause = e.cause === undefined ? undefined : value(e.cause);
+  if (isBrokerError(e)) {
+    return new BrokerError(e.code, text(e.message), {
+      retryAfterMs: e.retryAfterMs,
+      brokerCode: e.brokerCode === undefined ? undefined : text(e.brokerCode),
+      details: recordOf(value(e.details)),
+      cause,
+    });
+  }
+  if (isValidationError(e)) {
+    const issues = e.issues.map((i) => ({
+      path: text(i.path),
+      message: text(i.message),
+      value: value(i.value),
+    }));
+    return new ValidationError(text(e.message), { issues });
+  }
+  return new OrdersafeError(e.code, text(e.message), {
+    details: recordOf(value(e.details)),
+    cause,
+    retryable: e.retryable,
+  });
+}
+
+function recordOf(v: unknown): Record<string, unknown> {
+  return isObject(v) ? { ...v } : {};
 }
 
 /**

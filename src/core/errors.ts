@@ -133,6 +133,60 @@ export interface ValidationIssue {
   value?: unknown;
 }
 
+/** The longest text an issue's value keeps (longer text is cut and ends with `…`). */
+export const ISSUE_VALUE_MAX_CHARS = 80;
+
+/**
+ * What a {@link ValidationIssue} may carry as its value: the offending value only, never a
+ * whole object (an options object can hold an environment or credentials). A number,
+ * boolean, bigint, null, undefined or date is kept; text is cut to
+ * {@link ISSUE_VALUE_MAX_CHARS}; a decimal becomes its text; a list of at most 10 plain
+ * values is kept (each cut); any other object becomes a short description of its shape
+ * (`{ env, paperr }`, `[array of 30]`), never its contents.
+ *
+ * @param value - the offending value
+ * @returns the value to keep in the issue
+ * @example
+ * ```ts
+ * shownIssueValue({ env: process.env, paperr: true }); // "{ env, paperr }"
+ * shownIssueValue("x".repeat(200)).length; // 81
+ * ```
+ */
+export function shownIssueValue(value: unknown): unknown {
+  if (typeof value === "string") return cut(value);
+  if (typeof value === "function") return "[function]";
+  if (typeof value === "symbol") return cut(String(value));
+  if (!isObject(value) || value instanceof Date) return value;
+  if (isDecimalLike(value)) return cut(String(value));
+  if (Array.isArray(value)) {
+    // A short list of plain values (the names of unknown keys) is the offending value itself.
+    const plain = value.length <= 10 && value.every((v) => !isObject(v) && typeof v !== "function");
+    return plain ? value.map(shownIssueValue) : `[array of ${value.length}]`;
+  }
+  if (value instanceof Map) return `[map of ${value.size}]`;
+  let keys: string[];
+  try {
+    keys = Object.keys(value);
+  } catch {
+    return "[object]";
+  }
+  return cut(keys.length === 0 ? "{}" : `{ ${keys.join(", ")} }`);
+}
+
+function cut(text: string): string {
+  return text.length > ISSUE_VALUE_MAX_CHARS ? `${text.slice(0, ISSUE_VALUE_MAX_CHARS)}…` : text;
+}
+
+/** A decimal.js value, recognised by shape (this module sits below the decimal helpers). */
+function isDecimalLike(value: object): boolean {
+  try {
+    const v: Record<string, unknown> = { ...value };
+    return "d" in v && "e" in v && "s" in v && typeof Reflect.get(value, "toFixed") === "function";
+  } catch {
+    return false;
+  }
+}
+
 /** Options of {@link ValidationError}. */
 export interface ValidationErrorOptions {
   /** Each problem found. */
@@ -158,14 +212,22 @@ export class ValidationError extends OrdersafeError {
    * @param options - the issues and the cause
    */
   constructor(message: string, options: ValidationErrorOptions) {
+    const issues = Object.freeze(options.issues.map(shownIssue));
     super("validation", message, {
       cause: options.cause,
-      details: { issues: options.issues },
+      details: { issues },
       retryable: false,
     });
     this.name = "ValidationError";
-    this.issues = Object.freeze([...options.issues]);
+    this.issues = issues;
   }
+}
+
+/** An issue whose value is cut to what {@link shownIssueValue} keeps. */
+function shownIssue(issue: ValidationIssue): ValidationIssue {
+  const shown: ValidationIssue = { path: issue.path, message: issue.message };
+  if ("value" in issue) shown.value = shownIssueValue(issue.value);
+  return Object.freeze(shown);
 }
 
 /** Options of {@link BrokerError}. */

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Clock } from "./clock.js";
 import { Decimal, isDecimal, toDecimal } from "./decimal.js";
-import { ValidationError, type ValidationIssue } from "./errors.js";
+import { shownIssueValue, ValidationError, type ValidationIssue } from "./errors.js";
 import { hasMethods, isObject } from "./guards.js";
 import type { Logger } from "./logger.js";
 
@@ -15,7 +15,10 @@ export function showValue(value: unknown): string {
   else if (typeof value === "string") s = JSON.stringify(value);
   else if (typeof value === "number" || typeof value === "boolean" || value == null) s = String(value);
   else if (typeof value === "bigint") s = `${value}n`;
-  else {
+  else if (!Array.isArray(value) || !value.every((v) => v === null || typeof v !== "object")) {
+    // Never an object's contents: an options object can hold an environment or credentials.
+    s = String(shownIssueValue(value));
+  } else {
     try {
       s = JSON.stringify(value) ?? String(value);
     } catch {
@@ -163,8 +166,9 @@ export function issuesFromZod(error: z.ZodError, input: unknown, root: string): 
       (p, k) => joinPath(p, typeof k === "number" ? k : String(k)),
       root,
     );
-    const where = issue.code === "unrecognized_keys" ? issue.path : issue.path;
-    return { path, message: issue.message, value: valueAt(input, where) };
+    // An unknown key's offending value is its name, not the object that holds it.
+    const value = issue.code === "unrecognized_keys" ? issue.keys : valueAt(input, issue.path);
+    return { path, message: issue.message, value };
   });
 }
 
