@@ -1,3 +1,4 @@
+import { domainToASCII } from "node:url";
 import { z } from "zod";
 import type { Clock } from "../core/clock.js";
 import { OrdersafeError, ValidationError } from "../core/errors.js";
@@ -18,7 +19,50 @@ export const ALPACA_PAPER_STREAM_URL = "wss://paper-api.alpaca.markets/stream";
 /** Alpaca's live trade-updates stream. */
 export const ALPACA_LIVE_STREAM_URL = "wss://api.alpaca.markets/stream";
 
-const LIVE_HOSTS = new Set(["api.alpaca.markets"]);
+/** Alpaca's hosts that trade no real money; every other host of `alpaca.markets` counts as live. */
+const NOT_LIVE_HOSTS = new Set([
+  "paper-api.alpaca.markets",
+  "data.alpaca.markets",
+  "stream.data.alpaca.markets",
+]);
+
+/**
+ * A URL's host as DNS resolves it: parsed as a fetch parses it (percent-decoding, IDNA
+ * mapping of Unicode full stops and fullwidth letters, lower case), then in ASCII, with the
+ * root's trailing dots removed.
+ *
+ * @param url - an absolute URL
+ * @returns the normalized host name, or undefined when the URL has none
+ */
+export function normalizedHostname(url: string): string | undefined {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+  const ascii = domainToASCII(host) || host;
+  return ascii.toLowerCase().replace(/\.+$/, "");
+}
+
+/**
+ * Whether a URL points at Alpaca's live trading: any host of `alpaca.markets` (however it is
+ * spelt) other than the paper and market data hosts and the sandboxes.
+ *
+ * @param url - a trading base URL
+ * @returns true when trading through it could move real money
+ * @example
+ * ```ts
+ * isAlpacaLiveUrl("https://api.alpaca.markets."); // true
+ * isAlpacaLiveUrl("https://paper-api.alpaca.markets"); // false
+ * ```
+ */
+export function isAlpacaLiveUrl(url: string): boolean {
+  const host = normalizedHostname(url);
+  if (host === undefined) return false;
+  if (host !== "alpaca.markets" && !host.endsWith(".alpaca.markets")) return false;
+  return !NOT_LIVE_HOSTS.has(host) && !host.endsWith(".sandbox.alpaca.markets");
+}
 
 /**
  * Every market data feed of Alpaca's latest-trades API (free accounts: `iex`).
@@ -261,7 +305,7 @@ function credential(
 
 /** Live trading only when asked for twice (`paper: false` and `allowLive: true`), and never by a paper config pointed at the live host. */
 function refuseUnintendedLive(parsed: ParsedAlpacaBrokerOptions, baseUrl: string): void {
-  const live = !parsed.paper || LIVE_HOSTS.has(new URL(baseUrl).hostname);
+  const live = !parsed.paper || isAlpacaLiveUrl(baseUrl);
   if (live && !parsed.allowLive) {
     throw new OrdersafeError(
       "config",
