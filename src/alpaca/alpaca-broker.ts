@@ -3,6 +3,7 @@ import { z } from "zod";
 import type {
   AssetRules,
   BrokerPort,
+  CallOptions,
   ListOrdersQuery,
   OrderRequest,
   OrderSnapshot,
@@ -92,6 +93,7 @@ export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPor
       closePosition: true,
       orderUpdates: true,
       orderHistory: true,
+      requestReports: true,
     },
     ...accountReads(rest),
     ...marketReads(rest, opts.assetConcurrency, opts.feed),
@@ -135,23 +137,19 @@ function accountReads(rest: AlpacaRest): Pick<BrokerPort, "getAccount" | "getPos
       // asOf is taken before the request leaves: the reply reflects every order acknowledged
       // before that instant, so the ledger never counts an unreflected hold as reflected.
       const asOf = rest.now();
-      const raw = await rest.json("getAccount", o?.signal, (init) => accounts.getAccountRaw(init));
+      const raw = await rest.json("getAccount", o, (init) => accounts.getAccountRaw(init));
       return mapAlpacaAccount(raw, asOf);
     },
 
     async getPositions(o) {
-      const raw = await rest.json("getPositions", o?.signal, (init) =>
-        positions.getAllOpenPositionsRaw(init),
-      );
+      const raw = await rest.json("getPositions", o, (init) => positions.getAllOpenPositionsRaw(init));
       return mapAlpacaPositions(raw);
     },
 
     async getPosition(symbol, o) {
       const s = checkSymbol(symbol);
       const raw = await nullOnNotFound(
-        rest.json("getPosition", o?.signal, (init) =>
-          positions.getOpenPositionRaw({ symbolOrAssetId: s }, init),
-        ),
+        rest.json("getPosition", o, (init) => positions.getOpenPositionRaw({ symbolOrAssetId: s }, init)),
       );
       if (raw === null) return null;
       const p = mapAlpacaPosition(raw);
@@ -173,7 +171,7 @@ function marketReads(
       throwIfAborted(o?.signal);
       const found = await mapBounded(list, assetConcurrency, async (s) => {
         const raw = await nullOnNotFound(
-          rest.json("getAssets", o?.signal, (init) =>
+          rest.json("getAssets", o, (init) =>
             assets.getV2AssetsSymbolOrAssetIdRaw({ symbolOrAssetId: s }, init),
           ),
         );
@@ -188,7 +186,7 @@ function marketReads(
       throwIfAborted(o?.signal);
       for (let i = 0; i < list.length; i += LATEST_TRADES_CHUNK) {
         const chunk = list.slice(i, i + LATEST_TRADES_CHUNK);
-        const raw = await rest.json("getLatestPrices", o?.signal, (init) =>
+        const raw = await rest.json("getLatestPrices", o, (init) =>
           stocks.stockLatestTradesRaw({ symbols: chunk.join(","), feed }, init),
         );
         for (const [s, p] of mapAlpacaLatestTrades(raw, chunk)) out.set(s, p);
@@ -197,7 +195,7 @@ function marketReads(
     },
 
     async getClock(o) {
-      const raw = await rest.json("getClock", o?.signal, (init) => clock.legacyClockRaw(init));
+      const raw = await rest.json("getClock", o, (init) => clock.legacyClockRaw(init));
       return mapAlpacaClock(raw, rest.now());
     },
   };
@@ -215,7 +213,7 @@ function orderCalls(rest: AlpacaRest): OrderCalls {
   return {
     async submitOrder(request, o) {
       const body = toPostOrderRequest(parseOrderRequest(request));
-      const raw = await rest.json("submitOrder", o?.signal, (init) =>
+      const raw = await rest.json("submitOrder", o, (init) =>
         orders.postOrderRaw({ postOrderRequest: body }, init),
       );
       return mapAlpacaOrder(raw);
@@ -224,7 +222,7 @@ function orderCalls(rest: AlpacaRest): OrderCalls {
     async getOrder(orderId, o) {
       const id = checkId(orderId, "orderId");
       const raw = await nullOnNotFound(
-        rest.json("getOrder", o?.signal, (init) => orders.getOrderByOrderIDRaw({ orderId: id }, init)),
+        rest.json("getOrder", o, (init) => orders.getOrderByOrderIDRaw({ orderId: id }, init)),
         true,
       );
       return raw === null ? null : mapAlpacaOrder(raw);
@@ -233,7 +231,7 @@ function orderCalls(rest: AlpacaRest): OrderCalls {
     async getOrderByClientOrderId(clientOrderId, o) {
       const id = checkId(clientOrderId, "clientOrderId");
       const raw = await nullOnNotFound(
-        rest.json("getOrderByClientOrderId", o?.signal, (init) =>
+        rest.json("getOrderByClientOrderId", o, (init) =>
           orders.getOrderByClientOrderIdRaw({ clientOrderId: id }, init),
         ),
         true,
@@ -241,15 +239,15 @@ function orderCalls(rest: AlpacaRest): OrderCalls {
       return raw === null ? null : mapAlpacaOrder(raw);
     },
 
-    listOpenOrders: (o) => listAllOpenOrders(rest, o?.signal),
+    listOpenOrders: (o) => listAllOpenOrders(rest, o),
 
-    listOrders: (query, o) => listOrderHistory(rest, query, o?.signal),
+    listOrders: (query, o) => listOrderHistory(rest, query, o),
 
     async cancelOrder(orderId, o) {
       const id = checkId(orderId, "orderId");
       await rest.request(
         "cancelOrder",
-        o?.signal,
+        o,
         (init) => orders.deleteOrderByOrderIDRaw({ orderId: id }, init),
         async (raw) => {
           await raw.body?.cancel().catch(() => {});
@@ -260,7 +258,7 @@ function orderCalls(rest: AlpacaRest): OrderCalls {
     async closePosition(symbol, o) {
       const s = checkSymbol(symbol);
       // DELETE /v2/positions/{symbol} with neither qty nor percentage: the whole position.
-      const raw = await rest.json("closePosition", o?.signal, (init) =>
+      const raw = await rest.json("closePosition", o, (init) =>
         positions.deleteOpenPositionRaw({ symbolOrAssetId: s }, init),
       );
       return mapAlpacaOrder(raw);
@@ -269,14 +267,11 @@ function orderCalls(rest: AlpacaRest): OrderCalls {
 }
 
 /** Every open order, newest first, page by page (an order seen twice across pages counts once). */
-async function listAllOpenOrders(
-  rest: AlpacaRest,
-  signal: AbortSignal | undefined,
-): Promise<OrderSnapshot[]> {
+async function listAllOpenOrders(rest: AlpacaRest, opts: CallOptions | undefined): Promise<OrderSnapshot[]> {
   const byId = new Map<string, OrderSnapshot>();
   let before: string | undefined;
   for (let page = 0; page < MAX_OPEN_ORDER_PAGES; page++) {
-    const raw = await rest.json("listOpenOrders", signal, (init) =>
+    const raw = await rest.json("listOpenOrders", opts, (init) =>
       rest.api.orders.getAllOrdersRaw(
         { status: "open", limit: OPEN_ORDERS_PAGE, direction: "desc", nested: false, beforeOrderId: before },
         init,
@@ -308,7 +303,7 @@ async function listAllOpenOrders(
 async function listOrderHistory(
   rest: AlpacaRest,
   raw: ListOrdersQuery,
-  signal: AbortSignal | undefined,
+  opts: CallOptions | undefined,
 ): Promise<OrderSnapshot[]> {
   const query = parseListOrdersQuery(raw);
   const want = query.limit ?? Number.POSITIVE_INFINITY;
@@ -318,7 +313,7 @@ async function listOrderHistory(
   let until = query.until;
   for (;;) {
     const page = mapAlpacaOrderHistoryPage(
-      await rest.json("listOrders", signal, (init) =>
+      await rest.json("listOrders", opts, (init) =>
         rest.api.orders.getAllOrdersRaw(
           {
             status: query.status ?? "open",

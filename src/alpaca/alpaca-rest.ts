@@ -1,5 +1,5 @@
 import { marketData, trading } from "@alpacahq/alpaca-trade-api";
-import type { BrokerCallKind, BrokerMethod } from "../broker/broker-port.js";
+import type { BrokerCallKind, BrokerMethod, CallOptions } from "../broker/broker-port.js";
 import { BROKER_METHOD_TABLE } from "../broker/schemas.js";
 import { type Clock, throwIfAborted } from "../core/clock.js";
 import { BrokerError } from "../core/errors.js";
@@ -35,13 +35,14 @@ export interface AlpacaRest {
   /**
    * Sends one request of a port call and reads its JSON body: waits for the rate limiter,
    * maps any failure to a `BrokerError` (a lost reply to a write is `ambiguous`, as
-   * `BROKER_METHOD_TABLE` marks the call) and logs the outcome.
+   * `BROKER_METHOD_TABLE` marks the call) and logs the outcome. The call's `onRequest` is
+   * told of the request as it leaves.
    */
-  json(operation: BrokerMethod, signal: AbortSignal | undefined, send: AlpacaSend): Promise<unknown>;
+  json(operation: BrokerMethod, opts: CallOptions | undefined, send: AlpacaSend): Promise<unknown>;
   /** As {@link AlpacaRest.json}, with the body read by `read`. */
   request<T>(
     operation: BrokerMethod,
-    signal: AbortSignal | undefined,
+    opts: CallOptions | undefined,
     send: AlpacaSend,
     read: (raw: Response) => Promise<T>,
   ): Promise<T>;
@@ -65,13 +66,14 @@ export function createAlpacaRest(settings: AlpacaSettings, logger: Logger, clock
   const api = createApis(settings);
   const request = <T>(
     operation: BrokerMethod,
-    signal: AbortSignal | undefined,
+    opts: CallOptions | undefined,
     send: AlpacaSend,
     read: (raw: Response) => Promise<T>,
-  ): Promise<T> => restCall({ operation, signal, send, read, bucket, redactor, logger, clock });
+  ): Promise<T> =>
+    restCall({ operation, signal: opts?.signal, opts, send, read, bucket, redactor, logger, clock });
   return {
     api,
-    json: (operation, signal, send) => request(operation, signal, send, readJson),
+    json: (operation, opts, send) => request(operation, opts, send, readJson),
     request,
     now: () => new Date(clock.now()),
   };
@@ -98,6 +100,7 @@ function createApis({ keyId, secret, options, baseUrl, dataBaseUrl }: AlpacaSett
 interface RestCall<T> {
   operation: BrokerMethod;
   signal: AbortSignal | undefined;
+  opts: CallOptions | undefined;
   send: AlpacaSend;
   read: (raw: Response) => Promise<T>;
   bucket: TokenBucket;
@@ -117,6 +120,7 @@ async function restCall<T>(c: RestCall<T>): Promise<T> {
     throw toBrokerError(error, c.operation, kind, c.redactor, c.signal);
   }
   const started = c.clock.now();
+  tellRequest(c);
   let response: { raw: Response };
   try {
     response = await c.send(c.signal ? { signal: c.signal } : {});
@@ -137,6 +141,17 @@ async function restCall<T>(c: RestCall<T>): Promise<T> {
     return value;
   } catch (error) {
     throw readFailure(error, c, kind, response.raw.status);
+  }
+}
+
+/** Tells the call's `onRequest` that one HTTP request leaves; a callback that throws changes nothing. */
+function tellRequest(c: RestCall<unknown>): void {
+  const onRequest = c.opts?.onRequest;
+  if (onRequest === undefined) return;
+  try {
+    onRequest({ method: c.operation });
+  } catch (error) {
+    c.logger.warn({ operation: c.operation, error }, "[ordersafe/alpaca] onRequest threw; ignored");
   }
 }
 

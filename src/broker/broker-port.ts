@@ -52,6 +52,11 @@ export interface BrokerCapabilities {
    * counters) claim it only when the port both declares it and has `listOrders`.
    */
   orderHistory?: boolean;
+  /**
+   * The port calls {@link CallOptions.onRequest} once for every request it sends, so a
+   * caller can count the requests (not the calls) it costs. Optional: absent means false.
+   */
+  requestReports?: boolean;
 }
 
 /**
@@ -94,6 +99,27 @@ export interface CallOptions {
    * flight: the abort reason.
    */
   signal?: AbortSignal;
+  /**
+   * Told once for every request the port sends to the broker for this call (each page of a
+   * paged read, each symbol of a per-symbol read, each retry of its own), as the request
+   * leaves; not told of a call that sends nothing. A port that calls it declares
+   * `capabilities.requestReports`. A callback that throws changes nothing.
+   */
+  onRequest?: (info: BrokerRequestInfo) => void;
+}
+
+/**
+ * What {@link CallOptions.onRequest} is told of one request.
+ *
+ * @example
+ * ```ts
+ * let requests = 0;
+ * await broker.getAssets(["SPY", "QQQ"], { onRequest: () => requests++ }); // 2 through Alpaca
+ * ```
+ */
+export interface BrokerRequestInfo {
+  /** The port call the request belongs to. */
+  readonly method: BrokerMethod;
 }
 
 /** The account, as the broker sees it at `asOf`. */

@@ -14,8 +14,10 @@ export interface RunEnding {
 export interface ReportClose extends RunEnding {
   /** When the run ended (ms, on the injected clock). */
   readonly endedAt: number;
-  /** Broker REST calls the run made. */
+  /** Broker requests the run made. */
   readonly restCalls: number;
+  /** Submits the broker refused for buying power (resized retries included). */
+  readonly buyingPowerRejections: number;
 }
 
 /**
@@ -87,7 +89,7 @@ function reportError(run: RecordedRun, status: RebalanceStatus, error: RunError 
  */
 export function reportMetrics(
   run: RecordedRun,
-  close: Pick<ReportClose, "endedAt" | "restCalls">,
+  close: Pick<ReportClose, "endedAt" | "restCalls" | "buyingPowerRejections">,
 ): RebalanceMetrics {
   const orders = run.orders;
   const turnover = orders.filter((o) => !o.adopted).reduce((a, o) => a.plus(o.filledNotional), ZERO);
@@ -104,8 +106,7 @@ export function reportMetrics(
     ordersAdopted: orders.filter((o) => o.adopted).length,
     ordersRecovered: orders.filter((o) => o.recovered).length,
     ordersUnresolved: orders.filter((o) => o.state === "unresolved").length,
-    buyingPowerRejections: orders.filter((o) => o.errorCode === "insufficient_buying_power" && o.attempts > 0)
-      .length,
+    buyingPowerRejections: close.buyingPowerRejections,
     successRate: orders.length === 0 ? 1 : filled / orders.length,
     roundTrips: [...bought].filter((s) => sold.has(s)).length,
     durationMs: close.endedAt - run.startedAt,

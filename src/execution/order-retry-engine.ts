@@ -205,6 +205,11 @@ export type SubmitResult =
 export interface OrderRetryEngineEvents {
   /** A submit is retried. */
   retry: (info: { clientOrderId: string; attempt: number; decision: RetryDecision }) => void;
+  /**
+   * A submit failed (before any retry, lookup or resize it leads to): every broker refusal
+   * is told here, the ones a resized retry then got past included.
+   */
+  failure: (info: { clientOrderId: string; attempt: number; code: OrdersafeErrorCode | "unknown" }) => void;
   /** The circuit breaker opened: new submissions are refused until {@link OrderRetryEngine.reset}. */
   halted: (info: { consecutiveFailures: number; lastReason: string; at: number }) => void;
   /** The circuit breaker was closed again. */
@@ -412,6 +417,7 @@ export class OrderRetryEngine extends IsolatedEmitter<OrderRetryEngineEvents> {
       const sent = await this.submitOnce(s, options);
       if (sent.ok) return this.succeeded(s, sent.order, false);
       const decision = this.classify(sent.error, retry);
+      this.emit("failure", { clientOrderId: s.id, attempt: s.attempts, code: decision.code });
       const message = sent.error instanceof Error ? sent.error.message : String(sent.error);
       this.logger.warn(
         { clientOrderId: s.id, code: decision.code, action: decision.action },

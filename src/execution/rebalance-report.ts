@@ -66,7 +66,10 @@ export interface RebalanceMetrics {
   readonly ordersRecovered: number;
   /** Orders the broker could not settle within the bounds. */
   readonly ordersUnresolved: number;
-  /** Orders refused for buying power (by the broker). */
+  /**
+   * Submits the broker refused for buying power: each refusal counts, the ones the retry
+   * engine got past by resizing the buy included.
+   */
   readonly buyingPowerRejections: number;
   /** Filled orders / orders with an outcome (1 when there were none). */
   readonly successRate: number;
@@ -74,7 +77,11 @@ export interface RebalanceMetrics {
   readonly roundTrips: number;
   /** Run time on the injected clock (ms). */
   readonly durationMs: number;
-  /** Broker REST calls made by this run. */
+  /**
+   * Requests this run sent to the broker: the HTTP requests of a port that reports them
+   * (`capabilities.requestReports`, as the Alpaca adapter does: a `getAssets` of 20 symbols
+   * is 20), else one per port call.
+   */
   readonly restCalls: number;
 }
 

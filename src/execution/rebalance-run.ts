@@ -150,6 +150,8 @@ export class RebalanceRun {
   private readonly sent = new Map<string, { symbol: string; side: OrderSide; adopted: boolean }>();
   private readonly port: BrokerPort;
   private readonly counted: CountingBroker;
+  /** Submits the broker refused for buying power (resized retries included). */
+  private buyingPowerRefusals = 0;
   private readonly events: EventEmitter<RebalancerEvents>;
   private readonly plannerExtra: Readonly<Record<string, unknown>>;
   private tracking: { tracker: OrderTracker; sells: OrderExecutionCoordinator } | undefined;
@@ -190,6 +192,9 @@ export class RebalanceRun {
       failureBudget: settings.failureBudget,
     });
     this.retry.on("halted", (info) => this.onHalted(info));
+    this.retry.on("failure", ({ code }) => {
+      if (code === "insufficient_buying_power") this.buyingPowerRefusals += 1;
+    });
     this.resume = new ResumeGenerations({ runId: this.id, broker: this.broker, signal: this.signal });
   }
 
@@ -718,6 +723,7 @@ export class RebalanceRun {
         ...ending,
         endedAt: this.settings.clock.now(),
         restCalls: this.counted.calls(),
+        buyingPowerRejections: this.buyingPowerRefusals,
       },
     );
   }

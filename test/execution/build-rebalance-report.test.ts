@@ -46,7 +46,8 @@ function run(over: Partial<RecordedRun> = {}): RecordedRun {
   };
 }
 
-const close = { endedAt: 1_250, restCalls: 7 };
+// buyingPowerRejections is counted by the run from the retry engine's failures (resized refusals too).
+const close = { endedAt: 1_250, restCalls: 7, buyingPowerRejections: 1 };
 const adjustment = { symbol: "AAA", side: "buy" as const, reason: "shrunk", detail: "x" };
 
 describe("buildRebalanceReport: status", () => {
