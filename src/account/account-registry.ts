@@ -13,6 +13,8 @@ export interface AccountState {
   readonly runs: AsyncMutex;
   /** The journal used when none is given: the life of the process. */
   readonly journal: JournalStore;
+  /** Numbers the runs started on the account in this process, whichever service starts them: 1, 2, 3, … */
+  readonly nextRunNumber: () => number;
 }
 
 /**
@@ -67,7 +69,13 @@ export function accountStateOf(port: BrokerPort): AccountState {
   const key = innermostPort(port);
   let s = states.get(key);
   if (s === undefined) {
-    s = { record: new ExecutionRecord(), runs: new AsyncMutex(), journal: memoryJournal() };
+    let runs = 0;
+    s = {
+      record: new ExecutionRecord(),
+      runs: new AsyncMutex(),
+      journal: memoryJournal(),
+      nextRunNumber: () => ++runs,
+    };
     states.set(key, s);
   }
   return s;

@@ -91,8 +91,14 @@ export interface RebalanceRunInput {
   readonly targets: RebalanceTargets;
   /** The caller's run id (a resumable run), or undefined for a fresh id. */
   readonly runId: string | undefined;
-  /** The rebalancer's count of runs, this one included (seeds the run id and the retry jitter). */
+  /** The rebalancer's count of runs, this one included (seeds the retry jitter). */
   readonly runNumber: number;
+  /**
+   * What a fresh run id is drawn from besides the clock: the seed and the account's run number
+   * when the rebalancer was seeded (deterministic), else random bytes (unique across
+   * rebalancers, port objects and processes that start a run in the same ms).
+   */
+  readonly runIdEntropy: string;
   readonly dryRun: boolean;
   readonly signal: AbortSignal | undefined;
   /** `keep` for a one-symbol rebalance: the other holdings are left alone. */
@@ -164,7 +170,7 @@ export class RebalanceRun {
     this.events = input.events;
     this.targets = input.targets;
     this.resumable = input.runId !== undefined;
-    this.id = input.runId ?? makeRunId(settings.clock.now(), `${settings.seed}:${input.runNumber}`);
+    this.id = input.runId ?? makeRunId(settings.clock.now(), input.runIdEntropy);
     this.signal = input.signal;
     this.dryRun = input.dryRun;
     this.belief = input.belief;

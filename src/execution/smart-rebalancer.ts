@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type AccountState, accountStateOf } from "../account/account-registry.js";
 import { observedPort } from "../account/observed-port.js";
@@ -72,7 +73,12 @@ export interface SmartRebalancerOptions {
   clock?: Clock;
   /** Where to log. @defaultValue silentLogger */
   logger?: Logger;
-  /** Seed of retry jitter and run ids. @defaultValue `SMART_REBALANCER_DEFAULTS.seed` (1) */
+  /**
+   * Seed of retry jitter and of default run ids. Given: default run ids are deterministic
+   * (the clock, the seed and the account's run number). Not given: retry jitter uses
+   * `SMART_REBALANCER_DEFAULTS.seed` and default run ids use random bytes.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.seed` (1)
+   */
   seed?: number;
   /** Orders in flight at once within a phase. @defaultValue `SMART_REBALANCER_DEFAULTS.concurrency` (8) */
   concurrency?: number;
@@ -273,7 +279,9 @@ export interface RebalanceRunOptions {
   /**
    * Names the run; client order ids derive from (runId, symbol, side, generation), so a new
    * rebalancer given the same runId after a crash adopts the orders already placed.
-   * @defaultValue a fresh id from the clock and the seed
+   * @defaultValue a fresh id from the clock and random bytes, unique even for rebalancers that
+   *   start runs in the same ms; with a `seed`, from the clock, the seed and the account's run
+   *   number in this process (deterministic)
    */
   runId?: string;
   /** Aborts the run (it rejects with `OrdersafeError("aborted")`, its details holding the partial report). */
@@ -306,6 +314,8 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
   private readonly account: AccountState;
   private readonly settings: RebalancerSettings;
   private runs = 0;
+  /** Whether the caller gave a seed: default run ids are then deterministic. */
+  private readonly seeded: boolean;
 
   /**
    * @param options - broker, clock, logger, seed, concurrency, correction mode, planner and
@@ -324,6 +334,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     );
     this.port = checkBroker(o.broker);
     this.account = accountStateOf(o.broker);
+    this.seeded = o.seed !== undefined;
     const d = SMART_REBALANCER_DEFAULTS;
     this.settings = {
       clock: o.clock ?? systemClock,
@@ -466,6 +477,9 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     extra: { untargeted?: "keep"; belief?: HeldBelief },
     runNumber: number,
   ): Promise<RebalanceReport> {
+    // Numbered per account (not per rebalancer), once the queue lets the run start.
+    const accountRun = this.account.nextRunNumber();
+    const runIdEntropy = this.seeded ? `${this.settings.seed}:${accountRun}` : randomUUID();
     const run = new RebalanceRun({
       port: this.port,
       account: this.account,
@@ -474,6 +488,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       targets,
       runId: opts.runId,
       runNumber,
+      runIdEntropy,
       dryRun: opts.dryRun ?? false,
       signal: opts.signal,
       untargeted: extra.untargeted,

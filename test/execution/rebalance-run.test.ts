@@ -54,6 +54,7 @@ function setup(run: { runId?: string; dryRun?: boolean; signal?: AbortSignal } =
     targets: RebalanceTargetsSchema.parse({ weights: { AAA: 0.2, BBB: 0.3 } }),
     runId: run.runId,
     runNumber: 1,
+    runIdEntropy: "1:1",
     dryRun: run.dryRun ?? false,
     signal: run.signal,
   });
