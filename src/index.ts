@@ -119,6 +119,11 @@ export {
   toRequest,
 } from "./execution/order-retry-engine.js";
 export {
+  isRebalanceAbortedError,
+  type RebalanceAbortedDetails,
+  RebalanceAbortedError,
+} from "./execution/rebalance-aborted-error.js";
+export {
   type PlanJSON,
   type PositionJSON,
   type RebalanceAdjustment,

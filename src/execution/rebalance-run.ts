@@ -17,6 +17,7 @@ import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionAction, CorrectionMode } from "../reconcile/position-correction-engine.js";
 import { buildRebalanceReport, type RunEnding } from "./build-rebalance-report.js";
 import { type CountingBroker, countingBroker } from "./counting-broker.js";
+import { RebalanceAbortedError } from "./rebalance-aborted-error.js";
 import { journalingPort } from "./journaling-port.js";
 import { type FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
 import type { OrderOutcome } from "./order-outcome.js";
@@ -554,7 +555,7 @@ export class RebalanceRun {
    *
    * @param error - what was thrown
    * @returns the report
-   * @throws OrdersafeError (`aborted`) when the signal aborted
+   * @throws RebalanceAbortedError (`aborted`) when the signal aborted
    */
   stop(error: unknown): Promise<RebalanceReport> {
     if (this.signal?.aborted) {
@@ -562,10 +563,7 @@ export class RebalanceRun {
         forced: "failed",
         error: { code: "aborted", message: "[ordersafe] rebalance aborted" },
       });
-      throw new OrdersafeError("aborted", `rebalance ${this.id} aborted`, {
-        cause: error,
-        details: { runId: this.id, report: partial },
-      });
+      throw new RebalanceAbortedError({ runId: this.id, report: partial }, error);
     }
     // Bad input was refused before the run started; anything here came from the broker mid-run.
     this.settings.logger.error(
