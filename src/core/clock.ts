@@ -21,8 +21,15 @@ export interface Clock {
 }
 
 /**
- * The real clock: `Date.now()` and unref'd timers (a pending sleep never keeps the process
- * alive), cleared on abort.
+ * The real clock: `Date.now()` and timers cleared on abort.
+ *
+ * @remarks
+ * A pending sleep keeps the process alive, as any awaited timer does: a rebalance, a tracker
+ * or a reconciliation loop waiting on the clock (a fill on an in-memory port, a polling
+ * interval, a backoff after a 429 or a 5xx) holds the event loop until its wait ends, so
+ * Node never exits in the middle with code 0 (or 13 under top-level await) and no report.
+ * Every service clears its timers when its work is done (its `TimerScope` closes, a
+ * loop's `stop()`), so a process whose work is all done exits on its own.
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -46,11 +53,9 @@ export const systemClock: Clock = {
   },
 };
 
-/** An unref'd timer: a pending sleep never keeps the process alive. */
+/** A timer that holds the event loop until it fires or is cleared. */
 function startTimer(ms: number, done: () => void): ReturnType<typeof setTimeout> {
-  const timer = setTimeout(done, Math.max(0, ms));
-  timer.unref?.();
-  return timer;
+  return setTimeout(done, Math.max(0, ms));
 }
 
 /**
