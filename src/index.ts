@@ -95,6 +95,7 @@ export {
 export { type ClientOrderIdParts, clientOrderId, MAX_CLIENT_ORDER_ID_LENGTH, makeRunId } from "./core/ids.js";
 export { type Logger, silentLogger } from "./core/logger.js";
 export { createRandom, type Random } from "./core/random.js";
+export type { AbandonReport } from "./execution/abandon-flow.js";
 // execution
 export {
   type ExecuteOrderOptions,
@@ -133,6 +134,10 @@ export {
   type RebalanceReportJSON,
   type RebalanceStatus,
   reportToJSON,
+  TAKE_OVER_KINDS,
+  type TakenOverRun,
+  type TakeOverKind,
+  type WorkingOrder,
 } from "./execution/rebalance-report.js";
 export {
   type RebalanceRunOptions,
@@ -141,6 +146,7 @@ export {
   SmartRebalancer,
   type SmartRebalancerOptions,
 } from "./execution/smart-rebalancer.js";
+export type { UnfinishedOrder, UnfinishedOrderState, UnfinishedRun } from "./execution/unfinished-run.js";
 
 // funds
 export {

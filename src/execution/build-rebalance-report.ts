@@ -42,6 +42,7 @@ export function buildRebalanceReport(run: RecordedRun, close: ReportClose): Reba
     buyPlan: run.buyPlan,
     orders: [...run.orders],
     working: [...run.working],
+    takenOver: [...run.takenOver],
     positionsBefore: run.positionsBefore,
     positionsAfter: run.positionsAfter,
     drift: run.drift,

@@ -15,7 +15,7 @@ import { type FreshState, symbolsInvolved } from "./read-state.js";
 import { errorOf } from "./rebalance-record.js";
 import type { RebalanceRun } from "./rebalance-run.js";
 import { reconcilePositions } from "./reconcile-positions.js";
-import { takeOverUnfinished } from "./take-over.js";
+import { sentOrders, takeOverUnfinished } from "./take-over.js";
 
 /** The ending of a run that went to the end: the report decides its status. */
 const TO_THE_END: RunEnding = {};
@@ -127,7 +127,7 @@ async function learnEarlierAttempt(run: RebalanceRun, state: FreshState): Promis
  * bound, reported `unresolved`, and its symbol is not traded by this run (the order may be
  * live: nothing is sent in its place).
  */
-async function takeOver(run: RebalanceRun): Promise<void> {
+export async function takeOver(run: RebalanceRun): Promise<void> {
   const { settings } = run;
   const t = await takeOverUnfinished({
     journal: run.journal,
@@ -136,8 +136,16 @@ async function takeOver(run: RebalanceRun): Promise<void> {
     clock: settings.clock,
     signal: run.signal,
     lookupMs: settings.journalLookupMs,
+    only: run.takeOverOnly,
   });
   run.takenOver = t.runs;
+  run.record.takenOver = t.runs.map((r) => ({
+    runId: r.runId,
+    how: run.takeOverKind(r.runId),
+    orders: sentOrders(r.entries).length,
+    unresolved: t.unresolved.filter((u) => u.runId === r.runId).length,
+    finished: false,
+  }));
   for (const w of t.warnings) {
     settings.logger.warn({ runId: run.id, warning: w }, `[ordersafe] journal: ${w.message}`);
     run.record.adjust("*", undefined, `journal_${w.kind}`, w.message);
@@ -289,6 +297,7 @@ function marketGate(run: RebalanceRun, state: FreshState, plan: RebalancePlan): 
 async function adoptOwnOrders(run: RebalanceRun, planned: Planned): Promise<Planned> {
   const earlier = run.earlier;
   await Promise.all(earlier.map((o) => run.adopt(o)));
+  run.earlierFollowed = true;
   if (!earlier.some((o) => !isFinalBrokerStatus(o.status))) return planned;
   const state = await run.readOrFail(planned.state);
   const plan = run.plan(state, "both");

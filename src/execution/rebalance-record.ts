@@ -5,7 +5,7 @@ import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionRun } from "../reconcile/position-correction-engine.js";
 import type { OrderOutcome } from "./order-outcome.js";
-import type { RebalanceAdjustment, WorkingOrder } from "./rebalance-report.js";
+import type { RebalanceAdjustment, TakenOverRun, WorkingOrder } from "./rebalance-report.js";
 
 /** The main reason a run failed or halted, as its report carries it. */
 export interface RunError {
@@ -38,6 +38,8 @@ export interface RecordedRun {
   readonly orders: readonly OrderOutcome[];
   /** Orders still working (sent or followed, not final yet). */
   readonly working: readonly WorkingOrder[];
+  /** The unfinished runs taken over from the journal. */
+  readonly takenOver: readonly TakenOverRun[];
   readonly drift: readonly PositionDrift[];
   readonly corrections: CorrectionRun | undefined;
   readonly adjustments: readonly RebalanceAdjustment[];
@@ -60,6 +62,7 @@ export class RebalanceRecord implements RecordedRun {
   buyPlan: RebalancePlan | undefined;
   orders: OrderOutcome[] = [];
   working: WorkingOrder[] = [];
+  takenOver: TakenOverRun[] = [];
   drift: PositionDrift[] = [];
   corrections: CorrectionRun | undefined;
   adjustments: RebalanceAdjustment[] = [];

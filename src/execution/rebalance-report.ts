@@ -105,6 +105,42 @@ export interface WorkingOrder {
   readonly adopted: boolean;
 }
 
+/**
+ * How a run took over an unfinished run of the account found in the journal:
+ * `resumed` (the same runId: a `resume(runId)`, or a `rebalance` given that runId),
+ * `superseded` (a later run, with another id, took over its orders), `abandoned` (by
+ * `abandon(runId)`: its orders were cancelled and followed, nothing more traded).
+ */
+export const TAKE_OVER_KINDS = ["resumed", "superseded", "abandoned"] as const;
+/** One of {@link TAKE_OVER_KINDS}. */
+export type TakeOverKind = (typeof TAKE_OVER_KINDS)[number];
+
+/**
+ * An unfinished run (a crashed or aborted one) that this run took over from the journal.
+ *
+ * @remarks
+ * Every order it sent was looked up: the ones found are in `orders` (marked `adopted`, each
+ * followed to its final state), the others are in `orders` as `unresolved`. The run is marked
+ * finished in the journal only once none of its orders can still be live (`finished`);
+ * otherwise it stays open and the next run on the account looks its orders up again.
+ */
+export interface TakenOverRun {
+  /** The unfinished run's id. */
+  readonly runId: string;
+  /** How it was taken over. */
+  readonly how: TakeOverKind;
+  /** Orders it sent that may have been placed (refused sends left out): each looked up. */
+  readonly orders: number;
+  /** Of those, how many no read found within `journalLookupMs` (reported `unresolved`). */
+  readonly unresolved: number;
+  /**
+   * Whether the journal now marks the run finished (`completed` when resumed, `superseded`,
+   * `abandoned`). False when an order of it (or of this run) is unresolved or still working,
+   * when the run was aborted, or when the journal could not be written.
+   */
+  readonly finished: boolean;
+}
+
 /** What {@link SmartRebalancer.rebalance} returns: partial success is a result, not an exception. */
 export interface RebalanceReport {
   /** The run id (client order ids derive from it). */
@@ -125,6 +161,12 @@ export interface RebalanceReport {
    * still working here).
    */
   readonly working: readonly WorkingOrder[];
+  /**
+   * The unfinished runs of the account this run took over from the journal (a crashed or
+   * aborted run, this run's own earlier attempt), in the order they started; empty when there
+   * were none. Their orders are in `orders`, marked `adopted`.
+   */
+  readonly takenOver: readonly TakenOverRun[];
   /** Positions read at the start. */
   readonly positionsBefore: readonly PositionSnapshot[];
   /** Positions read at the end. */
@@ -169,6 +211,7 @@ export interface RebalanceReportJSON {
     filledQty: string;
     adopted: boolean;
   }[];
+  takenOver: TakenOverRun[];
   positionsBefore: PositionJSON[];
   positionsAfter: PositionJSON[];
   drift: PositionDriftJSON[];
@@ -281,6 +324,7 @@ export function reportToJSON(report: RebalanceReport): RebalanceReportJSON {
       orderId: w.orderId ?? null,
       filledQty: w.filledQty.toFixed(),
     })),
+    takenOver: report.takenOver.map((t) => ({ ...t })),
     positionsBefore: report.positionsBefore.map(positionToJSON),
     positionsAfter: report.positionsAfter.map(positionToJSON),
     drift: report.drift.map(driftToJSON),

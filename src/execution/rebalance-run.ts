@@ -9,7 +9,8 @@ import { OrdersafeError } from "../core/errors.js";
 import { makeRunId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { OrderIntent } from "../funds/order-intent.js";
-import type { JournalRun, JournalStore } from "../journal/journal-store.js";
+import type { RunOutcome } from "../journal/journal-entry.js";
+import type { FinishRunOptions, JournalRun, JournalStore } from "../journal/journal-store.js";
 import { OrderTracker } from "../orders/order-tracker.js";
 import type { RebalanceTargets } from "../rebalance/rebalance-input.js";
 import type { RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
@@ -26,7 +27,7 @@ import { planFromState } from "./plan-from-state.js";
 import { type FreshState, readFreshState, readWithRetries } from "./read-state.js";
 import { RebalanceAbortedError } from "./rebalance-aborted-error.js";
 import { errorOf, RebalanceRecord } from "./rebalance-record.js";
-import type { RebalancePhase, RebalanceReport, WorkingOrder } from "./rebalance-report.js";
+import type { RebalancePhase, RebalanceReport, TakeOverKind, WorkingOrder } from "./rebalance-report.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";
 import { ResumeGenerations } from "./resume-generations.js";
 import type { UnresolvedSend } from "./take-over.js";
@@ -105,6 +106,12 @@ export interface RebalanceRunInput {
   /** `keep` for a one-symbol rebalance: the other holdings are left alone. */
   readonly untargeted?: "keep" | undefined;
   readonly belief?: HeldBelief | undefined;
+  /**
+   * `abandon`: the run is an unfinished run being abandoned (`SmartRebalancer.abandon`): it
+   * takes over only its own orders, and its journal end is `abandoned`.
+   * @defaultValue "rebalance"
+   */
+  readonly mode?: "rebalance" | "abandon" | undefined;
 }
 
 /**
@@ -149,6 +156,10 @@ export class RebalanceRun {
   readonly blocked = new Set<string>();
   /** Whether this run's own start is in the journal (from now, or from an earlier attempt). */
   private journalStarted = false;
+  /** Whether the orders taken over (or of an earlier attempt) have all been followed to their end. */
+  earlierFollowed = false;
+  /** `abandon`: the run gives up an unfinished run of its own id (see {@link RebalanceRunInput.mode}). */
+  readonly mode: "rebalance" | "abandon";
   /** Symbols whose opposite-side order could not be cancelled: never traded by this run. */
   readonly unconfirmedConflicts = new Set<string>();
   /** The last request sent under each client order id. */
@@ -175,6 +186,7 @@ export class RebalanceRun {
     this.signal = input.signal;
     this.dryRun = input.dryRun;
     this.belief = input.belief;
+    this.mode = input.mode ?? "rebalance";
     this.plannerExtra = input.untargeted ? { untargeted: input.untargeted } : {};
     this.account = input.account;
     this.journal = settings.journal ?? this.account.journal;
@@ -523,6 +535,22 @@ export class RebalanceRun {
     return this.runOrder(() => this.sellCoordinator.adopt(order, this.signal), order);
   }
 
+  /** The only unfinished run this run takes over (an abandon: its own), or undefined for every one. */
+  get takeOverOnly(): string | undefined {
+    return this.mode === "abandon" ? this.id : undefined;
+  }
+
+  /**
+   * How this run takes over an unfinished run of the journal.
+   *
+   * @param runId - the unfinished run
+   * @returns `abandoned` (an abandon), `resumed` (its own id), or `superseded`
+   */
+  takeOverKind(runId: string): TakeOverKind {
+    if (this.mode === "abandon") return "abandoned";
+    return runId === this.id ? "resumed" : "superseded";
+  }
+
   /**
    * Ends the run: after the circuit breaker opened, reads every position (a full
    * reconciliation) when the run did not; then builds the report and emits `done`.
@@ -543,7 +571,16 @@ export class RebalanceRun {
         this.record.adjust("*", undefined, "reconcile_failed", "positions could not be read after the halt");
       }
     }
-    const report = this.buildReport(ending);
+    const built = this.buildReport(ending);
+    // The journal is closed before `done`: the report says which runs it marked finished.
+    const closed = await this.closeJournal(built);
+    const report: RebalanceReport =
+      closed.size === 0
+        ? built
+        : {
+            ...built,
+            takenOver: built.takenOver.map((t) => (closed.has(t.runId) ? { ...t, finished: true } : t)),
+          };
     this.phase("done", () => this.events.emit("done", { runId: this.id, report }));
     return report;
   }
@@ -633,21 +670,35 @@ export class RebalanceRun {
 
   /**
    * Closes the run in the journal once nothing it (or a run it took over) sent can still be
-   * live: every order final, none unresolved. Then the runs it took over are superseded and
-   * finished runs are compacted away. A run with an order still unknown stays open: the next
-   * run on the account looks that order up again.
+   * live: every order final, none unresolved, and every order taken over followed to its end.
+   * Then the runs it took over are superseded (or, for an abandon, its own run is marked
+   * `abandoned`) and finished runs are compacted away. A run with an order still unknown stays
+   * open: the next run on the account looks that order up again.
    *
    * @param report - the run's report
+   * @returns the runs this call marked finished (none when the journal could not be written)
    */
-  async closeJournal(report: RebalanceReport): Promise<void> {
-    if (this.dryRun || (!this.journalStarted && this.takenOver.length === 0)) return;
-    const open = report.working.length > 0 || report.orders.some((o) => o.state === "unresolved");
-    if (open) return;
+  async closeJournal(report: RebalanceReport): Promise<ReadonlySet<string>> {
+    const closed = new Set<string>();
+    if (this.dryRun || (!this.journalStarted && this.takenOver.length === 0)) return closed;
+    const open =
+      report.working.length > 0 ||
+      report.orders.some((o) => o.state === "unresolved") ||
+      (this.earlier.length > 0 && !this.earlierFollowed);
+    if (open) return closed;
+    const finish = async (runId: string, outcome: RunOutcome, options: FinishRunOptions = {}) => {
+      // `false`: it was not open (finished by someone else meanwhile): finished all the same.
+      await this.journal.finishRun(this.accountKey, runId, outcome, options);
+      closed.add(runId);
+    };
     try {
-      if (this.journalStarted) await this.journal.finishRun(this.accountKey, this.id, "completed");
+      if (this.journalStarted && this.mode === "rebalance") await finish(this.id, "completed");
       for (const r of this.takenOver) {
-        if (r.runId !== this.id)
-          await this.journal.finishRun(this.accountKey, r.runId, "superseded", { by: this.id });
+        if (this.mode === "abandon") await finish(r.runId, "abandoned", { note: "abandoned by the caller" });
+        // Its own earlier attempt: finished above, or now when the run stopped before its start.
+        else if (r.runId === this.id) {
+          if (!closed.has(r.runId)) await finish(r.runId, "completed");
+        } else await finish(r.runId, "superseded", { by: this.id });
       }
       await this.journal.compact(this.accountKey);
     } catch (e) {
@@ -656,6 +707,7 @@ export class RebalanceRun {
         "[ordersafe] journal: the run could not be closed",
       );
     }
+    return closed;
   }
 
   /**

@@ -8,6 +8,7 @@ import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
+import { OrdersafeError } from "../core/errors.js";
 import { IsolatedEmitter, isolateLogger } from "../core/isolation.js";
 import type { Logger } from "../core/logger.js";
 import { parseInput, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
@@ -25,12 +26,15 @@ import {
   type CorrectionAction,
   type CorrectionMode,
 } from "../reconcile/position-correction-engine.js";
+import { type AbandonReport, abandonFlow, abandonReportOf } from "./abandon-flow.js";
+import type { RunEnding } from "./build-rebalance-report.js";
 import { planFromState } from "./plan-from-state.js";
 import { readFreshState } from "./read-state.js";
 import { rebalanceFlow } from "./rebalance-flow.js";
 import type { RebalanceReport } from "./rebalance-report.js";
 import { type HeldBelief, RebalanceRun, type RebalancerSettings } from "./rebalance-run.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";
+import { type UnfinishedRun, unfinishedRunOf } from "./unfinished-run.js";
 
 export type { RebalancerEvents } from "./rebalancer-events.js";
 
@@ -272,6 +276,18 @@ const RunOptionsSchema = z
   })
   .strict();
 
+const SignalOnlySchema = z
+  .object({ signal: z.custom<AbortSignal>((v) => isObject(v) && "aborted" in v).optional() })
+  .strict();
+
+/** A run id as the journal holds it. */
+const zRunId = z
+  .string()
+  .min(1)
+  .max(128)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+  .regex(/^[^\u0000-\u001f\u007f]+$/, { message: "expected no control characters" });
+
 /** Options of {@link SmartRebalancer.rebalance}. */
 export interface RebalanceRunOptions {
   /** Plan and report without sending anything. @defaultValue false */
@@ -471,16 +487,163 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     return this.account.runs.run(() => this.runAlone(targets, opts, extra, runNumber));
   }
 
-  private async runAlone(
+  /**
+   * The account's unfinished runs, as the journal holds them: runs that started and did not
+   * finish (a process killed mid-run, an aborted run, a run with an order still unresolved),
+   * each with its targets and every order it sent with the last state the journal knows. Reads
+   * only the journal (no broker call); waits for a run in progress on the account in this
+   * process to end first.
+   *
+   * @param options - `signal`
+   * @returns the unfinished runs, in the order they started (empty when there are none)
+   * @throws OrdersafeError (`journal_corrupt`) / (`journal_locked`) / (`journal_io`) from the
+   *   journal; the abort reason
+   * @example
+   * ```ts
+   * for (const run of await rebalancer.unfinishedRuns()) {
+   *   console.log(run.runId, run.orders.map((o) => `${o.clientOrderId}: ${o.state}`));
+   * }
+   * ```
+   */
+  async unfinishedRuns(options: { signal?: AbortSignal } = {}): Promise<UnfinishedRun[]> {
+    const { signal } = parseInput(SignalOnlySchema, options, "options");
+    return this.account.runs.run(async () => {
+      const { runs, warnings } = await this.journal.openRuns(this.accountKey, { signal });
+      for (const w of warnings)
+        this.settings.logger.warn({ warning: w }, `[ordersafe] journal: ${w.message}`);
+      return runs.map(unfinishedRunOf);
+    });
+  }
+
+  /**
+   * Finishes an unfinished run (see {@link unfinishedRuns}) under its own id: every order it
+   * sent is looked up (by id, client order id, or the order history) until found or
+   * `journalLookupMs` passes, and followed to its final state, or reported `unresolved` with
+   * nothing more traded on its symbol; then the run plans afresh, on settled reads, toward the
+   * targets it was started with, and trades what is still missing. The other unfinished runs
+   * of the account are taken over as by any rebalance (`superseded`).
+   *
+   * @param runId - the unfinished run
+   * @param options - `signal`
+   * @returns its report: `takenOver` names it (`how: "resumed"`), its orders are `adopted`
+   * @throws ValidationError (`validation`) for a malformed runId; OrdersafeError (`not_found`)
+   *   when the account has no unfinished run with that id (never started, already finished);
+   *   the journal's errors; OrdersafeError (`aborted`) when the signal aborts
+   * @example
+   * ```ts
+   * const [crashed] = await rebalancer.unfinishedRuns();
+   * if (crashed) {
+   *   const report = await rebalancer.resume(crashed.runId);
+   *   console.log(report.takenOver, report.metrics.ordersAdopted);
+   * }
+   * ```
+   */
+  async resume(runId: string, options: { signal?: AbortSignal } = {}): Promise<RebalanceReport> {
+    const id = parseInput(zRunId, runId, "runId");
+    const { signal } = parseInput(SignalOnlySchema, options, "options");
+    this.runs += 1;
+    const runNumber = this.runs;
+    return this.account.runs.run(async () => {
+      const { targets, untargeted } = await this.unfinished(id, signal);
+      return this.runAlone(
+        targets,
+        { runId: id, ...(signal ? { signal } : {}) },
+        untargeted ? { untargeted } : {},
+        runNumber,
+      );
+    });
+  }
+
+  /**
+   * Gives up an unfinished run (see {@link unfinishedRuns}) without trading anything more:
+   * every order it sent is looked up until found or `journalLookupMs` passes; each one still
+   * open is cancelled, and each is followed to its final state (a fill that beats the cancel
+   * is kept and reported). The run is then marked `abandoned` in the journal. An order never
+   * found may be live: it is reported `unresolved`, and the run stays unfinished (`finished:
+   * false`) so that it is never forgotten: the next run on the account, or another
+   * `abandon`, looks for it again. No position is read, nothing is planned or bought, and
+   * the account's other unfinished runs are left as they are.
+   *
+   * @param runId - the unfinished run
+   * @param options - `signal`
+   * @returns what became of each of its orders, and whether the run is now finished
+   * @throws ValidationError (`validation`) for a malformed runId; OrdersafeError (`not_found`)
+   *   when the account has no unfinished run with that id; the journal's errors;
+   *   OrdersafeError (`aborted`) when the signal aborts (the run stays unfinished)
+   * @example
+   * ```ts
+   * const result = await rebalancer.abandon("2026-11-25");
+   * if (!result.finished) console.error("orders still unknown", result.orders.filter((o) => o.state === "unresolved"));
+   * ```
+   */
+  async abandon(runId: string, options: { signal?: AbortSignal } = {}): Promise<AbandonReport> {
+    const id = parseInput(zRunId, runId, "runId");
+    const { signal } = parseInput(SignalOnlySchema, options, "options");
+    this.runs += 1;
+    const runNumber = this.runs;
+    return this.account.runs.run(async () => {
+      const { targets } = await this.unfinished(id, signal);
+      const run = this.newRun(
+        targets,
+        { runId: id, ...(signal ? { signal } : {}) },
+        { mode: "abandon" },
+        runNumber,
+      );
+      return abandonReportOf(await this.finishRun(run, abandonFlow));
+    });
+  }
+
+  /** The journal's unfinished run of that id, with the targets and scope it was started with. */
+  private async unfinished(
+    runId: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ targets: RebalanceTargets; untargeted: "keep" | undefined }> {
+    const { runs } = await this.journal.openRuns(this.accountKey, { signal });
+    const run = runs.find((r) => r.runId === runId);
+    if (run === undefined) {
+      throw new OrdersafeError(
+        "not_found",
+        `[ordersafe] no unfinished run ${runId} on account ${this.accountKey}`,
+        {
+          details: { runId, account: this.accountKey },
+        },
+      );
+    }
+    return {
+      targets: parseInput(RebalanceTargetsSchema, run.start.targets, "journal.targets"),
+      untargeted: run.start.options.untargeted === "keep" ? "keep" : undefined,
+    };
+  }
+
+  /** The journal runs are written to (the account's process journal by default). */
+  private get journal(): JournalStore {
+    return this.settings.journal ?? this.account.journal;
+  }
+
+  /** The account's name in the journal. */
+  private get accountKey(): string {
+    return this.settings.account ?? this.port.id;
+  }
+
+  private runAlone(
     targets: RebalanceTargets,
     opts: z.output<typeof RunOptionsSchema>,
     extra: { untargeted?: "keep"; belief?: HeldBelief },
     runNumber: number,
   ): Promise<RebalanceReport> {
+    return this.finishRun(this.newRun(targets, opts, extra, runNumber), rebalanceFlow);
+  }
+
+  private newRun(
+    targets: RebalanceTargets,
+    opts: z.output<typeof RunOptionsSchema>,
+    extra: { untargeted?: "keep"; belief?: HeldBelief; mode?: "abandon" },
+    runNumber: number,
+  ): RebalanceRun {
     // Numbered per account (not per rebalancer), once the queue lets the run start.
     const accountRun = this.account.nextRunNumber();
     const runIdEntropy = this.seeded ? `${this.settings.seed}:${accountRun}` : randomUUID();
-    const run = new RebalanceRun({
+    return new RebalanceRun({
       port: this.port,
       account: this.account,
       settings: this.settings,
@@ -493,13 +656,21 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       signal: opts.signal,
       untargeted: extra.untargeted,
       belief: extra.belief,
+      mode: extra.mode,
     });
+  }
+
+  /** Runs a flow over a run, then builds its report (which also closes it in the journal). */
+  private async finishRun(
+    run: RebalanceRun,
+    flow: (run: RebalanceRun) => Promise<RunEnding>,
+  ): Promise<RebalanceReport> {
     // `finish` is returned, not awaited: its rejection (a throwing `done` listener) reaches the
     // caller rather than being taken for a failure of the run, and the cleanup below runs as
     // soon as the report's own reads (after a halt) have started.
     let report: RebalanceReport;
     try {
-      report = await run.finish(await rebalanceFlow(run));
+      report = await run.finish(await flow(run));
     } catch (e) {
       try {
         // An abort rethrows here with the partial report: its run stays open in the journal.
@@ -507,11 +678,9 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       } finally {
         run.close();
       }
-      await run.closeJournal(report);
       return report;
     }
     run.close();
-    await run.closeJournal(report);
     return report;
   }
 }

@@ -34,6 +34,8 @@ export interface TakeOverSettings {
   readonly signal: AbortSignal | undefined;
   /** How long a sent order the broker does not show yet is looked for (ms). */
   readonly lookupMs: number;
+  /** Only these runs (an explicit resume or abandon); every unfinished run when left out. */
+  readonly only?: string | undefined;
 }
 
 /** A write the journal holds, with what it was about. */
@@ -59,7 +61,9 @@ interface Sent {
  * @throws the journal's errors (`journal_corrupt`, `journal_locked`, `journal_io`); the abort reason
  */
 export async function takeOverUnfinished(s: TakeOverSettings): Promise<TakeOver> {
-  const { runs, warnings } = await s.journal.openRuns(s.account, { signal: s.signal });
+  const open = await s.journal.openRuns(s.account, { signal: s.signal });
+  const warnings = open.warnings;
+  const runs = s.only === undefined ? open.runs : open.runs.filter((r) => r.runId === s.only);
   const sends = runs.flatMap((r) => sentOrders(r.entries));
   if (sends.length === 0) return { runs, found: [], unresolved: [], warnings };
   const found = new Map<string, OrderSnapshot>();

@@ -37,6 +37,7 @@ function run(over: Partial<RecordedRun> = {}): RecordedRun {
     buyPlan: undefined,
     orders: [],
     working: [],
+    takenOver: [],
     drift: [],
     corrections: undefined,
     adjustments: [],
