@@ -129,6 +129,7 @@ async function learnEarlierAttempt(run: RebalanceRun, state: FreshState): Promis
  */
 export async function takeOver(run: RebalanceRun): Promise<void> {
   const { settings } = run;
+  await run.compactJournal();
   const t = await takeOverUnfinished({
     journal: run.journal,
     account: run.accountKey,

@@ -672,8 +672,10 @@ export class RebalanceRun {
    * Closes the run in the journal once nothing it (or a run it took over) sent can still be
    * live: every order final, none unresolved, and every order taken over followed to its end.
    * Then the runs it took over are superseded (or, for an abandon, its own run is marked
-   * `abandoned`) and finished runs are compacted away. A run with an order still unknown stays
-   * open: the next run on the account looks that order up again.
+   * `abandoned`). A run with an order still unknown stays open: the next run on the account
+   * looks that order up again. Finished runs are compacted away by the next run's start
+   * ({@link compactJournal}), not here: until then the journal still holds what this run sent,
+   * so a process killed after this and before its caller got the report loses no order.
    *
    * @param report - the run's report
    * @returns the runs this call marked finished (none when the journal could not be written)
@@ -700,7 +702,6 @@ export class RebalanceRun {
           if (!closed.has(r.runId)) await finish(r.runId, "completed");
         } else await finish(r.runId, "superseded", { by: this.id });
       }
-      await this.journal.compact(this.accountKey);
     } catch (e) {
       this.settings.logger.warn(
         { runId: this.id, error: String(e) },
@@ -708,6 +709,24 @@ export class RebalanceRun {
       );
     }
     return closed;
+  }
+
+  /**
+   * Drops the account's finished runs from the journal, before the run takes over the
+   * unfinished ones (not in a dry run). A failure is logged: the run goes on, and the read
+   * that follows reports a journal it cannot read.
+   */
+  async compactJournal(): Promise<void> {
+    if (this.dryRun) return;
+    try {
+      await this.journal.compact(this.accountKey, { signal: this.signal });
+    } catch (e) {
+      if (this.signal?.aborted) throw e;
+      this.settings.logger.warn(
+        { runId: this.id, error: String(e) },
+        "[ordersafe] journal: finished runs could not be compacted",
+      );
+    }
   }
 
   /**

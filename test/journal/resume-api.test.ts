@@ -1,6 +1,16 @@
-import { isOrdersafeError, type JournalStore, memoryJournal, SmartRebalancer } from "ordersafe";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  fileJournal,
+  isOrdersafeError,
+  type JournalStore,
+  memoryJournal,
+  SmartRebalancer,
+  systemClock,
+} from "ordersafe";
 import { createSimulatedBroker, type SimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
+import { tempDir } from "./fixtures.js";
 
 // The explicit API over the journal: unfinishedRuns(), resume(runId), abandon(runId), and the
 // report's `takenOver`. A run is cut short by aborting it once its first order is at the broker.
@@ -123,6 +133,37 @@ describe("resume(runId)", () => {
     await clock.run(r.rebalance(TARGETS, { runId: "done" }));
     expect(await code(r.resume("done"))).toBe("not_found");
     expect(broker.eventLog().filter((e) => e.type === "submit").length).toBeGreaterThan(0);
+  });
+});
+
+describe("compaction", () => {
+  it("a finished run stays in the journal file until the next run starts", async () => {
+    // A file journal does real I/O: the broker runs on real time here, with no latency.
+    const broker = createSimulatedBroker({
+      clock: systemClock,
+      cash: "2000",
+      positions: { AAA: "100", BBB: "20" },
+      prices: { AAA: "10", BBB: "20", CCC: "50" },
+    });
+    const { dir, remove } = tempDir();
+    try {
+      const journal = fileJournal(dir, { fsync: false });
+      const r = new SmartRebalancer({ broker, journal, lateFillWindowMs: 0, settleMs: 0 });
+      const text = () => {
+        const file = readdirSync(dir).find((f) => f.endsWith(".jsonl") && !f.endsWith(".torn.jsonl"));
+        return file === undefined ? "" : readFileSync(join(dir, file), "utf8");
+      };
+      const first = await r.rebalance(TARGETS, { runId: "first" });
+      // Its sends and its end are still there: a process killed now, before its caller read
+      // the report, loses no order.
+      for (const o of first.orders) expect(text()).toContain(o.clientOrderId);
+      expect(text()).toContain('"type":"run_end"');
+      await r.rebalance(TARGETS, { runId: "second" });
+      expect(text()).not.toContain('"runId":"first"');
+      await journal.close();
+    } finally {
+      remove();
+    }
   });
 });
 
