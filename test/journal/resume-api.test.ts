@@ -102,6 +102,22 @@ describe("resume(runId)", () => {
     expect(held.CCC).toBeGreaterThan(0);
   });
 
+  it("resumes a one-symbol run toward the quantity it was given, the other holdings alone", async () => {
+    const { clock, broker, rebalancer } = setup(60_000);
+    const r = rebalancer();
+    const abort = new AbortController();
+    r.once("order:submitted", () => abort.abort(new Error("killed")));
+    await clock
+      .run(r.executeRebalance("AAA", "100", "40", { runId: "one", signal: abort.signal }))
+      .catch(() => undefined);
+    const report = await clock.run(rebalancer().resume("one"));
+    expect(report.takenOver.map((t) => t.how)).toEqual(["resumed"]);
+    expect(report.orders.every((o) => o.symbol === "AAA")).toBe(true);
+    expect(broker.orders().every((o) => o.symbol === "AAA")).toBe(true);
+    const held = Object.fromEntries(report.positionsAfter.map((p) => [p.symbol, p.qty.toNumber()]));
+    expect(held).toEqual({ AAA: 40, BBB: 20 });
+  });
+
   it("a rebalance under a new id supersedes the unfinished run", async () => {
     const { clock, rebalancer } = setup();
     await cutShort(clock, rebalancer(), "crashy");
