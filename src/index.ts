@@ -68,12 +68,14 @@ export {
   INCREMENT_SNAP,
   isDecimal,
   isMultipleOf,
+  MAX_DECIMAL_EXPONENT,
   maxDecimal,
   minDecimal,
   ONE,
   Rounding,
   splitLargestRemainder,
   toDecimal,
+  tryToDecimal,
   ZERO,
 } from "./core/decimal.js";
 export {

@@ -61,29 +61,72 @@ export function isDecimal(value: unknown): value is Decimal {
  * @param path - where the value came from, named in the error (`"targets.weights.TECL"`)
  * @returns the value as a finite decimal
  * @throws ValidationError (`validation`) for NaN, ±Infinity, an empty or non-numeric string,
- *   or any other type
+ *   a value that overflows (`"1e9999999999999999"`, or an exponent past
+ *   {@link MAX_DECIMAL_EXPONENT}), or any other type
  * @example
  * ```ts
  * toDecimal("0.1").plus(toDecimal(0.2)).toString(); // "0.3"
  * ```
  */
 export function toDecimal(value: unknown, path = "value"): Decimal {
+  const d = readDecimal(value);
+  if (typeof d === "string") throw invalid(path, value, d);
+  return d;
+}
+
+/**
+ * Reads a {@link DecimalLike} as {@link toDecimal} does, without throwing.
+ *
+ * @param value - anything
+ * @returns the value as a finite decimal (within {@link MAX_DECIMAL_EXPONENT}), or undefined
+ *   where `toDecimal` would throw
+ * @example
+ * ```ts
+ * tryToDecimal("12.5")?.toString(); // "12.5"
+ * tryToDecimal("1e9999999999999999"); // undefined: overflows to Infinity
+ * ```
+ */
+export function tryToDecimal(value: unknown): Decimal | undefined {
+  const d = readDecimal(value);
+  return typeof d === "string" ? undefined : d;
+}
+
+/**
+ * The largest decimal exponent a value may have (and the smallest, negated): ordersafe
+ * refuses a value past it, such as `"1e9999999999999999"` (Infinity once read) or
+ * `"1e9000000000000000"` (finite, but Infinity once multiplied), so no arithmetic on
+ * accepted values can overflow to a non-finite result.
+ *
+ * @example
+ * ```ts
+ * MAX_DECIMAL_EXPONENT; // 1_000_000_000
+ * ```
+ */
+export const MAX_DECIMAL_EXPONENT = 1_000_000_000;
+
+/** The value as a finite decimal in range, or what was expected instead. */
+function readDecimal(value: unknown): Decimal | string {
+  let d: Decimal;
   if (isDecimal(value)) {
-    if (!value.isFinite()) throw invalid(path, value, "a finite decimal");
+    if (!value.isFinite()) return "a finite decimal";
     // Not ours: a decimal of another decimal.js copy (the types cannot tell the copies
     // apart), re-read from its digits.
-    return value instanceof Decimal ? value : new Decimal(String(value));
-  }
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw invalid(path, value, "a finite number");
-    return new Decimal(value);
-  }
-  if (typeof value === "string") {
+    d = value instanceof Decimal ? value : new Decimal(String(value));
+  } else if (typeof value === "number") {
+    if (!Number.isFinite(value)) return "a finite number";
+    d = new Decimal(value);
+  } else if (typeof value === "string") {
     const s = value.trim();
-    if (s === "" || !NUMERIC.test(s)) throw invalid(path, value, "a numeric string");
-    return new Decimal(s);
+    if (s === "" || !NUMERIC.test(s)) return "a numeric string";
+    d = new Decimal(s);
+  } else {
+    return "a decimal, a numeric string or a finite number";
   }
-  throw invalid(path, value, "a decimal, a numeric string or a finite number");
+  // A string such as "1e9999999999999999" matches the grammar and reads as Infinity.
+  if (!d.isFinite() || (!d.isZero() && Math.abs(d.e) > MAX_DECIMAL_EXPONENT)) {
+    return "a finite decimal (this one overflows)";
+  }
+  return d;
 }
 
 function invalid(path: string, value: unknown, expected: string): ValidationError {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Clock } from "./clock.js";
-import { Decimal, isDecimal, toDecimal } from "./decimal.js";
+import { Decimal, isDecimal, toDecimal, tryToDecimal } from "./decimal.js";
 import { shownIssueValue, ValidationError, type ValidationIssue } from "./errors.js";
 import { hasMethods, isObject } from "./guards.js";
 import type { Logger } from "./logger.js";
@@ -202,16 +202,21 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, root:
   throw new ValidationError(`invalid ${root}: ${describeIssues(issues)}`, { issues, cause: result.error });
 }
 
+const DECIMAL_EXPECTED = "expected a finite decimal (a decimal, a numeric string or a finite number)";
+
 /** A zod schema accepting a {@link DecimalLike} and producing a finite {@link Decimal}. */
 export const zDecimal = z
-  .custom<Decimal | string | number>(
-    (v) =>
-      (isDecimal(v) && v.isFinite()) ||
-      (typeof v === "number" && Number.isFinite(v)) ||
-      (typeof v === "string" && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i.test(v)),
-    { message: "expected a finite decimal (a decimal, a numeric string or a finite number)" },
-  )
-  .transform((v): Decimal => toDecimal(v));
+  .custom<Decimal | string | number>((v) => isDecimal(v) || typeof v === "number" || typeof v === "string", {
+    message: DECIMAL_EXPECTED,
+  })
+  // One read decides: NaN, a non-numeric string, or a numeric string that overflows
+  // ("1e9999999999999999" reads as Infinity) is an issue at its path.
+  .transform((v, ctx): Decimal => {
+    const d = tryToDecimal(v);
+    if (d !== undefined) return d;
+    ctx.addIssue({ code: "custom", message: DECIMAL_EXPECTED });
+    return z.NEVER;
+  });
 
 /** A decimal greater than zero. */
 export const zPositiveDecimal = zDecimal.refine((d) => d.gt(0), { message: "expected a value > 0" });

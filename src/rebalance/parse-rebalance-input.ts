@@ -6,7 +6,7 @@ import {
   type PositionSnapshot,
   type TimeInForce,
 } from "../broker/broker-port.js";
-import { Decimal, isDecimal, toDecimal } from "../core/decimal.js";
+import { type Decimal, tryToDecimal } from "../core/decimal.js";
 import { findForbiddenKey, parseInput } from "../core/validation.js";
 import { type RebalanceInput, RebalanceInputRestSchema, RebalanceInputSchema } from "./rebalance-input.js";
 
@@ -19,7 +19,6 @@ import { type RebalanceInput, RebalanceInputRestSchema, RebalanceInputSchema } f
 // the schema refuses and never changes an error: it only skips work on valid input.
 
 const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9./:_-]{0,31}$/;
-const DECIMAL_STRING = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?\s*$/i;
 const TOP_KEYS = new Set([
   "positions",
   "openOrders",
@@ -98,17 +97,9 @@ function keysWithin(raw: Raw, known: ReadonlySet<string>): boolean {
 
 /** zDecimal (and its bounds) on one value; undefined where the schema would refuse it. */
 function decimalOf(v: unknown, bound: Bound): Decimal | undefined {
-  let d: Decimal;
-  if (v instanceof Decimal) {
-    if (!v.isFinite()) return undefined;
-    d = v;
-  } else if (
-    (isDecimal(v) && v.isFinite()) ||
-    (typeof v === "number" && Number.isFinite(v)) ||
-    (typeof v === "string" && DECIMAL_STRING.test(v))
-  ) {
-    d = toDecimal(v);
-  } else return undefined;
+  // toDecimal's rules, overflow included ("1e9999999999999999" reads as Infinity).
+  const d = tryToDecimal(v);
+  if (d === undefined) return undefined;
   // Signs read directly (d.gt(0) would build a decimal for the 0); −0 counts as 0.
   if (bound === "positive" ? d.isZero() || d.isNegative() : bound === "nonNegative" && isBelowZero(d)) {
     return undefined;

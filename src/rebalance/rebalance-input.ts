@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { OrderSnapshotSchema, PositionSnapshotSchema } from "../broker/schemas.js";
-import { Decimal, type DecimalLike, ONE, toDecimal, ZERO } from "../core/decimal.js";
+import { Decimal, type DecimalLike, ONE, tryToDecimal, ZERO } from "../core/decimal.js";
 import { zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
 
 /** How a target is given: fractions of equity, shares, or dollars per symbol. */
@@ -90,12 +90,8 @@ function isMap<K, V>(v: ReadonlyMap<K, V> | object): v is ReadonlyMap<K, V> {
 }
 
 function decimalOrUndefined(value: unknown): Decimal | undefined {
-  if (value instanceof Decimal) return value.isFinite() ? value : undefined;
-  try {
-    return toDecimal(value);
-  } catch {
-    return undefined;
-  }
+  // toDecimal's rules, overflow included ("1e9999999999999999" reads as Infinity).
+  return tryToDecimal(value);
 }
 
 const WeightsSchema = mapOrRecord("nonNegative").superRefine((weights, ctx) => {
