@@ -44,6 +44,7 @@ export {
   OrderRequestSchema,
   OrderSnapshotSchema,
   OrderUpdateSchema,
+  orderReplyMismatches,
   PositionSnapshotSchema,
   parseAccountSnapshot,
   parseAssetRules,

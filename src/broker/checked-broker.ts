@@ -1,3 +1,4 @@
+import { BrokerError, isBrokerError } from "../core/errors.js";
 import type {
   BrokerCallArgs,
   BrokerCallReplies,
@@ -8,7 +9,13 @@ import type {
   OrderUpdateListener,
   Subscription,
 } from "./broker-port.js";
-import { BROKER_METHOD_TABLE, BROKER_METHODS, parseOrderUpdate, zBrokerPort } from "./schemas.js";
+import {
+  BROKER_METHOD_TABLE,
+  BROKER_METHODS,
+  type BrokerMethodSpec,
+  parseOrderUpdate,
+  zBrokerPort,
+} from "./schemas.js";
 
 const CHECKED = Symbol.for("ordersafe.checked-broker");
 
@@ -145,11 +152,58 @@ function forward<M extends BrokerMethod>(
   };
 }
 
-/** Checks each reply with its row's parse helper; a reply that carries nothing passes as is. */
-const checkReply: BrokerCallWrapper = (method, call) => {
-  const parse = BROKER_METHOD_TABLE[method].reply;
-  return parse === null ? call() : parseAfter(parse, call);
+/**
+ * Checks each reply with its row's parse helper; a reply that carries nothing passes as is.
+ * A write's reply that fails its schema or does not match the request is `ambiguous`.
+ */
+const checkReply: BrokerCallWrapper = (method, call, args) => {
+  const spec = BROKER_METHOD_TABLE[method];
+  const parse = spec.reply;
+  if (parse === null) return call();
+  if (spec.kind === "write") return checkWriteReply(method, spec, parse, call, args);
+  return parseAfter(parse, call);
 };
+
+/**
+ * A write's reply, checked. The write reached the broker (it answered), so a reply that is
+ * malformed (an unknown status, a NaN quantity, an invalid date) or that answers another
+ * request (symbol, side, quantity or client order id differing) says nothing certain: the
+ * order may exist. Both are `BrokerError("ambiguous")`, which callers settle by looking the
+ * client order id up, never `protocol` (read as "certainly not placed") and never the reply
+ * taken as it is.
+ */
+async function checkWriteReply<M extends BrokerMethod>(
+  method: M,
+  spec: BrokerMethodSpec<M>,
+  parse: (raw: unknown) => BrokerCallReplies[M],
+  call: () => Promise<BrokerCallReplies[M]>,
+  args: Readonly<BrokerCallArgs[M]>,
+): Promise<BrokerCallReplies[M]> {
+  let reply: BrokerCallReplies[M];
+  try {
+    // A port that could not read the answer to a write (an adapter's own `protocol`, such
+    // as an unknown status it cannot map) says the same: the broker answered, the order
+    // may exist.
+    const raw = await call();
+    reply = parse(raw);
+  } catch (error) {
+    if (!isBrokerError(error, "protocol")) throw error;
+    throw new BrokerError(
+      "ambiguous",
+      `[ordersafe] the broker's reply to ${method} is malformed, so its effect is unknown: ${error.message}`,
+      { details: { method, reply: "malformed", ...error.details }, cause: error },
+    );
+  }
+  const mismatches = spec.mismatches?.(args, reply) ?? [];
+  if (mismatches.length > 0) {
+    throw new BrokerError(
+      "ambiguous",
+      `[ordersafe] the broker's reply to ${method} does not match the request (${mismatches.join("; ")}), so the order may exist`,
+      { details: { method, reply: "mismatched", mismatches } },
+    );
+  }
+  return reply;
+}
 
 async function parseAfter<T>(parse: (raw: unknown) => T, call: () => Promise<unknown>): Promise<T> {
   return parse(await call());

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Decimal } from "../core/decimal.js";
+import { type Decimal, tryToDecimal } from "../core/decimal.js";
 import { BrokerError } from "../core/errors.js";
 import { isKeyOf } from "../core/guards.js";
 import {
@@ -7,6 +7,7 @@ import {
   findForbiddenKey,
   issuesFromZod,
   parseInput,
+  showValue,
   zDate,
   zDecimal,
   zNonNegativeDecimal,
@@ -390,6 +391,40 @@ function nullOr<T>(parse: (raw: unknown) => T): (raw: unknown) => T | null {
   return (raw) => (raw === null || raw === undefined ? null : parse(raw));
 }
 
+/**
+ * How an order a write returned differs from the request it answers: the client order id,
+ * the symbol, the side, and the quantity or notional sent (each compared only when the
+ * request gives it). A reply that differs is not the answer to this request: the order the
+ * request placed may exist all the same.
+ *
+ * @param request - what was sent (read defensively: a JS caller may pass anything)
+ * @param order - the checked reply
+ * @returns one line per difference (`"qty: sent 10, reply 100"`); empty when they agree
+ * @example
+ * ```ts
+ * orderReplyMismatches(request, { ...reply, qty: reply.qty?.times(10) }); // ["qty: sent 10, reply 100"]
+ * ```
+ */
+export function orderReplyMismatches(request: OrderRequest, order: OrderSnapshot): string[] {
+  const out: string[] = [];
+  const same = (field: string, sent: unknown, got: unknown) => {
+    if (sent !== got) out.push(`${field}: sent ${showValue(sent)}, reply ${showValue(got)}`);
+  };
+  same("clientOrderId", request.clientOrderId, order.clientOrderId);
+  same("symbol", request.symbol, order.symbol);
+  same("side", request.side, order.side);
+  for (const field of ["qty", "notional"] as const) {
+    const sent: unknown = request[field];
+    if (sent === undefined || sent === null) continue;
+    const want = tryToDecimal(sent);
+    const got = order[field];
+    if (want === undefined || got === undefined || !want.eq(got)) {
+      out.push(`${field}: sent ${showValue(sent)}, reply ${showValue(got)}`);
+    }
+  }
+  return out;
+}
+
 /** How one port call is made and its reply checked: a row of {@link BROKER_METHOD_TABLE}. */
 export interface BrokerMethodSpec<M extends BrokerMethod> {
   /** `read` only looks; `write` may change state at the broker (an answer lost in flight: `ambiguous`). */
@@ -411,6 +446,12 @@ export interface BrokerMethodSpec<M extends BrokerMethod> {
    * Absent: the arguments go to the port as given (a port checks its own input).
    */
   readonly args?: (args: BrokerCallArgs[M]) => BrokerCallArgs[M];
+  /**
+   * For a write whose reply names what it did: how the checked reply differs from the
+   * call's arguments (one line per difference, empty when they agree). A reply that differs
+   * answers some other request, so the call's own effect is unknown (`ambiguous`).
+   */
+  readonly mismatches?: (args: Readonly<BrokerCallArgs[M]>, reply: BrokerCallReplies[M]) => string[];
 }
 
 /** A row for every {@link BrokerMethod}: the compiler refuses a missing or an unknown one. */
@@ -435,12 +476,22 @@ export const BROKER_METHOD_TABLE: BrokerMethodTable = {
   getAssets: { kind: "read", reply: parseAssetRules },
   getLatestPrices: { kind: "read", reply: parseLatestPrices },
   getClock: { kind: "read", reply: parseMarketClock },
-  submitOrder: { kind: "write", reply: parseOrderSnapshot },
+  submitOrder: {
+    kind: "write",
+    reply: parseOrderSnapshot,
+    mismatches: ([request], order) => orderReplyMismatches(request, order),
+  },
   getOrder: { kind: "read", reply: nullOr(parseOrderSnapshot) },
   getOrderByClientOrderId: { kind: "read", reply: nullOr(parseOrderSnapshot) },
   listOpenOrders: { kind: "read", reply: parseOrderSnapshots },
   cancelOrder: { kind: "write", reply: null },
-  closePosition: { kind: "write", reply: parseOrderSnapshot },
+  closePosition: {
+    kind: "write",
+    reply: parseOrderSnapshot,
+    // A close of a long sells, of a short buys: only the symbol is known in advance.
+    mismatches: ([symbol], order) =>
+      order.symbol === symbol ? [] : [`symbol: sent ${showValue(symbol)}, reply ${showValue(order.symbol)}`],
+  },
   listOrders: {
     kind: "read",
     capability: "orderHistory",

@@ -238,7 +238,8 @@ const DECISIONS: Readonly<Record<BrokerErrorCode, Omit<RetryDecision, "code" | "
   market_closed: { action: "fail", reason: "the market is closed" },
   unauthorized: { action: "fail", reason: "unauthorized" },
   forbidden: { action: "fail", reason: "forbidden" },
-  protocol: { action: "fail", reason: "malformed broker reply" },
+  // A submit the broker answered with something unreadable reached it: the order may exist.
+  protocol: { action: "lookup", reason: "malformed reply to a submit; look the id up first" },
   rejected: { action: "fail", reason: "rejected by the broker" },
 };
 

@@ -26,6 +26,9 @@ export { SIM_EVENT_TYPES, type SimEvent, type SimEventType } from "./simulated-b
 export {
   BROKER_METHODS,
   type BrokerMethod,
+  REPLY_CORRUPTIONS,
+  type ReplyCorruption,
+  type ReplyCorruptionScript,
   type ScriptedFault,
   SIM_FAULT_KINDS,
   SIMULATED_BROKER_DEFAULTS,

@@ -49,6 +49,8 @@ describe("OrderRetryEngine.classify", () => {
       insufficient_quantity: "cap_sell",
       wash_trade: "cancel_conflicts",
       duplicate_client_order_id: "adopt",
+      // A submit answered with an unreadable reply reached the broker: the order may exist.
+      protocol: "lookup",
     };
     for (const code of BROKER_ERROR_CODES) {
       const d = retry.classify(new BrokerError(code, "x"));

@@ -49,6 +49,48 @@ export const SIM_FAULT_KINDS = [
 ] as const;
 
 /**
+ * How `broker.corruptReplies()` spoils a write's reply (the order itself is placed as sent):
+ * - `unknown_status`: status `pending_review`, which the contract does not know;
+ * - `nan_filled_qty`: `filledQty` NaN;
+ * - `invalid_date`: `updatedAt` not a date;
+ * - `size_x10`: ten times the quantity (or notional) sent;
+ * - `other_symbol`: another symbol; `other_side`: the other side;
+ * - `other_client_order_id`: another client order id.
+ *
+ * @example
+ * ```ts
+ * broker.corruptReplies({ method: "submitOrder", change: REPLY_CORRUPTIONS[3] });
+ * ```
+ */
+export const REPLY_CORRUPTIONS = [
+  "unknown_status",
+  "nan_filled_qty",
+  "invalid_date",
+  "size_x10",
+  "other_symbol",
+  "other_side",
+  "other_client_order_id",
+] as const;
+
+/** One of {@link REPLY_CORRUPTIONS}. */
+export type ReplyCorruption = (typeof REPLY_CORRUPTIONS)[number];
+
+/** Schema of {@link ReplyCorruptionScript}. */
+export const ReplyCorruptionScriptSchema = z
+  .object({
+    method: z.enum(["submitOrder", "closePosition"]).optional(),
+    change: z.enum(REPLY_CORRUPTIONS),
+    times: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+/**
+ * What `broker.corruptReplies()` takes: the next `times` (default 1) replies of `method`
+ * (default either write that returns an order) are spoilt as `change` says.
+ */
+export type ReplyCorruptionScript = z.input<typeof ReplyCorruptionScriptSchema>;
+
+/**
  * Every kind of fault the simulated broker can inject (see {@link ScriptedFault} for each).
  *
  * @example

@@ -44,12 +44,15 @@ import type { SimEvent } from "./event-log.js";
 import { marketClockAt } from "./market.js";
 import {
   type BrokerMethod,
+  type ReplyCorruptionScript,
+  ReplyCorruptionScriptSchema,
   type ScriptedFault,
   ScriptedFaultSchema,
   type SimulatedBrokerOptions,
   simSettings,
 } from "./options.js";
 import { isOpen, snapshotOf } from "./order-book.js";
+import { ReplyCorruptions } from "./reply-corruption.js";
 import { accountIn, positionIn, positionsIn } from "./state-history.js";
 import { Venue } from "./venue.js";
 
@@ -107,6 +110,19 @@ export interface SimulatedBroker extends BrokerPort {
    * @throws ValidationError (`validation`) for an unknown kind or bad parameters
    */
   script(fault: ScriptedFault): void;
+  /**
+   * Spoils the reply of the next `times` (default 1) `submitOrder` / `closePosition` calls
+   * (or only `method`) as `change` says; the order itself is placed as asked. For testing
+   * what a client does with a malformed or mismatched answer to a write.
+   *
+   * @param script - `{ method?, change, times? }`, `change` one of `REPLY_CORRUPTIONS`
+   * @throws ValidationError (`validation`) for an unknown change or bad parameters
+   * @example
+   * ```ts
+   * broker.corruptReplies({ method: "submitOrder", change: "size_x10" });
+   * ```
+   */
+  corruptReplies(script: ReplyCorruptionScript): void;
   /** Drops every subscription's connection now for `downMs` (disconnected → reconnecting → connected). */
   disconnectStream(downMs: number): void;
   /**
@@ -168,6 +184,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   readonly clock: Clock;
   private readonly venue: Venue;
   private readonly pipeline: CallPipeline;
+  private readonly corruptions: ReplyCorruptions;
 
   constructor(options: SimulatedBrokerOptions) {
     const settings = simSettings(options);
@@ -175,6 +192,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     this.clock = settings.clock;
     this.venue = new Venue(settings);
     this.pipeline = new CallPipeline(this.clock, this.venue.log, this.venue.faults, settings.restMs);
+    this.corruptions = new ReplyCorruptions(this.venue.log);
   }
 
   // ---------------------------------------------------------------- inspection and controls
@@ -221,6 +239,10 @@ class SimulatedBrokerImpl implements SimulatedBroker {
 
   script(fault: ScriptedFault): void {
     this.venue.faults.script(parseInput(ScriptedFaultSchema, fault, "fault"));
+  }
+
+  corruptReplies(script: ReplyCorruptionScript): void {
+    this.corruptions.add(parseInput(ReplyCorruptionScriptSchema, script, "script"));
   }
 
   disconnectStream(downMs: number): void {
@@ -342,7 +364,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   submitOrder(request: OrderRequest, opts?: CallOptions): Promise<OrderSnapshot> {
     return this.pipeline.run("submitOrder", opts, true, () => {
       const o = this.venue.place(request, "submitOrder");
-      return () => snapshotOf(o);
+      return () => this.corruptions.reply("submitOrder", snapshotOf(o));
     });
   }
 
@@ -356,7 +378,7 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   closePosition(symbol: string, opts?: CallOptions): Promise<OrderSnapshot> {
     return this.pipeline.run("closePosition", opts, true, () => {
       const o = this.venue.closePosition(parseInput(SymbolSchema, symbol, "symbol"));
-      return () => snapshotOf(o);
+      return () => this.corruptions.reply("closePosition", snapshotOf(o));
     });
   }
 
