@@ -288,6 +288,7 @@ export {
   type RebalanceTargets,
   type RebalanceTargetsInput,
   RebalanceTargetsSchema,
+  WEIGHT_SUM_TOLERANCE,
 } from "./rebalance/rebalance-input.js";
 export {
   LEG_ACTIONS,

@@ -104,10 +104,19 @@ export function tryToDecimal(value: unknown): Decimal | undefined {
  */
 export const MAX_DECIMAL_EXPONENT = 1_000_000_000;
 
+/** {@link isDecimal}, false for an object that throws when looked at (a proxy, a getter). */
+function isDecimalSafely(value: unknown): value is Decimal {
+  try {
+    return isDecimal(value);
+  } catch {
+    return false;
+  }
+}
+
 /** The value as a finite decimal in range, or what was expected instead. */
 function readDecimal(value: unknown): Decimal | string {
   let d: Decimal;
-  if (isDecimal(value)) {
+  if (isDecimalSafely(value)) {
     if (!value.isFinite()) return "a finite decimal";
     // Not ours: a decimal of another decimal.js copy (the types cannot tell the copies
     // apart), re-read from its digits.

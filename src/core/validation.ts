@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Clock } from "./clock.js";
 import { Decimal, isDecimal, toDecimal, tryToDecimal } from "./decimal.js";
-import { shownIssueValue, ValidationError, type ValidationIssue } from "./errors.js";
+import { isOrdersafeError, shownIssueValue, ValidationError, type ValidationIssue } from "./errors.js";
 import { hasMethods, isObject } from "./guards.js";
 import type { Logger } from "./logger.js";
 
@@ -191,18 +191,66 @@ export function describeIssues(issues: readonly ValidationIssue[]): string {
  * @throws ValidationError (`validation`) naming each offending path and value
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, root: string): z.output<S> {
-  const forbidden = findForbiddenKey(input, root);
-  if (forbidden !== undefined) {
-    const issues = [{ path: forbidden, message: "forbidden key", value: undefined }];
-    throw new ValidationError(`invalid ${root}: ${forbidden}: forbidden key`, { issues });
+  let result: z.ZodSafeParseResult<z.output<S>>;
+  try {
+    const forbidden = findForbiddenKey(input, root);
+    if (forbidden !== undefined) {
+      const issues = [{ path: forbidden, message: "forbidden key", value: undefined }];
+      throw new ValidationError(`invalid ${root}: ${forbidden}: forbidden key`, { issues });
+    }
+    result = schema.safeParse(input);
+  } catch (error) {
+    if (isOrdersafeError(error)) throw error;
+    // A getter or a proxy trap threw while the input was read: refused, with where.
+    throw unreadableInput(input, root, error);
   }
-  const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = issuesFromZod(result.error, input, root);
   throw new ValidationError(`invalid ${root}: ${describeIssues(issues)}`, { issues, cause: result.error });
 }
 
 const DECIMAL_EXPECTED = "expected a finite decimal (a decimal, a numeric string or a finite number)";
+
+/**
+ * The error for an input that throws when read (a throwing getter, a proxy whose trap
+ * throws): a `ValidationError` naming the first path found whose read throws (the root when
+ * none is found again), with the thrown message.
+ */
+function unreadableInput(input: unknown, root: string, error: unknown): ValidationError {
+  const path = findUnreadable(input, root, new Set()) ?? root;
+  const why = error instanceof Error ? error.message : showValue(error);
+  const message = `reading the value threw (${why.slice(0, MAX_SHOWN)})`;
+  return new ValidationError(`invalid ${root}: ${path}: ${message}`, {
+    issues: [{ path, message, value: undefined }],
+    cause: error,
+  });
+}
+
+/** The path of the first read that throws in `value` (own keys, prototype, property values). */
+function findUnreadable(value: unknown, path: string, seen: Set<unknown>): string | undefined {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return undefined;
+  if (seen.has(value)) return undefined;
+  seen.add(value);
+  let keys: (string | symbol)[];
+  try {
+    Object.getPrototypeOf(value);
+    keys = Reflect.ownKeys(value);
+  } catch {
+    return path;
+  }
+  for (const key of keys) {
+    if (typeof key !== "string") continue;
+    let v: unknown;
+    try {
+      v = Reflect.get(value, key);
+    } catch {
+      return joinPath(path, key);
+    }
+    const found = findUnreadable(v, joinPath(path, key), seen);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
 
 /** A zod schema accepting a {@link DecimalLike} and producing a finite {@link Decimal}. */
 export const zDecimal = z
@@ -254,6 +302,14 @@ export function zWithMethods<T>(what: string, methods: readonly string[]) {
     message: `expected ${what} (with ${methods.join(", ")})`,
   });
 }
+
+/**
+ * An `AbortSignal`: a real one (this realm's class). An object that only looks like one
+ * (`{ aborted: false }`) is refused: it would crash the run where a listener is added.
+ */
+export const zAbortSignal = z.custom<AbortSignal>((v) => v instanceof AbortSignal, {
+  message: "expected an AbortSignal",
+});
 
 /** An injected {@link Clock}. */
 export const zClock = zWithMethods<Clock>("a Clock", ["now", "sleep"]);

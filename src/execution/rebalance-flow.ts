@@ -223,10 +223,13 @@ function planInitial(run: RebalanceRun, state: FreshState): Step<RebalancePlan> 
   }
   if (state.accountUnsettled) plan = withoutBuys(run, plan, "the account read did not settle");
   run.recordPlan(plan);
+  const known = new Set(state.assets.map((a) => a.symbol));
   for (const s of plan.skipped) {
-    if (s.reason !== "within_band" && s.reason !== "covered_by_open_orders") {
-      run.record.adjust(s.symbol, s.side, s.reason, s.detail);
-    }
+    if (s.reason === "within_band" || s.reason === "covered_by_open_orders") continue;
+    if ((s.reason === "no_price" || s.reason === "no_asset_rules") && !known.has(s.symbol)) {
+      // The broker lists no such asset: say so, rather than "no price" for a typo.
+      run.record.adjust(s.symbol, s.side, "unknown_symbol", "the broker does not know this symbol");
+    } else run.record.adjust(s.symbol, s.side, s.reason, s.detail);
   }
   return { value: plan };
 }

@@ -11,7 +11,7 @@ import type { Decimal } from "../core/decimal.js";
 import { OrdersafeError } from "../core/errors.js";
 import { IsolatedEmitter, isolateLogger } from "../core/isolation.js";
 import type { Logger } from "../core/logger.js";
-import { parseInput, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
+import { parseInput, zAbortSignal, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
 import { type JournalStore, zJournalStore } from "../journal/journal-store.js";
 import {
   type RebalanceOptionsInput,
@@ -211,7 +211,6 @@ export interface SmartRebalancerOptions {
   lateFillWindowMs?: number;
 }
 
-const isObject = (v: unknown): v is object => typeof v === "object" && v !== null;
 const OptionsSchema = z
   .object({
     broker: zBrokerPort,
@@ -272,13 +271,13 @@ const RunOptionsSchema = z
       .max(64)
       .regex(/^[A-Za-z0-9._:-]+$/, { message: "expected letters, digits and . _ : -" })
       .optional(),
-    signal: z.custom<AbortSignal>((v) => isObject(v) && "aborted" in v).optional(),
+    signal: zAbortSignal.optional(),
   })
   .strict();
 
-const SignalOnlySchema = z
-  .object({ signal: z.custom<AbortSignal>((v) => isObject(v) && "aborted" in v).optional() })
-  .strict();
+const SignalOnlySchema = z.object({ signal: zAbortSignal.optional() }).strict();
+
+const PlanOptionsSchema = SignalOnlySchema;
 
 /** A run id as the journal holds it. */
 const zRunId = z
@@ -401,6 +400,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
    */
   async plan(targets: RebalanceTargetsInput, options: { signal?: AbortSignal } = {}): Promise<RebalancePlan> {
     const t = parseInput(RebalanceTargetsSchema, targets, "targets");
+    const { signal } = parseInput(PlanOptionsSchema, options, "options");
     const { clock, readAttempts, plannerOptions, settle } = this.settings;
     const { record } = this.account;
     const broker = observedPort(this.port, record, clock);
@@ -409,7 +409,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
         broker,
         clock,
         attempts: readAttempts,
-        signal: options.signal,
+        signal,
         record,
         settle,
         recentOrdersMs: this.settings.recentOrdersMs,

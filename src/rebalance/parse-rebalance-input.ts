@@ -76,9 +76,13 @@ type Bound = "any" | "positive" | "nonNegative";
  * @throws ValidationError (`validation`) naming each offending path and value
  */
 export function parseRebalanceInput(input: unknown): RebalanceInput {
-  if (findForbiddenKey(input, "rebalance") === undefined) {
-    const fast = fastParse(input);
-    if (fast !== undefined) return fast;
+  try {
+    if (findForbiddenKey(input, "rebalance") === undefined) {
+      const fast = fastParse(input);
+      if (fast !== undefined) return fast;
+    }
+  } catch {
+    // A getter or a proxy that throws: the full parse names where, as a ValidationError.
   }
   return parseInput(RebalanceInputSchema, input, "rebalance");
 }

@@ -63,17 +63,32 @@ const mapOrRecord = (bound: "positive" | "nonNegative") =>
     .transform((raw, ctx) => {
       const out: Record<string, Decimal> = {};
       let ok = true;
+      // Symbols differing only by case (SPY, spy) name one asset at most brokers: refused.
+      const folded = new Map<string, string>();
       const check = (key: unknown, value: unknown) => {
         if (typeof key !== "string" || !SYMBOL.test(key)) {
           ctx.addIssue({ code: "custom", path: [String(key)], message: "expected a ticker symbol" });
           ok = false;
           return;
         }
+        const twin = folded.get(key.toUpperCase());
+        if (twin !== undefined) {
+          ctx.addIssue({ code: "custom", path: [key], message: `differs from ${twin} only by case` });
+          ok = false;
+          return;
+        }
+        folded.set(key.toUpperCase(), key);
         const d = decimalOrUndefined(value);
         if (d === undefined) {
           ctx.addIssue({ code: "custom", path: [key], message: "expected a finite decimal" });
           ok = false;
-        } else if (d.isNegative() || (bound === "positive" && d.isZero())) {
+        } else if (d.isZero()) {
+          // −0 is a zero like any other.
+          if (bound === "positive") {
+            ctx.addIssue({ code: "custom", path: [key], message: "expected a value > 0" });
+            ok = false;
+          } else out[key] = ZERO;
+        } else if (d.isNegative()) {
           const message = bound === "positive" ? "expected a value > 0" : "expected a value ≥ 0";
           ctx.addIssue({ code: "custom", path: [key], message });
           ok = false;
@@ -94,10 +109,23 @@ function decimalOrUndefined(value: unknown): Decimal | undefined {
   return tryToDecimal(value);
 }
 
+/**
+ * How far above 1 a sum of weights may be and still count as 1: float noise, as in weights
+ * of 1/n written as numbers (eleven 1/11 sum to 1.00000000000000004).
+ *
+ * @example
+ * ```ts
+ * WEIGHT_SUM_TOLERANCE.toString(); // "1e-9"
+ * ```
+ */
+export const WEIGHT_SUM_TOLERANCE: Decimal = new Decimal("1e-9");
+
 const WeightsSchema = mapOrRecord("nonNegative").superRefine((weights, ctx) => {
   let sum = ZERO;
   for (const w of Object.values(weights)) sum = sum.plus(w);
-  if (sum.gt(1)) {
+  // Weights of 1/n in binary floating point sum to a hair above 1 (1.00000000000000004 for
+  // n = 11): a sum within WEIGHT_SUM_TOLERANCE of 1 is 1.
+  if (sum.minus(1).gt(WEIGHT_SUM_TOLERANCE)) {
     ctx.addIssue({ code: "custom", message: `expected weights summing to at most 1 (sum ${sum.toFixed()})` });
   }
   for (const symbol of Object.keys(weights)) {
