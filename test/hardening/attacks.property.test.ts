@@ -57,6 +57,7 @@ const hostile: fc.Arbitrary<Hostile> = fc.constantFrom<Hostile>(
   plain(Number.POSITIVE_INFINITY),
   plain({ aborted: false }),
   { label: "AbortSignal look-alike with methods", make: () => ({ aborted: false, addEventListener() {} }) },
+  // biome-ignore lint/suspicious/noThenProperty: a thenable where a plain value is expected is the attack
   { label: "thenable", make: () => ({ then() {} }) },
   { label: "proxy whose traps throw", make: throwingProxy },
   ...["AAA", "weights", "signal", "broker", "qty"].map((k) => ({
