@@ -153,6 +153,15 @@ export const ISSUE_VALUE_MAX_CHARS = 80;
  * ```
  */
 export function shownIssueValue(value: unknown): unknown {
+  try {
+    return shownValue(value);
+  } catch {
+    // A proxy whose traps throw, or an object whose prototype cannot be read.
+    return "[unreadable]";
+  }
+}
+
+function shownValue(value: unknown): unknown {
   if (typeof value === "string") return cut(value);
   if (typeof value === "function") return "[function]";
   if (typeof value === "symbol") return cut(String(value));

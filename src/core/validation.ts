@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Clock } from "./clock.js";
-import { Decimal, isDecimal, toDecimal, tryToDecimal } from "./decimal.js";
+import { Decimal, isDecimal, tryToDecimal } from "./decimal.js";
 import { isOrdersafeError, shownIssueValue, ValidationError, type ValidationIssue } from "./errors.js";
 import { hasMethods, isObject } from "./guards.js";
 import type { Logger } from "./logger.js";
