@@ -3,7 +3,7 @@
  * logger that throws (or returns a rejected promise) must never change what is traded or
  * reported, so each call is caught, reported, and the library goes on.
  */
-import EventEmitter from "eventemitter3";
+import { EventEmitter } from "eventemitter3";
 import { type Logger, silentLogger } from "./logger.js";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
