@@ -5,8 +5,8 @@
 //   2. ordersafe's SmartRebalancer.
 // Same account, same prices, same fault: the FNGU fill is never delivered on the stream.
 
-import { type BrokerPort, Decimal, type OrderSnapshot, SmartRebalancer } from "../src/index.js";
-import { createSimulatedBroker, type SimulatedBroker, VirtualClock } from "../src/testing/index.js";
+import { type BrokerPort, Decimal, type OrderSnapshot, SmartRebalancer } from "ordersafe";
+import { createSimulatedBroker, type SimulatedBroker, VirtualClock } from "ordersafe/testing";
 
 const TARGETS = { FNGU: 0.5, TECL: 0.5 } as const;
 const PRICES = { FNGU: "33.05", TECL: "52.60" };

@@ -1,8 +1,8 @@
 // A dry run: read fresh state, plan, report; nothing is sent to the broker.
 // Run: npx tsx examples/dry-run.ts
 
-import { reportToJSON, SmartRebalancer } from "../src/index.js";
-import { createSimulatedBroker, VirtualClock } from "../src/testing/index.js";
+import { reportToJSON, SmartRebalancer } from "ordersafe";
+import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 
 async function main(): Promise<void> {
   const clock = new VirtualClock();

@@ -1,8 +1,8 @@
 // A weights rebalance with every event logged, on the simulated broker with a few faults.
 // Run: npx tsx examples/weights-rebalance.ts
 
-import { reportToJSON, SmartRebalancer } from "../src/index.js";
-import { createSimulatedBroker, VirtualClock } from "../src/testing/index.js";
+import { reportToJSON, SmartRebalancer } from "ordersafe";
+import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 
 async function main(): Promise<void> {
   const clock = new VirtualClock();
