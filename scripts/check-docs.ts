@@ -13,7 +13,7 @@
 //
 // Usage: tsx scripts/check-docs.ts [--no-run]
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -23,11 +23,30 @@ const OUT = join(ROOT, ".doc-check");
 const BLOCKS = join(OUT, "blocks");
 const RUN_TIMEOUT_MS = 120_000;
 
-/** Examples run by the check: path under examples/ and its arguments. */
-const RUNS: readonly { file: string; args: readonly string[] }[] = [
+interface ExampleRun {
+  /** Path under examples/. */
+  file: string;
+  args: readonly string[];
+  /** Send this signal once the output contains `after`; the run must still exit 0. */
+  signal?: { name: NodeJS.Signals; after: string };
+  /** Text the output must contain. */
+  expect?: string;
+}
+
+/** Examples run by the check. */
+const RUNS: readonly ExampleRun[] = [
   { file: "demo.ts", args: [] },
   { file: "dry-run.ts", args: [] },
   { file: "weights-rebalance.ts", args: [] },
+  { file: "reconciliation.ts", args: [] },
+  { file: "commonjs.cjs", args: [], expect: "status: completed" },
+  { file: "long-running-bot.ts", args: ["--cycles", "3", "--interval-ms", "50"], expect: "stopped cleanly" },
+  {
+    file: "long-running-bot.ts",
+    args: ["--interval-ms", "50"],
+    signal: { name: "SIGTERM", after: "cycle 1:" },
+    expect: "stopped cleanly",
+  },
 ];
 
 export const BLOCK_MARKERS = ["check", "run", "fragment"] as const;
@@ -149,49 +168,74 @@ interface Job {
   label: string;
   command: string;
   args: string[];
+  signal?: ExampleRun["signal"];
+  expect?: string;
 }
 
-function runJob(job: Job, blocks: readonly DocBlock[]): boolean {
+/** Runs one job; true when it exits 0 (and prints what it must). */
+function runJob(job: Job, blocks: readonly DocBlock[]): Promise<boolean> {
   const started = Date.now();
-  const r = spawnSync(job.command, job.args, {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: RUN_TIMEOUT_MS,
-    env: { ...process.env, NODE_ENV: "test" },
+  return new Promise((done) => {
+    const child = spawn(job.command, job.args, { cwd: ROOT, env: { ...process.env, NODE_ENV: "test" } });
+    let out = "";
+    let signalled = false;
+    const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString("utf8");
+      if (job.signal !== undefined && !signalled && out.includes(job.signal.after)) {
+        signalled = true;
+        child.kill(job.signal.name);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const ms = Date.now() - started;
+      const problems: string[] = [];
+      if (code !== 0) problems.push(`exit ${code ?? signal}`);
+      if (job.signal !== undefined && !signalled) problems.push(`never printed "${job.signal.after}"`);
+      if (job.expect !== undefined && !out.includes(job.expect))
+        problems.push(`no "${job.expect}" in the output`);
+      if (problems.length === 0) {
+        console.log(`  ran ${job.label} (${ms} ms)`);
+        return done(true);
+      }
+      console.error(`${job.label}: failed (${problems.join("; ")})`);
+      console.error(mapLocation(blocks, out.trim()));
+      done(false);
+    });
   });
-  const ms = Date.now() - started;
-  if (r.status === 0) {
-    console.log(`  ran ${job.label} (${ms} ms)`);
-    return true;
-  }
-  const why = r.error !== undefined ? r.error.message : `exit ${r.status ?? r.signal}`;
-  console.error(`${job.label}: failed (${why})`);
-  console.error(mapLocation(blocks, `${r.stdout}${r.stderr}`.trim()));
-  return false;
 }
 
 function jobs(blocks: readonly DocBlock[]): Job[] {
   const tsxBin = join(ROOT, "node_modules", ".bin", "tsx");
   // tsx resolves `ordersafe` by the package's exports (dist), not the repository's paths.
   const tsx = (file: string, args: readonly string[]): Job => ({
-    label: file,
+    label: [file, ...args].join(" "),
     command: tsxBin,
     args: ["--tsconfig", join(OUT, "tsconfig.json"), file, ...args],
   });
   const fromBlocks = blocks
     .filter((b) => b.marker === "run")
     .map((b) => ({ ...tsx(b.file, []), label: `${b.source}:${b.line}` }));
-  const fromExamples = RUNS.map((e) => {
+  const fromExamples = RUNS.map((e): Job => {
     const file = join("examples", e.file);
     if (!existsSync(join(ROOT, file))) throw new Error(`${file}: listed in RUNS but missing`);
-    return e.file.endsWith(".cjs")
+    const job = e.file.endsWith(".cjs")
       ? { label: file, command: process.execPath, args: [file, ...e.args] }
       : tsx(file, e.args);
+    if (e.signal !== undefined) job.label += ` (${e.signal.name} after "${e.signal.after}")`;
+    return {
+      ...job,
+      ...(e.signal === undefined ? {} : { signal: e.signal }),
+      ...(e.expect === undefined ? {} : { expect: e.expect }),
+    };
   });
   return [...fromBlocks, ...fromExamples];
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (!existsSync(join(ROOT, "dist", "index.d.ts"))) {
     console.error("docs:check: dist/ is missing; run `npm run build` first");
     process.exitCode = 1;
@@ -206,7 +250,7 @@ function main(): void {
   let ok = typecheck(blocks);
   console.log(ok ? "  type-check: blocks and examples compile against dist" : "  type-check failed");
   if (!process.argv.includes("--no-run")) {
-    for (const job of jobs(blocks)) ok = runJob(job, blocks) && ok;
+    for (const job of jobs(blocks)) ok = (await runJob(job, blocks)) && ok;
   }
   if (!ok) {
     process.exitCode = 1;
@@ -215,4 +259,4 @@ function main(): void {
   console.log(`docs:check: all passed (${relative(ROOT, OUT)}/ holds the extracted blocks)`);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
