@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   rebalancer.on("phase", (e) => console.log(`${t(e.at)} phase ${e.phase}`));
   rebalancer.on("plan", (e) =>
     console.log(
-      `${t(clock.now())} plan (${e.stage}): ${e.plan.legs.map((l) => `${l.side} ${l.symbol} ${l.qty?.toFixed(4) ?? `$${l.notional?.toFixed(2)}`}`).join(", ") || "nothing to do"}`,
+      `${t(clock.now())} plan (${e.stage}): ${e.plan.legs.map((l) => `${l.side} ${l.symbol} ${l.qty !== undefined ? l.qty.toFixed(4) : `$${l.notional.toFixed(2)}`}`).join(", ") || "nothing to do"}`,
     ),
   );
   rebalancer.on("order:submitted", (e) =>

@@ -19,7 +19,14 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 /** Uses the package the way a bot does: all three entries, events, a rebalance on the simulated broker. */
 const BOT = `
-import { Decimal, isOrdersafeError, SmartRebalancer, type RebalanceReport } from "ordersafe";
+import {
+  type Decimal,
+  isOrdersafeError,
+  REBALANCE_ADJUSTMENT_REASONS,
+  type RebalanceAdjustmentReason,
+  type RebalanceReport,
+  SmartRebalancer,
+} from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 
 async function main(): Promise<void> {
@@ -30,9 +37,13 @@ async function main(): Promise<void> {
   rebalancer.on("order:final", ({ outcome }) => finals.push(outcome.symbol));
   const report: RebalanceReport = await clock.run(rebalancer.rebalance({ weights: { SPY: 0.6, BIL: 0.4 } }));
   for (const leg of report.plan?.legs ?? []) {
-    const size: Decimal | undefined = leg.qty ?? leg.notional;
-    if (size === undefined || size.lte(0)) throw new Error("a leg without a size");
+    // A leg is a quantity leg or a notional leg: checking one narrows the other, no "!".
+    const size: Decimal = leg.qty !== undefined ? leg.qty : leg.notional;
+    if (size.lte(0)) throw new Error("a leg without a size");
   }
+  const own: readonly RebalanceAdjustmentReason[] = REBALANCE_ADJUSTMENT_REASONS;
+  const reasons: RebalanceAdjustmentReason[] = report.adjustments.map((a) => a.reason);
+  if (reasons.some((r) => r === "halted") || !own.includes("shrunk")) throw new Error("unexpected reasons");
   if (report.status !== "completed" || finals.length !== 2) throw new Error(\`unexpected: \${report.status}\`);
   console.log("consumer ok:", report.status, finals.sort().join(","), isOrdersafeError(new Error("x")));
 }
@@ -48,7 +59,12 @@ const ALPACA = `
 import { createAlpacaBroker } from "ordersafe/alpaca";
 
 export function alpaca() {
-  return createAlpacaBroker({ paper: true });
+  // Optional options accept undefined, also under exactOptionalPropertyTypes.
+  return createAlpacaBroker({
+    keyId: process.env.APCA_API_KEY_ID,
+    secret: process.env.APCA_API_SECRET_KEY,
+    paper: process.env.APCA_PAPER !== "false",
+  });
 }
 `;
 

@@ -160,47 +160,47 @@ export const AlpacaBrokerOptionsSchema = z
 /** Options of `createAlpacaBroker`; every default is in {@link ALPACA_BROKER_DEFAULTS}. */
 export interface AlpacaBrokerOptions {
   /** API key id. @defaultValue `process.env.APCA_API_KEY_ID` */
-  keyId?: string;
+  keyId?: string | undefined;
   /** API secret key. @defaultValue `process.env.APCA_API_SECRET_KEY` */
-  secret?: string;
+  secret?: string | undefined;
   /** Paper trading. @defaultValue `ALPACA_BROKER_DEFAULTS.paper` (true) */
-  paper?: boolean;
+  paper?: boolean | undefined;
   /**
    * Must be true to trade live (`paper: false`); a guard against trading real money by mistake.
    * @defaultValue `ALPACA_BROKER_DEFAULTS.allowLive` (false)
    */
-  allowLive?: boolean;
+  allowLive?: boolean | undefined;
   /** Trading REST base URL, no trailing slash. @defaultValue the paper or live host */
-  baseUrl?: string;
+  baseUrl?: string | undefined;
   /** Market data base URL. @defaultValue `https://data.alpaca.markets` */
-  dataBaseUrl?: string;
+  dataBaseUrl?: string | undefined;
   /** Trade-updates WebSocket URL. @defaultValue the paper or live stream */
-  streamUrl?: string;
+  streamUrl?: string | undefined;
   /** Market data feed for latest prices (free accounts: `iex`). @defaultValue `ALPACA_BROKER_DEFAULTS.feed` ("iex") */
-  feed?: AlpacaFeed;
+  feed?: AlpacaFeed | undefined;
   /** Logger (credentials are redacted from everything logged). @defaultValue silent */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /** Clock of the rate limiter. @defaultValue the system clock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** The port's id. @defaultValue "alpaca-paper" or "alpaca-live" */
-  id?: string;
+  id?: string | undefined;
   /**
    * Client-side limit on REST requests per minute (Alpaca allows 200 per key).
    * @defaultValue `ALPACA_BROKER_DEFAULTS.rateLimitPerMinute` (200)
    */
-  rateLimitPerMinute?: number;
+  rateLimitPerMinute?: number | undefined;
   /**
    * Per-request timeout in ms (0 = none); a write that times out is `ambiguous`.
    * @defaultValue `ALPACA_BROKER_DEFAULTS.timeoutMs` (30000)
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Concurrent asset lookups in `getAssets`. @defaultValue `ALPACA_BROKER_DEFAULTS.assetConcurrency` (8) */
-  assetConcurrency?: number;
+  assetConcurrency?: number | undefined;
   /**
    * Trade-updates stream reconnect and keep-alive settings.
    * @defaultValue `ALPACA_BROKER_DEFAULTS.stream`, per field
    */
-  stream?: Partial<AlpacaStreamSettings>;
+  stream?: Partial<AlpacaStreamSettings> | undefined;
   /** Environment to read credentials from. @defaultValue `process.env` */
   env?: Record<string, string | undefined>;
 }

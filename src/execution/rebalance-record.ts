@@ -5,7 +5,12 @@ import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionRun } from "../reconcile/position-correction-engine.js";
 import type { OrderOutcome } from "./order-outcome.js";
-import type { RebalanceAdjustment, TakenOverRun, WorkingOrder } from "./rebalance-report.js";
+import type {
+  RebalanceAdjustment,
+  RebalanceAdjustmentReason,
+  TakenOverRun,
+  WorkingOrder,
+} from "./rebalance-report.js";
 
 /** The main reason a run failed or halted, as its report carries it. */
 export interface RunError {
@@ -88,7 +93,12 @@ export class RebalanceRecord implements RecordedRun {
    * @param reason - the machine-readable reason
    * @param detail - for people
    */
-  adjust(symbol: string, side: OrderSide | undefined, reason: string, detail: string): void {
+  adjust(
+    symbol: string,
+    side: OrderSide | undefined,
+    reason: RebalanceAdjustmentReason,
+    detail: string,
+  ): void {
     this.adjustments.push({ symbol, side, reason, detail });
   }
 

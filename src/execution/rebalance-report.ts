@@ -1,8 +1,11 @@
 import type { BrokerOrderStatus, PositionSnapshot } from "../broker/broker-port.js";
 import type { Decimal } from "../core/decimal.js";
 import type { OrdersafeErrorCode } from "../core/errors.js";
-import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
+import type { JournalWarning } from "../journal/journal-store.js";
+import type { FinalOrderStatus } from "../orders/order-state-machine.js";
+import type { RebalancePlan, SkipReason } from "../rebalance/rebalance-plan.js";
 import {
+  type DriftClass,
   driftToJSON,
   type PositionDrift,
   type PositionDriftJSON,
@@ -33,14 +36,80 @@ export type RebalancePhase =
   | "reconcile"
   | "done";
 
+/**
+ * The reasons of an adjustment that the rebalancer itself gives:
+ * - `halted`: the circuit breaker opened before the leg was sent;
+ * - `stale_belief`: what the bot believed about a symbol did not match the fresh read;
+ * - `unsettled`: a read did not show the fills the run knows of in time; nothing was decided on it;
+ * - `market_closed`: the market is closed and `queueWhenClosed` is off; nothing was sent;
+ * - `left_open`: an order was still open at the end of the run;
+ * - `conflict_not_cancelled`: an opposite-side order could not be cancelled, so the leg was not sent;
+ * - `shrunk`: a buy was made smaller to fit the cash really there;
+ * - `insufficient_cash`: a buy could not be funded;
+ * - `resized`: the retry engine resized an order (its detail says how);
+ * - `partial_fill`: an order ended with part of its quantity filled;
+ * - `read_failed`: the fresh state could not be read;
+ * - `reconcile_failed`: the final reconciliation could not run;
+ * - `correction_deferred`: a drift was not corrected because an order on the symbol is not final;
+ * - `correction_failed`: a correction threw;
+ * - `generations_exhausted`: every client order id of the (symbol, side) pair is used;
+ * - `may_still_fill`: an order ended without a definitive fill count; nothing more is sent on the symbol;
+ * - `stopped_early`: the run stopped on an error (its detail says which); the status is `failed`;
+ * - `unknown_symbol`: a target symbol the broker does not list; its weight stays cash;
+ * - `foreign_conflict`: another strategy's opposite-side order stands on the symbol, so the leg was not sent.
+ *
+ * @example
+ * ```ts
+ * REBALANCE_ADJUSTMENT_REASONS.includes("shrunk"); // true
+ * ```
+ */
+export const REBALANCE_ADJUSTMENT_REASONS = [
+  "halted",
+  "stale_belief",
+  "unsettled",
+  "market_closed",
+  "left_open",
+  "conflict_not_cancelled",
+  "shrunk",
+  "insufficient_cash",
+  "resized",
+  "partial_fill",
+  "read_failed",
+  "reconcile_failed",
+  "correction_deferred",
+  "correction_failed",
+  "generations_exhausted",
+  "may_still_fill",
+  "stopped_early",
+  "unknown_symbol",
+  "foreign_conflict",
+] as const;
+
+/**
+ * Why a leg was skipped, shrunk or failed: one of {@link REBALANCE_ADJUSTMENT_REASONS}; a
+ * planner {@link SkipReason} (`within_band`, `below_minimum`, …); the final state of an order
+ * that did not fill (`canceled`, `rejected`, `unresolved`, …) or its error code
+ * ({@link OrdersafeErrorCode}, or `unknown`); `drift_<class>` for a drift the final
+ * reconciliation found ({@link DriftClass}); `journal_<kind>` for a journal warning
+ * (`journal_torn_tail`, `journal_stale_lock`).
+ */
+export type RebalanceAdjustmentReason =
+  | (typeof REBALANCE_ADJUSTMENT_REASONS)[number]
+  | SkipReason
+  | FinalOrderStatus
+  | OrdersafeErrorCode
+  | "unknown"
+  | `drift_${DriftClass}`
+  | `journal_${JournalWarning["kind"]}`;
+
 /** Why a leg was skipped, shrunk or failed. */
 export interface RebalanceAdjustment {
   /** The symbol. */
   readonly symbol: string;
   /** The side, when a leg was involved. */
   readonly side: "buy" | "sell" | undefined;
-  /** A machine-readable reason (`insufficient_cash`, `partial_fill`, `rejected`, …). */
-  readonly reason: string;
+  /** A machine-readable reason: see {@link RebalanceAdjustmentReason}. */
+  readonly reason: RebalanceAdjustmentReason;
   /** A human detail. */
   readonly detail: string;
 }

@@ -511,7 +511,6 @@ export class RebalanceRun {
       timeInForce: "day",
       ...(leg.qty !== undefined ? { qty: leg.qty } : {}),
       ...(leg.notional !== undefined ? { notional: leg.notional } : {}),
-      ...(leg.qty === undefined && leg.notional === undefined ? { qty: leg.estimatedQty } : {}),
     };
     const base = { runId: this.id, generation, signal: this.signal };
     // Once the breaker is open the coordinator refuses the order without sending anything.
@@ -655,7 +654,7 @@ export class RebalanceRun {
           runId: this.id,
           symbol: leg.symbol,
           side: leg.side,
-          ...(leg.qty !== undefined ? { qty: leg.qty } : { notional: leg.notional ?? leg.estimatedNotional }),
+          ...(leg.qty !== undefined ? { qty: leg.qty } : { notional: leg.notional }),
           orderType: "market",
           reason: leg.reason,
         },

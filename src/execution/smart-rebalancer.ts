@@ -74,80 +74,82 @@ export interface SmartRebalancerOptions {
   /** The broker. */
   broker: BrokerPort;
   /** The clock every wait runs on. @defaultValue systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Where to log. @defaultValue silentLogger */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * Seed of retry jitter and of default run ids. Given: default run ids are deterministic
    * (the clock, the seed and the account's run number). Not given: retry jitter uses
    * `SMART_REBALANCER_DEFAULTS.seed` and default run ids use random bytes.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.seed` (1)
    */
-  seed?: number;
+  seed?: number | undefined;
   /** Orders in flight at once within a phase. @defaultValue `SMART_REBALANCER_DEFAULTS.concurrency` (8) */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /**
    * Drift handling: `report` only emits `drift` and never trades.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.correctionMode` ("report")
    */
-  correctionMode?: CorrectionMode;
+  correctionMode?: CorrectionMode | undefined;
   /** Planner options (see `docs/rebalancing.md`); `sides` is managed by the rebalancer. */
-  planner?: Omit<RebalanceOptionsInput, "sides">;
+  planner?: Omit<RebalanceOptionsInput, "sides"> | undefined;
   /** Order tracker options. */
-  tracker?: {
-    /** A quiet order is read by REST after this long (ms). @defaultValue the `OrderTracker`'s (15000) */
-    quietAfterMs?: number;
-    /** REST checks after a wait times out. @defaultValue the `OrderTracker`'s (5) */
-    maxStatusChecks?: number;
-    /** Poll interval while the stream is down (ms). @defaultValue the `OrderTracker`'s (2000) */
-    pollIntervalMs?: number;
-    /**
-     * Cancel (and confirm) an order still open when its wait times out.
-     * @defaultValue `SMART_REBALANCER_DEFAULTS.tracker.cancelOnTimeout` (true)
-     */
-    cancelOnTimeout?: boolean;
-  };
+  tracker?:
+    | {
+        /** A quiet order is read by REST after this long (ms). @defaultValue the `OrderTracker`'s (15000) */
+        quietAfterMs?: number | undefined;
+        /** REST checks after a wait times out. @defaultValue the `OrderTracker`'s (5) */
+        maxStatusChecks?: number | undefined;
+        /** Poll interval while the stream is down (ms). @defaultValue the `OrderTracker`'s (2000) */
+        pollIntervalMs?: number | undefined;
+        /**
+         * Cancel (and confirm) an order still open when its wait times out.
+         * @defaultValue `SMART_REBALANCER_DEFAULTS.tracker.cancelOnTimeout` (true)
+         */
+        cancelOnTimeout?: boolean | undefined;
+      }
+    | undefined;
   /**
    * Longest wait for one order to become final (ms).
    * @defaultValue `SMART_REBALANCER_DEFAULTS.finalTimeoutMs` (60000)
    */
-  finalTimeoutMs?: number;
+  finalTimeoutMs?: number | undefined;
   /**
    * Longest hold of new submissions while the stream is unhealthy (ms).
    * @defaultValue `SMART_REBALANCER_DEFAULTS.streamWaitMs` (5000)
    */
-  streamWaitMs?: number;
+  streamWaitMs?: number | undefined;
   /**
    * Follow orders by REST polling instead of the update stream.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.polling` (false)
    */
-  polling?: boolean;
+  polling?: boolean | undefined;
   /** Retries per order. @defaultValue `SMART_REBALANCER_DEFAULTS.maxRetries` (3) */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /**
    * Consecutive failed orders that open the circuit breaker.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.failureBudget` (5)
    */
-  failureBudget?: number;
+  failureBudget?: number | undefined;
   /**
    * Attempts of each fresh read before the run fails (backoff 200 ms doubling).
    * @defaultValue `SMART_REBALANCER_DEFAULTS.readAttempts` (5)
    */
-  readAttempts?: number;
+  readAttempts?: number | undefined;
   /**
    * Send orders while the market is closed (the broker queues them).
    * @defaultValue `SMART_REBALANCER_DEFAULTS.queueWhenClosed` (false)
    */
-  queueWhenClosed?: boolean;
+  queueWhenClosed?: boolean | undefined;
   /**
    * Drift tolerance of the final reconciliation, in dollars.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.driftToleranceNotional` (100)
    */
-  driftToleranceNotional?: number;
+  driftToleranceNotional?: number | undefined;
   /** For `correctionMode: "approve"` (and `auto` above its limits): decides each corrective action. */
-  approve?: (action: CorrectionAction) => Promise<boolean> | boolean;
+  approve?: ((action: CorrectionAction) => Promise<boolean> | boolean) | undefined;
   /** For `correctionMode: "auto"`: the largest corrective action in dollars, and actions per run. */
-  correctionLimits?: { maxAutoNotional?: number; maxActionsPerRun?: number };
+  correctionLimits?: { maxAutoNotional?: number; maxActionsPerRun?: number } | undefined;
   /**
    * A position or account read taken this long after the last fill this process knows on it
    * is trusted even when it differs from what the fills imply (ms); a read that matches them is
@@ -155,26 +157,26 @@ export interface SmartRebalancerOptions {
    * to lag by up to ~10 s. See `docs/consistency.md`.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.settleMs` (10000)
    */
-  settleMs?: number;
+  settleMs?: number | undefined;
   /**
    * The longest wait for a read to settle (ms); what has not settled by then is reported
    * `unsettled` and nothing is sized from it.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.settleTimeoutMs` (30000)
    */
-  settleTimeoutMs?: number;
+  settleTimeoutMs?: number | undefined;
   /**
    * The first wait before a read that does not show the known fills is read again (ms); each
    * later wait doubles, none past `settleMs`.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.settlePollMs` (250)
    */
-  settlePollMs?: number;
+  settlePollMs?: number | undefined;
   /**
    * How far back a run given a `runId` looks in the account's order history for orders its
    * earlier attempts placed (ms). Ports without an order history look each (symbol, side) up
    * by client order id instead.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.resumeLookbackMs` (86400000: a day)
    */
-  resumeLookbackMs?: number;
+  resumeLookbackMs?: number | undefined;
   /**
    * A run's first read (and `plan()`) also lists the orders submitted on the account this long
    * before it, when the port keeps an order history: what other processes and people filled
@@ -182,25 +184,25 @@ export interface SmartRebalancerOptions {
    * 0: not listed.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.recentOrdersMs` (900000: 15 minutes)
    */
-  recentOrdersMs?: number;
+  recentOrdersMs?: number | undefined;
   /**
    * Where each run writes its intents and, durably before each broker write, its sends (see
    * `docs/journal.md`). `fileJournal(dir)` survives a crash: the next run on the account, in
    * any process, finds what an unfinished run sent and takes it over.
    * @defaultValue a `memoryJournal()` per account, for the life of the process
    */
-  journal?: JournalStore;
+  journal?: JournalStore | undefined;
   /**
    * The account's name in the journal.
    * @defaultValue the port's `id`
    */
-  account?: string;
+  account?: string | undefined;
   /**
    * How long an order an unfinished run sent, and the broker does not show yet, is looked for
    * before it is reported `unresolved` (and nothing is sent on its symbol) (ms).
    * @defaultValue `SMART_REBALANCER_DEFAULTS.journalLookupMs` (10000)
    */
-  journalLookupMs?: number;
+  journalLookupMs?: number | undefined;
   /**
    * Fills race cancels: a broker may report a fill after it reported the order cancelled.
    * Before it reconciles, a run that has an order which ended without filling in full waits
@@ -208,7 +210,7 @@ export interface SmartRebalancerOptions {
    * fill is in its report (ms).
    * @defaultValue `SMART_REBALANCER_DEFAULTS.lateFillWindowMs` (2000)
    */
-  lateFillWindowMs?: number;
+  lateFillWindowMs?: number | undefined;
 }
 
 const OptionsSchema = z
@@ -290,7 +292,7 @@ const zRunId = z
 /** Options of {@link SmartRebalancer.rebalance}. */
 export interface RebalanceRunOptions {
   /** Plan and report without sending anything. @defaultValue false */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /**
    * Names the run; client order ids derive from (runId, symbol, side, generation), so a new
    * rebalancer given the same runId after a crash adopts the orders already placed.
@@ -298,9 +300,9 @@ export interface RebalanceRunOptions {
    *   start runs in the same ms; with a `seed`, from the clock, the seed and the account's run
    *   number in this process (deterministic)
    */
-  runId?: string;
+  runId?: string | undefined;
   /** Aborts the run (it rejects with `OrdersafeError("aborted")`, its details holding the partial report). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { BuyDecision, SellDecision } from "./decide-symbol.js";
 import { conflictsOf } from "./open-order-book.js";
 import type { PlanContext } from "./plan-context.js";
 import type { PlanScales } from "./plan-scales.js";
-import type { LegReason, OrderConflict, RebalanceLeg } from "./rebalance-plan.js";
+import type { LegReason, OrderConflict, RebalanceLeg, RebalanceLegFields } from "./rebalance-plan.js";
 import { maxBig, minBig } from "./scaled.js";
 import { compareStrings, type SymbolRecord } from "./symbol-record.js";
 
@@ -186,7 +186,7 @@ function buyLeg(d: BuyDecision, units: bigint, scales: PlanScales): KeyedLeg {
     qty = scales.fromQ(estimatedQty);
     cashRequired = scales.fromC(estimatedNotional * size.costFactor);
   }
-  const leg: RebalanceLeg = {
+  const fields: RebalanceLegFields = {
     symbol: record.symbol,
     side: "buy",
     action: aim.projected > 0n ? "add" : "enter",
@@ -206,8 +206,8 @@ function buyLeg(d: BuyDecision, units: bigint, scales: PlanScales): KeyedLeg {
         : scales.fromQ(aim.projected),
     targetQty: aim.targetQty ?? scales.fromQ(aim.target),
   };
-  if (qty !== undefined) leg.qty = qty;
-  if (notional !== undefined) leg.notional = notional;
+  const leg: RebalanceLeg =
+    notional !== undefined ? { ...fields, notional } : { ...fields, qty: qty ?? scales.fromQ(estimatedQty) };
   const opposite = record.open?.sell;
   const conflicts = opposite === undefined ? undefined : conflictsOf(record.symbol, opposite, referencePrice);
   settle(record, "buy", aim.projected + estimatedQty);

@@ -36,18 +36,42 @@ export const LEG_REASONS = [
 /** Why a leg exists: one of {@link LEG_REASONS}. */
 export type LegReason = (typeof LEG_REASONS)[number];
 
-/** One order the plan recommends. Exactly one of `qty` and `notional` is set. */
-export interface RebalanceLeg {
+/**
+ * One order the plan recommends: a {@link QuantityLeg} (shares) or a {@link NotionalLeg}
+ * (dollars, a notional buy). Exactly one of `qty` and `notional` is set, so checking one
+ * narrows the other.
+ *
+ * @example
+ * ```ts
+ * const size = leg.qty !== undefined ? `${leg.qty} sh` : `$${leg.notional}`; // notional: Decimal here
+ * ```
+ */
+export type RebalanceLeg = QuantityLeg | NotionalLeg;
+
+/** A leg sized in shares. */
+export interface QuantityLeg extends RebalanceLegFields {
+  /** Shares, on the asset's increment and at most 9 decimals. */
+  qty: Decimal;
+  /** Absent: the leg is sized in shares. */
+  notional?: undefined;
+}
+
+/** A notional buy: a leg sized in dollars. */
+export interface NotionalLeg extends RebalanceLegFields {
+  /** Absent: the leg is sized in dollars. */
+  qty?: undefined;
+  /** Dollars (cents). */
+  notional: Decimal;
+}
+
+/** What every {@link RebalanceLeg} has, whichever way it is sized. */
+export interface RebalanceLegFields {
   /** The symbol. */
   symbol: string;
   /** Buy or sell. */
   side: OrderSide;
   /** What the leg does to the position. */
   action: LegAction;
-  /** Shares, on the asset's increment and at most 9 decimals; absent for a notional buy. */
-  qty?: Decimal;
-  /** Dollars (cents), for a notional buy. */
-  notional?: Decimal;
   /**
    * Sell the whole position with the broker's `closePosition` (only for a full exit whose
    * quantity cannot be an order: dust under the minimum or off the increment). `qty` is then

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { Decimal, type OrderOutcome, type RebalancePlan } from "ordersafe";
+import { Decimal, type OrderOutcome, type RebalanceAdjustment, type RebalancePlan } from "ordersafe";
 import { describe, expect, it } from "vitest";
 import { buildRebalanceReport, reportStatus } from "../../src/execution/build-rebalance-report.js";
 import { RebalanceRecord, type RecordedRun } from "../../src/execution/rebalance-record.js";
@@ -49,7 +49,7 @@ function run(over: Partial<RecordedRun> = {}): RecordedRun {
 
 // buyingPowerRejections is counted by the run from the retry engine's failures (resized refusals too).
 const close = { endedAt: 1_250, restCalls: 7, buyingPowerRejections: 1 };
-const adjustment = { symbol: "AAA", side: "buy" as const, reason: "shrunk", detail: "x" };
+const adjustment: RebalanceAdjustment = { symbol: "AAA", side: "buy", reason: "shrunk", detail: "x" };
 
 describe("buildRebalanceReport: status", () => {
   it("is completed when every order filled and nothing was adjusted (or nothing was to do)", () => {
@@ -167,7 +167,7 @@ describe("buildRebalanceReport: metrics", () => {
     record.orders.push(outcome({ symbol: "AAA", side: "buy" }));
     const report = buildRebalanceReport(record, close);
     record.orders.push(outcome({ symbol: "BBB", side: "buy" }));
-    record.adjust("BBB", "buy", "late", "after the report");
+    record.adjust("BBB", "buy", "partial_fill", "after the report");
     expect(report.orders).toHaveLength(1);
     expect(report.adjustments).toHaveLength(0);
   });

@@ -190,6 +190,7 @@ describe("sortByNotionalDesc", () => {
         symbol,
         side: "buy",
         action: "enter",
+        qty: d(1),
         closePosition: false,
         type: "market",
         timeInForce: "day",

@@ -12,6 +12,7 @@ import {
   type OrderSnapshot,
   type RebalanceInput,
   type RebalanceLeg,
+  type RebalanceLegFields,
   type RebalancePlan,
   Rounding,
   type SkippedSymbol,
@@ -484,7 +485,7 @@ function buyLeg(c: BuyCandidate, units: Decimal, buyFactor: Decimal, shrunk: boo
     estimatedNotional = qty.times(c.price);
     cashRequired = estimatedNotional.times(buyFactor);
   }
-  const leg: RebalanceLeg = {
+  const fields: RebalanceLegFields = {
     symbol: c.symbol,
     side: "buy",
     action,
@@ -501,9 +502,7 @@ function buyLeg(c: BuyCandidate, units: Decimal, buyFactor: Decimal, shrunk: boo
     projectedQty: c.projectedQty,
     targetQty: c.targetQty,
   };
-  if (qty !== undefined) leg.qty = qty;
-  if (notional !== undefined) leg.notional = notional;
-  return leg;
+  return notional !== undefined ? { ...fields, notional } : { ...fields, qty: qty ?? estimatedQty };
 }
 
 // decimal.js's static min/max copy their arguments; these return one of them.
