@@ -5,7 +5,14 @@
 //   2. ordersafe's SmartRebalancer.
 // Same account, same prices, same fault: the FNGU fill is never delivered on the stream.
 
-import { type BrokerPort, Decimal, type OrderSnapshot, SmartRebalancer } from "ordersafe";
+import {
+  type BrokerPort,
+  Decimal,
+  isBrokerError,
+  type OrderSnapshot,
+  REBALANCE_DEFAULTS,
+  SmartRebalancer,
+} from "ordersafe";
 import { createSimulatedBroker, type SimulatedBroker, VirtualClock } from "ordersafe/testing";
 
 const TARGETS = { FNGU: 0.5, TECL: 0.5 } as const;
@@ -62,7 +69,9 @@ async function naiveBot(broker: BrokerPort, clock: VirtualClock, log: (s: string
         qty,
       });
     } catch (e) {
-      log(`  ERROR   ${side} ${symbol} ${qty.toFixed()}: ${(e as Error).message}`);
+      // The broker's refusal, as the old bot logged it (ordersafe was not there to wrap it).
+      const reason = isBrokerError(e) ? e.message.replace(/^\[ordersafe\]\s*/, "") : String(e);
+      log(`  error   ${side} ${symbol} ${qty.toFixed()}: the broker refused: ${reason}`);
       return null;
     }
   };
@@ -72,7 +81,7 @@ async function naiveBot(broker: BrokerPort, clock: VirtualClock, log: (s: string
       if (filled.has(order.clientOrderId)) return true;
       await clock.sleep(100);
     }
-    log(`  WARNING Timeout reached! Remaining orders: {'${order.id.slice(0, 8)}…'}`);
+    log(`  warning ${order.side} ${order.symbol}: no fill event within ${timeoutMs / 1000} s; marked failed`);
     calledFailed++;
     return false;
   };
@@ -88,7 +97,7 @@ async function naiveBot(broker: BrokerPort, clock: VirtualClock, log: (s: string
     if (order !== null && !(await waitForFill(order, 5_000))) {
       // "It failed": sell again, from the cached position.
       const again = await submit(p.symbol, "sell", new Decimal(711));
-      if (again === null) log(`  WARNING No position to sell for ${p.symbol}`);
+      if (again === null) log(`  warning no position to sell for ${p.symbol}`);
     }
   }
   // Buys sized from the account read before the sells, plus what the sells "should" bring.
@@ -142,6 +151,12 @@ function summarize(
   };
 }
 
+/** Dollars with thousands separators: $28,133.41. */
+function money(d: Decimal): string {
+  const [whole, cents] = d.abs().toFixed(2).split(".");
+  return `${d.isNegative() ? "-" : ""}$${(whole ?? "0").replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${cents}`;
+}
+
 async function main(): Promise<void> {
   const lines: string[] = [];
   const log = (s: string) => lines.push(s);
@@ -168,7 +183,7 @@ async function main(): Promise<void> {
   );
   const safeRow = summarize("ordersafe", safe.broker, safeStart, safe.clock.now(), 0);
 
-  console.log("Replaying the incident: FNGU 1591.166892 sh, $3,432.62 cash, target FNGU 50% / TECL 50%;");
+  console.log("Replaying the incident: FNGU 1,591.166892 sh, $3,432.62 cash, target FNGU 50% / TECL 50%;");
   console.log("the fill of the first order is never delivered on the stream.\n");
   console.log("Log:");
   for (const l of lines) console.log(l);
@@ -180,17 +195,17 @@ async function main(): Promise<void> {
     "round trips",
     "rejections",
     "filled but 'failed'",
-    "final drift",
+    "off target",
     "time",
   ];
   const rows = [oldRow, safeRow].map((r) => [
     r.approach,
     String(r.orders),
-    `$${r.turnover.toFixed(2)}`,
+    money(r.turnover),
     String(r.roundTrips),
     String(r.rejections),
     String(r.filledButCalledFailed),
-    `$${r.drift.toFixed(2)}`,
+    money(r.drift),
     `${(r.timeMs / 1000).toFixed(2)} s`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
@@ -203,7 +218,10 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(fmt(r));
   console.log("");
   console.log(
-    `ordersafe: status ${report.status}; saved $${report.metrics.savedTurnover.toFixed(2)} of turnover against liquidate-and-rebuy; ${report.metrics.restCalls} REST calls.`,
+    `ordersafe: status ${report.status}; ${money(oldRow.turnover.minus(safeRow.turnover))} less turnover than the old way; ${report.metrics.restCalls} REST calls.`,
+  );
+  console.log(
+    `"off target": dollars away from the target weights at the end. ordersafe's ${money(safeRow.drift)} is the cash it keeps on purpose (the planner's ${REBALANCE_DEFAULTS.cashBuffer.times(100).toFixed()}% cash buffer).`,
   );
   console.log("(virtual clock: 50 ms REST latency, fills 200 ms after acceptance)");
 }

@@ -31,11 +31,14 @@ interface ExampleRun {
   signal?: { name: NodeJS.Signals; after: string };
   /** Text the output must contain. */
   expect?: string;
+  /** Text the output must not contain. */
+  forbid?: string;
 }
 
 /** Examples run by the check. */
 const RUNS: readonly ExampleRun[] = [
-  { file: "demo.ts", args: [] },
+  // The old way's refusals come from the broker, not from ordersafe: no [ordersafe] prefix.
+  { file: "demo.ts", args: [], expect: "less turnover than the old way", forbid: "[ordersafe]" },
   { file: "dry-run.ts", args: [] },
   { file: "weights-rebalance.ts", args: [] },
   { file: "reconciliation.ts", args: [] },
@@ -170,6 +173,7 @@ interface Job {
   args: string[];
   signal?: ExampleRun["signal"];
   expect?: string;
+  forbid?: string;
 }
 
 /** Runs one job; true when it exits 0 (and prints what it must). */
@@ -197,6 +201,8 @@ function runJob(job: Job, blocks: readonly DocBlock[]): Promise<boolean> {
       if (job.signal !== undefined && !signalled) problems.push(`never printed "${job.signal.after}"`);
       if (job.expect !== undefined && !out.includes(job.expect))
         problems.push(`no "${job.expect}" in the output`);
+      if (job.forbid !== undefined && out.includes(job.forbid))
+        problems.push(`"${job.forbid}" in the output`);
       if (problems.length === 0) {
         console.log(`  ran ${job.label} (${ms} ms)`);
         return done(true);
@@ -230,6 +236,7 @@ function jobs(blocks: readonly DocBlock[]): Job[] {
       ...job,
       ...(e.signal === undefined ? {} : { signal: e.signal }),
       ...(e.expect === undefined ? {} : { expect: e.expect }),
+      ...(e.forbid === undefined ? {} : { forbid: e.forbid }),
     };
   });
   return [...fromBlocks, ...fromExamples];
