@@ -8,6 +8,7 @@ export default defineConfig({
     alias: [
       { find: /^ordersafe\/alpaca$/, replacement: src("alpaca/index.ts") },
       { find: /^ordersafe\/testing$/, replacement: src("testing/index.ts") },
+      { find: /^ordersafe\/redis$/, replacement: src("redis/index.ts") },
       { find: /^ordersafe$/, replacement: src("index.ts") },
     ],
   },

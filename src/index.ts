@@ -58,6 +58,26 @@ export {
   parsePositionSnapshot,
   parsePositionSnapshots,
 } from "./broker/schemas.js";
+// coordination
+export {
+  COORDINATION_DEFAULTS,
+  type Coordination,
+  type CoordinationLease,
+  type CoordinationLedger,
+  fromMicros,
+  HOLD_STATES,
+  type Hold,
+  type HoldRequest,
+  type HoldResult,
+  type HoldState,
+  type LeaseGrant,
+  type RateLimiter,
+  toMicros,
+} from "./coordination/coordination.js";
+export {
+  type InProcessCoordinationOptions,
+  inProcessCoordination,
+} from "./coordination/in-process-coordination.js";
 // core
 export { abortReason, type Clock, systemClock, throwIfAborted } from "./core/clock.js";
 export {

@@ -8,6 +8,7 @@ const RANK: Record<string, number> = {
   broker: 1,
   journal: 2,
   account: 3,
+  coordination: 3,
   rebalance: 4,
   orders: 4,
   funds: 4,
@@ -15,6 +16,7 @@ const RANK: Record<string, number> = {
   execution: 5,
   alpaca: 6,
   testing: 6,
+  redis: 6,
 };
 const PURE_FILES = [
   "rebalance/",

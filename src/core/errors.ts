@@ -44,8 +44,10 @@ export type BrokerErrorCode = (typeof BROKER_ERROR_CODES)[number];
  * `unsettled` (a position or account read never showed the fills the library knows, within
  * the bound), `journal_locked` (another live process holds the account's journal),
  * `journal_corrupt` (a journal line that is not the last fails its checksum or schema),
- * `journal_io` (a journal read, write or sync failed), and every {@link BrokerErrorCode}, in a
- * stable order.
+ * `journal_io` (a journal read, write or sync failed), `coordination_unavailable` (the shared
+ * coordination store, Redis, cannot be reached: nothing is traded uncoordinated), `lease_held`
+ * (another process holds the account's lease), `lease_lost` (this process's lease passed to
+ * another: it stops before its next write), and every {@link BrokerErrorCode}, in a stable order.
  *
  * @example
  * ```ts
@@ -62,6 +64,9 @@ export const ORDERSAFE_ERROR_CODES = [
   "journal_locked",
   "journal_corrupt",
   "journal_io",
+  "coordination_unavailable",
+  "lease_held",
+  "lease_lost",
   ...BROKER_ERROR_CODES,
 ] as const;
 

@@ -93,10 +93,13 @@ describe("errors", () => {
       | "journal_locked"
       | "journal_corrupt"
       | "journal_io"
+      | "coordination_unavailable"
+      | "lease_held"
+      | "lease_lost"
       | BrokerErrorCode
     >();
     expect(new Set(BROKER_ERROR_CODES).size).toBe(17);
-    expect(new Set(ORDERSAFE_ERROR_CODES).size).toBe(26);
-    expect(ORDERSAFE_ERROR_CODES.slice(9)).toEqual([...BROKER_ERROR_CODES]);
+    expect(new Set(ORDERSAFE_ERROR_CODES).size).toBe(29);
+    expect(ORDERSAFE_ERROR_CODES.slice(12)).toEqual([...BROKER_ERROR_CODES]);
   });
 });
