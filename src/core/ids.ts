@@ -62,7 +62,13 @@ export function clientOrderId(parts: ClientOrderIdParts): string {
     .digest("base64url")
     .slice(0, 16);
   const gen = generation.toString(36);
-  const head = `${CLIENT_ORDER_ID_PREFIX}${readable(runId, 10)}-${readable(symbol, 8)}-${side === "buy" ? "b" : "s"}${gen}`;
+  const tail = `${readable(symbol, 8)}-${side === "buy" ? "b" : "s"}${gen}`;
+  // A named strategy's run id is `<strategy>~<run>` (strategyRunId): its ids start `os-<strategy>_`.
+  const cut = runId.indexOf(STRATEGY_SEPARATOR);
+  const strategy = cut > 0 ? runId.slice(0, cut) : "";
+  const head = STRATEGY_ID_PATTERN.test(strategy)
+    ? `${CLIENT_ORDER_ID_PREFIX}${strategy}_${readable(runId.slice(cut + 1), 6)}-${tail}`
+    : `${CLIENT_ORDER_ID_PREFIX}${readable(runId, 10)}-${tail}`;
   return `${head.slice(0, MAX_CLIENT_ORDER_ID_LENGTH - 17)}-${digest}`;
 }
 
@@ -78,4 +84,48 @@ export function makeRunId(nowMs: number, entropy: string | number): string {
   const iso = new Date(nowMs).toISOString().replace(/[-:]/g, "").slice(0, 15);
   const tail = createHash("sha256").update(`${nowMs}:${entropy}`).digest("base64url").slice(0, 6);
   return `r${iso}-${tail.replace(/[^A-Za-z0-9]/g, "x")}`;
+}
+
+/** The strategy a bot trades for when it names none: it stands for the account's owner. */
+export const DEFAULT_STRATEGY_ID = "default";
+
+/** What a strategy id may be: 1 to 12 letters and digits (it is carried in client order ids). */
+export const STRATEGY_ID_PATTERN = /^[A-Za-z0-9]{1,12}$/;
+
+/** Between a named strategy and its run in a run id. Never in a caller's run id. */
+export const STRATEGY_SEPARATOR = "~";
+
+/**
+ * The run id a strategy's run uses: the caller's run id for the default strategy (so its client
+ * order ids are what they always were), `<strategy>~<runId>` for a named one.
+ *
+ * @param strategyId - the strategy
+ * @param runId - the caller's (or a generated) run id
+ * @returns the run id client order ids derive from
+ * @example
+ * ```ts
+ * strategyRunId("momentum", "r1"); // "momentum~r1"
+ * strategyRunId("default", "r1"); // "r1"
+ * ```
+ */
+export function strategyRunId(strategyId: string, runId: string): string {
+  return strategyId === DEFAULT_STRATEGY_ID ? runId : `${strategyId}${STRATEGY_SEPARATOR}${runId}`;
+}
+
+/**
+ * The strategy that owns an order, read from its client order id: a named strategy's ids start
+ * `os-<strategy>_`; every other order (the default strategy's, a person's, another tool's)
+ * belongs to the default strategy, which stands for the account's owner.
+ *
+ * @param clientOrderId - the order's client order id
+ * @returns the owning strategy id
+ * @example
+ * ```ts
+ * strategyOfClientOrderId("os-momentum_r1-TECL-b0-…"); // "momentum"
+ * strategyOfClientOrderId("manual-123"); // "default"
+ * ```
+ */
+export function strategyOfClientOrderId(clientOrderId: string): string {
+  const m = /^os-([A-Za-z0-9]{1,12})_/.exec(clientOrderId);
+  return m?.[1] ?? DEFAULT_STRATEGY_ID;
 }

@@ -2,7 +2,7 @@ import { isOrderSnapshot } from "../account/observed-port.js";
 import type { BrokerPort, OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { wrapBrokerPort } from "../broker/checked-broker.js";
-import { BrokerError, isBrokerError } from "../core/errors.js";
+import { BrokerError, isBrokerError, isOrdersafeError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { JournalEntryInput } from "../journal/journal-entry.js";
 import type { JournalStore } from "../journal/journal-store.js";
@@ -71,6 +71,8 @@ export function journalingPort(port: BrokerPort, settings: JournalingSettings): 
     try {
       await write([send], true);
     } catch (e) {
+      // The journal refused the writer (its lease passed to another process): stop, do not retry.
+      if (isOrdersafeError(e) && e.code === "lease_lost") throw e;
       throw new BrokerError("unavailable", `[ordersafe] the journal could not record the ${op}: not sent`, {
         cause: e,
       });

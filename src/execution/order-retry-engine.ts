@@ -115,6 +115,12 @@ export interface OrderRetryEngineOptions {
    * @defaultValue `ORDER_RETRY_ENGINE_DEFAULTS.cancelConfirmIntervalMs` (250)
    */
   cancelConfirmIntervalMs?: number;
+  /**
+   * Which open orders conflict cancels may touch (a strategy's own, with `cancelConflicts: "own"`).
+   * An opposite-side order it does not own is never cancelled: the conflict stays unconfirmed.
+   * @defaultValue every order
+   */
+  ownsOrder?: (order: OrderSnapshot) => boolean;
 }
 
 const OptionsSchema = z
@@ -131,6 +137,7 @@ const OptionsSchema = z
     ambiguousLookups: z.number().int().min(1).max(50).optional(),
     cancelConfirmChecks: z.number().int().min(1).max(1000).optional(),
     cancelConfirmIntervalMs: z.number().min(0).max(600_000).optional(),
+    ownsOrder: z.custom<(o: OrderSnapshot) => boolean>((v) => typeof v === "function").optional(),
   })
   .strict();
 
@@ -279,6 +286,7 @@ export class OrderRetryEngine extends IsolatedEmitter<OrderRetryEngineEvents> {
   private readonly ambiguousLookups: number;
   private readonly cancelConfirmChecks: number;
   private readonly cancelConfirmIntervalMs: number;
+  private readonly ownsOrder: ((order: OrderSnapshot) => boolean) | undefined;
   private readonly seed: number;
   private calls = 0;
   private consecutive = 0;
@@ -310,6 +318,7 @@ export class OrderRetryEngine extends IsolatedEmitter<OrderRetryEngineEvents> {
     this.ambiguousLookups = o.ambiguousLookups ?? d.ambiguousLookups;
     this.cancelConfirmChecks = o.cancelConfirmChecks ?? d.cancelConfirmChecks;
     this.cancelConfirmIntervalMs = o.cancelConfirmIntervalMs ?? d.cancelConfirmIntervalMs;
+    this.ownsOrder = o.ownsOrder;
   }
 
   /** Whether the circuit breaker is open (new submissions refused). */
@@ -320,6 +329,17 @@ export class OrderRetryEngine extends IsolatedEmitter<OrderRetryEngineEvents> {
   /** Consecutive failed orders so far. */
   get consecutiveFailures(): number {
     return this.consecutive;
+  }
+
+  /**
+   * Opens the circuit breaker at once (the run's lease passed to another process): every later
+   * submission is refused without being sent.
+   *
+   * @param reason - why, reported with `halted`
+   */
+  halt(reason: string): void {
+    this.consecutive = Math.max(this.consecutive, this.failureBudget - 1);
+    this.recordFailure(reason);
   }
 
   /** Closes the circuit breaker and clears the failure count. */
@@ -574,6 +594,8 @@ export class OrderRetryEngine extends IsolatedEmitter<OrderRetryEngineEvents> {
       return false;
     }
     const conflicts = open.filter((o) => o.symbol === intent.symbol && o.side !== intent.side);
+    // Another strategy's order is never cancelled: the conflict cannot be confirmed.
+    if (this.ownsOrder !== undefined && !conflicts.every(this.ownsOrder)) return false;
     for (const o of conflicts) {
       try {
         await this.broker.cancelOrder(o.id, { signal });

@@ -30,6 +30,8 @@ export interface FreshState {
   unsettled: readonly string[];
   /** Whether the account read did not settle: nothing may be sized from its cash or equity. */
   accountUnsettled: boolean;
+  /** A sleeve's read: the open orders of other strategies (out of its plan, but a leg must not meet one). */
+  foreignOpenOrders?: OrderSnapshot[];
 }
 
 /** How fresh reads are made: the port, the clock their retries wait on, attempts and the signal. */

@@ -3,9 +3,11 @@
 // describes the same steps.
 
 import { isFinalBrokerStatus, type OrderSide, type OrderSnapshot } from "../broker/broker-port.js";
+import { type CoordinationLedger, fromMicros, toMicros } from "../coordination/coordination.js";
 import type { Clock } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { ZERO } from "../core/decimal.js";
+import { strategyOfClientOrderId } from "../core/ids.js";
 import { requiredFunds } from "../funds/required-funds.js";
 import { ReservationLedger } from "../funds/reservation-ledger.js";
 import type { RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
@@ -316,20 +318,25 @@ async function adoptOwnOrders(run: RebalanceRun, planned: Planned): Promise<Plan
  */
 async function cancelConflicts(run: RebalanceRun, plan: RebalancePlan): Promise<Planned> {
   const unconfirmed = run.unconfirmedConflicts;
+  const kept = conflictsKept(run, plan);
   for (const c of plan.conflicts) {
+    if (kept.has(c.symbol)) continue;
     const ok = await run.retry.cancelConflicts({ symbol: c.symbol, side: opposite(c.side) }, run.signal);
     if (!ok) unconfirmed.add(c.symbol);
   }
+  for (const s of kept) unconfirmed.add(s);
   const state = await run.readOrFail();
   const replanned = run.plan(state, "both");
   run.record.plan = replanned;
-  for (const s of unconfirmed)
+  for (const s of unconfirmed) {
+    if (kept.has(s)) continue;
     run.record.adjust(
       s,
       undefined,
       "conflict_not_cancelled",
       "an opposite-side order could not be cancelled",
     );
+  }
   return {
     state,
     plan: {
@@ -338,6 +345,32 @@ async function cancelConflicts(run: RebalanceRun, plan: RebalancePlan): Promise<
       buys: replanned.buys.filter((l) => !unconfirmed.has(l.symbol)),
     },
   };
+}
+
+/**
+ * The symbols whose conflicts are not to be cancelled, each noted: another strategy's
+ * opposite-side order (`foreign_conflict`, with `cancelConflicts: "own"`; the broker would refuse
+ * a wash trade), or any conflict with `cancelConflicts: "none"`.
+ */
+function conflictsKept(run: RebalanceRun, plan: RebalancePlan): Set<string> {
+  const mode = run.settings.cancelConflicts;
+  const kept = new Set<string>();
+  for (const c of plan.conflicts) {
+    if (kept.has(c.symbol)) continue;
+    if (mode === "none") {
+      kept.add(c.symbol);
+      run.record.adjust(c.symbol, undefined, "conflict_not_cancelled", "cancelConflicts is none");
+    } else if (mode === "own" && !run.owns(c.clientOrderId)) {
+      kept.add(c.symbol);
+      run.record.adjust(
+        c.symbol,
+        opposite(c.side),
+        "foreign_conflict",
+        `${c.clientOrderId} belongs to strategy ${strategyOfClientOrderId(c.clientOrderId)}: not cancelled, not traded`,
+      );
+    }
+  }
+  return kept;
 }
 
 /**
@@ -421,10 +454,55 @@ function noteShortCash(run: RebalanceRun, first: RebalancePlan, buyPlan: Rebalan
   }
 }
 
-/** The buys: each reserves its funds against the re-read account before it is sent. */
-function placeBuys(run: RebalanceRun, buyPlan: RebalancePlan, after: FreshState): Promise<void> {
-  const coordinator = run.coordinatorFor(reservationsAgainst(after, run.settings.clock));
-  return placeLegs(run, coordinator, buyPlan.buys);
+/**
+ * The buys: each reserves its funds against the re-read account before it is sent (in the
+ * coordination's shared ledger when there is one, after releasing the holds its open orders
+ * show gone).
+ */
+async function placeBuys(run: RebalanceRun, buyPlan: RebalancePlan, after: FreshState): Promise<void> {
+  const ledger = run.settings.coordination?.ledger;
+  let funds: FundsReservation;
+  if (ledger === undefined) funds = reservationsAgainst(after, run.settings.clock);
+  else {
+    await ledger.reconcile(after.openOrders.map((o) => o.clientOrderId));
+    funds = sharedReservations(run, ledger, after);
+  }
+  return placeLegs(run, run.coordinatorFor(funds), buyPlan.buys);
+}
+
+/**
+ * Reservations of the buys in the shared ledger: the capacity is the re-read account's funding
+ * basis, every process's holds count against it, and the strategy's cap too. A hold is bound to
+ * its client order id right before the buy is sent (the run's port does it) and released at
+ * the order's final state.
+ */
+function sharedReservations(
+  run: RebalanceRun,
+  ledger: CoordinationLedger,
+  after: FreshState,
+): FundsReservation {
+  const capacity = toMicros(new ReservationLedger().available(after.account), "down");
+  const { strategyId, logger } = run.settings;
+  return {
+    reserve: async (intent) => {
+      const key = intent.clientOrderId ?? `${run.id}:${intent.symbol}`;
+      const amount = toMicros(requiredFunds(intent, after.prices.get(intent.symbol)));
+      const r = await ledger.reserve({ key, strategyId, amount, capacity });
+      if (!r.ok) return { ok: false, shortfall: fromMicros(amount - r.available), reason: r.reason };
+      run.buyHolds.set(intent.symbol, key);
+      return { ok: true };
+    },
+    release: (key) => {
+      ledger
+        .release(key)
+        .catch((e: unknown) =>
+          logger.warn(
+            { key, error: String(e) },
+            "[ordersafe] a hold could not be released: the next reconcile frees it",
+          ),
+        );
+    },
+  };
 }
 
 /** Reservations of the buys in a ledger over the re-read account and prices. */

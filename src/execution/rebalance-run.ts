@@ -3,10 +3,11 @@ import type { AccountState } from "../account/account-registry.js";
 import { observedPort } from "../account/observed-port.js";
 import type { SettleSettings } from "../account/settle.js";
 import type { BrokerPort, OrderRequest, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
+import type { Coordination } from "../coordination/coordination.js";
 import type { Clock } from "../core/clock.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
 import { OrdersafeError } from "../core/errors.js";
-import { makeRunId } from "../core/ids.js";
+import { DEFAULT_STRATEGY_ID, makeRunId, strategyOfClientOrderId, strategyRunId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import type { OrderIntent } from "../funds/order-intent.js";
 import type { RunOutcome } from "../journal/journal-entry.js";
@@ -17,6 +18,7 @@ import type { RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js
 import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionAction, CorrectionMode } from "../reconcile/position-correction-engine.js";
 import { buildRebalanceReport, type RunEnding } from "./build-rebalance-report.js";
+import { coordinatedPort } from "./coordinated-port.js";
 import { type CountingBroker, countingBroker } from "./counting-broker.js";
 import { journalingPort } from "./journaling-port.js";
 import { type FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
@@ -30,6 +32,7 @@ import { errorOf, RebalanceRecord } from "./rebalance-record.js";
 import type { RebalancePhase, RebalanceReport, TakeOverKind, WorkingOrder } from "./rebalance-report.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";
 import { ResumeGenerations } from "./resume-generations.js";
+import { sleeveOf, withoutForeignConflicts } from "./sleeve.js";
 import type { UnresolvedSend } from "./take-over.js";
 
 /** A `SmartRebalancer`'s options with their defaults applied: what each of its runs works with. */
@@ -73,6 +76,18 @@ export interface RebalancerSettings {
   readonly journalLookupMs: number;
   /** How long after an order ended without filling in full the run still looks for a late fill (ms). */
   readonly lateFillWindowMs: number;
+  /** What processes on the account share (lease, ledger, journal, rate budget), if anything. */
+  readonly coordination: Coordination | undefined;
+  /** The strategy the run trades for. */
+  readonly strategyId: string;
+  /** Which opposite-side orders conflict cancels may touch. */
+  readonly cancelConflicts: "own" | "all" | "none";
+  /** Whether the targets describe the account or the strategy's sleeve. */
+  readonly scope: "account" | "sleeve";
+  /** The account lease's TTL (ms). */
+  readonly leaseTtlMs: number;
+  /** How long a run waits for the lease (ms). */
+  readonly leaseWaitMs: number;
 }
 
 /** What the caller believes it holds of one symbol (`executeRebalance`). */
@@ -112,6 +127,8 @@ export interface RebalanceRunInput {
    * @defaultValue "rebalance"
    */
   readonly mode?: "rebalance" | "abandon" | undefined;
+  /** The account lease the run holds (with a coordination): every write checks it first. */
+  readonly leaseToken?: string | undefined;
 }
 
 /**
@@ -173,6 +190,12 @@ export class RebalanceRun {
   private readonly events: EventEmitter<RebalancerEvents>;
   private readonly plannerExtra: Readonly<Record<string, unknown>>;
   private tracking: { tracker: OrderTracker; sells: OrderExecutionCoordinator } | undefined;
+  /** The shared reservation of each buy about to be sent, by symbol (one buy per symbol). */
+  readonly buyHolds = new Map<string, string>();
+  /** Symbols noted `foreign_conflict`. */
+  private readonly foreignNoted = new Set<string>();
+  /** Set when a write found the lease passed to another process: the run stops there. */
+  leaseLost: OrdersafeError | undefined;
 
   /** @param input - the rebalancer's port, settings and events, and the run's input */
   constructor(input: RebalanceRunInput) {
@@ -182,15 +205,19 @@ export class RebalanceRun {
     this.events = input.events;
     this.targets = input.targets;
     this.resumable = input.runId !== undefined;
-    this.id = input.runId ?? makeRunId(settings.clock.now(), input.runIdEntropy);
+    this.id = strategyRunId(
+      settings.strategyId,
+      input.runId ?? makeRunId(settings.clock.now(), input.runIdEntropy),
+    );
     this.signal = input.signal;
     this.dryRun = input.dryRun;
     this.belief = input.belief;
     this.mode = input.mode ?? "rebalance";
     this.plannerExtra = input.untargeted ? { untargeted: input.untargeted } : {};
     this.account = input.account;
-    this.journal = settings.journal ?? this.account.journal;
-    this.accountKey = settings.account ?? this.port.id;
+    const c = settings.coordination;
+    this.journal = c?.journal ?? settings.journal ?? this.account.journal;
+    this.accountKey = c?.account ?? settings.account ?? this.port.id;
     const observed = observedPort(this.port, this.account.record, settings.clock);
     const journaled = journalingPort(observed, {
       journal: this.journal,
@@ -199,7 +226,19 @@ export class RebalanceRun {
       logger: settings.logger,
       signal: this.signal,
     });
-    this.counted = countingBroker(journaled);
+    // Outermost: the lease is checked (and a buy's hold bound) before the send is journaled.
+    const coordinated =
+      c !== undefined && input.leaseToken !== undefined
+        ? coordinatedPort(journaled, {
+            coordination: c,
+            token: input.leaseToken,
+            clock: settings.clock,
+            signal: this.signal,
+            holdFor: (request) => this.buyHolds.get(request.symbol),
+            onLeaseLost: (e) => this.onLeaseLost(e),
+          })
+        : journaled;
+    this.counted = countingBroker(coordinated);
     this.broker = this.counted.broker;
     this.record = new RebalanceRecord(this.id, this.dryRun, settings.clock.now());
     this.retry = new OrderRetryEngine({
@@ -209,6 +248,11 @@ export class RebalanceRun {
       seed: settings.seed + input.runNumber,
       maxRetries: settings.maxRetries,
       failureBudget: settings.failureBudget,
+      ...(settings.cancelConflicts === "own"
+        ? {
+            ownsOrder: (o: OrderSnapshot) => strategyOfClientOrderId(o.clientOrderId) === settings.strategyId,
+          }
+        : {}),
     });
     this.retry.on("halted", (info) => this.onHalted(info));
     this.retry.on("failure", ({ code }) => {
@@ -277,7 +321,16 @@ export class RebalanceRun {
       settle: this.settings.settle,
       recentOrdersMs: this.settings.recentOrdersMs,
     };
-    return readFreshState(reader, this.targets, options);
+    if (this.settings.scope === "account") return readFreshState(reader, this.targets, options);
+    return readFreshState(reader, this.targets, options).then((state) =>
+      sleeveOf(
+        state,
+        this.broker,
+        this.settings.strategyId,
+        (read) => this.withRetries(read, this.signal),
+        this.signal,
+      ),
+    );
   }
 
   /**
@@ -332,7 +385,7 @@ export class RebalanceRun {
     const keep = [
       ...new Set([...this.settings.plannerKeep, ...(more.keep ?? []), ...state.unsettled, ...this.blocked]),
     ];
-    return planFromState(state, {
+    const plan = planFromState(state, {
       targets: this.targets,
       capabilities: this.port.capabilities,
       options: {
@@ -342,6 +395,23 @@ export class RebalanceRun {
       },
       sides,
     });
+    // With cancelConflicts "all" such a leg goes out; a wash-trade refusal cancels the order and resends.
+    if (state.foreignOpenOrders === undefined || this.settings.cancelConflicts === "all") return plan;
+    return withoutForeignConflicts(plan, state.foreignOpenOrders, (leg, order) =>
+      this.noteForeign(leg, order),
+    );
+  }
+
+  /** Notes (once per symbol) a leg dropped because it meets another strategy's open order. */
+  private noteForeign(leg: RebalanceLeg, order: OrderSnapshot): void {
+    if (this.foreignNoted.has(leg.symbol)) return;
+    this.foreignNoted.add(leg.symbol);
+    this.record.adjust(
+      leg.symbol,
+      leg.side,
+      "foreign_conflict",
+      `${order.clientOrderId} belongs to strategy ${strategyOfClientOrderId(order.clientOrderId)}: not cancelled, not traded`,
+    );
   }
 
   /** Starts following orders: the tracker subscribes to the broker's updates now. */
@@ -629,6 +699,9 @@ export class RebalanceRun {
         {
           type: "run_start",
           runId: this.id,
+          ...(this.settings.strategyId !== DEFAULT_STRATEGY_ID
+            ? { strategyId: this.settings.strategyId }
+            : {}),
           targets: targetsJson(this.targets),
           // As JSON: decimals as strings.
           options: JSON.parse(JSON.stringify({ ...this.settings.plannerOptions, ...this.plannerExtra })),
@@ -762,6 +835,28 @@ export class RebalanceRun {
   close(): void {
     this.tracking?.tracker.close();
     this.retry.removeAllListeners();
+  }
+
+  /** A write found the lease gone (or could not check it): no write follows; the breaker opens. */
+  private onLeaseLost(e: OrdersafeError): void {
+    if (this.leaseLost !== undefined) return;
+    this.leaseLost = e;
+    this.settings.logger.error(
+      { runId: this.id, code: e.code },
+      "[ordersafe] the account lease is lost: stopping",
+    );
+    this.record.adjust("*", undefined, e.code, e.message);
+    this.retry.halt(e.message);
+  }
+
+  /**
+   * Whether an order belongs to this run's strategy.
+   *
+   * @param clientOrderId - the order's client order id
+   * @returns true when the strategy owns it
+   */
+  owns(clientOrderId: string): boolean {
+    return strategyOfClientOrderId(clientOrderId) === this.settings.strategyId;
   }
 
   /** The circuit breaker opened: the run is halted (its report says so) and `halted` is emitted. */

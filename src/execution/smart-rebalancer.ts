@@ -6,9 +6,11 @@ import { SETTLE_DEFAULTS } from "../account/settle.js";
 import type { BrokerPort } from "../broker/broker-port.js";
 import { checkBroker } from "../broker/checked-broker.js";
 import { zBrokerPort } from "../broker/schemas.js";
+import { COORDINATION_DEFAULTS, type Coordination, zCoordination } from "../coordination/coordination.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
 import { OrdersafeError } from "../core/errors.js";
+import { DEFAULT_STRATEGY_ID, STRATEGY_ID_PATTERN } from "../core/ids.js";
 import { IsolatedEmitter, isolateLogger } from "../core/isolation.js";
 import type { Logger } from "../core/logger.js";
 import { parseInput, zAbortSignal, zClock, zDecimal, zLogger, zSymbol } from "../core/validation.js";
@@ -35,6 +37,7 @@ import type { RebalanceReport } from "./rebalance-report.js";
 import { type HeldBelief, RebalanceRun, type RebalancerSettings } from "./rebalance-run.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";
 import { type UnfinishedRun, unfinishedRunOf } from "./unfinished-run.js";
+import { withLease } from "./run-lease.js";
 
 export type { RebalancerEvents } from "./rebalancer-events.js";
 
@@ -67,7 +70,21 @@ export const SMART_REBALANCER_DEFAULTS = {
   recentOrdersMs: 900_000,
   journalLookupMs: 10_000,
   lateFillWindowMs: 2_000,
+  strategyId: DEFAULT_STRATEGY_ID,
+  cancelConflicts: "own",
+  scope: "account",
+  leaseTtlMs: COORDINATION_DEFAULTS.leaseTtlMs,
+  leaseWaitMs: 60_000,
 } as const satisfies Partial<SmartRebalancerOptions>;
+
+/** What conflict cancels may touch: the strategy's own orders, every order, or none. */
+export const CANCEL_CONFLICTS_MODES = ["own", "all", "none"] as const;
+/** One of {@link CANCEL_CONFLICTS_MODES}. */
+export type CancelConflictsMode = (typeof CANCEL_CONFLICTS_MODES)[number];
+/** What a strategy's targets describe: the whole account, or its own sleeve of it. */
+export const REBALANCE_SCOPES = ["account", "sleeve"] as const;
+/** One of {@link REBALANCE_SCOPES}. */
+export type RebalanceScope = (typeof REBALANCE_SCOPES)[number];
 
 /** Options of {@link SmartRebalancer}; defaults in {@link SMART_REBALANCER_DEFAULTS}. */
 export interface SmartRebalancerOptions {
@@ -211,6 +228,43 @@ export interface SmartRebalancerOptions {
    * @defaultValue `SMART_REBALANCER_DEFAULTS.lateFillWindowMs` (2000)
    */
   lateFillWindowMs?: number | undefined;
+  /**
+   * What processes on the account share: the lease (one run at a time on the account, checked
+   * before every write), the reservation ledger, the journal and the API key's budget.
+   * `createRedisCoordination()` (`ordersafe/redis`) shares them across processes and machines;
+   * `inProcessCoordination()` between rebalancers of one process. Not with `journal`: the
+   * coordination's journal is used.
+   * @defaultValue none: this process's run queue, a ledger per run and `journal`
+   */
+  coordination?: Coordination | undefined;
+  /**
+   * The strategy this rebalancer trades for: 1 to 12 letters and digits, carried in every
+   * client order id (`os-<strategy>_…`). The default strategy's ids are unchanged, and it owns
+   * every order no named strategy made.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.strategyId` ("default")
+   */
+  strategyId?: string | undefined;
+  /**
+   * Which opposite-side open orders a leg may cancel: the strategy's own (a leg that meets
+   * another strategy's is skipped as `foreign_conflict`), every order, or none.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.cancelConflicts` ("own")
+   */
+  cancelConflicts?: CancelConflictsMode | undefined;
+  /**
+   * `account`: the targets describe the whole account (untargeted holdings are sold under
+   * weights). `sleeve`: the strategy's positions are the net fills of its own orders (from the
+   * broker's order history; the port must keep one), its targets apply to them, and other
+   * holdings and orders are never touched. Weights stay fractions of the account's equity.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.scope` ("account")
+   */
+  scope?: RebalanceScope | undefined;
+  /** How long the account lease lives without a renewal (ms). @defaultValue `SMART_REBALANCER_DEFAULTS.leaseTtlMs` (15000) */
+  leaseTtlMs?: number | undefined;
+  /**
+   * How long a run waits for the account lease another process holds before it throws
+   * `lease_held` (ms). @defaultValue `SMART_REBALANCER_DEFAULTS.leaseWaitMs` (60000)
+   */
+  leaseWaitMs?: number | undefined;
 }
 
 const OptionsSchema = z
@@ -261,8 +315,27 @@ const OptionsSchema = z
     account: z.string().min(1).max(128).optional(),
     journalLookupMs: z.number().int().min(0).max(3_600_000).optional(),
     lateFillWindowMs: z.number().int().min(0).max(600_000).optional(),
+    coordination: zCoordination.optional(),
+    strategyId: z
+      .string()
+      .regex(STRATEGY_ID_PATTERN, { message: "expected 1 to 12 letters and digits" })
+      .optional(),
+    cancelConflicts: z.enum(CANCEL_CONFLICTS_MODES).optional(),
+    scope: z.enum(REBALANCE_SCOPES).optional(),
+    leaseTtlMs: z.number().int().min(100).max(600_000).optional(),
+    leaseWaitMs: z.number().int().min(0).max(3_600_000).optional(),
   })
-  .strict();
+  .strict()
+  .refine((o) => o.coordination === undefined || o.journal === undefined, {
+    message: "give coordination or journal, not both: the coordination's journal is used",
+    path: ["journal"],
+  })
+  .refine(
+    (o) =>
+      o.scope !== "sleeve" ||
+      (o.broker.capabilities.orderHistory === true && typeof o.broker.listOrders === "function"),
+    { message: "scope sleeve needs a port with an order history (listOrders)", path: ["scope"] },
+  );
 
 const RunOptionsSchema = z
   .object({
@@ -383,6 +456,12 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       account: o.account,
       journalLookupMs: o.journalLookupMs ?? d.journalLookupMs,
       lateFillWindowMs: o.lateFillWindowMs ?? d.lateFillWindowMs,
+      coordination: o.coordination,
+      strategyId: o.strategyId ?? d.strategyId,
+      cancelConflicts: o.cancelConflicts ?? d.cancelConflicts,
+      scope: o.scope ?? d.scope,
+      leaseTtlMs: o.leaseTtlMs ?? d.leaseTtlMs,
+      leaseWaitMs: o.leaseWaitMs ?? d.leaseWaitMs,
     };
     this.setListenerLogger(this.settings.logger);
   }
@@ -485,8 +564,13 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     const opts = parseInput(RunOptionsSchema, optionsInput, "options");
     this.runs += 1;
     const runNumber = this.runs;
-    // One run at a time on an account within the process: a second waits for the first.
-    return this.account.runs.run(() => this.runAlone(targets, opts, extra, runNumber));
+    // One run at a time on an account within the process: a second waits for the first; with a
+    // coordination, one at a time across processes too (the lease).
+    return this.account.runs.run(() =>
+      withLease(this.settings, opts.signal, (leaseToken) =>
+        this.runAlone(targets, opts, extra, runNumber, leaseToken),
+      ),
+    );
   }
 
   /**
@@ -545,15 +629,18 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     const { signal } = parseInput(SignalOnlySchema, options, "options");
     this.runs += 1;
     const runNumber = this.runs;
-    return this.account.runs.run(async () => {
-      const { targets, untargeted } = await this.unfinished(id, signal);
-      return this.runAlone(
-        targets,
-        { runId: id, ...(signal ? { signal } : {}) },
-        untargeted ? { untargeted } : {},
-        runNumber,
-      );
-    });
+    return this.account.runs.run(() =>
+      withLease(this.settings, signal, async (leaseToken) => {
+        const { targets, untargeted } = await this.unfinished(id, signal);
+        return this.runAlone(
+          targets,
+          { runId: id, ...(signal ? { signal } : {}) },
+          untargeted ? { untargeted } : {},
+          runNumber,
+          leaseToken,
+        );
+      }),
+    );
   }
 
   /**
@@ -583,16 +670,19 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     const { signal } = parseInput(SignalOnlySchema, options, "options");
     this.runs += 1;
     const runNumber = this.runs;
-    return this.account.runs.run(async () => {
-      const { targets } = await this.unfinished(id, signal);
-      const run = this.newRun(
-        targets,
-        { runId: id, ...(signal ? { signal } : {}) },
-        { mode: "abandon" },
-        runNumber,
-      );
-      return abandonReportOf(await this.finishRun(run, abandonFlow));
-    });
+    return this.account.runs.run(() =>
+      withLease(this.settings, signal, async (leaseToken) => {
+        const { targets } = await this.unfinished(id, signal);
+        const run = this.newRun(
+          targets,
+          { runId: id, ...(signal ? { signal } : {}) },
+          { mode: "abandon" },
+          runNumber,
+          leaseToken,
+        );
+        return abandonReportOf(await this.finishRun(run, abandonFlow));
+      }),
+    );
   }
 
   /** The journal's unfinished run of that id, with the targets and scope it was started with. */
@@ -632,8 +722,9 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     opts: z.output<typeof RunOptionsSchema>,
     extra: { untargeted?: "keep"; belief?: HeldBelief },
     runNumber: number,
+    leaseToken: string | undefined,
   ): Promise<RebalanceReport> {
-    return this.finishRun(this.newRun(targets, opts, extra, runNumber), rebalanceFlow);
+    return this.finishRun(this.newRun(targets, opts, extra, runNumber, leaseToken), rebalanceFlow);
   }
 
   private newRun(
@@ -641,11 +732,13 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     opts: z.output<typeof RunOptionsSchema>,
     extra: { untargeted?: "keep"; belief?: HeldBelief; mode?: "abandon" },
     runNumber: number,
+    leaseToken: string | undefined,
   ): RebalanceRun {
     // Numbered per account (not per rebalancer), once the queue lets the run start.
     const accountRun = this.account.nextRunNumber();
     const runIdEntropy = this.seeded ? `${this.settings.seed}:${accountRun}` : randomUUID();
     return new RebalanceRun({
+      leaseToken,
       port: this.port,
       account: this.account,
       settings: this.settings,

@@ -32,6 +32,7 @@ function setup(run: { runId?: string; dryRun?: boolean; signal?: AbortSignal } =
     approve: undefined,
     correctionLimits: undefined,
     journal: undefined,
+    coordination: undefined,
     account: undefined,
     settle: {
       settleMs: SMART_REBALANCER_DEFAULTS.settleMs,
