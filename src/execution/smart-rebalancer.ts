@@ -36,8 +36,8 @@ import { rebalanceFlow } from "./rebalance-flow.js";
 import type { RebalanceReport } from "./rebalance-report.js";
 import { type HeldBelief, RebalanceRun, type RebalancerSettings } from "./rebalance-run.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";
-import { type UnfinishedRun, unfinishedRunOf } from "./unfinished-run.js";
 import { withLease } from "./run-lease.js";
+import { type UnfinishedRun, unfinishedRunOf } from "./unfinished-run.js";
 
 export type { RebalancerEvents } from "./rebalancer-events.js";
 
