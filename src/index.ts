@@ -29,6 +29,8 @@ export {
   type OrderUpdateEvent,
   type OrderUpdateListener,
   type PositionSnapshot,
+  type Quote,
+  type ReplaceOrderChanges,
   STREAM_STATUSES,
   type StreamStatus,
   type Subscription,
@@ -49,6 +51,7 @@ export {
   parseAccountSnapshot,
   parseAssetRules,
   parseLatestPrices,
+  parseLatestQuotes,
   parseListOrdersQuery,
   parseMarketClock,
   parseOrderRequest,
@@ -57,6 +60,9 @@ export {
   parseOrderUpdate,
   parsePositionSnapshot,
   parsePositionSnapshots,
+  parseReplaceOrderChanges,
+  QuoteSchema,
+  ReplaceOrderChangesSchema,
 } from "./broker/schemas.js";
 // coordination
 export {

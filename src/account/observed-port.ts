@@ -15,6 +15,7 @@ const ORIGIN: Partial<Record<BrokerMethod, RecordedOrigin>> = {
   getOrderByClientOrderId: "own",
   listOpenOrders: "other",
   listOrders: "other",
+  replaceOrder: "own",
 };
 
 /**

@@ -57,6 +57,66 @@ export interface BrokerCapabilities {
    * caller can count the requests (not the calls) it costs. Optional: absent means false.
    */
   requestReports?: boolean;
+  /**
+   * `getLatestQuotes` reads the best bid and ask. Optional: absent means false; claimed by the
+   * wrappers only when the port declares it and has the member.
+   */
+  quotes?: boolean;
+  /**
+   * `replaceOrder` changes a working order (a new order replaces it). Optional: absent means
+   * false; claimed by the wrappers only when the port declares it and has the member.
+   */
+  replace?: boolean;
+}
+
+/**
+ * The best bid and ask of a symbol, as the broker's market data last saw them.
+ *
+ * @remarks
+ * - A side at 0 means the side is missing (Alpaca sends `bp: 0` when there is no bid).
+ * - A quote may be crossed (`bid > ask`) or stale (`asOf` long ago): the schema lets both
+ *   through, because markets show both; a caller judges whether the quote is usable.
+ *
+ * @example
+ * ```ts
+ * const quotes = await broker.getLatestQuotes?.(["SPY"]);
+ * const q = quotes?.get("SPY"); // { bid: 499.98, ask: 500.02, asOf }
+ * ```
+ */
+export interface Quote {
+  /** The best bid (0: no bid). */
+  bid: Decimal;
+  /** The best ask (0: no ask). */
+  ask: Decimal;
+  /** Shares bid at `bid`, when the broker says. */
+  bidSize?: Decimal;
+  /** Shares offered at `ask`, when the broker says. */
+  askSize?: Decimal;
+  /** When the quote was made (the market data's time, not the read's). */
+  asOf: Date;
+}
+
+/**
+ * What {@link BrokerPort.replaceOrder} changes on a working order: at least one of the
+ * fields. Checked by `ReplaceOrderChangesSchema` before any call.
+ *
+ * @remarks As Alpaca's `PATCH /v2/orders/{id}`: the broker makes a new order (a new id,
+ * `clientOrderId` when given) with the changes, and the old order ends `replaced`. Fills
+ * of the old order before the replace took effect stay with it; `qty` is the new order's
+ * whole quantity.
+ *
+ * @example
+ * ```ts
+ * const changes: ReplaceOrderChanges = { limitPrice: new Decimal("100.05"), clientOrderId: "os-run-SPY-b-1" };
+ * ```
+ */
+export interface ReplaceOrderChanges {
+  /** The new order's quantity (shares). */
+  qty?: Decimal;
+  /** The new limit price. */
+  limitPrice?: Decimal;
+  /** The new order's client order id (unique forever, like any). */
+  clientOrderId?: string;
 }
 
 /**
@@ -384,4 +444,18 @@ export interface BrokerPort {
    * for a moment, as from the other order reads.
    */
   listOrders?(query: ListOrdersQuery, opts?: CallOptions): Promise<OrderSnapshot[]>;
+  /**
+   * Reads the latest quote of each symbol; symbols without a quote are omitted. Optional,
+   * announced by `capabilities.quotes`.
+   */
+  getLatestQuotes?(symbols: readonly string[], opts?: CallOptions): Promise<Map<string, Quote>>;
+  /**
+   * Replaces a working order: the broker makes a new order with the changes (a new id) and
+   * the old one ends `replaced`; resolves with the new order. Optional, announced by
+   * `capabilities.replace`. A write: a lost reply (`ambiguous`) may have replaced the order,
+   * so the caller settles it by reading the order chain (the old order's status, the new
+   * client order id). An order that is no longer open (or not yet acknowledged) is refused
+   * with `not_cancelable`, a bad change with `invalid_order`, an unknown id with `not_found`.
+   */
+  replaceOrder?(orderId: string, changes: ReplaceOrderChanges, opts?: CallOptions): Promise<OrderSnapshot>;
 }

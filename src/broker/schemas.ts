@@ -29,6 +29,8 @@ import type {
   OrderSnapshot,
   OrderUpdate,
   PositionSnapshot,
+  Quote,
+  ReplaceOrderChanges,
 } from "./broker-port.js";
 import {
   BROKER_ORDER_STATUSES,
@@ -212,6 +214,34 @@ export const ListOrdersQuerySchema = z
   })
   .strict();
 
+/**
+ * Schema of a {@link Quote}: bid and ask ≥ 0 (0: the side is missing), sizes ≥ 0, a date.
+ * Crossed and stale quotes pass: whether one is usable is the caller's judgement.
+ */
+export const QuoteSchema = z.object({
+  bid: zNonNegativeDecimal,
+  ask: zNonNegativeDecimal,
+  bidSize: optional(zNonNegativeDecimal),
+  askSize: optional(zNonNegativeDecimal),
+  asOf: zDate,
+});
+
+/**
+ * Schema of {@link ReplaceOrderChanges}: a positive `qty`, a positive `limitPrice`, a client
+ * order id as brokers accept it; at least one of them, no other key.
+ */
+export const ReplaceOrderChangesSchema = z
+  .object({
+    qty: optional(zPositiveDecimal),
+    limitPrice: optional(zPositiveDecimal),
+    clientOrderId: optional(zClientOrderId),
+  })
+  .strict()
+  .refine((c) => c.qty !== undefined || c.limitPrice !== undefined || c.clientOrderId !== undefined, {
+    message: "expected at least one of qty, limitPrice and clientOrderId",
+    path: ["qty"],
+  });
+
 function parseReply<S extends z.ZodType>(schema: S, raw: unknown, what: string): z.output<S> {
   const forbidden = findForbiddenKey(raw, what);
   if (forbidden !== undefined) {
@@ -294,6 +324,39 @@ export function parseLatestPrices(raw: unknown): Map<string, Decimal> {
   const entries = raw instanceof Map ? Object.fromEntries(raw) : raw;
   const record = parseReply(z.record(zSymbol, zPositiveDecimal), entries, "prices");
   return new Map(Object.entries(record));
+}
+
+/**
+ * Checks a quote map a port returned: every key a symbol, every quote a {@link Quote}.
+ *
+ * @param raw - a `Map<string, Quote>` (a plain object is accepted too)
+ * @returns a new map of valid quotes
+ * @throws BrokerError (`protocol`) naming the malformed field
+ * @example
+ * ```ts
+ * parseLatestQuotes(new Map([["SPY", { bid: "499.9", ask: "500.1", asOf: new Date() }]])).get("SPY")?.ask; // 500.1
+ * ```
+ */
+export function parseLatestQuotes(raw: unknown): Map<string, Quote> {
+  const entries = raw instanceof Map ? Object.fromEntries(raw) : raw;
+  const record = parseReply(z.record(zSymbol, QuoteSchema), entries, "quotes");
+  return new Map(Object.entries(record));
+}
+
+/**
+ * Checks the changes of a `replaceOrder` call before it is sent.
+ *
+ * @param raw - the changes
+ * @returns the valid changes with decimals converted
+ * @throws ValidationError (`validation`) naming the offending field: no change at all, an
+ *   unknown key, a quantity or limit price ≤ 0, a malformed client order id
+ * @example
+ * ```ts
+ * parseReplaceOrderChanges({ limitPrice: "100.05" }).limitPrice; // Decimal 100.05
+ * ```
+ */
+export function parseReplaceOrderChanges(raw: unknown): ReplaceOrderChanges {
+  return parseInput(ReplaceOrderChangesSchema, raw, "changes");
 }
 
 /**
@@ -497,6 +560,13 @@ export const BROKER_METHOD_TABLE: BrokerMethodTable = {
     capability: "orderHistory",
     reply: parseOrderSnapshots,
     args: ([query, ...rest]) => [parseListOrdersQuery(query), ...rest],
+  },
+  getLatestQuotes: { kind: "read", capability: "quotes", reply: parseLatestQuotes },
+  replaceOrder: {
+    kind: "write",
+    capability: "replace",
+    reply: parseOrderSnapshot,
+    args: ([orderId, changes, ...rest]) => [orderId, parseReplaceOrderChanges(changes), ...rest],
   },
 };
 

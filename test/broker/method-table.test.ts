@@ -20,13 +20,15 @@ describe("the method table", () => {
       "cancelOrder",
       "closePosition",
       "listOrders",
+      "getLatestQuotes",
+      "replaceOrder",
     ]);
     expectTypeOf<BrokerMethod>().toEqualTypeOf<(typeof BROKER_METHODS)[number]>();
   });
 
   it("marks the calls that may change state at the broker as writes", () => {
     const writes = BROKER_METHODS.filter((m) => BROKER_METHOD_TABLE[m].kind === "write");
-    expect(writes).toEqual(["submitOrder", "cancelOrder", "closePosition"]);
+    expect(writes).toEqual(["submitOrder", "cancelOrder", "closePosition", "replaceOrder"]);
   });
 
   it("checks each reply: a lookup's null passes, a malformed value is a protocol error", () => {
@@ -54,6 +56,8 @@ describe("the method table", () => {
     const optional = BROKER_METHODS.filter((m) => BROKER_METHOD_TABLE[m].capability !== undefined);
     expect(optional.map((m) => [m, BROKER_METHOD_TABLE[m].capability])).toEqual([
       ["listOrders", "orderHistory"],
+      ["getLatestQuotes", "quotes"],
+      ["replaceOrder", "replace"],
     ]);
   });
 

@@ -22,6 +22,8 @@ const NO_CALLS: Readonly<Record<BrokerMethod, number>> = {
   cancelOrder: 0,
   closePosition: 0,
   listOrders: 0,
+  getLatestQuotes: 0,
+  replaceOrder: 0,
 };
 
 /**
