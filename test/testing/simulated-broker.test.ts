@@ -57,6 +57,8 @@ describe("createSimulatedBroker options", () => {
       closePosition: true,
       orderUpdates: true,
       orderHistory: true,
+      quotes: true,
+      replace: true,
     });
     expect(broker.id).toBe("simulated");
   });

@@ -21,6 +21,7 @@ export const SIM_EVENT_TYPES = [
   "price",
   "market",
   "outside_trade",
+  "replace",
 ] as const;
 
 /**

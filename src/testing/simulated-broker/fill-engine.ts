@@ -58,11 +58,40 @@ export class FillEngine {
   work(o: SimOrder): void {
     if (!isOpen(o) || o.status === "accepted" || o.status === "pending_new") return;
     if (o.cancelFill !== undefined || o.pendingReject !== undefined) return;
-    if (!this.canFillNow(o)) return;
+    if (!this.canFillNow(o)) {
+      this.watch(o);
+      return;
+    }
     o.cancelFill = scheduleOn(this.venue.clock, this.settings.fillMs, () => {
       o.cancelFill = undefined;
       this.fill(o, false);
     });
+  }
+
+  /**
+   * With a quote model, a resting limit order is looked at each time the mid moves: it works
+   * once the market reaches it, or fills at its limit by a passive-fill draw; else it rests on.
+   * Without a quote model nothing moves by itself, so nothing is watched.
+   */
+  private watch(o: SimOrder): void {
+    const model = this.venue.market.quotes;
+    const limit = o.limitPrice;
+    if (model === undefined || limit === undefined || !(this.venue.market.isOpen || o.extendedHours)) return;
+    const now = this.venue.clock.now();
+    o.cancelFill = scheduleOn(this.venue.clock, model.nextStepAt(o.symbol, now) - now, () => {
+      o.cancelFill = undefined;
+      if (!isOpen(o)) return;
+      if (this.canFillNow(o)) return this.work(o);
+      const quote = this.venue.market.quote(o.symbol);
+      if (quote !== undefined && model.passiveFill(o.side, limit, quote)) return this.fill(o, false, limit);
+      this.watch(o);
+    });
+  }
+
+  /** Fills the whole rest of an open order now, at the market (a fill that raced a replace). */
+  fillRestNow(o: SimOrder): void {
+    this.stop(o);
+    this.fill(o, true);
   }
 
   /** Cancels the scheduled next fill, if any. */
@@ -84,21 +113,26 @@ export class FillEngine {
     return o.side === "buy" ? price.lte(o.limitPrice) : price.gte(o.limitPrice);
   }
 
-  /** The market price an order is judged and filled against: the last price (a quote model would answer by side here). */
+  /** The market price an order is judged and filled against: the far touch (a buy the ask, a sell the bid). */
   private referencePrice(o: SimOrder): Decimal | undefined {
-    return this.venue.market.price(o.symbol);
+    const quote = this.venue.market.quote(o.symbol);
+    if (quote === undefined) return undefined;
+    return o.side === "buy" ? quote.ask : quote.bid;
   }
 
   private canFillNow(o: SimOrder): boolean {
     return (this.venue.market.isOpen || o.extendedHours) && this.marketable(o);
   }
 
-  /** One fill: its size and price, then the books, the log, the status and the next fill. */
-  private fill(o: SimOrder, late: boolean): void {
-    if (!late && (!isOpen(o) || !this.canFillNow(o))) return;
+  /**
+   * One fill: its size and price, then the books, the log, the status and the next fill. A
+   * passive fill (`atLimit`) fills a resting limit at its limit.
+   */
+  private fill(o: SimOrder, late: boolean, atLimit?: Decimal): void {
+    if (!late && (!isOpen(o) || (atLimit === undefined && !this.canFillNow(o)))) return;
     const last = this.referencePrice(o);
     if (last === undefined) return;
-    const price = fillPrice(last, o.side, this.settings.slippageBps, o.limitPrice);
+    const price = atLimit ?? fillPrice(last, o.side, this.settings.slippageBps, o.limitPrice);
     o.partsLeft ??= !late && this.drawsPartial() ? this.settings.partialParts : 1;
     const parts = late ? 1 : o.partsLeft;
     const increment = this.venue.market.asset(o.symbol)?.qtyIncrement ?? QUANTITY_STEP;

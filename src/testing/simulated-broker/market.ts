@@ -1,6 +1,7 @@
-import type { AssetRules, MarketClock } from "../../broker/broker-port.js";
+import type { AssetRules, MarketClock, Quote } from "../../broker/broker-port.js";
 import { Decimal } from "../../core/decimal.js";
 import { SIMULATED_BROKER_DEFAULTS } from "./options.js";
+import type { QuoteModel } from "./quote-model.js";
 
 const ASSET_DEFAULTS = SIMULATED_BROKER_DEFAULTS.asset;
 
@@ -49,17 +50,25 @@ export function assetWith(
  * The market the venue trades in: the assets it lists, their last prices, and whether the
  * regular session is on.
  *
- * @remarks The place for a quote model (bid, ask, sizes, moves): the fill engine asks the
- * market for the price an order fills at, so quotes change that answer without touching the
- * orders.
+ * @remarks With a quote model the price of a symbol is its mid now, and its quote the model's
+ * bid and ask; without one, the quote is the last price on both sides, so fills against the
+ * quote are fills at the last price.
  */
 export class Market {
   private readonly prices = new Map<string, Decimal>();
   private readonly assets = new Map<string, AssetRules>();
   private open: boolean;
 
-  /** @param open - whether the session is on at the start */
-  constructor(open: boolean) {
+  /**
+   * @param open - whether the session is on at the start
+   * @param now - the clock time (what the quote model reads at)
+   * @param quotes - the quote model, if any
+   */
+  constructor(
+    open: boolean,
+    private readonly now: () => number = () => 0,
+    readonly quotes: QuoteModel | undefined = undefined,
+  ) {
     this.open = open;
   }
 
@@ -79,19 +88,40 @@ export class Market {
     return true;
   }
 
-  /** @returns the last price of `symbol` */
+  /** @returns the last price of `symbol` (with a quote model: its mid now) */
   price(symbol: string): Decimal | undefined {
-    return this.prices.get(symbol);
+    if (this.quotes === undefined || !this.prices.has(symbol)) return this.prices.get(symbol);
+    return this.quotes.mid(symbol, this.now());
   }
 
-  /** @returns a copy of every last price */
+  /** @returns a copy of every last price (with a quote model: every mid now) */
   pricesNow(): Map<string, Decimal> {
-    return new Map(this.prices);
+    if (this.quotes === undefined) return new Map(this.prices);
+    const out = new Map<string, Decimal>();
+    for (const symbol of this.prices.keys()) {
+      const mid = this.price(symbol);
+      if (mid !== undefined) out.set(symbol, mid);
+    }
+    return out;
   }
 
-  /** Sets a last price. */
+  /** Sets a last price (with a quote model: the mid walks on from it). */
   setPrice(symbol: string, price: Decimal): void {
     this.prices.set(symbol, price);
+    this.quotes?.setPrice(symbol, price, this.now());
+  }
+
+  /** @returns the true quote of `symbol` now (what orders fill against), or undefined without a price */
+  quote(symbol: string): Quote | undefined {
+    if (this.quotes !== undefined) return this.quotes.quote(symbol, this.now());
+    const price = this.prices.get(symbol);
+    return price === undefined ? undefined : { bid: price, ask: price, asOf: new Date(this.now()) };
+  }
+
+  /** @returns the quote a read of `symbol` answers with now (the model may fault it), or undefined */
+  readQuote(symbol: string): Quote | undefined {
+    if (this.quotes !== undefined) return this.quotes.read(symbol, this.now());
+    return this.quote(symbol);
   }
 
   /** @returns the rules of `symbol`, or undefined when it is not listed */

@@ -4,6 +4,7 @@ import type { Clock } from "../../core/clock.js";
 import { Decimal, type DecimalLike } from "../../core/decimal.js";
 import { parseInput, zClock, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
 import { VirtualClock } from "../virtual-clock.js";
+import type { QuoteSettings } from "./quote-model.js";
 
 /**
  * The methods whose replies a `stale_reads` or `read_lag` fault (and the `readLag` option)
@@ -46,6 +47,7 @@ export const SIM_FAULT_KINDS = [
   "fill_after_cancel",
   "stuck_pending_cancel",
   "reject_after_accept",
+  "fill_before_replace",
 ] as const;
 
 /**
@@ -123,6 +125,16 @@ export const SIMULATED_BROKER_DEFAULTS = {
   latency: { restMs: 0, fillMs: 0, streamMs: 0 },
   partialFills: { on: false, probability: 1, parts: 2 },
   slippageBps: 0,
+  quotes: {
+    spreadBps: 10,
+    volatilityBps: 0,
+    stepMs: 1000,
+    staleProbability: 0,
+    staleMs: 5000,
+    crossedProbability: 0,
+    missingProbability: 0,
+    passiveFillProbability: 0.2,
+  },
   marketOpen: true,
   marketBuyBuffer: 0.03,
   asset: {
@@ -208,6 +220,7 @@ export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
   z
     .object({ kind: z.literal("reject_after_accept"), reason: z.string().min(1).optional(), times: zTimes })
     .strict(),
+  z.object({ kind: z.literal("fill_before_replace"), times: zTimes }).strict(),
 ]);
 
 /**
@@ -234,6 +247,8 @@ export const ScriptedFaultSchema = z.discriminatedUnion("kind", [
  *   of the rest still arrives after it.
  * - `stuck_pending_cancel`: the next cancel leaves the order `pending_cancel` (it can still fill).
  * - `reject_after_accept`: the next order is acknowledged `new`, then `rejected` with `reason`.
+ * - `fill_before_replace`: the next replace arrives after the order filled its rest: the order
+ *   ends `filled` and the replace is refused (`not_cancelable`), as when a fill races a replace.
  *
  * A parameter left out takes its value from `SIMULATED_BROKER_DEFAULTS.faults`. Invalid faults make `script()` throw `ValidationError` (`validation`).
  *
@@ -279,6 +294,7 @@ export const SimFaultOptionsSchema = z
     fill_after_cancel: faultSetting({}),
     stuck_pending_cancel: faultSetting({}),
     reject_after_accept: faultSetting({ reason: z.string().min(1).optional() }),
+    fill_before_replace: faultSetting({}),
   })
   .strict();
 
@@ -309,6 +325,45 @@ const AssetOverrideSchema = z
   })
   .strict();
 
+/** Schema of {@link SimQuoteOptions}. */
+export const SimQuoteOptionsSchema = z
+  .object({
+    spreadBps: z.number().finite().min(0).max(10_000).optional(),
+    volatilityBps: z.number().finite().min(0).max(1_000).optional(),
+    stepMs: z.number().int().min(1).optional(),
+    staleProbability: probability.optional(),
+    staleMs: zMs.optional(),
+    crossedProbability: probability.optional(),
+    missingProbability: probability.optional(),
+    passiveFillProbability: probability.optional(),
+  })
+  .strict();
+
+/**
+ * The quote model (option `quotes`): a bid and ask around a mid that walks.
+ *
+ * @remarks
+ * - The mid starts at each price set (`prices`, `setPrice`) and moves every `stepMs` by a
+ *   seeded normal draw of `volatilityBps` (0: it stays); the bid and ask sit `spreadBps`
+ *   apart around it, on a price tick.
+ * - Market buys fill at the ask, market sells at the bid (plus `slippage`); a limit order
+ *   fills while the far touch is at or through its limit, at the touch (never through the
+ *   limit); a resting limit inside the spread fills at its limit with the chance
+ *   `passiveFillProbability` per step, scaled by how far it sits toward the far touch.
+ * - Reads (`getLatestQuotes`) may answer a stale quote (`staleProbability`, `staleMs` old),
+ *   a crossed one (`crossedProbability`) or none (`missingProbability`), each a seeded draw
+ *   of its own; fills always see the true quote.
+ * - Prices (`getLatestPrices`, valuations, holds) are the mid.
+ *
+ * @defaultValue `SIMULATED_BROKER_DEFAULTS.quotes` for each field left out (spread 10 bps, no
+ *   moves, steps of 1000 ms, no read faults, passive fills 0.2)
+ * @example
+ * ```ts
+ * createSimulatedBroker({ prices: { SPY: 500 }, quotes: { spreadBps: 4, volatilityBps: 2, stepMs: 1_000 } });
+ * ```
+ */
+export type SimQuoteOptions = z.input<typeof SimQuoteOptionsSchema>;
+
 /** Schema of {@link SimulatedBrokerOptions}. */
 export const SimulatedBrokerOptionsSchema = z
   .object({
@@ -335,6 +390,7 @@ export const SimulatedBrokerOptionsSchema = z
       .object({ bps: z.number().finite().min(0).max(5000) })
       .strict()
       .optional(),
+    quotes: SimQuoteOptionsSchema.optional(),
     marketOpen: z.boolean().optional(),
     marketBuyBuffer: z.number().finite().min(0).max(1).optional(),
     faults: SimFaultOptionsSchema.optional(),
@@ -409,6 +465,13 @@ export interface SimulatedBrokerOptions {
   partialFills?: boolean | { probability?: number; parts?: number };
   /** Fill prices move against the order by `bps` basis points. @defaultValue `{ bps: SIMULATED_BROKER_DEFAULTS.slippageBps }` (0) */
   slippage?: { bps: number };
+  /**
+   * A quote model: bid and ask around a walking mid; fills at the touch; resting limits fill
+   * when the market reaches them. See {@link SimQuoteOptions}.
+   * @defaultValue none: quotes are the last price on both sides (zero spread), and orders
+   *   fill at the last price, exactly as without quotes
+   */
+  quotes?: SimQuoteOptions;
   /** Whether the market is open; closed queues orders as `accepted`. @defaultValue `SIMULATED_BROKER_DEFAULTS.marketOpen` (true) */
   marketOpen?: boolean;
   /** The hold on quantity market buys, as a fraction of the price. @defaultValue `SIMULATED_BROKER_DEFAULTS.marketBuyBuffer` (0.03) */
@@ -466,6 +529,8 @@ export interface SimSettings {
   readonly partialProbability: number;
   readonly partialParts: number;
   readonly slippageBps: number;
+  /** The quote model's settings, or undefined without one. */
+  readonly quotes: QuoteSettings | undefined;
   readonly marketOpen: boolean;
   readonly marketBuyBuffer: Decimal;
   readonly faults: z.output<typeof SimFaultOptionsSchema> | undefined;
@@ -504,9 +569,26 @@ export function simSettings(options: SimulatedBrokerOptions): SimSettings {
     partialParts:
       typeof partial === "object" ? (partial.parts ?? D.partialFills.parts) : D.partialFills.parts,
     slippageBps: o.slippage?.bps ?? D.slippageBps,
+    quotes: quoteSettings(o.quotes),
     marketOpen: o.marketOpen ?? D.marketOpen,
     marketBuyBuffer: new Decimal(o.marketBuyBuffer ?? D.marketBuyBuffer),
     faults: o.faults,
     readLag: o.readLag ?? {},
+  };
+}
+
+/** The quote model's settings: each field given, else its default; undefined without the option. */
+function quoteSettings(q: z.output<typeof SimQuoteOptionsSchema> | undefined): QuoteSettings | undefined {
+  if (q === undefined) return undefined;
+  const D = SIMULATED_BROKER_DEFAULTS.quotes;
+  return {
+    spreadBps: q.spreadBps ?? D.spreadBps,
+    volatilityBps: q.volatilityBps ?? D.volatilityBps,
+    stepMs: q.stepMs ?? D.stepMs,
+    staleProbability: q.staleProbability ?? D.staleProbability,
+    staleMs: q.staleMs ?? D.staleMs,
+    crossedProbability: q.crossedProbability ?? D.crossedProbability,
+    missingProbability: q.missingProbability ?? D.missingProbability,
+    passiveFillProbability: q.passiveFillProbability ?? D.passiveFillProbability,
   };
 }

@@ -132,6 +132,7 @@ export class OrderBook {
   /** Orders placed elsewhere (another app, another process): in the history, not in `list()`. */
   private readonly elsewhere: SimOrder[] = [];
   private closeCounter = 0;
+  private replaceCounter = 0;
 
   /** @param ids - draws every order id */
   constructor(private readonly ids: IdSource) {}
@@ -287,11 +288,11 @@ export class OrderBook {
     return [...this.open];
   }
 
-  /** @returns the shares of `symbol` that open sells hold */
-  sellHeld(symbol: string): Decimal {
+  /** @returns the shares of `symbol` that open sells hold (but `except`'s) */
+  sellHeld(symbol: string, except?: SimOrder): Decimal {
     let total = ZERO;
     for (const o of this.open) {
-      if (!isOpen(o) || o.side !== "sell" || o.symbol !== symbol) continue;
+      if (!isOpen(o) || o.side !== "sell" || o.symbol !== symbol || o === except) continue;
       total = total.plus(Decimal.max(ZERO, o.sellReserve.minus(o.filledQty)));
     }
     return total;
@@ -303,16 +304,35 @@ export class OrderBook {
    *
    * @param priceOf - the last price of a symbol
    * @param marketBuyBuffer - the extra fraction a market buy holds
+   * @param except - an order left out (the one a replace ends)
    * @returns the total hold
    */
-  buyHold(priceOf: (symbol: string) => Decimal | undefined, marketBuyBuffer: Decimal): Decimal {
+  buyHold(
+    priceOf: (symbol: string) => Decimal | undefined,
+    marketBuyBuffer: Decimal,
+    except?: SimOrder,
+  ): Decimal {
     let total = ZERO;
     for (const o of this.open) {
-      if (!isOpen(o) || o.side !== "buy") continue;
+      if (!isOpen(o) || o.side !== "buy" || o === except) continue;
       if (o.notional !== undefined) total = total.plus(Decimal.max(ZERO, o.notional.minus(o.filledValue)));
       else total = total.plus(buyHold(o, o.qty.minus(o.filledQty), priceOf(o.symbol), marketBuyBuffer));
     }
     return total;
+  }
+
+  /**
+   * A client order id for the new order of a replace that names none, never used before.
+   *
+   * @param seed - the broker's seed, part of the id
+   * @returns the id
+   */
+  replaceClientOrderId(seed: number): string {
+    let clientOrderId: string;
+    do {
+      clientOrderId = `sim-replace-${seed}-${++this.replaceCounter}`;
+    } while (this.usedClientIds.has(clientOrderId));
+    return clientOrderId;
   }
 
   /**

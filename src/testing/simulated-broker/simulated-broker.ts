@@ -6,7 +6,8 @@
 //   venue-rules.ts       what the venue refuses and how Alpaca says it (VENUE_RULES)
 //   order-book.ts        every order, lookups, what open orders hold
 //   holdings.ts          cash and positions
-//   market.ts            assets, prices, the session
+//   market.ts            assets, prices, quotes, the session
+//   quote-model.ts       the seeded quote model (option quotes): a walking mid, a spread, read faults
 //   fill-engine.ts       when and how orders fill
 //   fault-plan.ts        scripted and seeded faults
 //   update-stream.ts     subscriptions and stream faults
@@ -15,9 +16,10 @@
 //   read-lag.ts          how far position and account reads lag fills (option readLag, fault read_lag)
 // Reads that lag: Venue.readState answers from StateHistory.asOf(now - delay). The order
 // history (listOrders) is OrderBook.history: live orders only, newest first.
-// Where coming work goes: a quote model lives in Market and is what FillEngine's reference
-// price reads; a replace is a Venue step that judges the new order by VENUE_RULES and chains
-// the two orders in the OrderBook.
+// Quotes: Market answers the true quote (FillEngine fills buys at the ask, sells at the bid)
+// and the quote a read sees (maybe stale, crossed or missing). A replace is Venue.replace: the
+// new order is judged by VENUE_RULES as if the old one were gone, then the old one ends
+// `replaced`.
 
 import { z } from "zod";
 import type {
@@ -32,13 +34,16 @@ import type {
   OrderSnapshot,
   OrderUpdateListener,
   PositionSnapshot,
+  Quote,
+  ReplaceOrderChanges,
   Subscription,
 } from "../../broker/broker-port.js";
-import { parseListOrdersQuery } from "../../broker/schemas.js";
+import { parseListOrdersQuery, parseReplaceOrderChanges } from "../../broker/schemas.js";
 import type { Clock } from "../../core/clock.js";
 import type { Decimal, DecimalLike } from "../../core/decimal.js";
-import { ValidationError } from "../../core/errors.js";
+import { isValidationError, ValidationError } from "../../core/errors.js";
 import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../../core/validation.js";
+import { brokerError } from "./broker-errors.js";
 import { CallPipeline } from "./call-pipeline.js";
 import type { SimEvent } from "./event-log.js";
 import { marketClockAt } from "./market.js";
@@ -134,6 +139,24 @@ export interface SimulatedBroker extends BrokerPort {
    * @throws ValidationError (`validation`) for a bad query
    */
   listOrders(query: ListOrdersQuery, opts?: CallOptions): Promise<OrderSnapshot[]>;
+  /**
+   * Reads the latest quotes: the quote model's (possibly stale, crossed or missing, by its
+   * seeded read faults), or without one the last price as bid and ask. Counted and faulted
+   * like every call.
+   *
+   * @throws ValidationError (`validation`) for a bad symbol list
+   */
+  getLatestQuotes(symbols: readonly string[], opts?: CallOptions): Promise<Map<string, Quote>>;
+  /**
+   * Replaces a working order as Alpaca does: a new order with a new id (the client order id
+   * given, else `sim-replace-…`), the old one `replaced` with its fills kept; without `qty`
+   * the new order takes the old one's rest. A `fill_before_replace` fault fills the rest
+   * first and refuses the replace; an `ambiguous` fault on `replaceOrder` replaces and loses
+   * the reply.
+   *
+   * @throws BrokerError (`not_found`, `not_cancelable`, `invalid_order`, and every refusal of a new order)
+   */
+  replaceOrder(orderId: string, changes: ReplaceOrderChanges, opts?: CallOptions): Promise<OrderSnapshot>;
   /** Every order ever submitted, refused ones too (status `rejected`), in submit order. */
   orders(): OrderSnapshot[];
   /** One order by id or client order id, final ones included, ignoring every fault; undefined when unknown. */
@@ -180,6 +203,8 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     closePosition: true,
     orderUpdates: true,
     orderHistory: true,
+    quotes: true,
+    replace: true,
   });
   readonly clock: Clock;
   private readonly venue: Venue;
@@ -359,7 +384,39 @@ class SimulatedBrokerImpl implements SimulatedBroker {
     });
   }
 
+  getLatestQuotes(symbols: readonly string[], opts?: CallOptions): Promise<Map<string, Quote>> {
+    return this.pipeline.run("getLatestQuotes", opts, false, () => {
+      const list = parseInput(SymbolsSchema, symbols, "symbols");
+      const out = new Map<string, Quote>();
+      for (const s of new Set(list)) {
+        const q = this.venue.market.readQuote(s);
+        if (q !== undefined) out.set(s, q);
+      }
+      return () => out;
+    });
+  }
+
   // ---------------------------------------------------------------- BrokerPort: writes
+
+  replaceOrder(orderId: string, changes: ReplaceOrderChanges, opts?: CallOptions): Promise<OrderSnapshot> {
+    return this.pipeline.run("replaceOrder", opts, true, () => {
+      const id = parseInput(IdSchema, orderId, "orderId");
+      const o = this.venue.replace(id, this.replaceChanges(changes));
+      return () => snapshotOf(o);
+    });
+  }
+
+  /** The changes through their schema; bad ones are refused as Alpaca's 40010001, with nothing changed. */
+  private replaceChanges(changes: ReplaceOrderChanges): ReplaceOrderChanges {
+    try {
+      return parseReplaceOrderChanges(changes);
+    } catch (e) {
+      if (!isValidationError(e)) throw e;
+      throw brokerError("invalid_order", e.message.replace(/^\[ordersafe\]\s*/, ""), "40010001", {
+        issues: e.issues.map((i) => ({ path: i.path, message: i.message })),
+      });
+    }
+  }
 
   submitOrder(request: OrderRequest, opts?: CallOptions): Promise<OrderSnapshot> {
     return this.pipeline.run("submitOrder", opts, true, () => {

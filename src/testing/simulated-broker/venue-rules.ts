@@ -119,6 +119,8 @@ export const ALPACA_MESSAGES = {
   positionDoesNotExist: "position does not exist",
   orderNotFound: "order not found",
   notCancelable: "order is not cancelable",
+  notReplaceable: "order is not replaceable",
+  notionalNotReplaceable: "notional orders cannot be replaced",
 } as const;
 
 /** Why the venue refuses a request: the error code, Alpaca's code and text, and the facts Alpaca adds. */
@@ -390,6 +392,45 @@ export function cancelRefusal(orderId: string, status: BrokerOrderStatus | undef
   }
   if (!isFinalBrokerStatus(status)) return undefined;
   return refusal("not_cancelable", ALPACA_CODES.unprocessable, ALPACA_MESSAGES.notCancelable, {
+    orderId,
+    status,
+  });
+}
+
+/**
+ * Why `replaceOrder` is refused, if it is: an unknown order, one that is not working (final,
+ * or not yet acknowledged, or being cancelled), or a notional order [2.7].
+ *
+ * @param orderId - the id asked for
+ * @param order - the order's status and notional, or undefined when the venue does not know it
+ * @returns the refusal, or undefined when the replace may go ahead
+ */
+export function replaceRefusal(
+  orderId: string,
+  order: { readonly status: BrokerOrderStatus; readonly notional: Decimal | undefined } | undefined,
+): Refusal | undefined {
+  if (order === undefined) {
+    return refusal("not_found", ALPACA_CODES.notFound, ALPACA_MESSAGES.orderNotFound, { orderId });
+  }
+  if (order.status !== "new" && order.status !== "partially_filled")
+    return notReplaceable(orderId, order.status);
+  if (order.notional !== undefined) {
+    return refusal("invalid_order", ALPACA_CODES.unprocessable, ALPACA_MESSAGES.notionalNotReplaceable, {
+      orderId,
+    });
+  }
+  return undefined;
+}
+
+/**
+ * The refusal of a replace of an order that is not working.
+ *
+ * @param orderId - the order
+ * @param status - its status
+ * @returns the refusal (`not_cancelable`, Alpaca's 42210000)
+ */
+export function notReplaceable(orderId: string, status: BrokerOrderStatus): Refusal {
+  return refusal("not_cancelable", ALPACA_CODES.unprocessable, ALPACA_MESSAGES.notReplaceable, {
     orderId,
     status,
   });

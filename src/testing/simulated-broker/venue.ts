@@ -4,6 +4,7 @@ import type {
   OrderRequest,
   OrderUpdate,
   OrderUpdateEvent,
+  ReplaceOrderChanges,
 } from "../../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../../broker/broker-port.js";
 import { parseOrderRequest } from "../../broker/schemas.js";
@@ -20,6 +21,7 @@ import { Holdings } from "./holdings.js";
 import { assetWith, defaultAsset, Market } from "./market.js";
 import { SIMULATED_BROKER_DEFAULTS, type SimSettings, type StaleReadMethod } from "./options.js";
 import { IdSource, isOpen, OrderBook, type SimOrder, snapshotOf } from "./order-book.js";
+import { QuoteModel } from "./quote-model.js";
 import { ReadLag } from "./read-lag.js";
 import { type PositionState, StateHistory, type StateRecord } from "./state-history.js";
 import { UpdateStream } from "./update-stream.js";
@@ -28,8 +30,10 @@ import {
   admissionRefusal,
   cancelRefusal,
   closeRefusal,
+  notReplaceable,
   queuedUntilOpen,
   type Refusal,
+  replaceRefusal,
   sellQuantity,
 } from "./venue-rules.js";
 
@@ -68,7 +72,8 @@ export class Venue implements FillVenue {
     this.stream = new UpdateStream(this.clock, this.log, this.faults, settings.streamMs);
     this.ids = new IdSource(createRandom(settings.seed ^ 0x5bd1e995));
     this.book = new OrderBook(this.ids);
-    this.market = new Market(settings.marketOpen);
+    const quotes = settings.quotes === undefined ? undefined : new QuoteModel(settings.quotes, settings.seed);
+    this.market = new Market(settings.marketOpen, () => this.clock.now(), quotes);
     for (const [symbol, price] of settings.prices) {
       this.market.setPrice(symbol, price);
       this.market.list(defaultAsset(symbol));
@@ -125,6 +130,50 @@ export class Venue implements FillVenue {
       { clientOrderId, symbol, side: "sell", type: "market", timeInForce: "day", qty },
       "closePosition",
     );
+  }
+
+  /**
+   * Replaces a working order, as Alpaca's `PATCH /v2/orders/{id}`: a new order (a new id; the
+   * client order id given, else one of the venue's) with the old one's terms and the changes,
+   * judged by the venue rules as if the old one were gone; the old order ends `replaced` and
+   * keeps its fills. Without `qty` the new order takes what the old one had left.
+   *
+   * @throws BrokerError (`not_found`, `not_cancelable` for an order not open or filled by a
+   *   `fill_before_replace` race, `invalid_order` for a notional order or a bad change, and
+   *   every refusal of a new order); nothing changes then, but what the race filled
+   */
+  replace(orderId: string, changes: ReplaceOrderChanges): SimOrder {
+    const o = this.book.get(orderId);
+    const refused = replaceRefusal(
+      orderId,
+      o === undefined ? undefined : { status: o.status, notional: o.notional },
+    );
+    if (refused !== undefined || o === undefined || o.qty === undefined) {
+      throw refusalError(refused ?? notReplaceable(orderId, o?.status ?? "new"));
+    }
+    if (this.faults.take(["fill_before_replace"], "replaceOrder") !== undefined) {
+      this.fills.fillRestNow(o);
+      throw refusalError(notReplaceable(orderId, o.status));
+    }
+    const request = this.parseRequest({
+      clientOrderId: changes.clientOrderId ?? this.book.replaceClientOrderId(this.settings.seed),
+      symbol: o.symbol,
+      side: o.side,
+      type: o.type,
+      timeInForce: o.timeInForce,
+      qty: changes.qty ?? o.qty.minus(o.filledQty),
+      ...(changes.limitPrice !== undefined || o.limitPrice !== undefined
+        ? { limitPrice: changes.limitPrice ?? o.limitPrice }
+        : {}),
+      ...(o.extendedHours ? { extendedHours: true } : {}),
+    });
+    const admission = this.admission(request, "submitOrder", o);
+    const refusedNew = admissionRefusal(admission);
+    if (refusedNew !== undefined) throw refusalError(refusedNew, { symbol: request.symbol });
+    this.fills.stop(o);
+    this.log.record("replace", { orderId: o.id, clientOrderId: request.clientOrderId });
+    this.setStatus(o, "replaced", "replaced");
+    return this.accept(request, "submitOrder");
   }
 
   /** Whether lookups see the order yet (a `not_found_lag` fault hides a new one for a while). */
@@ -232,18 +281,24 @@ export class Venue implements FillVenue {
     }
   }
 
-  /** What the venue rules judge a request by: the request and the account state now. */
-  private admission(request: OrderRequest, via: Via): Admission {
+  /**
+   * What the venue rules judge a request by: the request and the account state now (as if
+   * `replacing`, the order a replace ends, were gone).
+   */
+  private admission(request: OrderRequest, via: Via, replacing?: SimOrder): Admission {
+    const price = (symbol: string) => this.market.price(symbol);
     return {
       request,
       via,
       clientOrderIdUsed: this.book.isUsed(request.clientOrderId),
       asset: this.market.asset(request.symbol),
       price: this.market.price(request.symbol),
-      openOrders: this.book.openOrders().filter(isOpen),
+      openOrders: this.book.openOrders().filter((o) => isOpen(o) && o !== replacing),
       position: this.holdings.qty(request.symbol),
-      sellHeld: this.book.sellHeld(request.symbol),
-      buyingPower: this.holdings.cash.minus(this.buyHold()),
+      sellHeld: this.book.sellHeld(request.symbol, replacing),
+      buyingPower: this.holdings.cash.minus(
+        this.book.buyHold(price, this.settings.marketBuyBuffer, replacing),
+      ),
       marketBuyBuffer: this.settings.marketBuyBuffer,
     };
   }
