@@ -31,6 +31,7 @@ import {
 } from "./alpaca-mapping.js";
 import { type AlpacaBrokerOptions, type AlpacaFeed, readAlpacaOptions } from "./alpaca-options.js";
 import { AlpacaOrderStream } from "./alpaca-order-stream.js";
+import { quoteAndReplaceCalls } from "./alpaca-quotes-replace.js";
 import { type AlpacaRest, createAlpacaRest, nullOnNotFound } from "./alpaca-rest.js";
 import { type Redactor, redactingLogger } from "./redactor.js";
 
@@ -62,6 +63,9 @@ const HISTORY_PAGE = 500;
  *   to a GET, `unavailable`. A refused connection is `unavailable` for every call.
  * - Latest prices come from the market data API's latest trades, with `feed`.
  * - Order updates come from the SDK's `TradingStream` (one shared connection).
+ * - `getLatestQuotes` (capability `quotes`) reads the market data API's latest quotes, 100
+ *   symbols a request, with `feed`; `replaceOrder` (capability `replace`) is
+ *   `PATCH /v2/orders/{id}` (a lost reply is `ambiguous`).
  * - `listOrders` (capability `orderHistory`) reads `GET /v2/orders` newest first, 500 a
  *   page, each next page ending where the last one's oldest order was submitted, until a
  *   short page or the query's `limit`: ⌈n / 500⌉ requests for n orders (one more when n is
@@ -94,10 +98,13 @@ export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPor
       orderUpdates: true,
       orderHistory: true,
       requestReports: true,
+      quotes: true,
+      replace: true,
     },
     ...accountReads(rest),
     ...marketReads(rest, opts.assetConcurrency, opts.feed),
     ...orderCalls(rest),
+    ...quoteAndReplaceCalls(rest, opts.feed),
     subscribeOrderUpdates: (listener) => subscribe(stream, listener),
   };
   logger.info(

@@ -44,7 +44,7 @@ export interface RouteRequest {
 
 /** A route: method, path (exact, or a pattern with one capture group), the port method it serves, its handler. */
 export interface Route {
-  readonly method: "GET" | "POST" | "DELETE";
+  readonly method: "GET" | "POST" | "PATCH" | "DELETE";
   readonly path: string | RegExp;
   readonly operation: string;
   readonly handle: (ctx: RouteContext, request: RouteRequest) => Promise<HttpReply>;
@@ -76,7 +76,9 @@ export const ROUTES: readonly Route[] = [
   { method: "POST", path: "/v2/orders", operation: "submitOrder", handle: submitOrder },
   { method: "GET", path: /^\/v2\/orders\/([^/]+)$/, operation: "getOrder", handle: getOrder },
   { method: "DELETE", path: /^\/v2\/orders\/([^/]+)$/, operation: "cancelOrder", handle: cancelOrder },
+  { method: "PATCH", path: /^\/v2\/orders\/([^/]+)$/, operation: "replaceOrder", handle: replaceOrder },
   { method: "GET", path: "/v2/stocks/trades/latest", operation: "getLatestPrices", handle: latestTrades },
+  { method: "GET", path: "/v2/stocks/quotes/latest", operation: "getLatestQuotes", handle: latestQuotes },
 ];
 
 /**
@@ -171,6 +173,57 @@ async function latestTrades(ctx: RouteContext, r: RouteRequest): Promise<HttpRep
     };
   }
   return ok({ trades, currency: "USD" });
+}
+
+/**
+ * `PATCH /v2/orders/{id}` (facts 2.7): replaces a working order; the body's `qty`,
+ * `limit_price` (plain decimal strings) and `client_order_id`; the reply is the new order.
+ */
+async function replaceOrder(ctx: RouteContext, r: RouteRequest): Promise<HttpReply> {
+  if (!isRecord(r.body)) return invalid("request body is required");
+  const qty = decimalField(r.body, "qty");
+  if (qty instanceof HttpReply) return qty;
+  const limitPrice = decimalField(r.body, "limit_price");
+  if (limitPrice instanceof HttpReply) return limitPrice;
+  const cid = r.body.client_order_id;
+  if (cid !== undefined && cid !== null && (typeof cid !== "string" || cid === "" || cid.length > 128)) {
+    return invalid("invalid client_order_id");
+  }
+  if (limitPrice !== undefined && limitPrice.decimalPlaces() > (limitPrice.gte(1) ? 2 : 4)) {
+    return unprocessable(
+      `invalid limit_price ${limitPrice.toFixed()}. sub-penny increment does not fulfill minimum pricing criteria`,
+    );
+  }
+  const changes = {
+    ...(qty !== undefined ? { qty } : {}),
+    ...(limitPrice !== undefined ? { limitPrice } : {}),
+    ...(typeof cid === "string" ? { clientOrderId: cid } : {}),
+  };
+  return ok(orderJson(await ctx.broker.replaceOrder(r.param, changes)));
+}
+
+/**
+ * `GET /v2/stocks/quotes/latest` (facts 8): each symbol's latest quote, `bp` / `ap` and sizes
+ * as JSON numbers, `t` the quote's time; symbols without a quote are absent.
+ */
+async function latestQuotes(ctx: RouteContext, r: RouteRequest): Promise<HttpReply> {
+  const symbols = (r.query.get("symbols") ?? "").split(",").filter((s) => s !== "");
+  if (symbols.length === 0) return new HttpReply(400, { message: "missing symbols" });
+  const quotes: Record<string, unknown> = {};
+  for (const [s, q] of await ctx.broker.getLatestQuotes(symbols)) {
+    quotes[s] = {
+      t: q.asOf.toISOString(),
+      bx: "V",
+      bp: Number(q.bid.toString()),
+      bs: Number((q.bidSize ?? ZERO).toString()),
+      ax: "V",
+      ap: Number(q.ask.toString()),
+      as: Number((q.askSize ?? ZERO).toString()),
+      c: ["R"],
+      z: "C",
+    };
+  }
+  return ok({ quotes });
 }
 
 /**

@@ -16,7 +16,7 @@ import { createSimulatedBroker, type SimulatedBroker } from "./simulated-broker/
 /** Which requests a scripted wire fault applies to. */
 export interface FakeAlpacaMatch {
   /** HTTP method. */
-  method?: "GET" | "POST" | "DELETE";
+  method?: "GET" | "POST" | "PATCH" | "DELETE";
   /** Path (without the query): exact string or pattern. */
   path?: string | RegExp;
 }
