@@ -12,6 +12,7 @@ import {
   parseAccountSnapshot,
   parseAssetRules,
   parseLatestPrices,
+  parseLatestQuotes,
   parseMarketClock,
   parseOrderSnapshot,
   parseOrderSnapshots,
@@ -325,7 +326,9 @@ class Harness {
  * omitted, `closePosition` and its `not_found` when flat, abort semantics, and, for a port
  * that declares `orderHistory`, its `listOrders` (the member is there; new orders listed
  * newest first; `status`, open by default; `symbols`; `limit`; `after` / `until` exclusive
- * on `createdAt`; an order refused at submit never listed).
+ * on `createdAt`; an order refused at submit never listed); for a port that declares
+ * `quotes`, `getLatestQuotes`; for one that declares `replace`, `replaceOrder` (a new order,
+ * the old one `replaced`, refusals).
  *
  * @param name - a name for the port (the suite is `BrokerPort conformance: <name>`)
  * @param makeBroker - makes a fresh port and its {@link ConformanceDriver}, once per test
@@ -862,7 +865,79 @@ const CONFORMANCE_GROUPS: readonly ConformanceGroup[] = [
       "orderHistory: listOrders lists new orders newest first; status (open by default), symbols, limit, after / until exclusive",
     run: orderHistoryLists,
   },
+  { title: "quotes: getLatestQuotes quotes the symbol and omits unknown ones", run: quotesRead },
+  {
+    title: "replace: replaceOrder makes a new order and ends the old one replaced; refusals",
+    run: replaceMakesANewOrder,
+  },
 ];
+
+/**
+ * Latest quotes, for a port that declares `quotes`: the member is there; the driver's symbol
+ * has a quote (bid and ask ≥ 0, at least one side quoted, a date) that passes the schema;
+ * an unknown symbol is omitted.
+ */
+async function quotesRead(h: Harness): Promise<void> {
+  const { broker } = h;
+  if (broker.capabilities.quotes !== true) return;
+  const read = broker.getLatestQuotes?.bind(broker);
+  check(read !== undefined, "capabilities.quotes is true, but the port has no getLatestQuotes");
+  const quotes = parseLatestQuotes(await h.run(read([h.symbol, h.unknownSymbol])));
+  const q = await h.until(
+    `a quote of ${h.symbol}`,
+    async () => quotes.get(h.symbol) ?? parseLatestQuotes(await h.run(read([h.symbol]))).get(h.symbol),
+  );
+  check(q.bid.gt(0) || q.ask.gt(0), `getLatestQuotes: ${h.symbol} is quoted on neither side`);
+  check(!quotes.has(h.unknownSymbol), "getLatestQuotes must omit an unknown symbol");
+}
+
+/**
+ * Replace, for a port that declares `replace`: a resting limit buy replaced with a new limit
+ * and client order id is a new order (new id, the changes) and the old one ends `replaced`,
+ * found by both lookups; the new one works (cancelable); an unknown order is `not_found`; a
+ * final order is refused and stays as it was.
+ */
+async function replaceMakesANewOrder(h: Harness): Promise<void> {
+  const { broker } = h;
+  if (broker.capabilities.replace !== true) return;
+  const replace = broker.replaceOrder?.bind(broker);
+  check(replace !== undefined, "capabilities.replace is true, but the port has no replaceOrder");
+  const request = await h.farBuy();
+  const old = await h.submit(request);
+  await h.until(`order ${old.id} to be working`, async () => {
+    const o = await h.run(broker.getOrder(old.id));
+    return o !== null && (o.status === "new" || o.status === "partially_filled");
+  });
+  const limit = (request.limitPrice ?? new Decimal(1)).minus(request.limitPrice?.gte(1) ? "0.01" : "0.0001");
+  const clientOrderId = h.clientId();
+  h.placed.push(clientOrderId);
+  const created = parseOrderSnapshot(await h.run(replace(old.id, { limitPrice: limit, clientOrderId })));
+  check(created.id !== old.id, "replaceOrder must return a new order (a new id)");
+  check(created.clientOrderId === clientOrderId, "replaceOrder: the new order has another clientOrderId");
+  check(created.limitPrice?.eq(limit) === true, "replaceOrder: the new order must carry the new limit price");
+  const ended = await h.final(old.id, "the replaced order");
+  check(ended.status === "replaced", `the replaced order ended ${ended.status}, expected replaced`);
+  const byClientId = await h.until("the new order by client order id", async () =>
+    h.run(broker.getOrderByClientOrderId(clientOrderId)),
+  );
+  check(byClientId.id === created.id, "getOrderByClientOrderId must find the new order of a replace");
+  await expectBrokerError(
+    "a replace of an unknown order",
+    h.run(replace("00000000-0000-4000-8000-000000000000", { limitPrice: limit })),
+    "not_found",
+  );
+  await h.run(broker.cancelOrder(created.id));
+  const canceled = await h.final(created.id, "the new order's cancel");
+  let refused: unknown;
+  try {
+    await h.run(replace(canceled.id, { limitPrice: limit }));
+  } catch (e) {
+    refused = e;
+  }
+  check(isBrokerError(refused), "a replace of a final order must be refused with a BrokerError");
+  const after = await h.order(canceled.id);
+  check(after.status === canceled.status, "a refused replace changed the order");
+}
 
 async function closeQuietly(h: Harness): Promise<void> {
   try {
