@@ -148,6 +148,48 @@ export {
   type SubmitResult,
   toRequest,
 } from "./execution/order-retry-engine.js";
+// execution policies
+export {
+  EXECUTION_POLICY_DEFAULTS,
+  EXECUTION_POLICY_TYPES,
+  EXECUTION_PRESETS,
+  type ExecutionPolicy,
+  type ExecutionPolicyInput,
+  ExecutionPolicySchema,
+  type ExecutionPolicyType,
+  type ExecutionPresetName,
+  FINAL_ACTIONS,
+  type FinalAction,
+  NO_QUOTE_ACTIONS,
+  type NoQuoteAction,
+  parseExecutionPolicy,
+  SPREAD_ACTIONS,
+  type SpreadAction,
+  STEP_STARTS,
+  type StepStart,
+} from "./execution/policies/execution-policy.js";
+export {
+  type ExecuteLegOptions,
+  executeLeg,
+  LEG_STATES,
+  type LegFunds,
+  type LegOrderReport,
+  type LegReport,
+  type LegState,
+  type PolicyLeg,
+} from "./execution/policies/leg-executor.js";
+export {
+  marketableLimit,
+  midOf,
+  type QuoteProblem,
+  quoteProblem,
+  slippageCapPrice,
+  slippageOf,
+  spreadBpsOf,
+  stepLimit,
+  toTick,
+  withinCap,
+} from "./execution/policies/limit-pricing.js";
 export {
   isRebalanceAbortedError,
   type RebalanceAbortedDetails,
