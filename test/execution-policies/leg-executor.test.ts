@@ -147,7 +147,7 @@ describe("executeLeg", () => {
       ),
     );
     // Mid 100, cap 100.05: never above it; the ask (100.2) is out of reach, so nothing fills.
-    expect(r.orders.every((o) => o.limitPrice !== undefined && o.limitPrice.lte("100.05"))).toBe(true);
+    expect(r.orders.every((o) => o.limitPrice?.lte("100.05") === true)).toBe(true);
     expect(r.orders.at(-1)?.type).toBe("limit");
     expect(r.filledQty.toString()).toBe("0");
   });
