@@ -121,6 +121,8 @@ class LegRun {
   readonly orders: OrderSnapshot[] = [];
   readonly via = new Map<string, "submit" | "replace">();
   readonly notes: string[] = [];
+  /** What each order of the leg holds now, by client order id. */
+  readonly holds = new Map<string, Decimal>();
   generation: number;
   steps = 0;
   held: string | undefined;
@@ -380,8 +382,13 @@ async function replace(
   limit: Decimal,
 ): Promise<OrderSnapshot | "not_replaced" | undefined> {
   const id = run.nextClientOrderId();
-  const funded = await reserve(run, id, limit.times(old.qty ?? run.rest()));
-  if (!funded) return "not_replaced";
+  // The hold follows the step: the old order's hold is swapped for the new one's.
+  const previous = run.holds.get(old.clientOrderId);
+  release(run, old.clientOrderId);
+  if (!(await reserve(run, id, limit.times(old.qty ?? run.rest())))) {
+    if (previous !== undefined) await reserve(run, old.clientOrderId, previous);
+    return "not_replaced";
+  }
   run.steps++;
   try {
     const created = await run.broker.replaceOrder!(
@@ -389,14 +396,16 @@ async function replace(
       { limitPrice: limit, clientOrderId: id },
       { signal: run.o.signal },
     );
-    run.o.funds?.release(old.clientOrderId);
     run.remember({ ...old, status: "replaced" }, run.via.get(old.id) ?? "submit");
     run.remember(created, "replace");
     return created;
   } catch (e) {
     if (run.o.signal?.aborted) throw e;
     const settled = await settleReplace(run, old, id, isBrokerError(e) && e.code !== "ambiguous");
-    if (settled === "not_replaced") run.o.funds?.release(id);
+    if (settled === "not_replaced") {
+      release(run, id);
+      if (previous !== undefined) await reserve(run, old.clientOrderId, previous);
+    }
     return settled;
   }
 }
@@ -415,7 +424,6 @@ async function settleReplace(
   for (let i = 0; i < LOOKUP_ATTEMPTS; i++) {
     const created = await lookup(run, id);
     if (created !== null && created !== undefined) {
-      run.o.funds?.release(old.clientOrderId);
       run.remember(created, "replace");
       return created;
     }
@@ -460,7 +468,7 @@ async function submit(run: LegRun, request: OrderRequest): Promise<OrderSnapshot
   } catch (e) {
     if (run.o.signal?.aborted) throw e;
     if (isBrokerError(e) && e.code !== "ambiguous" && e.code !== "duplicate_client_order_id") {
-      run.o.funds?.release(request.clientOrderId);
+      release(run, request.clientOrderId);
       run.rejected = true;
       run.notes.push(`${request.clientOrderId} refused: ${e.code}`);
       return undefined;
@@ -492,7 +500,7 @@ async function follow(run: LegRun, order: OrderSnapshot, ms: number): Promise<Or
       run.remember(now, run.via.get(now.id) ?? "submit");
     }
   }
-  if (isFinalBrokerStatus(last.status)) run.o.funds?.release(last.clientOrderId);
+  if (isFinalBrokerStatus(last.status)) release(run, last.clientOrderId);
   return last;
 }
 
@@ -516,9 +524,17 @@ async function lookup(run: LegRun, id: string): Promise<OrderSnapshot | null | u
 
 async function reserve(run: LegRun, key: string, amount: Decimal): Promise<boolean> {
   if (run.leg.side !== "buy" || run.o.funds === undefined) return true;
-  if (await run.o.funds.reserve(key, amount)) return true;
+  if (await run.o.funds.reserve(key, amount)) {
+    run.holds.set(key, amount);
+    return true;
+  }
   run.notes.push(`not enough buying power to hold ${amount.toFixed(2)} for ${key}`);
   return false;
+}
+
+function release(run: LegRun, key: string): void {
+  run.holds.delete(key);
+  run.o.funds?.release(key);
 }
 
 /** A market buy's hold: the ask (else the mid) × (1 + the market-buy buffer) × qty. */
@@ -554,7 +570,7 @@ async function finish(run: LegRun): Promise<LegReport> {
     if (order.id === run.held) continue;
     const now = await read(run, order);
     if (now !== undefined) run.remember(now, run.via.get(now.id) ?? "submit");
-    if (now !== undefined && isFinalBrokerStatus(now.status)) run.o.funds?.release(now.clientOrderId);
+    if (now !== undefined && isFinalBrokerStatus(now.status)) release(run, now.clientOrderId);
   }
   const filled = run.filled();
   const state: LegState = filled.gte(run.leg.qty)
