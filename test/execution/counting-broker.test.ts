@@ -1,4 +1,4 @@
-import { BROKER_METHODS, type BrokerPort } from "ordersafe";
+import { BROKER_METHODS, type BrokerPort, Decimal } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
 import { countingBroker } from "../../src/execution/counting-broker.js";
@@ -60,6 +60,8 @@ describe("countingBroker", () => {
     await b.cancelOrder("1", { signal });
     await b.closePosition("AAA");
     await b.listOrders?.({ status: "all" }, { signal });
+    await b.getLatestQuotes?.(["AAA"], { signal });
+    await b.replaceOrder?.("1", { qty: new Decimal(1) }, { signal });
     b.subscribeOrderUpdates({ onUpdate() {} }).close();
     expect(counted.calls()).toBe(BROKER_METHODS.length);
     expect(seen).toEqual([
@@ -76,6 +78,8 @@ describe("countingBroker", () => {
       "cancelOrder:2",
       "closePosition:1",
       "listOrders:2",
+      "getLatestQuotes:2",
+      "replaceOrder:3",
     ]);
   });
 
