@@ -166,4 +166,64 @@ describe("runBrokerConformance catches broken ports", () => {
       expect(failed).toEqual([]);
     });
   });
+
+  describe("quotes and replace", () => {
+    const fails = (failed: string[], prefix: string) => failed.filter((n) => n.startsWith(prefix));
+
+    it("a quote for an unknown symbol", async () => {
+      const failed = await failures((port) => ({
+        getLatestQuotes: async (symbols, opts) => {
+          const quotes = await port.getLatestQuotes(symbols, opts);
+          const q = quotes.get("TECL");
+          if (q !== undefined) for (const s of symbols) quotes.set(s, q);
+          return quotes;
+        },
+      }));
+      expect(fails(failed, "quotes")).toHaveLength(1);
+    });
+
+    it("a replace that answers the old order", async () => {
+      const failed = await failures((port) => ({
+        replaceOrder: async (orderId, changes, opts) => {
+          await port.replaceOrder(orderId, changes, opts);
+          const old = port.findOrder(orderId);
+          if (old === undefined) throw new Error("unknown");
+          return old;
+        },
+      }));
+      expect(fails(failed, "replace")).toHaveLength(1);
+    });
+
+    it("a replace that leaves the old order working", async () => {
+      const failed = await failures((port) => ({
+        replaceOrder: async (orderId, changes, opts) => {
+          const old = port.findOrder(orderId);
+          if (old === undefined) throw new Error("unknown");
+          return port.submitOrder(
+            {
+              clientOrderId: changes.clientOrderId ?? "x",
+              symbol: old.symbol,
+              side: old.side,
+              type: "limit",
+              timeInForce: old.timeInForce,
+              qty: old.qty,
+              limitPrice: changes.limitPrice ?? old.limitPrice,
+            },
+            opts,
+          );
+        },
+      }));
+      expect(fails(failed, "replace")).toHaveLength(1);
+    });
+
+    it("quotes or replace declared without the member", async () => {
+      const failed = await failures((port) => ({
+        capabilities: { ...port.capabilities, quotes: true, replace: true },
+        getLatestQuotes: undefined,
+        replaceOrder: undefined,
+      }));
+      expect(fails(failed, "quotes")).toHaveLength(1);
+      expect(fails(failed, "replace")).toHaveLength(1);
+    });
+  });
 });
