@@ -114,7 +114,7 @@ export function quoteAndReplaceCalls(
       throwIfAborted(o?.signal);
       for (let i = 0; i < list.length; i += LATEST_QUOTES_CHUNK) {
         const chunk = list.slice(i, i + LATEST_QUOTES_CHUNK);
-        const raw = await rest.json("getLatestQuotes", o?.signal, (init) =>
+        const raw = await rest.json("getLatestQuotes", o, (init) =>
           rest.api.stocks.stockLatestQuotesRaw({ symbols: chunk.join(","), feed }, init),
         );
         for (const [s, q] of mapAlpacaLatestQuotes(raw, chunk)) out.set(s, q);
@@ -125,7 +125,7 @@ export function quoteAndReplaceCalls(
     async replaceOrder(orderId, changes, o) {
       const id = parseInput(z.string().min(1).max(128), orderId, "orderId");
       const body = toPatchOrderRequest(parseReplaceOrderChanges(changes));
-      const raw = await rest.json("replaceOrder", o?.signal, (init) =>
+      const raw = await rest.json("replaceOrder", o, (init) =>
         rest.api.orders.patchOrderByOrderIdRaw({ orderId: id, patchOrderRequest: body }, init),
       );
       return mapAlpacaOrder(raw);

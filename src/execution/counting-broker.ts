@@ -35,6 +35,8 @@ const CALL_OPTIONS_INDEX: { readonly [M in BrokerMethod]: number } = {
   cancelOrder: 1,
   closePosition: 1,
   listOrders: 1,
+  getLatestQuotes: 1,
+  replaceOrder: 2,
 };
 
 /**

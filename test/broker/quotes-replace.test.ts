@@ -182,7 +182,7 @@ describe("checkBroker: getLatestQuotes and replaceOrder", () => {
     expect(odd.capabilities.replace).toBe(false);
   });
 
-  it("turns a malformed quote map or replace reply into a protocol error", async () => {
+  it("turns a malformed quote map into a protocol error, and a malformed replace reply (a write: the new order may exist) into ambiguous", async () => {
     const bad = checkBroker(
       portWith(
         { quotes: true, replace: true },
@@ -193,7 +193,7 @@ describe("checkBroker: getLatestQuotes and replaceOrder", () => {
       ).port,
     );
     expect(isBrokerError(await failure(bad.getLatestQuotes?.(["TECL"])), "protocol")).toBe(true);
-    expect(isBrokerError(await failure(bad.replaceOrder?.("o1", { qty: new Decimal(1) })), "protocol")).toBe(
+    expect(isBrokerError(await failure(bad.replaceOrder?.("o1", { qty: new Decimal(1) })), "ambiguous")).toBe(
       true,
     );
   });
