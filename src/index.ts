@@ -361,6 +361,8 @@ export {
   WEIGHT_SUM_TOLERANCE,
 } from "./rebalance/rebalance-input.js";
 export {
+  CONFLICT_REASONS,
+  type ConflictReason,
   LEG_ACTIONS,
   LEG_REASONS,
   type LegAction,

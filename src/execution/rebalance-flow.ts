@@ -7,10 +7,11 @@ import { type CoordinationLedger, fromMicros, toMicros } from "../coordination/c
 import type { Clock } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
 import { ZERO } from "../core/decimal.js";
+import { isBrokerError } from "../core/errors.js";
 import { strategyOfClientOrderId } from "../core/ids.js";
 import { requiredFunds } from "../funds/required-funds.js";
 import { ReservationLedger } from "../funds/reservation-ledger.js";
-import type { RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
+import type { OrderConflict, RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { RunEnding } from "./build-rebalance-report.js";
 import type { FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
 import { type FreshState, symbolsInvolved } from "./read-state.js";
@@ -312,17 +313,18 @@ async function adoptOwnOrders(run: RebalanceRun, planned: Planned): Promise<Plan
 }
 
 /**
- * Cancels the open orders on the other side of each leg, one symbol at a time, and confirms
- * each cancel; then plans again from fresh state. A symbol whose conflict could not be
- * cancelled is not traded (the broker would refuse a wash trade).
+ * Cancels the open orders the plan lists, one at a time, and confirms each cancel: those on
+ * the other side of a leg (every open order there, listed afresh), and ordersafe's own orders
+ * past the target or against it (by id). Then plans again from fresh state. A symbol whose
+ * conflict could not be cancelled is not traded (the broker would refuse a wash trade, or the
+ * order may still fill).
  */
 async function cancelConflicts(run: RebalanceRun, plan: RebalancePlan): Promise<Planned> {
   const unconfirmed = run.unconfirmedConflicts;
   const kept = conflictsKept(run, plan);
   for (const c of plan.conflicts) {
     if (kept.has(c.symbol)) continue;
-    const ok = await run.retry.cancelConflicts({ symbol: c.symbol, side: opposite(c.side) }, run.signal);
-    if (!ok) unconfirmed.add(c.symbol);
+    if (!(await cancelConflict(run, c))) unconfirmed.add(c.symbol);
   }
   for (const s of kept) unconfirmed.add(s);
   const state = await run.readOrFail();
@@ -345,6 +347,27 @@ async function cancelConflicts(run: RebalanceRun, plan: RebalancePlan): Promise<
       buys: replanned.buys.filter((l) => !unconfirmed.has(l.symbol)),
     },
   };
+}
+
+/** Cancels one conflict of a plan and confirms it final; false when that could not be done. */
+async function cancelConflict(run: RebalanceRun, c: OrderConflict): Promise<boolean> {
+  // On the other side of a leg: every open order there (one may have come since the read).
+  if (c.reason === "opposite_side") {
+    return run.retry.cancelConflicts({ symbol: c.symbol, side: opposite(c.side) }, run.signal);
+  }
+  try {
+    await run.broker.cancelOrder(c.orderId, { signal: run.signal });
+  } catch (e) {
+    if (run.signal?.aborted) throw e;
+    // Already final, or a cancel that may have landed: the confirmation settles it.
+    if (
+      !isBrokerError(e, "ambiguous") &&
+      !isBrokerError(e, "not_cancelable") &&
+      !isBrokerError(e, "not_found")
+    )
+      return false;
+  }
+  return run.retry.confirmFinal(c.orderId, run.signal);
 }
 
 /**
@@ -420,7 +443,7 @@ async function replanBuys(
   // A buy the first plan could not fund has had no conflict cancelled: cancel and confirm now.
   for (const c of buyPlan.conflicts) {
     if (unconfirmed.has(c.symbol)) continue;
-    if (await run.retry.cancelConflicts({ symbol: c.symbol, side: "buy" }, run.signal)) continue;
+    if (await cancelConflict(run, c)) continue;
     unconfirmed.add(c.symbol);
     run.record.adjust(
       c.symbol,

@@ -5,6 +5,7 @@ import { createPlanContext, type PlanContext } from "./plan-context.js";
 import {
   type CashBudget,
   cashBudget,
+  idleConflicts,
   type KeyedLeg,
   type PlacedBuys,
   placeBuys,
@@ -159,6 +160,7 @@ function assemblePlan(
   const conflicts: OrderConflict[] = [];
   const sells = sortByNotionalDesc(decided.sells, conflicts);
   const buyLegs = sortByNotionalDesc(buys.legs, conflicts);
+  for (const c of idleConflicts(records)) conflicts.push(c);
   const skipped = decided.skipped.sort((a, b) => compareStrings(a.symbol, b.symbol));
   let openValue = keptOpenValue(records);
   if (input.options.cashExcludesOpenBuys) openValue += openBuysValue(records);

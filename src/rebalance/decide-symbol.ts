@@ -1,8 +1,8 @@
 import type { OrderSide } from "../broker/broker-port.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
-import { hasNotionalOrder } from "./open-order-book.js";
+import { hasNotionalOrder, type OpenSide } from "./open-order-book.js";
 import type { PlanContext } from "./plan-context.js";
-import type { LegReason, SkipReason } from "./rebalance-plan.js";
+import type { ConflictReason, LegReason, SkipReason } from "./rebalance-plan.js";
 import { maxBig, roundHalfUpDiv } from "./scaled.js";
 import { type BuySize, sizeBuy } from "./size-buy.js";
 import { type SellSize, sizeSell } from "./size-sell.js";
@@ -212,14 +212,43 @@ function targetShares(record: SymbolRecord, ctx: PlanContext): bigint | undefine
 /**
  * The move toward the target. Its direction is read from what is held; the open orders on
  * that side count toward it, those on the other side are conflicts the leg cancels first.
+ * ordersafe's own open orders are cancelled when they would take the holding past the target
+ * by at least one order (a later run would trade the excess back), and when they move away
+ * from the target; the move is then sized as if they will not fill.
  */
 function aimAt(record: SymbolRecord, target: bigint, ctx: PlanContext): Aim {
   const { held, open } = record;
   const direction = target > held ? 1 : target < held ? -1 : 0;
+  const buy = open?.buy;
+  const sell = open?.sell;
+  let cancelBuy: ConflictReason | undefined;
+  let cancelSell: ConflictReason | undefined;
   let projected: bigint;
-  if (direction > 0) projected = open?.buy === undefined ? held : held + open.buy.qty;
-  else if (direction < 0) projected = open?.sell === undefined ? held : held - open.sell.qty;
-  else projected = record.projectedWithOpen;
+  if (direction > 0) {
+    projected = buy === undefined ? held : held + buy.qty;
+    if (buy !== undefined && buy.own.length > 0 && tradeable(projected - target, record, ctx)) {
+      cancelBuy = "past_target";
+      projected -= buy.ownQty;
+    }
+    if (sell !== undefined && sell.own.length > 0) cancelSell = "against_target";
+  } else if (direction < 0) {
+    projected = sell === undefined ? held : held - sell.qty;
+    if (sell !== undefined && sell.own.length > 0 && tradeable(target - projected, record, ctx)) {
+      cancelSell = "past_target";
+      projected += sell.ownQty;
+    }
+    if (buy !== undefined && buy.own.length > 0) cancelBuy = "against_target";
+  } else {
+    if (buy !== undefined && buy.own.length > 0) cancelBuy = "past_target";
+    if (sell !== undefined && sell.own.length > 0) cancelSell = "past_target";
+    projected = held + keptQty(buy, cancelBuy) - keptQty(sell, cancelSell);
+  }
+  if (cancelBuy !== undefined || cancelSell !== undefined) {
+    record.cancelOwn = { buy: cancelBuy, sell: cancelSell };
+    // Until a leg says otherwise, the orders not cancelled are expected to fill.
+    record.projected = held + keptQty(buy, cancelBuy) - keptQty(sell, cancelSell);
+    record.projectedQty = record.projected === held ? record.heldQty : undefined;
+  }
   const delta = target - projected;
   // Open orders that reach or pass the target leave nothing to trade in the held direction.
   const side =
@@ -234,6 +263,26 @@ function aimAt(record: SymbolRecord, target: bigint, ctx: PlanContext): Aim {
     targetQty = ZERO;
   } else if (ctx.targets.kind === "quantities") targetQty = record.target;
   return { target, targetQty, reason, side, projected, delta };
+}
+
+/** Unfilled shares of one side's open orders that stay open. */
+function keptQty(side: OpenSide | undefined, cancelOwn: ConflictReason | undefined): bigint {
+  if (side === undefined) return 0n;
+  return cancelOwn === undefined ? side.qty : side.qty - side.ownQty;
+}
+
+/**
+ * Whether an excess of shares (scale Q) past the target could be an order of its own, which a
+ * later run would place to trade it back: at least one increment and the minimum notional.
+ */
+function tradeable(excess: bigint, record: SymbolRecord, ctx: PlanContext): boolean {
+  if (excess <= 0n) return false;
+  const rule = ctx.rules.get(record.symbol);
+  if (rule === undefined || record.price === undefined) return true;
+  const fractional = rule.fractionable && ctx.input.capabilities.fractional;
+  const increment = ctx.scales.orderIncrement(rule.qtyIncrement, fractional);
+  const ruleMin = rule.minNotional === undefined ? 0n : ctx.scales.toM(rule.minNotional);
+  return excess >= increment && excess * record.price >= maxBig(ruleMin, ctx.limits.minOrderNotional);
 }
 
 function withinBand(deltaNotional: bigint, bandWeightNotional: bigint, bandNotional: bigint): boolean {

@@ -1,8 +1,9 @@
 import { FINAL_BROKER_STATUSES } from "../broker/broker-port.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
+import { CLIENT_ORDER_ID_PREFIX } from "../core/ids.js";
 import type { PlanScales, ScaleWidener } from "./plan-scales.js";
 import type { RebalanceInput } from "./rebalance-input.js";
-import type { OrderConflict } from "./rebalance-plan.js";
+import type { ConflictReason, OrderConflict } from "./rebalance-plan.js";
 import { maxBig } from "./scaled.js";
 
 /** An open order as the planner reads it: one of the parsed input's `openOrders`. */
@@ -25,6 +26,10 @@ export interface OpenSide {
   readonly orders: PlanOrder[];
   /** Their unfilled shares (scale Q; a notional order's at the reference price). */
   qty: bigint;
+  /** The orders among them that are ordersafe's own (an ordersafe client order id), in order. */
+  readonly own: PlanOrder[];
+  /** Their unfilled shares, scale Q. */
+  ownQty: bigint;
 }
 
 /** What the open orders of one symbol net to. */
@@ -35,6 +40,8 @@ export interface SymbolOpenOrders {
   sell: OpenSide | undefined;
   /** What the open buys hold of the cash (scale C). */
   buyHold: bigint;
+  /** What ordersafe's own open buys hold of it (scale C). */
+  ownBuyHold: bigint;
 }
 
 /** The open orders by symbol. */
@@ -112,16 +119,27 @@ export function buildOpenOrderBook(
     else unfilled = notionalUnfilled === undefined ? 0n : toQ(notionalUnfilled);
     let entry = book.get(order.symbol);
     if (entry === undefined) {
-      entry = { buy: undefined, sell: undefined, buyHold: 0n };
+      entry = { buy: undefined, sell: undefined, buyHold: 0n, ownBuyHold: 0n };
       book.set(order.symbol, entry);
     }
-    const side = order.side === "buy" ? entry.buy : entry.sell;
-    if (side !== undefined) {
-      side.orders.push(order);
-      side.qty += unfilled;
-    } else if (order.side === "buy") entry.buy = { orders: [order], qty: unfilled };
-    else entry.sell = { orders: [order], qty: unfilled };
-    if (order.side === "buy") entry.buyHold += openBuyHold(order, unfilled, price, scales, buyFactor);
+    let side = order.side === "buy" ? entry.buy : entry.sell;
+    if (side === undefined) {
+      side = { orders: [], qty: 0n, own: [], ownQty: 0n };
+      if (order.side === "buy") entry.buy = side;
+      else entry.sell = side;
+    }
+    side.orders.push(order);
+    side.qty += unfilled;
+    const own = isOwnOrder(order);
+    if (own) {
+      side.own.push(order);
+      side.ownQty += unfilled;
+    }
+    if (order.side === "buy") {
+      const hold = openBuyHold(order, unfilled, price, scales, buyFactor);
+      entry.buyHold += hold;
+      if (own) entry.ownBuyHold += hold;
+    }
   }
   return book;
 }
@@ -187,24 +205,47 @@ function maxOf(a: Decimal, b: Decimal): Decimal {
 }
 
 /**
- * The open orders a leg must cancel (and see cancelled) first: those on its other side.
+ * Whether an open order is ordersafe's own: its client order id is one ordersafe makes
+ * (`os-…`). Only those are cancelled for being past the target or against it; any order on
+ * the other side of a leg is cancelled (the broker would refuse the leg as a wash trade).
+ *
+ * @param order - an open order
+ * @returns true for an ordersafe client order id
+ * @example
+ * ```ts
+ * isOwnOrder({ clientOrderId: "os-r2026-AAA-b0-…" }); // true
+ * ```
+ */
+export function isOwnOrder(order: Pick<PlanOrder, "clientOrderId">): boolean {
+  return order.clientOrderId.startsWith(CLIENT_ORDER_ID_PREFIX);
+}
+
+/**
+ * Open orders to cancel (and see cancelled) before trading their symbol.
  *
  * @param symbol - the symbol
- * @param opposite - its open orders on the other side of the leg
+ * @param orders - the orders
  * @param price - the reference price
+ * @param reason - why they are cancelled
  * @returns one conflict per order, in order
  * @example
  * ```ts
- * conflictsOf("AAA", book.get("AAA")!.sell!, price); // [{ symbol: "AAA", orderId, … }]
+ * conflictsOf("AAA", book.get("AAA")!.sell!.orders, price, "opposite_side"); // [{ symbol: "AAA", orderId, … }]
  * ```
  */
-export function conflictsOf(symbol: string, opposite: OpenSide, price: Decimal): OrderConflict[] {
-  return opposite.orders.map((o) => ({
+export function conflictsOf(
+  symbol: string,
+  orders: readonly PlanOrder[],
+  price: Decimal,
+  reason: ConflictReason,
+): OrderConflict[] {
+  return orders.map((o) => ({
     symbol,
     orderId: o.id,
     clientOrderId: o.clientOrderId,
     side: o.side,
     unfilledQty: unfilledQty(o, price) ?? ZERO,
+    reason,
   }));
 }
 

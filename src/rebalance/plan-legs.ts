@@ -69,7 +69,6 @@ export function sellLeg(d: SellDecision, scales: PlanScales): KeyedLeg {
         : "exit_tolerance"
       : aim.reason;
   const qtyD = qty === held ? heldQty : scales.fromQ(qty);
-  const opposite = record.open?.buy;
   const leg: RebalanceLeg = {
     symbol,
     side: "sell",
@@ -89,11 +88,51 @@ export function sellLeg(d: SellDecision, scales: PlanScales): KeyedLeg {
     targetQty: aim.targetQty ?? scales.fromQ(aim.target),
   };
   settle(record, "sell", aim.projected - qty);
-  return {
-    key: notional,
-    leg,
-    conflicts: opposite === undefined ? undefined : conflictsOf(symbol, opposite, referencePrice),
-  };
+  return { key: notional, leg, conflicts: legConflicts(record, "sell", referencePrice) };
+}
+
+/**
+ * What a leg cancels first: every open order on its other side, then ordersafe's own orders on
+ * its side when they are past the target.
+ */
+function legConflicts(record: SymbolRecord, side: OrderSide, price: Decimal): OrderConflict[] | undefined {
+  const { open, symbol } = record;
+  if (open === undefined) return undefined;
+  const opposite = side === "buy" ? open.sell : open.buy;
+  const same = side === "buy" ? open.buy : open.sell;
+  const conflicts =
+    opposite === undefined ? [] : conflictsOf(symbol, opposite.orders, price, "opposite_side");
+  const reason = record.cancelOwn?.[side];
+  if (same !== undefined && reason !== undefined)
+    conflicts.push(...conflictsOf(symbol, same.own, price, reason));
+  return conflicts.length > 0 ? conflicts : undefined;
+}
+
+/**
+ * The conflicts of symbols that get no leg: ordersafe's own open orders past the target or
+ * against it, by symbol.
+ *
+ * @param records - the records, their legs recorded (sorted by symbol)
+ * @returns the conflicts, in symbol order
+ * @example
+ * ```ts
+ * idleConflicts(ctx.records); // own orders to cancel on symbols without a leg
+ * ```
+ */
+export function idleConflicts(records: readonly SymbolRecord[]): OrderConflict[] {
+  const conflicts: OrderConflict[] = [];
+  for (const r of records) {
+    const cancel = r.cancelOwn;
+    if (cancel === undefined || r.legSide !== undefined || r.open === undefined) continue;
+    const price = r.referencePrice;
+    if (price === undefined) continue;
+    const { buy, sell } = r.open;
+    if (buy !== undefined && cancel.buy !== undefined)
+      conflicts.push(...conflictsOf(r.symbol, buy.own, price, cancel.buy));
+    if (sell !== undefined && cancel.sell !== undefined)
+      conflicts.push(...conflictsOf(r.symbol, sell.own, price, cancel.sell));
+  }
+  return conflicts;
 }
 
 /**
@@ -112,7 +151,8 @@ export function cashBudget(ctx: PlanContext, sellProceeds: bigint): CashBudget {
   const { scales, input } = ctx;
   let openBuyHolds = 0n;
   for (const r of ctx.records)
-    if (r.open !== undefined && r.legSide !== "sell") openBuyHolds += r.open.buyHold;
+    if (r.open !== undefined && r.legSide !== "sell")
+      openBuyHolds += r.cancelOwn?.buy === undefined ? r.open.buyHold : r.open.buyHold - r.open.ownBuyHold;
   const holds = input.options.cashExcludesOpenBuys ? 0n : openBuyHolds;
   const cash = scales.toM(input.account.cash);
   const buffer = ctx.limits.cashBuffer;
@@ -208,10 +248,8 @@ function buyLeg(d: BuyDecision, units: bigint, scales: PlanScales): KeyedLeg {
   };
   const leg: RebalanceLeg =
     notional !== undefined ? { ...fields, notional } : { ...fields, qty: qty ?? scales.fromQ(estimatedQty) };
-  const opposite = record.open?.sell;
-  const conflicts = opposite === undefined ? undefined : conflictsOf(record.symbol, opposite, referencePrice);
   settle(record, "buy", aim.projected + estimatedQty);
-  return { key: estimatedNotional, leg, conflicts };
+  return { key: estimatedNotional, leg, conflicts: legConflicts(record, "buy", referencePrice) };
 }
 
 /** Records a symbol's leg: its side, and the shares it projects. */

@@ -1,4 +1,5 @@
 import { type Decimal, ONE, ZERO } from "../core/decimal.js";
+import type { OpenSide } from "./open-order-book.js";
 import type { PlanScales } from "./plan-scales.js";
 import type { TargetKind } from "./rebalance-input.js";
 import type { RebalanceSummary } from "./rebalance-plan.js";
@@ -35,11 +36,17 @@ export function keptOpenValue(records: readonly SymbolRecord[]): bigint {
   for (const r of records) {
     const { open, price } = r;
     if (open === undefined || price === undefined) continue;
-    const sells = r.legSide === "buy" ? 0n : (open.sell?.qty ?? 0n);
-    const buys = r.legSide === "sell" ? 0n : (open.buy?.qty ?? 0n);
+    const sells = r.legSide === "buy" ? 0n : keptQty(open.sell, r.cancelOwn?.sell !== undefined);
+    const buys = r.legSide === "sell" ? 0n : keptQty(open.buy, r.cancelOwn?.buy !== undefined);
     value += (sells - buys) * price;
   }
   return value;
+}
+
+/** The unfilled shares of one side's open orders that stay open: all, or all but ordersafe's own. */
+function keptQty(side: OpenSide | undefined, ownCancelled: boolean): bigint {
+  if (side === undefined) return 0n;
+  return ownCancelled ? side.qty - side.ownQty : side.qty;
 }
 
 /**

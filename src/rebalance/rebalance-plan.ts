@@ -148,7 +148,27 @@ export interface SkippedSymbol {
   detail: string;
 }
 
-/** An open order on the other side of a leg: cancel it (and confirm the cancel) before placing the leg. */
+/**
+ * Why an open order must be cancelled (and the cancel confirmed) before its symbol trades:
+ * `opposite_side` (any open order on the other side of a leg: the broker would refuse the leg
+ * as a wash trade, and the leg is sized as if it will not fill), `past_target` (one of
+ * ordersafe's own orders on the side of the move that would take the holding past the target
+ * by at least one order: a later run would trade the excess back), `against_target` (one of
+ * ordersafe's own orders moving away from the target on a symbol that gets no leg).
+ *
+ * @example
+ * ```ts
+ * plan.conflicts.filter((c) => c.reason === "past_target");
+ * ```
+ */
+export const CONFLICT_REASONS = ["opposite_side", "past_target", "against_target"] as const;
+/** One of {@link CONFLICT_REASONS}. */
+export type ConflictReason = (typeof CONFLICT_REASONS)[number];
+
+/**
+ * An open order to cancel (and confirm cancelled) before trading its symbol: on the other side
+ * of a leg, or one of ordersafe's own orders past the target or against it.
+ */
 export interface OrderConflict {
   /** The symbol. */
   symbol: string;
@@ -156,10 +176,12 @@ export interface OrderConflict {
   orderId: string;
   /** The open order's client id. */
   clientOrderId: string;
-  /** The open order's side (opposite to the planned direction). */
+  /** The open order's side. */
   side: OrderSide;
   /** Its unfilled shares at the reference price. */
   unfilledQty: Decimal;
+  /** Why it is cancelled. */
+  reason: ConflictReason;
 }
 
 /** The cash side of the plan. */

@@ -3,6 +3,7 @@ import { type Decimal, ZERO } from "../core/decimal.js";
 import type { OpenOrderBook, SymbolOpenOrders } from "./open-order-book.js";
 import type { PlanScales } from "./plan-scales.js";
 import type { TargetKind } from "./rebalance-input.js";
+import type { ConflictReason } from "./rebalance-plan.js";
 
 /** The targets of a plan: how they are given, and the value per symbol. */
 export interface PlanTargets {
@@ -38,6 +39,11 @@ export interface SymbolRecord {
   readonly projectedWithOpen: bigint;
   /** The side of the leg planned for it, once there is one (its open orders on the other side are cancelled). */
   legSide: OrderSide | undefined;
+  /**
+   * Whether ordersafe's own open orders of each side are cancelled (past the target, or
+   * against it), and why; set when the symbol's move is decided.
+   */
+  cancelOwn: { buy: ConflictReason | undefined; sell: ConflictReason | undefined } | undefined;
   /** Shares after the plan: held, kept open orders and the leg (scale Q). */
   projected: bigint;
   /** The same as a decimal, while one is at hand without building it. */
@@ -98,6 +104,7 @@ export function buildSymbolRecords(
       targetScaled: target === undefined ? 0n : scaleTarget(target, targets.kind, scales, equityM),
       projectedWithOpen,
       legSide: undefined,
+      cancelOwn: undefined,
       // Unless a leg says otherwise, every open order is expected to fill.
       projected: projectedWithOpen,
       projectedQty: projectedWithOpen === held ? heldQty : undefined,

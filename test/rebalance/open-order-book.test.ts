@@ -4,6 +4,7 @@ import {
   buildOpenOrderBook,
   conflictsOf,
   hasNotionalOrder,
+  isOwnOrder,
   liveOrders,
   openBuyHold,
   type PlanOrder,
@@ -123,15 +124,43 @@ describe("unfilledQty, conflictsOf, hasNotionalOrder", () => {
     expect(unfilledQty(n, undefined)).toBeUndefined();
   });
 
-  it("lists one conflict per open order on the other side", () => {
-    const side = {
-      orders: [order("a", "AAA", "sell", { filledQty: d(4) }), order("b", "AAA", "sell")],
-      qty: 0n,
-    };
-    expect(conflictsOf("AAA", side, d(10))).toEqual([
-      { symbol: "AAA", orderId: "a", clientOrderId: "c-a", side: "sell", unfilledQty: d(6) },
-      { symbol: "AAA", orderId: "b", clientOrderId: "c-b", side: "sell", unfilledQty: d(10) },
+  it("lists one conflict per open order, with its reason", () => {
+    const orders = [order("a", "AAA", "sell", { filledQty: d(4) }), order("b", "AAA", "sell")];
+    expect(conflictsOf("AAA", orders, d(10), "opposite_side")).toEqual([
+      {
+        symbol: "AAA",
+        orderId: "a",
+        clientOrderId: "c-a",
+        side: "sell",
+        unfilledQty: d(6),
+        reason: "opposite_side",
+      },
+      {
+        symbol: "AAA",
+        orderId: "b",
+        clientOrderId: "c-b",
+        side: "sell",
+        unfilledQty: d(10),
+        reason: "opposite_side",
+      },
     ]);
+  });
+
+  it("tells ordersafe's own orders apart, per side, with what they hold", () => {
+    const own = order("o", "AAA", "buy", { clientOrderId: "os-r1-AAA-b0-xxxxxxxxxxxxxxxx" });
+    const book = buildOpenOrderBook(
+      liveOrders([own, order("x", "AAA", "buy", { qty: d(2) })], { AAA: d(10) }),
+      scales,
+      buyFactor,
+    );
+    const entry = book.get("AAA")!;
+    expect(isOwnOrder(own)).toBe(true);
+    expect(isOwnOrder(order("x", "AAA", "buy"))).toBe(false);
+    expect(entry.buy!.own.map((o) => o.id)).toEqual(["o"]);
+    expect(entry.buy!.ownQty).toBe(Q("10"));
+    expect(entry.buy!.qty).toBe(Q("12"));
+    expect(entry.ownBuyHold).toBe(C("103"));
+    expect(entry.buyHold).toBe(C("123.6"));
   });
 
   it("tells whether a symbol has an open order sized by notional", () => {

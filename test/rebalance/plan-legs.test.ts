@@ -183,6 +183,7 @@ describe("sortByNotionalDesc", () => {
       clientOrderId: symbol,
       side: "buy",
       unfilledQty: d(1),
+      reason: "opposite_side",
     });
     const keyed = (symbol: string, key: bigint, withConflict: boolean): KeyedLeg => ({
       key,

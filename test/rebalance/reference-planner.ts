@@ -588,6 +588,7 @@ function conflictsOf(symbol: string, opposite: OpenSide, price: Decimal): OrderC
     clientOrderId: o.clientOrderId,
     side: o.side,
     unfilledQty: unfilledQty(o, price) ?? ZERO,
+    reason: "opposite_side" as const,
   }));
 }
 
