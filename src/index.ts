@@ -359,6 +359,7 @@ export {
   type RebalanceTargetsInput,
   RebalanceTargetsSchema,
   WEIGHT_SUM_TOLERANCE,
+  ROUNDING_MODES,
 } from "./rebalance/rebalance-input.js";
 export {
   CONFLICT_REASONS,

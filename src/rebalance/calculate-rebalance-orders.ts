@@ -1,5 +1,6 @@
 import type { Decimal } from "../core/decimal.js";
-import { type BuyDecision, decideSymbol, type SkipDecision } from "./decide-symbol.js";
+import { allocateBuys, refineRounding, type SellRounding } from "./allocate-buys.js";
+import { type BuyDecision, decideSymbol, type SellDecision, type SkipDecision } from "./decide-symbol.js";
 import { parseRebalanceInput } from "./parse-rebalance-input.js";
 import { createPlanContext, type PlanContext } from "./plan-context.js";
 import {
@@ -10,6 +11,8 @@ import {
   type PlacedBuys,
   placeBuys,
   sellLeg,
+  sellOneMore,
+  sellRounding,
   sortByNotionalDesc,
 } from "./plan-legs.js";
 import { keptOpenValue, naiveAlternative, openBuysValue, projectHoldings } from "./plan-projection.js";
@@ -84,12 +87,14 @@ export function planRebalance(input: RebalanceInput): RebalancePlan {
 /** What the per-symbol decisions add up to before the cash is shared out among the buys. */
 interface Decided {
   readonly sells: KeyedLeg[];
+  /** The decision of each sell, in the order of `sells`. */
+  readonly sellDecisions: SellDecision[];
   readonly wanted: BuyDecision[];
   readonly skipped: SkippedSymbol[];
   /** Σ |target − projected| × price over the symbols that should trade and can be priced, scale M. */
   readonly minimalTurnover: bigint;
   /** Σ estimated notional of the sells, scale M. */
-  readonly sellProceeds: bigint;
+  sellProceeds: bigint;
 }
 
 /** A buy the cash left cannot fund at its minimum size. */
@@ -102,15 +107,54 @@ const UNFUNDED = {
 
 function plan(ctx: PlanContext): RebalancePlan {
   const decided = decideSymbols(ctx);
-  const budget = cashBudget(ctx, decided.sellProceeds);
-  const buys = placeBuys(decided.wanted, budget.available, ctx.scales);
+  let budget = cashBudget(ctx, decided.sellProceeds);
+  const units = roundBest(ctx, decided, budget.available);
+  // A sell that rounded further to fund the buys brought more proceeds.
+  if (units.resold) budget = cashBudget(ctx, decided.sellProceeds);
+  const buys = placeBuys(decided.wanted, budget.available, ctx.scales, units.units);
   for (const symbol of buys.unfunded) decided.skipped.push(skippedSymbol(symbol, UNFUNDED, ctx.scales));
   return assemblePlan(ctx, decided, buys, budget);
+}
+
+/**
+ * The buys' units: shared out by {@link allocateBuys}, then, for a few buys and sells with a
+ * rounding choice, the exact best choice within the cash ({@link refineRounding}); a trim
+ * chosen to sell one increment more is made again (its leg, the proceeds).
+ */
+function roundBest(
+  ctx: PlanContext,
+  decided: Decided,
+  available: bigint,
+): { units: bigint[]; resold: boolean } {
+  const sizes = decided.wanted.map((w) => w.size);
+  const units = allocateBuys(sizes, available);
+  if (ctx.input.options.rounding !== "nearest") return { units, resold: false };
+  const roundings: SellRounding[] = [];
+  const which: number[] = [];
+  decided.sellDecisions.forEach((d, i) => {
+    const r = sellRounding(d, ctx.scales);
+    if (r !== undefined) {
+      roundings.push(r);
+      which.push(i);
+    }
+  });
+  const more = refineRounding(sizes, units, available, roundings);
+  for (const j of more) {
+    const i = which[j]!;
+    const before = decided.sells[i]!;
+    const d = sellOneMore(decided.sellDecisions[i]!);
+    decided.sellDecisions[i] = d;
+    const after = sellLeg(d, ctx.scales);
+    decided.sells[i] = after;
+    decided.sellProceeds += after.key - before.key;
+  }
+  return { units, resold: more.length > 0 };
 }
 
 /** Decides every symbol: sells become legs, buys wait for the cash, skips are reported. */
 function decideSymbols(ctx: PlanContext): Decided {
   const sells: KeyedLeg[] = [];
+  const sellDecisions: SellDecision[] = [];
   const wanted: BuyDecision[] = [];
   const skipped: SkippedSymbol[] = [];
   let minimalTurnover = 0n;
@@ -126,6 +170,7 @@ function decideSymbols(ctx: PlanContext): Decided {
         const sell = sellLeg(decision, ctx.scales);
         sellProceeds += sell.key;
         sells.push(sell);
+        sellDecisions.push(decision);
         break;
       }
       case "buy":
@@ -135,7 +180,7 @@ function decideSymbols(ctx: PlanContext): Decided {
         break;
     }
   }
-  return { sells, wanted, skipped, minimalTurnover, sellProceeds };
+  return { sells, sellDecisions, wanted, skipped, minimalTurnover, sellProceeds };
 }
 
 function skippedSymbol(

@@ -3,7 +3,7 @@ import { type Decimal, ZERO } from "../core/decimal.js";
 import { hasNotionalOrder, type OpenSide } from "./open-order-book.js";
 import type { PlanContext } from "./plan-context.js";
 import type { ConflictReason, LegReason, SkipReason } from "./rebalance-plan.js";
-import { maxBig, roundHalfUpDiv } from "./scaled.js";
+import { floorSteps, maxBig, roundHalfUpDiv } from "./scaled.js";
 import { type BuySize, sizeBuy } from "./size-buy.js";
 import { type SellSize, sizeSell } from "./size-sell.js";
 import type { SymbolRecord } from "./symbol-record.js";
@@ -56,6 +56,10 @@ export interface SellDecision {
   /** Whether the remainder the target asked to keep could not be sold on its own (hence the exit). */
   readonly untradeableRemainder: boolean;
   readonly deltaNotional: bigint;
+  /** The order increment (scale Q). */
+  readonly increment: bigint;
+  /** Shares not held by open sells (scale Q). */
+  readonly available: bigint;
 }
 
 /** A buy, sized in whole units before the cash is shared out. */
@@ -136,10 +140,17 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
   const increment = scales.orderIncrement(rule.qtyIncrement, fractional);
   const ruleMin = rule.minNotional === undefined ? 0n : scales.toM(rule.minNotional);
   const minNotional = maxBig(ruleMin, limits.minOrderNotional);
-  // A full exit when the target is zero, or when what would stay could never be sold on its
-  // own (under the minimum order or one increment): selling it later would take a
-  // closePosition, and leaving it is dust. Otherwise only within the opt-in exit tolerance.
-  const untradeable = aim.target > 0n && (aim.target * price < minNotional || aim.target < increment);
+  // A full exit when the target is zero, or when the holding nearest the target could never
+  // be sold on its own (no whole increment, or under the minimum order): selling it later would
+  // take a closePosition, and leaving it is dust. Otherwise only within the opt-in exit tolerance.
+  const nearest = input.options.rounding === "nearest";
+  const kept =
+    (nearest ? nearestSteps(aim.target, increment) : floorSteps(aim.target, increment)) * increment;
+  const untradeable =
+    aim.target > 0n &&
+    (kept === 0n ||
+      (nearest ? kept : aim.target) * price < minNotional ||
+      (!nearest && aim.target < increment));
   const isExit =
     side === "sell" && (untradeable || aim.target * scales.oneF <= record.held * limits.fullExitTolerance);
   if (!isExit && withinBand(deltaNotional, limits.bandWeightNotional, limits.bandNotional)) {
@@ -150,10 +161,11 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
     return skip("side_excluded", `options.sides is ${sides}`, side, delta, deltaNotional);
   }
   if (side === "sell") {
+    const available = record.position === undefined ? 0n : scales.toQ(record.position.qtyAvailable);
     const size = sizeSell({
       price,
       held: record.held,
-      available: record.position === undefined ? 0n : scales.toQ(record.position.qtyAvailable),
+      available,
       projected: aim.projected,
       target: aim.target,
       increment,
@@ -161,6 +173,7 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
       isExit,
       closePositionAllowed: input.capabilities.closePosition && record.open?.sell === undefined,
       nano: scales.nanoQ,
+      nearest,
     });
     if (size.kind === "none") return skip("below_minimum", size.detail, side, delta, deltaNotional);
     return {
@@ -173,6 +186,8 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
       isExit,
       untradeableRemainder: untradeable,
       deltaNotional,
+      increment,
+      available,
     };
   }
   const size = sizeBuy({
@@ -186,8 +201,10 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
     buyFactor: limits.buyFactor,
     scales,
     minCents: ctx.minCents,
+    nearest,
   });
-  if (size.needUnits < size.minUnits) {
+  // Under the minimum, unless one unit more (the nearer rounding) reaches it.
+  if (size.needUnits < size.minUnits && (size.upGain === 0n || size.needUnits + 1n < size.minUnits)) {
     const detail = size.needUnits === 0n ? "less than one increment" : "below the minimum order notional";
     return skip("below_minimum", detail, side, delta, deltaNotional);
   }
@@ -283,6 +300,12 @@ function tradeable(excess: bigint, record: SymbolRecord, ctx: PlanContext): bool
   const increment = ctx.scales.orderIncrement(rule.qtyIncrement, fractional);
   const ruleMin = rule.minNotional === undefined ? 0n : ctx.scales.toM(rule.minNotional);
   return excess >= increment && excess * record.price >= maxBig(ruleMin, ctx.limits.minOrderNotional);
+}
+
+/** Whole increments nearest a quantity (half an increment rounds down). */
+function nearestSteps(qty: bigint, increment: bigint): bigint {
+  const steps = floorSteps(qty, increment);
+  return 2n * (qty - steps * increment) > increment ? steps + 1n : steps;
 }
 
 function withinBand(deltaNotional: bigint, bandWeightNotional: bigint, bandNotional: bigint): boolean {

@@ -1,6 +1,6 @@
 import type { OrderSide } from "../broker/broker-port.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
-import { allocateBuys } from "./allocate-buys.js";
+import { allocateBuys, type SellRounding } from "./allocate-buys.js";
 import type { BuyDecision, SellDecision } from "./decide-symbol.js";
 import { conflictsOf } from "./open-order-book.js";
 import type { PlanContext } from "./plan-context.js";
@@ -109,6 +109,37 @@ function legConflicts(record: SymbolRecord, side: OrderSide, price: Decimal): Or
 }
 
 /**
+ * A trim that could sell one increment more than its nearest rounding (within the shares
+ * available), to fund the buys: what that costs in tracking error and brings in cash.
+ *
+ * @param d - a sell decision
+ * @param scales - the plan's scales
+ * @returns the rounding, or undefined when the sell cannot or need not go further
+ * @example
+ * ```ts
+ * sellRounding(decision, ctx.scales)?.cash; // one increment × price, scale C
+ * ```
+ */
+export function sellRounding(d: SellDecision, scales: PlanScales): SellRounding | undefined {
+  const { size, increment, price } = d;
+  if (d.isExit || size.kind !== "order" || size.action !== "trim") return undefined;
+  const left = d.aim.projected - d.aim.target - size.qty;
+  if (left < 0n || size.qty + increment > d.available) return undefined;
+  return { error: (increment - 2n * left) * price, cash: increment * price * scales.mToC };
+}
+
+/**
+ * The decision of a trim that sells one increment more.
+ *
+ * @param d - a trim decision (see {@link sellRounding})
+ * @returns the same decision, one increment larger
+ */
+export function sellOneMore(d: SellDecision): SellDecision {
+  if (d.size.kind !== "order") return d;
+  return { ...d, size: { ...d.size, qty: d.size.qty + d.increment } };
+}
+
+/**
  * The conflicts of symbols that get no leg: ordersafe's own open orders past the target or
  * against it, by symbol.
  *
@@ -173,6 +204,7 @@ export function cashBudget(ctx: PlanContext, sellProceeds: bigint): CashBudget {
  * @param wanted - the buys wanted, each at least its minimum
  * @param cash - what buys may use, scale C
  * @param scales - the plan's scales
+ * @param given - the units per buy, when already allocated
  * @returns the legs, the symbols left unfunded and the totals
  * @example
  * ```ts
@@ -180,11 +212,18 @@ export function cashBudget(ctx: PlanContext, sellProceeds: bigint): CashBudget {
  * buys.legs.length + buys.unfunded.length === wanted.length; // true
  * ```
  */
-export function placeBuys(wanted: readonly BuyDecision[], cash: bigint, scales: PlanScales): PlacedBuys {
-  const units = allocateBuys(
-    wanted.map((w) => w.size),
-    cash,
-  );
+export function placeBuys(
+  wanted: readonly BuyDecision[],
+  cash: bigint,
+  scales: PlanScales,
+  given?: readonly bigint[],
+): PlacedBuys {
+  const units =
+    given ??
+    allocateBuys(
+      wanted.map((w) => w.size),
+      cash,
+    );
   const legs: KeyedLeg[] = [];
   const unfunded: string[] = [];
   let allocated = 0n; // quantity buys, scale C

@@ -16,6 +16,12 @@ export type UntargetedMode = (typeof UNTARGETED_MODES)[number];
 export const BUY_WITH_MODES = ["notional", "qty"] as const;
 /** Which legs a plan may hold (`options.sides`). */
 export const PLAN_SIDES = ["both", "sells", "buys"] as const;
+/**
+ * How quantity legs are rounded to the increment (`options.rounding`): `nearest` (the best
+ * floor or ceiling per symbol, within the cash and the shares available) or `down` (always
+ * toward less, the former rule).
+ */
+export const ROUNDING_MODES = ["nearest", "down"] as const;
 
 /**
  * The planner's defaults, each in one place: {@link RebalanceOptionsSchema} and
@@ -43,6 +49,7 @@ export const REBALANCE_DEFAULTS = {
   marketBuyBuffer: new Decimal("0.03"),
   sides: "both",
   cashExcludesOpenBuys: false,
+  rounding: "nearest",
   capabilities: { notionalOrders: true, fractional: true, closePosition: true },
 } as const;
 
@@ -260,6 +267,14 @@ export const RebalanceOptionsSchema = z
      * @defaultValue false (`REBALANCE_DEFAULTS.cashExcludesOpenBuys`)
      */
     cashExcludesOpenBuys: z.boolean().default(REBALANCE_DEFAULTS.cashExcludesOpenBuys),
+    /**
+     * How quantity legs are rounded to the increment: `nearest` (a trim or a buy goes one
+     * increment further when more than half of one is left over, and, for a few symbols, the
+     * floor or ceiling choice of least tracking error within the cash is found exactly), or
+     * `down` (always toward less).
+     * @defaultValue "nearest" (`REBALANCE_DEFAULTS.rounding`)
+     */
+    rounding: z.enum(ROUNDING_MODES).default(REBALANCE_DEFAULTS.rounding),
   })
   .strict();
 

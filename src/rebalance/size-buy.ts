@@ -25,6 +25,8 @@ export interface BuySizing {
    * symbols have the same minimum: the division is done once).
    */
   readonly minCents: { notional: bigint; cents: bigint };
+  /** Whether a quantity buy may round up to the nearest unit (else it is rounded down). */
+  readonly nearest?: boolean | undefined;
 }
 
 /** A buy in whole units: increments of shares, or cents for a notional buy. */
@@ -37,8 +39,9 @@ export interface BuySize extends BuyDemand {
 
 /**
  * Sizes the buy that reaches the target, in whole units rounded down (a value within a
- * millionth of a unit of the next counts as it), and the smallest buy allowed: at least one
- * unit and the minimum notional.
+ * millionth of a unit of the next counts as it), what one unit more would gain when more than
+ * half a unit is left over, and the smallest buy allowed: at least one unit and the minimum
+ * notional.
  *
  * @param s - what the buy is sized from
  * @returns the units wanted and their cost; `needUnits < minUnits` means no buy can be made
@@ -61,9 +64,17 @@ export function sizeBuy(s: BuySizing): BuySize {
     s.minCents.notional = s.minNotional;
     s.minCents.cents = minUnits;
   }
+  // A quantity buy's fraction of a unit past its whole units: more than half makes one unit
+  // more the better rounding (what it gains in tracking error, scale M).
+  let upGain = 0n;
+  if (!notional && s.nearest === true) {
+    const rest = s.delta - needUnits * increment;
+    if (2n * rest > increment) upGain = (2n * rest - increment) * s.price;
+  }
   return {
     symbol: s.symbol,
     notional,
+    upGain,
     unitValue,
     unitCost: notional ? scales.centC : unitValue * s.buyFactor,
     costFactor: notional ? scales.oneF : s.buyFactor,

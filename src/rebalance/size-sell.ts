@@ -23,6 +23,8 @@ export interface SellSizing {
   readonly closePositionAllowed: boolean;
   /** 1e-9 share: an order's quantity has at most 9 decimals. */
   readonly nano: bigint;
+  /** Whether a trim goes to the nearest increment (else it is rounded down). */
+  readonly nearest?: boolean | undefined;
 }
 
 /**
@@ -36,8 +38,8 @@ export type SellSize =
   | { readonly kind: "none"; readonly detail: string };
 
 /**
- * Sizes a sell toward the safe side: on the increment, never above the shares available, at
- * least the minimum notional. A full exit sells exactly what is not held by open sells, by
+ * Sizes a sell: a trim to the nearest increment (up only when more than half of one is left
+ * over), never above the shares available, at least the minimum notional. A full exit sells exactly what is not held by open sells, by
  * `closePosition` when that cannot be an order, or else the part that can (the dust stays).
  *
  * @param s - what the sell is sized from
@@ -70,7 +72,12 @@ function sizeExit(s: SellSizing): SellSize {
 
 function sizeTrim(s: SellSizing): SellSize {
   const { increment, available } = s;
-  let qty = floorSteps(s.projected - s.target, increment) * increment;
+  // To the nearest increment: up when more than half of one is left over (the holding then
+  // ends under the target by less than half an increment, not over it by more than half).
+  const excess = s.projected - s.target;
+  let steps = floorSteps(excess, increment);
+  if (s.nearest === true && 2n * (excess - steps * increment) > increment) steps += 1n;
+  let qty = steps * increment;
   if (qty > available) {
     // Capped at the shares not held by open sells, on the increment and never above them.
     qty = minBig(floorSteps(available, increment) * increment, available);

@@ -156,7 +156,8 @@ function buildInput(p: Portfolio): RebalanceInputInput {
     assets: assets as RebalanceInputInput["assets"],
     account: { equity: p.equity, cash: p.cash },
     capabilities: p.capabilities,
-    options: p.options as RebalanceInputInput["options"],
+    // The reference rounds every quantity leg down: compared at the same rule.
+    options: { ...(p.options as object), rounding: "down" } as RebalanceInputInput["options"],
   };
 }
 

@@ -227,6 +227,15 @@ function afterPlacing(input: RebalanceInputInput, plan: RebalancePlan): Rebalanc
 }
 
 const run = (input: RebalanceInputInput) => calculateRebalanceOrders(input);
+
+/** The order increment of a symbol: its own when fractional trading applies, else one share. */
+function incrementOf(input: RebalanceInputInput, symbol: string): Decimal {
+  const asset = (input.assets as { symbol: string; fractionable: boolean; qtyIncrement: Decimal }[]).find(
+    (a) => a.symbol === symbol,
+  );
+  const fractional = asset?.fractionable === true && input.capabilities?.fractional !== false;
+  return fractional ? new Decimal(asset.qtyIncrement) : new Decimal(1);
+}
 const inputArb = portfolioArb.map(buildInput);
 const bothSidesArb = portfolioArb.map((p) => buildInput({ ...p, sides: "both" }));
 // Pinned so the suite is deterministic; set FC_SEED to explore other portfolios.
@@ -300,13 +309,15 @@ describe("calculateRebalanceOrders properties", () => {
         const plan = run(input);
         let allowance = ZERO;
         for (const leg of plan.legs) {
-          // A full exit sells the small remainder the target allowed; the increment snap adds at
-          // most a millionth of an increment.
+          // A full exit sells the small remainder the target allowed; a quantity leg is rounded to
+          // the nearest increment (at most half of one past the delta); the increment snap adds
+          // at most a millionth of an increment.
+          const half = leg.qty === undefined ? ZERO : incrementOf(input, leg.symbol).div(2);
           if (leg.action === "exit") allowance = allowance.plus(leg.targetQty.times(leg.price));
-          allowance = allowance.plus(leg.price.times("0.000001"));
+          allowance = allowance.plus(leg.price.times(half.plus("0.000001")));
           const delta = leg.targetQty.minus(leg.projectedQty).abs();
           const extra = leg.action === "exit" ? leg.targetQty : ZERO;
-          expect(leg.estimatedQty.lte(delta.plus(extra).plus("0.000001"))).toBe(true);
+          expect(leg.estimatedQty.lte(delta.plus(extra).plus(half).plus("0.000001"))).toBe(true);
         }
         expect(plan.summary.turnover.lte(plan.summary.minimalTurnover.plus(allowance))).toBe(true);
         expect(plan.summary.orderCount).toBe(plan.legs.length);

@@ -21,7 +21,7 @@ function demand(
   minUnits = 1n,
   costFactor = ONE_F,
 ): BuyDemand {
-  return { symbol, unitValue, unitCost: unitValue * costFactor, costFactor, needUnits, minUnits };
+  return { symbol, unitValue, unitCost: unitValue * costFactor, costFactor, needUnits, minUnits, upGain: 0n };
 }
 
 const cost = (ds: readonly BuyDemand[], units: readonly bigint[]) =>

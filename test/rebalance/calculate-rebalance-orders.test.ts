@@ -79,7 +79,7 @@ describe("calculateRebalanceOrders: deltas", () => {
     const plan = calculateRebalanceOrders(
       baseInput({ targets: { weights: { AAA: 0.277 } }, capabilities: { fractional: false } }),
     );
-    expect(plan.sells[0]!.qty!.toString()).toBe("44"); // 100 − 55.4 = 44.6 → 44
+    expect(plan.sells[0]!.qty!.toString()).toBe("45"); // 100 − 55.4 = 44.6 → 45, the nearest share
   });
 
   it("never gives a symbol both a buy and a sell, and puts sells before buys, largest first", () => {
