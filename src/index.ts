@@ -358,8 +358,8 @@ export {
   type RebalanceTargets,
   type RebalanceTargetsInput,
   RebalanceTargetsSchema,
-  WEIGHT_SUM_TOLERANCE,
   ROUNDING_MODES,
+  WEIGHT_SUM_TOLERANCE,
 } from "./rebalance/rebalance-input.js";
 export {
   CONFLICT_REASONS,
