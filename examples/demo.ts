@@ -8,6 +8,7 @@
 import {
   type BrokerPort,
   Decimal,
+  formatReport,
   isBrokerError,
   type OrderSnapshot,
   REBALANCE_DEFAULTS,
@@ -224,6 +225,8 @@ async function main(): Promise<void> {
     `"off target": dollars away from the target weights at the end. ordersafe's ${money(safeRow.drift)} is the cash it keeps on purpose (the planner's ${REBALANCE_DEFAULTS.cashBuffer.times(100).toFixed()}% cash buffer).`,
   );
   console.log("(virtual clock: 50 ms REST latency, fills 200 ms after acceptance)");
+  console.log("");
+  console.log(formatReport(report));
 }
 
 main().catch((e: unknown) => {

@@ -221,6 +221,12 @@ export {
 } from "./execution/smart-rebalancer.js";
 export type { UnfinishedOrder, UnfinishedOrderState, UnfinishedRun } from "./execution/unfinished-run.js";
 
+export { formatPlan } from "./format/format-plan.js";
+export { formatDrifts, formatReport } from "./format/format-report.js";
+// format
+export { formatMoney, formatPercent, formatQty } from "./format/money.js";
+export { PLAN_HASH_LENGTH, planHash } from "./format/plan-hash.js";
+export { COLUMN_ALIGNS, type ColumnAlign, formatTable, type TableColumn } from "./format/table.js";
 // funds
 export {
   type AffordabilityOptions,

@@ -17,6 +17,9 @@ const RANK: Record<string, number> = {
   alpaca: 6,
   testing: 6,
   redis: 6,
+  format: 6,
+  observability: 6,
+  cli: 7,
 };
 const PURE_FILES = [
   "rebalance/",
