@@ -109,9 +109,9 @@ describe("architecture", () => {
     ]);
   });
 
-  it("the core entry never reaches alpaca/ or testing/", () => {
+  it("the core entry never reaches alpaca/ or testing/ (the command, an entry of its own, may)", () => {
     const bad = all
-      .filter((f) => f.layer !== "alpaca" && f.layer !== "testing")
+      .filter((f) => f.layer !== "alpaca" && f.layer !== "testing" && f.layer !== "cli")
       .flatMap((f) =>
         f.imports.filter((s) => /(^|\/)(alpaca|testing)\//.test(s)).map((s) => `${f.rel} -> ${s}`),
       );
