@@ -95,7 +95,8 @@ async function alpacaSession(io: CliIO, args: CliArgs): Promise<BrokerSession> {
   }
   const { createAlpacaBroker } = await import("../alpaca/index.js");
   const broker = createAlpacaBroker({
-    env,
+    // A plain copy: the options schema wants a record, and process.env is not a plain object.
+    env: { ...env },
     paper: !args.live,
     allowLive: args.live,
     ...(env.APCA_API_BASE_URL ? { baseUrl: env.APCA_API_BASE_URL } : {}),
