@@ -316,6 +316,15 @@ export type {
   OpenRuns,
 } from "./journal/journal-store.js";
 export { type MemoryJournalOptions, memoryJournal } from "./journal/memory-journal.js";
+// observability
+export {
+  instrumentRebalancer,
+  METRICS,
+  type MeterLike,
+  type MetricAttributes,
+  type MetricsOptions,
+  type RebalancerMetrics,
+} from "./observability/metrics.js";
 // orders
 export {
   type CreateOrderStateInput,
