@@ -318,6 +318,16 @@ export type {
 export { type MemoryJournalOptions, memoryJournal } from "./journal/memory-journal.js";
 // observability
 export {
+  ALERT_DEFAULTS,
+  ALERT_KINDS,
+  type Alert,
+  type AlertKind,
+  type AlertMonitor,
+  type AlertOptions,
+  type AlertSink,
+  watchAlerts,
+} from "./observability/alerts.js";
+export {
   instrumentRebalancer,
   METRICS,
   type MeterLike,
@@ -325,6 +335,7 @@ export {
   type MetricsOptions,
   type RebalancerMetrics,
 } from "./observability/metrics.js";
+export { WEBHOOK_SINK_DEFAULTS, type WebhookSinkOptions, webhookSink } from "./observability/webhook-sink.js";
 // orders
 export {
   type CreateOrderStateInput,
