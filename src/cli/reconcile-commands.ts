@@ -18,7 +18,7 @@ import { PositionReconciliationEngine } from "../reconcile/position-reconciliati
 import { type CommandContext, EXIT_CODES, print, printJson } from "./context.js";
 import { readBook, writeBook, writeFileAtomic } from "./files.js";
 import { createPrompter, type Prompter } from "./prompt.js";
-import { bookPath } from "./session.js";
+import { alertsFor, bookPath } from "./session.js";
 import { cliRebalancer } from "./trade-commands.js";
 
 /** The book, or, the first time, the broker's positions taken as the book (and saved). */
@@ -125,7 +125,10 @@ export async function reconcileCommand(ctx: CommandContext, logger: Logger): Pro
   try {
     const { reconciler, corrections } = engines(ctx, book, args.mode, logger, approve);
     const scan = await reconciler.detectDrift();
+    const alerts = alertsFor(io, undefined, logger);
+    alerts?.checkDrifts("reconcile", scan.drifts);
     const run = await corrections.handleDrifts(scan);
+    await alerts?.flush();
     await writeBook(bookPath(io, args), book);
     const undone = run.actions.filter((a) => a.status !== "applied").length;
     const above = scan.drifts.filter((d) => !d.withinTolerance).length;

@@ -1,6 +1,10 @@
 import { join, resolve } from "node:path";
 import type { BrokerPort, OrderSnapshot } from "../broker/broker-port.js";
 import { OrdersafeError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { SmartRebalancer } from "../execution/smart-rebalancer.js";
+import { type AlertMonitor, watchAlerts } from "../observability/alerts.js";
+import { webhookSink } from "../observability/webhook-sink.js";
 import type { CliArgs } from "./args.js";
 import type { CliIO } from "./io.js";
 import {
@@ -26,6 +30,23 @@ export interface BrokerSession {
 
 /** The environment variables whose values never appear in output. */
 export const SECRET_ENV = ["APCA_API_KEY_ID", "APCA_API_SECRET_KEY", "APCA_API_OAUTH_TOKEN"] as const;
+
+/**
+ * The alert monitor of a command: a webhook sink when `ORDERSAFE_ALERT_WEBHOOK` is set (the
+ * credentials of the environment redacted from every alert), else none.
+ *
+ * @throws ValidationError (`validation`) for a bad URL (not shown)
+ */
+export function alertsFor(
+  io: CliIO,
+  rebalancer: SmartRebalancer | undefined,
+  logger: Logger,
+): AlertMonitor | undefined {
+  const url = io.env.ORDERSAFE_ALERT_WEBHOOK;
+  if (url === undefined || url === "") return undefined;
+  const secrets = SECRET_ENV.map((k) => io.env[k]).filter((v): v is string => v !== undefined && v !== "");
+  return watchAlerts(rebalancer, { sinks: [webhookSink({ url, secrets, logger })], logger });
+}
 
 /** The directory of the book and the journal: `$ORDERSAFE_HOME` or `.ordersafe`. */
 export function homeDir(io: CliIO): string {

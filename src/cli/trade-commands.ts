@@ -15,7 +15,7 @@ import { type CommandContext, EXIT_CODES, print, printJson } from "./context.js"
 import { readBook, readTargets, writeBook } from "./files.js";
 import { planOutput } from "./plan-json.js";
 import { followRebalance } from "./progress.js";
-import { bookPath, homeDir } from "./session.js";
+import { alertsFor, bookPath, homeDir } from "./session.js";
 
 /** The rebalancer a command uses: the session's broker, a file journal in the home directory. */
 export function cliRebalancer(
@@ -94,11 +94,14 @@ export async function rebalanceCommand(ctx: CommandContext, logger: Logger): Pro
       return EXIT_CODES.notApproved;
     }
     const progress = followRebalance(rebalancer, io.stderr, io.stderrIsTTY);
+    const alerts = alertsFor(io, rebalancer, logger);
     let report: RebalanceReport;
     try {
       report = await rebalancer.rebalance(targets, args.runId === undefined ? {} : { runId: args.runId });
     } finally {
       progress.end();
+      await alerts?.flush();
+      alerts?.close();
     }
     await updateBook(ctx, report);
     if (args.json)

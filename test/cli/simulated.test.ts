@@ -1,5 +1,7 @@
 // The command on ORDERSAFE_BROKER=simulated: the account is kept in a file between commands.
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -61,6 +63,39 @@ describe("ordersafe on the simulated broker", () => {
     expect(readFileSync(join(work.dir, "home", "book.json"), "utf8")).toBe(book);
     expect(state().positions.SPY).toBe("110");
     expect(state().orders).toHaveLength(1);
+  });
+
+  it("reconcile sends an alert for drift above $100 to ORDERSAFE_ALERT_WEBHOOK", async () => {
+    // The account still holds 110 SPY against the book's 100 (the test above): $5,000 of drift.
+    const bodies: string[] = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on("end", () => {
+        bodies.push(body);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const r = await runCli(cli.file, ["reconcile"], {
+        cwd: work.dir,
+        env: { ...env, ORDERSAFE_ALERT_WEBHOOK: `http://127.0.0.1:${port}/alerts` },
+      });
+      expect(r.code).toBe(2);
+      expect(r.stdout).toMatch(/^SPY\s+100\s+110\s+10\s+\$5,000\.00\s+unexplained\s+no\s/m);
+      expect(
+        bodies
+          .map((b) => JSON.parse(b).alert)
+          .map((a) => [a.kind, a.runId, a.symbol, a.details.notionalDiff]),
+      ).toEqual([["drift", "reconcile", "SPY", "5000"]]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("a bad targets file is one line with its code and no stack", async () => {
