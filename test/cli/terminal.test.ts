@@ -112,6 +112,22 @@ describe("reconcile --mode approve on a terminal", () => {
   });
 });
 
+describe("rebalance on a terminal", () => {
+  it("shows progress as one line rewritten in place", async () => {
+    writeFileSync(join(work.dir, "grow.json"), JSON.stringify({ quantities: { SPY: 12, BIL: 2 } }));
+    const r = await runInTerminal(["rebalance", "--targets", "grow.json", "--yes"], []);
+    expect(r.code).toBe(0);
+    // Each update clears the line and writes it again; no plain progress lines.
+    const updates = r.output.split("\r\x1b[2K").slice(1);
+    expect(updates.length).toBeGreaterThanOrEqual(4);
+    expect(updates.some((u) => u.startsWith("[buys] SPY buy"))).toBe(true);
+    expect(updates.some((u) => /^\[(buys|reconcile|done)\] SPY buy filled 2 @ \$500\.00/.test(u))).toBe(true);
+    expect(r.output).not.toMatch(/^phase /m);
+    expect(r.output).toMatch(/^Rebalance \S+: completed\r?$/m);
+    expect(server.broker.truth().positions.get("SPY")?.toFixed()).toBe("12");
+  });
+});
+
 describe("errors", () => {
   it("a refused key is one line with the code; the secret is never printed, even with --verbose", async () => {
     const wrong = { ...env, APCA_API_SECRET_KEY: "wrong-secret-123456" };
@@ -129,7 +145,7 @@ describe("errors", () => {
   });
 
   it("a failed rebalance exits 1 (market closed: nothing sent)", async () => {
-    writeFileSync(join(work.dir, "t.json"), JSON.stringify({ quantities: { SPY: 12 } }));
+    writeFileSync(join(work.dir, "t.json"), JSON.stringify({ quantities: { SPY: 15 } }));
     server.broker.setMarketOpen(false);
     const before = server.requests().filter((q) => q.method === "POST").length;
     const r = await runCli(cli.file, ["rebalance", "--targets", "t.json", "--yes"], { cwd: work.dir, env });
