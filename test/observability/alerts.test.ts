@@ -127,10 +127,12 @@ describe("watchAlerts on an unresolved order", () => {
       prices: { BBB: 20 },
       latency: { restMs: 10, fillMs: 40 },
     });
-    // The fill never reaches the stream and every order read fails.
+    // The fill never reaches the stream and every order read fails (the order history too:
+    // every settled read lists it, and it would tell the fill).
     broker.script({ kind: "stream_drop", times: 50 });
     broker.script({ kind: "unavailable", method: "getOrder", times: 1000 });
     broker.script({ kind: "unavailable", method: "getOrderByClientOrderId", times: 1000 });
+    broker.script({ kind: "unavailable", method: "listOrders", times: 1000 });
     const rebalancer = new SmartRebalancer({
       broker,
       clock,
