@@ -321,14 +321,40 @@ async function adoptOwnOrders(run: RebalanceRun, planned: Planned): Promise<Plan
  */
 async function cancelConflicts(run: RebalanceRun, plan: RebalancePlan): Promise<Planned> {
   const unconfirmed = run.unconfirmedConflicts;
-  const kept = conflictsKept(run, plan);
-  for (const c of plan.conflicts) {
-    if (kept.has(c.symbol)) continue;
-    if (!(await cancelConflict(run, c))) unconfirmed.add(c.symbol);
+  const kept = new Set<string>();
+  const handled = new Set<string>();
+  let conflicts = plan.conflicts;
+  // The re-plan on the reads after the cancels may bring a new leg (a holding that changed
+  // meanwhile) with a conflict of its own: those are cancelled too, in a bounded number of
+  // rounds; a leg whose conflict is still standing after them is not sent.
+  for (let round = 0; ; round++) {
+    for (const s of conflictsKept(run, { ...plan, conflicts })) kept.add(s);
+    for (const c of conflicts) {
+      handled.add(c.orderId);
+      if (kept.has(c.symbol)) continue;
+      if (!(await cancelConflict(run, c))) unconfirmed.add(c.symbol);
+    }
+    const state = await run.readOrFail();
+    const replanned = run.plan(state, "both");
+    conflicts = replanned.conflicts.filter((c) => !handled.has(c.orderId));
+    if (conflicts.length > 0 && round < CONFLICT_ROUNDS - 1) continue;
+    for (const c of conflicts) unconfirmed.add(c.symbol);
+    return settleConflicts(run, state, replanned, kept);
   }
+}
+
+/** The most rounds of cancelling conflicts and planning again before the sells. */
+const CONFLICT_ROUNDS = 3;
+
+/** Notes the conflicts that stand, and keeps their symbols' legs out of the plan. */
+function settleConflicts(
+  run: RebalanceRun,
+  state: FreshState,
+  replanned: RebalancePlan,
+  kept: ReadonlySet<string>,
+): Planned {
+  const unconfirmed = run.unconfirmedConflicts;
   for (const s of kept) unconfirmed.add(s);
-  const state = await run.readOrFail();
-  const replanned = run.plan(state, "both");
   run.record.plan = replanned;
   for (const s of unconfirmed) {
     if (kept.has(s)) continue;

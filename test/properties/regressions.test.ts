@@ -283,6 +283,35 @@ const REGRESSIONS: Regression[] = [
       ],
     },
   },
+  {
+    name: "a conflict that only the re-plan after the cancels brought (a holding that changed meanwhile) is cancelled before its leg is sent",
+    seed: 20261125,
+    scenario: {
+      seed: 1,
+      cash: "11",
+      latency: { restMs: 0, fillMs: 0, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: false, flipAtMs: null },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [],
+      outsideTrades: [{ atMs: 1, symbol: "BBB", fraction: 0.01 }],
+      standingOrders: [
+        { symbol: "CCC", side: "buy", qty: 1 },
+        { symbol: "BBB", side: "buy", qty: 1 },
+      ],
+      crash: null,
+      readLag: null,
+      symbols: [{ symbol: "CCC", price: "1.00", qty: "1", fractionable: false, weightBps: 0 }],
+    },
+  },
 ];
 
 describe("reliability regressions", () => {
