@@ -92,12 +92,29 @@ async function readInitialState(run: RebalanceRun): Promise<Step<FreshState>> {
     if (run.earlier.length > 0) state = await run.read({ extraSymbol: run.belief?.symbol, previous: state });
   } catch (e) {
     if (run.signal?.aborted) throw e;
+    await followTakenOver(run);
     return { end: { forced: "failed", error: errorOf(e) } };
   }
   run.record.positionsBefore = state.positions;
   run.record.prices = state.prices;
   checkBelief(run, state);
   return { value: state };
+}
+
+/**
+ * A run that cannot read the account still follows the orders it took over to their final
+ * state (reported `adopted`): an order sent before a crash is never left unfollowed because a
+ * later read failed.
+ */
+async function followTakenOver(run: RebalanceRun): Promise<void> {
+  if (run.earlier.length === 0 || run.dryRun) return;
+  run.startTracking();
+  try {
+    await Promise.all(run.earlier.map((o) => run.adopt(o)));
+    run.earlierFollowed = true;
+  } catch (e) {
+    if (run.signal?.aborted) throw e;
+  }
 }
 
 /**

@@ -312,6 +312,40 @@ const REGRESSIONS: Regression[] = [
       symbols: [{ symbol: "CCC", price: "1.00", qty: "1", fractionable: false, weightBps: 0 }],
     },
   },
+  {
+    name: "a resume whose first read fails still follows the orders it took over from the crashed attempt",
+    seed: 20261125,
+    scenario: {
+      seed: 1,
+      cash: "2",
+      latency: { restMs: 0, fillMs: 1, streamMs: 0 },
+      partialFills: { probability: 0, parts: 2 },
+      slippageBps: 0,
+      market: { open: true, queueWhenClosed: false, flipAtMs: null },
+      rebalancer: {
+        concurrency: 1,
+        maxRetries: 1,
+        quietAfterMs: 200,
+        finalTimeoutMs: 5000,
+        polling: false,
+        explicitRunId: false,
+      },
+      faults: [
+        { atMs: 102, fault: { kind: "rate_limited", retryAfterMs: 0, times: 2 } },
+        { atMs: 1, fault: { kind: "ambiguous", method: "listOpenOrders", times: 3 } },
+      ],
+      outsideTrades: [],
+      standingOrders: [],
+      crash: { atMs: 101 },
+      readLag: null,
+      symbols: [
+        { symbol: "AAA", price: "1.00", qty: "0", fractionable: false, weightBps: 0 },
+        { symbol: "BBB", price: "1.00", qty: "0", fractionable: false, weightBps: 0 },
+        { symbol: "CCC", price: "1.00", qty: "0", fractionable: false, weightBps: 0 },
+        { symbol: "DDD", price: "1.00", qty: "0", fractionable: false, weightBps: 10000 },
+      ],
+    },
+  },
 ];
 
 describe("reliability regressions", () => {
