@@ -134,7 +134,7 @@ export interface ReplaceOrderChanges {
  *
  * @example
  * ```ts
- * const query: ListOrdersQuery = { status: "closed", after: new Date(Date.now() - 60_000), symbols: ["TECL"] };
+ * const query: ListOrdersQuery = { status: "closed", after: new Date(clock.now() - 60_000), symbols: ["TECL"] };
  * const recent = await broker.listOrders?.(query);
  * ```
  */

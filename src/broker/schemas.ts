@@ -334,7 +334,7 @@ export function parseLatestPrices(raw: unknown): Map<string, Decimal> {
  * @throws BrokerError (`protocol`) naming the malformed field
  * @example
  * ```ts
- * parseLatestQuotes(new Map([["SPY", { bid: "499.9", ask: "500.1", asOf: new Date() }]])).get("SPY")?.ask; // 500.1
+ * parseLatestQuotes(new Map([["SPY", { bid: "499.9", ask: "500.1", asOf: new Date(clock.now()) }]])).get("SPY")?.ask; // 500.1
  * ```
  */
 export function parseLatestQuotes(raw: unknown): Map<string, Quote> {

@@ -17,7 +17,7 @@ export type QuoteProblem = "missing" | "one_sided" | "crossed" | "stale";
  * @returns undefined when usable, else the problem
  * @example
  * ```ts
- * quoteProblem({ bid: new Decimal(10), ask: new Decimal(9), asOf: new Date() }, Date.now(), 60_000); // "crossed"
+ * quoteProblem({ bid: new Decimal(10), ask: new Decimal(9), asOf: new Date(clock.now()) }, clock.now(), 60_000); // "crossed"
  * ```
  */
 export function quoteProblem(
