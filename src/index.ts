@@ -136,7 +136,13 @@ export {
   type OrderTracking,
   type PositionReconciliation,
 } from "./execution/order-execution-coordinator.js";
-export { type OrderOutcome, type OrderOutcomeJSON, outcomeToJSON } from "./execution/order-outcome.js";
+export {
+  type OrderExecution,
+  type OrderExecutionJSON,
+  type OrderOutcome,
+  type OrderOutcomeJSON,
+  outcomeToJSON,
+} from "./execution/order-outcome.js";
 export {
   type ExecuteWithRetryOptions,
   ORDER_RETRY_ENGINE_DEFAULTS,
@@ -149,6 +155,13 @@ export {
   toRequest,
 } from "./execution/order-retry-engine.js";
 // execution policies
+export {
+  type ExecutionChoice,
+  type ExecutionChoiceInput,
+  type PolicyOrPreset,
+  parseExecutionChoice,
+  policyFor,
+} from "./execution/policies/execution-choice.js";
 export {
   EXECUTION_POLICY_DEFAULTS,
   EXECUTION_POLICY_TYPES,
@@ -171,6 +184,7 @@ export {
 export {
   type ExecuteLegOptions,
   executeLeg,
+  type HeldOrder,
   LEG_STATES,
   type LegFunds,
   type LegOrderReport,
@@ -196,6 +210,7 @@ export {
   RebalanceAbortedError,
 } from "./execution/rebalance-aborted-error.js";
 export {
+  type ExecutionTotals,
   type PlanJSON,
   type PositionJSON,
   REBALANCE_ADJUSTMENT_REASONS,

@@ -1,6 +1,12 @@
 import { ZERO } from "../core/decimal.js";
+import type { OrderOutcome } from "./order-outcome.js";
 import type { RecordedRun, RunError } from "./rebalance-record.js";
-import type { RebalanceMetrics, RebalanceReport, RebalanceStatus } from "./rebalance-report.js";
+import type {
+  ExecutionTotals,
+  RebalanceMetrics,
+  RebalanceReport,
+  RebalanceStatus,
+} from "./rebalance-report.js";
 
 /** How a run ended, as far as its report's status and error go. */
 export interface RunEnding {
@@ -50,9 +56,43 @@ export function buildRebalanceReport(run: RecordedRun, close: ReportClose): Reba
     adjustments: [...run.adjustments],
     metrics: reportMetrics(run, close),
     error: reportError(run, status, close.error),
+    ...executionOf(run.orders),
     startedAt: run.startedAt,
     endedAt: close.endedAt,
   };
+}
+
+/**
+ * The totals of the legs sent by execution policies: slippage summed in dollars over the legs
+ * with an arrival mid, and in bps of what those legs filled. Nothing when no leg was.
+ */
+export function executionTotals(orders: readonly OrderOutcome[]): ExecutionTotals | undefined {
+  const sent = orders.filter((o) => o.execution !== undefined);
+  if (sent.length === 0) return undefined;
+  let steps = 0;
+  let filledNotional = ZERO;
+  let slippageDollars = ZERO;
+  let withoutArrivalMid = 0;
+  for (const o of sent) {
+    const e = o.execution;
+    if (e === undefined) continue;
+    steps += e.steps;
+    if (e.arrivalMid === undefined) {
+      withoutArrivalMid += 1;
+      continue;
+    }
+    filledNotional = filledNotional.plus(o.filledNotional);
+    slippageDollars = slippageDollars.plus(e.slippageDollars);
+  }
+  const slippageBps = filledNotional.isZero()
+    ? 0
+    : slippageDollars.div(filledNotional).times(10_000).toNumber();
+  return { legs: sent.length, steps, filledNotional, slippageDollars, slippageBps, withoutArrivalMid };
+}
+
+function executionOf(orders: readonly OrderOutcome[]): { execution?: ExecutionTotals } {
+  const execution = executionTotals(orders);
+  return execution === undefined ? {} : { execution };
 }
 
 /**

@@ -1,5 +1,11 @@
 import { isOrderSnapshot } from "../account/observed-port.js";
-import type { BrokerPort, OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
+import type {
+  BrokerPort,
+  OrderRequest,
+  OrderSide,
+  OrderSnapshot,
+  ReplaceOrderChanges,
+} from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { wrapBrokerPort } from "../broker/checked-broker.js";
 import { BrokerError, isBrokerError, isOrdersafeError } from "../core/errors.js";
@@ -17,7 +23,7 @@ export interface JournalingSettings {
 }
 
 /** The write calls of the contract, as the journal names them. */
-type WriteOp = "submit" | "cancel" | "close";
+type WriteOp = "submit" | "cancel" | "close" | "replace";
 
 /**
  * Wraps a run's port so that every broker write it makes (a submit, a cancel, a close) is
@@ -38,6 +44,8 @@ export function journalingPort(port: BrokerPort, settings: JournalingSettings): 
   const { journal, account, runId, logger, signal } = settings;
   const sendCount = new Map<string, number>();
   const ours = new Set<string>();
+  /** The symbol and side of every order of the run seen, by the broker's id (a replace names only the id). */
+  const pairs = new Map<string, { symbol: string; side: OrderSide }>();
   const finalWritten = new Set<string>();
   const sendIdFor = (key: string) => {
     const n = (sendCount.get(key) ?? 0) + 1;
@@ -59,7 +67,11 @@ export function journalingPort(port: BrokerPort, settings: JournalingSettings): 
     note([{ type: "final", runId, order: orderJson(order) }]);
   };
   const learn = (reply: unknown) => {
-    for (const o of Array.isArray(reply) ? reply : [reply]) if (isOrderSnapshot(o)) finalOf(o);
+    for (const o of Array.isArray(reply) ? reply : [reply]) {
+      if (!isOrderSnapshot(o)) continue;
+      if (ours.has(o.clientOrderId)) pairs.set(o.id, { symbol: o.symbol, side: o.side });
+      finalOf(o);
+    }
   };
   /** Writes the send durably, makes the call, writes its answer. */
   const journaled = async <T>(
@@ -123,6 +135,7 @@ export function journalingPort(port: BrokerPort, settings: JournalingSettings): 
     ]);
     if (order !== undefined) {
       ours.add(order.clientOrderId);
+      pairs.set(order.id, { symbol: order.symbol, side: order.side });
       finalOf(order);
     }
     return reply;
@@ -149,6 +162,37 @@ export function journalingPort(port: BrokerPort, settings: JournalingSettings): 
           call,
         );
       }
+      if (method === "replaceOrder" && typeof first === "string" && isChanges(args[1])) {
+        const changes = args[1];
+        const pair = pairs.get(first);
+        if (pair === undefined) {
+          // Its symbol and side are what a take-over needs to follow the new order: not sent.
+          throw new BrokerError(
+            "unavailable",
+            "[ordersafe] the journal cannot record a replace of an order it never saw: not sent",
+          );
+        }
+        if (changes.clientOrderId !== undefined) ours.add(changes.clientOrderId);
+        const sendId = sendIdFor(`replace-${first}`);
+        return journaled(
+          "replace",
+          sendId,
+          {
+            type: "send",
+            runId,
+            sendId,
+            op: "replace",
+            orderId: first,
+            ...pair,
+            changes: {
+              ...(changes.qty !== undefined ? { qty: changes.qty } : {}),
+              ...(changes.limitPrice !== undefined ? { limitPrice: changes.limitPrice } : {}),
+              ...(changes.clientOrderId !== undefined ? { clientOrderId: changes.clientOrderId } : {}),
+            },
+          },
+          call,
+        );
+      }
       if (method === "closePosition" && typeof first === "string") {
         const sendId = sendIdFor(`close-${first}`);
         return journaled("close", sendId, { type: "send", runId, sendId, op: "close", symbol: first }, call);
@@ -166,6 +210,10 @@ export function journalingPort(port: BrokerPort, settings: JournalingSettings): 
         onStatus: (status) => listener.onStatus?.(status),
       }),
   });
+}
+
+function isChanges(v: unknown): v is ReplaceOrderChanges {
+  return typeof v === "object" && v !== null;
 }
 
 function isRequest(v: unknown): v is OrderRequest {

@@ -11,6 +11,7 @@ import { parseInput, zClock, zLogger } from "../core/validation.js";
 import { type OrderIntent, type OrderIntentInput, parseOrderIntent } from "../funds/order-intent.js";
 import {
   createOrderState,
+  FINAL_ORDER_STATUSES,
   type FinalOrderState,
   isFinalOrderStatus,
   type OrderState,
@@ -19,6 +20,14 @@ import {
 } from "../orders/order-state-machine.js";
 import type { OrderOutcome } from "./order-outcome.js";
 import type { OrderRetryEngine, SubmitResult } from "./order-retry-engine.js";
+import type { ExecutionPolicy } from "./policies/execution-policy.js";
+import {
+  executeLeg,
+  type HeldOrder,
+  type LegFunds,
+  type LegReport,
+  type PolicyLeg,
+} from "./policies/leg-executor.js";
 
 /**
  * What the coordinator needs from an order tracker: `OrderTracker` from `ordersafe`
@@ -132,6 +141,19 @@ const OptionsSchema = z
     pollIntervalMs: z.number().int().min(1).max(600_000).optional(),
   })
   .strict();
+
+/**
+ * A leg's state as an order's final state: a leg left `held` is refused before it can run (a
+ * rebalance follows every order to a final state), so it never reaches here as working.
+ */
+const LEG_TO_ORDER_STATE = {
+  filled: "filled",
+  canceled: "canceled",
+  held: "unresolved",
+  skipped: "submit_failed",
+  rejected: "rejected",
+  unresolved: "unresolved",
+} as const satisfies Record<LegReport["state"], FinalOrderState["status"]>;
 
 /** How far before a lost close call its order may be stamped (the broker's clock may differ from ours). */
 const CLOSE_SKEW_MS = 2_000;
@@ -626,6 +648,168 @@ export class OrderExecutionCoordinator {
       adjustments: f.adjustments ?? [],
       submittedAt,
       finalAt: this.clock.now(),
+    };
+  }
+
+  /**
+   * Executes one order by an execution policy (a marketable or stepped limit, a spread gate, a
+   * slippage cap): the same checks before it as {@link executeOrder} (the circuit breaker, the
+   * validator), then {@link executeLeg} with each order of the chain reserved under its own
+   * client order id (a limit buy holds limit × shares), then the position reconciled.
+   *
+   * @param input - the intent (validated with zod; its type and limit price are the policy's)
+   * @param policy - the checked policy
+   * @param options - runId, generation, signal, `onSubmitted` and `onAccepted` for each order of the chain
+   * @param generationLimit - the first generation the chain may not use
+   * @returns the leg's {@link OrderOutcome}: its last order, the fills of the whole chain, and
+   *   `execution` (arrival mid, slippage, steps, the chain); `submit_failed` when nothing was
+   *   sent (skipped by the spread gate or without a quote: the reason is in `errorMessage`)
+   * @throws ValidationError (`validation`) for a malformed intent; the abort reason
+   */
+  async executeWithPolicy(
+    input: OrderIntentInput | OrderIntent,
+    policy: ExecutionPolicy,
+    options: ExecuteOrderOptions,
+    generationLimit?: number,
+  ): Promise<OrderOutcome> {
+    const intent = parseOrderIntent(input);
+    throwIfAborted(options.signal);
+    const generation = options.generation ?? 0;
+    const firstId = clientOrderId({
+      runId: options.runId,
+      symbol: intent.symbol,
+      side: intent.side,
+      generation,
+    });
+    const refusal = await this.refusalBeforeSend(intent, firstId);
+    if (refusal !== undefined) return refusal;
+    const leg: PolicyLeg =
+      intent.qty !== undefined
+        ? { symbol: intent.symbol, side: intent.side, qty: intent.qty }
+        : { symbol: intent.symbol, side: intent.side, notional: intent.notional ?? ZERO };
+    let attempt = 0;
+    const report = await executeLeg(leg, policy, {
+      broker: this.broker,
+      clock: this.clock,
+      runId: options.runId,
+      generation,
+      ...(generationLimit !== undefined ? { generationLimit } : {}),
+      ...(this.funds !== undefined ? { funds: this.legFunds(intent, this.funds) } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      onSend: (request) => options.onSubmitted?.(request, ++attempt),
+      onAccepted: (order) => options.onAccepted?.(order, attempt),
+    });
+    const outcome = this.legOutcome(intent, policy, report, firstId);
+    if (outcome.state === "rejected" || outcome.state === "unresolved") {
+      this.retry.recordFailure(`${outcome.symbol} ${outcome.side}: ${outcome.state}`);
+    }
+    await this.reconcileChain(report, intent.symbol, options.signal);
+    return outcome;
+  }
+
+  /** The run's reservations, as a leg holds them: each order of the chain under its client order id. */
+  private legFunds(intent: OrderIntent, funds: FundsReservation): LegFunds {
+    return {
+      reserve: async (key: string, _amount, order: HeldOrder) => {
+        const r = await funds.reserve({
+          symbol: intent.symbol,
+          side: intent.side,
+          type: order.type,
+          timeInForce: intent.timeInForce,
+          clientOrderId: key,
+          ...(order.qty !== undefined ? { qty: order.qty } : {}),
+          ...(order.notional !== undefined ? { notional: order.notional } : {}),
+          ...(order.limitPrice !== undefined ? { limitPrice: order.limitPrice } : {}),
+        });
+        return r.ok;
+      },
+      release: (key: string) => {
+        funds.release(key);
+      },
+    };
+  }
+
+  /** Reconciles the position after every order of a chain that filled. */
+  private async reconcileChain(report: LegReport, symbol: string, signal?: AbortSignal): Promise<void> {
+    const reconciler = this.reconciler;
+    if (reconciler === undefined || report.filledQty.isZero()) return;
+    for (const o of report.orders) {
+      if (o.filledQty.isZero()) continue;
+      try {
+        const x = o.snapshot;
+        await reconciler.reconcileAfterOrder({
+          status: FINAL_ORDER_STATUSES.find((f) => f === x.status) ?? "unresolved",
+          clientOrderId: x.clientOrderId,
+          orderId: x.id,
+          filledQty: x.filledQty,
+          filledAvgPrice: x.filledAvgPrice,
+          filledNotional: x.filledAvgPrice === undefined ? ZERO : x.filledAvgPrice.times(x.filledQty),
+          snapshot: x,
+          reason: undefined,
+          at: this.clock.now(),
+          symbol,
+        });
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        this.logger.warn({ symbol, error: String(e) }, "[ordersafe] reconcile after order failed");
+      }
+    }
+  }
+
+  /** A leg's report as one {@link OrderOutcome}: the chain's last order and the fills of all of it. */
+  private legOutcome(
+    intent: OrderIntent,
+    policy: ExecutionPolicy,
+    r: LegReport,
+    firstId: string,
+  ): OrderOutcome {
+    const last = r.orders.at(-1);
+    const filledNotional = r.avgPrice === undefined ? ZERO : r.avgPrice.times(r.filledQty);
+    const state = LEG_TO_ORDER_STATE[r.state];
+    const why = r.notes.join("; ");
+    const failed = state === "submit_failed" || state === "rejected" || state === "unresolved";
+    return {
+      symbol: intent.symbol,
+      side: intent.side,
+      clientOrderId: last?.clientOrderId ?? firstId,
+      orderId: last?.id,
+      requestedQty: r.requestedQty,
+      requestedNotional: r.requestedNotional,
+      filledQty: r.filledQty,
+      avgPrice: r.avgPrice,
+      filledNotional,
+      state,
+      attempts: r.orders.length,
+      adopted: false,
+      recovered: false,
+      errorCode: failed
+        ? state === "unresolved"
+          ? "ambiguous"
+          : state === "rejected"
+            ? "rejected"
+            : "unknown"
+        : undefined,
+      errorMessage: failed ? why || undefined : undefined,
+      adjustments: [],
+      submittedAt: r.orders.length > 0 ? r.startedAt : undefined,
+      finalAt: r.endedAt,
+      execution: {
+        policy: policy.type,
+        arrivalMid: r.arrivalMid,
+        slippageBps: r.slippageBps,
+        slippageDollars: r.slippageDollars,
+        steps: r.steps,
+        orders: r.orders.map((o) => ({
+          clientOrderId: o.clientOrderId,
+          orderId: o.id,
+          type: o.type,
+          limitPrice: o.limitPrice,
+          status: o.status,
+          filledQty: o.filledQty,
+          via: o.via,
+        })),
+        notes: r.notes,
+      },
     };
   }
 

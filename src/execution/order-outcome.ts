@@ -3,6 +3,51 @@ import type { Decimal } from "../core/decimal.js";
 import type { OrdersafeErrorCode } from "../core/errors.js";
 import type { FinalOrderStatus } from "../orders/order-state-machine.js";
 
+/** How an order sent by an execution policy went: its chain, its price against the arrival mid. */
+export interface OrderExecution {
+  /** The policy's type (`market`, `marketable_limit`, `stepped_limit`). */
+  readonly policy: string;
+  /** The mid when the leg started; undefined without a usable quote. */
+  readonly arrivalMid: Decimal | undefined;
+  /** Slippage against the arrival mid, bps of the filled notional (positive: it cost). */
+  readonly slippageBps: number;
+  /** Slippage against the arrival mid, in dollars (positive: it cost). */
+  readonly slippageDollars: Decimal;
+  /** Orders sent: each submit, replace or resubmit is a step. */
+  readonly steps: number;
+  /** Every order of the leg's chain, oldest first: client order id, status and fills. */
+  readonly orders: readonly {
+    readonly clientOrderId: string;
+    readonly orderId: string;
+    readonly type: "market" | "limit";
+    readonly limitPrice: Decimal | undefined;
+    readonly status: string;
+    readonly filledQty: Decimal;
+    readonly via: "submit" | "replace";
+  }[];
+  /** What happened on the way, reported (no quote, spread gate, steps cut short). */
+  readonly notes: readonly string[];
+}
+
+/** An {@link OrderExecution} as JSON: decimals as strings. */
+export interface OrderExecutionJSON {
+  policy: string;
+  arrivalMid: string | null;
+  slippageBps: number;
+  slippageDollars: string;
+  steps: number;
+  orders: {
+    clientOrderId: string;
+    orderId: string;
+    type: "market" | "limit";
+    limitPrice: string | null;
+    status: string;
+    filledQty: string;
+    via: "submit" | "replace";
+  }[];
+  notes: string[];
+}
+
 /**
  * What one order ended as, after validate → reserve → submit → track → reconcile → release.
  *
@@ -56,6 +101,8 @@ export interface OrderOutcome {
   readonly submittedAt: number | undefined;
   /** When it became final (ms). */
   readonly finalAt: number;
+  /** How an execution policy sent it (only for a leg sent through the `execution` option). */
+  readonly execution?: OrderExecution | undefined;
 }
 
 /** An {@link OrderOutcome} as JSON: decimals as strings. */
@@ -78,6 +125,8 @@ export interface OrderOutcomeJSON {
   adjustments: string[];
   submittedAt: number | null;
   finalAt: number;
+  /** Present only for a leg sent through an execution policy. */
+  execution?: OrderExecutionJSON;
 }
 
 const str = (d: Decimal | undefined): string | null => (d === undefined ? null : d.toFixed());
@@ -112,5 +161,26 @@ export function outcomeToJSON(outcome: OrderOutcome): OrderOutcomeJSON {
     adjustments: [...outcome.adjustments],
     submittedAt: outcome.submittedAt ?? null,
     finalAt: outcome.finalAt,
+    ...(outcome.execution !== undefined ? { execution: executionToJSON(outcome.execution) } : {}),
+  };
+}
+
+function executionToJSON(e: OrderExecution): OrderExecutionJSON {
+  return {
+    policy: e.policy,
+    arrivalMid: str(e.arrivalMid),
+    slippageBps: e.slippageBps,
+    slippageDollars: e.slippageDollars.toFixed(),
+    steps: e.steps,
+    orders: e.orders.map((o) => ({
+      clientOrderId: o.clientOrderId,
+      orderId: o.orderId,
+      type: o.type,
+      limitPrice: str(o.limitPrice),
+      status: o.status,
+      filledQty: o.filledQty.toFixed(),
+      via: o.via,
+    })),
+    notes: [...e.notes],
   };
 }

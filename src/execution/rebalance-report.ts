@@ -250,10 +250,28 @@ export interface RebalanceReport {
   readonly metrics: RebalanceMetrics;
   /** For `failed` and `halted`: the main reason. */
   readonly error: { readonly code: OrdersafeErrorCode | "unknown"; readonly message: string } | undefined;
+  /** The totals of the legs sent by execution policies; absent when no leg was. */
+  readonly execution?: ExecutionTotals | undefined;
   /** When it started and ended (ms, on the injected clock). */
   readonly startedAt: number;
   /** When it ended. */
   readonly endedAt: number;
+}
+
+/** The totals of a run's legs sent by execution policies (`outcome.execution`). */
+export interface ExecutionTotals {
+  /** Legs sent by a policy. */
+  readonly legs: number;
+  /** Orders they sent (each submit, replace or resubmit is a step). */
+  readonly steps: number;
+  /** What they filled, in dollars, among the legs that had an arrival mid. */
+  readonly filledNotional: Decimal;
+  /** Their slippage against the arrival mid, in dollars (positive: it cost). */
+  readonly slippageDollars: Decimal;
+  /** `slippageDollars` in bps of `filledNotional` (0 when nothing filled). */
+  readonly slippageBps: number;
+  /** Legs without a usable arrival quote (their slippage is unknown and not counted). */
+  readonly withoutArrivalMid: number;
 }
 
 /** A position as JSON. */
@@ -303,6 +321,15 @@ export interface RebalanceReportJSON {
     savedTurnover: string;
   };
   error: { code: string; message: string } | null;
+  /** Present only when a leg was sent by an execution policy. */
+  execution?: {
+    legs: number;
+    steps: number;
+    filledNotional: string;
+    slippageDollars: string;
+    slippageBps: number;
+    withoutArrivalMid: number;
+  };
   startedAt: number;
   endedAt: number;
 }
@@ -416,6 +443,15 @@ export function reportToJSON(report: RebalanceReport): RebalanceReportJSON {
       savedTurnover: m.savedTurnover.toFixed(),
     },
     error: report.error === undefined ? null : { ...report.error },
+    ...(report.execution !== undefined
+      ? {
+          execution: {
+            ...report.execution,
+            filledNotional: report.execution.filledNotional.toFixed(),
+            slippageDollars: report.execution.slippageDollars.toFixed(),
+          },
+        }
+      : {}),
     startedAt: report.startedAt,
     endedAt: report.endedAt,
   };

@@ -26,12 +26,13 @@ import type { OrderOutcome } from "./order-outcome.js";
 import { OrderRetryEngine } from "./order-retry-engine.js";
 import { outcomeFromRecord } from "./outcome-from-record.js";
 import { planFromState } from "./plan-from-state.js";
+import { type ExecutionChoice, policyFor } from "./policies/execution-choice.js";
 import { type FreshState, readFreshState, readWithRetries } from "./read-state.js";
 import { RebalanceAbortedError } from "./rebalance-aborted-error.js";
 import { errorOf, RebalanceRecord } from "./rebalance-record.js";
 import type { RebalancePhase, RebalanceReport, TakeOverKind, WorkingOrder } from "./rebalance-report.js";
 import type { RebalancerEvents } from "./rebalancer-events.js";
-import { ResumeGenerations } from "./resume-generations.js";
+import { MAX_GENERATIONS, ResumeGenerations } from "./resume-generations.js";
 import { sleeveOf, withoutForeignConflicts } from "./sleeve.js";
 import type { UnresolvedSend } from "./take-over.js";
 
@@ -88,6 +89,8 @@ export interface RebalancerSettings {
   readonly leaseTtlMs: number;
   /** How long a run waits for the lease (ms). */
   readonly leaseWaitMs: number;
+  /** The rebalancer's execution policies (undefined: every leg is a market order). */
+  readonly execution: ExecutionChoice | undefined;
 }
 
 /** What the caller believes it holds of one symbol (`executeRebalance`). */
@@ -118,6 +121,8 @@ export interface RebalanceRunInput {
   readonly runIdEntropy: string;
   readonly dryRun: boolean;
   readonly signal: AbortSignal | undefined;
+  /** How the run's legs are sent (undefined: every leg is a market order). */
+  readonly execution?: ExecutionChoice | undefined;
   /** `keep` for a one-symbol rebalance: the other holdings are left alone. */
   readonly untargeted?: "keep" | undefined;
   readonly belief?: HeldBelief | undefined;
@@ -148,6 +153,8 @@ export class RebalanceRun {
   readonly resumable: boolean;
   readonly dryRun: boolean;
   readonly signal: AbortSignal | undefined;
+  /** How the run's legs are sent (undefined: every leg is a market order). */
+  readonly execution: ExecutionChoice | undefined;
   readonly targets: RebalanceTargets;
   readonly belief: HeldBelief | undefined;
   readonly settings: RebalancerSettings;
@@ -211,6 +218,7 @@ export class RebalanceRun {
     );
     this.signal = input.signal;
     this.dryRun = input.dryRun;
+    this.execution = input.execution;
     this.belief = input.belief;
     this.mode = input.mode ?? "rebalance";
     this.plannerExtra = input.untargeted ? { untargeted: input.untargeted } : {};
@@ -459,11 +467,13 @@ export class RebalanceRun {
     this.record.orders.push(o);
     this.resume.noteUsed(o);
     // Fills race cancels: an order that ended without filling in full (cancelled, expired, or
-    // unknown) may still fill. Nothing more is sent on its symbol in this run.
+    // unknown) may still fill. Nothing more is sent on its symbol in this run. A replaced
+    // order cannot: what it did not fill is its replacement's, followed and recorded itself.
     if (
       o.orderId !== undefined &&
       o.state !== "filled" &&
       o.state !== "rejected" &&
+      o.state !== "replaced" &&
       !this.blocked.has(o.symbol)
     ) {
       this.blocked.add(o.symbol);
@@ -487,6 +497,8 @@ export class RebalanceRun {
   /** Counts a request about to be sent, notes it working, and emits `order:sending`. */
   readonly onSubmitted = (request: OrderRequest, attempt: number): void => {
     this.record.submitted += 1;
+    // A leg sent by a policy may take several generations (steps): the next order goes past them.
+    this.resume.noteUsed(request);
     this.sent.set(request.clientOrderId, { symbol: request.symbol, side: request.side, adopted: false });
     this.lastRequest.set(request.clientOrderId, request);
     this.events.emit("order:sending", { runId: this.id, request, attempt });
@@ -585,6 +597,15 @@ export class RebalanceRun {
     const base = { runId: this.id, generation, signal: this.signal };
     // Once the breaker is open the coordinator refuses the order without sending anything.
     if (this.retry.halted) return coordinator.executeOrder(intent, base);
+    const policy = leg.closePosition === true ? undefined : policyFor(this.execution, leg.symbol, leg.side);
+    if (policy !== undefined) {
+      return coordinator.executeWithPolicy(
+        intent,
+        policy,
+        { ...base, onSubmitted, onAccepted: this.onAccepted },
+        MAX_GENERATIONS,
+      );
+    }
     return coordinator.executeOrder(intent, {
       ...base,
       closePosition: leg.closePosition,

@@ -3,7 +3,7 @@ import { mapBounded } from "../core/concurrency.js";
 import { clientOrderId } from "../core/ids.js";
 
 /** The generations of one (runId, symbol, side) a run uses: ids past it are never sent. */
-export const MAX_GENERATIONS = 8;
+export const MAX_GENERATIONS = 16;
 
 /**
  * The generation of `order` when its client order id is one of this run's, else undefined.

@@ -31,6 +31,7 @@ import {
 import { type AbandonReport, abandonFlow, abandonReportOf } from "./abandon-flow.js";
 import type { RunEnding } from "./build-rebalance-report.js";
 import { planFromState } from "./plan-from-state.js";
+import { type ExecutionChoiceInput, parseExecutionChoice } from "./policies/execution-choice.js";
 import { readFreshState } from "./read-state.js";
 import { rebalanceFlow } from "./rebalance-flow.js";
 import type { RebalanceReport } from "./rebalance-report.js";
@@ -258,6 +259,15 @@ export interface SmartRebalancerOptions {
    * @defaultValue `SMART_REBALANCER_DEFAULTS.scope` ("account")
    */
   scope?: RebalanceScope | undefined;
+  /**
+   * How each leg is sent: one execution policy (or preset name) for every leg, or
+   * `{ default?, buy?, sell?, symbols? }` (by symbol first, then side, then default). A leg
+   * sent by a policy reports its arrival mid, slippage and steps (`outcome.execution`), and the
+   * report totals them (`report.execution`). A run's own `execution` replaces this one. See
+   * `docs/execution.md`.
+   * @defaultValue none: every leg is a market order
+   */
+  execution?: ExecutionChoiceInput | undefined;
   /** How long the account lease lives without a renewal (ms). @defaultValue `SMART_REBALANCER_DEFAULTS.leaseTtlMs` (15000) */
   leaseTtlMs?: number | undefined;
   /**
@@ -324,6 +334,7 @@ const OptionsSchema = z
     scope: z.enum(REBALANCE_SCOPES).optional(),
     leaseTtlMs: z.number().int().min(100).max(600_000).optional(),
     leaseWaitMs: z.number().int().min(0).max(3_600_000).optional(),
+    execution: z.unknown().optional(),
   })
   .strict()
   .refine((o) => o.coordination === undefined || o.journal === undefined, {
@@ -347,6 +358,7 @@ const RunOptionsSchema = z
       .regex(/^[A-Za-z0-9._:-]+$/, { message: "expected letters, digits and . _ : -" })
       .optional(),
     signal: zAbortSignal.optional(),
+    execution: z.unknown().optional(),
   })
   .strict();
 
@@ -376,6 +388,8 @@ export interface RebalanceRunOptions {
   runId?: string | undefined;
   /** Aborts the run (it rejects with `OrdersafeError("aborted")`, its details holding the partial report). */
   signal?: AbortSignal | undefined;
+  /** How this run's legs are sent, in place of the rebalancer's `execution` option. */
+  execution?: ExecutionChoiceInput | undefined;
 }
 
 /**
@@ -462,6 +476,8 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       scope: o.scope ?? d.scope,
       leaseTtlMs: o.leaseTtlMs ?? d.leaseTtlMs,
       leaseWaitMs: o.leaseWaitMs ?? d.leaseWaitMs,
+      execution:
+        o.execution === undefined ? undefined : parseExecutionChoice(o.execution, "options.execution"),
     };
     this.setListenerLogger(this.settings.logger);
   }
@@ -562,6 +578,8 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
   ): Promise<RebalanceReport> {
     const targets = parseInput(RebalanceTargetsSchema, targetsInput, "targets");
     const opts = parseInput(RunOptionsSchema, optionsInput, "options");
+    // Checked now: a bad policy fails before the run queues, with nothing sent.
+    if (opts.execution !== undefined) parseExecutionChoice(opts.execution, "options.execution");
     this.runs += 1;
     const runNumber = this.runs;
     // One run at a time on an account within the process: a second waits for the first; with a
@@ -749,6 +767,10 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       runIdEntropy,
       dryRun: opts.dryRun ?? false,
       signal: opts.signal,
+      execution:
+        opts.execution === undefined
+          ? this.settings.execution
+          : parseExecutionChoice(opts.execution, "options.execution"),
       untargeted: extra.untargeted,
       belief: extra.belief,
       mode: extra.mode,

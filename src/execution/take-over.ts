@@ -85,9 +85,9 @@ export async function takeOverUnfinished(s: TakeOverSettings): Promise<TakeOver>
 }
 
 /**
- * The orders a run's journal says may have been placed: every submit (by client order id,
- * resends under the same id counted once) and every close whose every send the broker
- * refused is left out; a refusal as a duplicate means the order exists, and is kept.
+ * The orders a run's journal says may have been placed: every submit and every replace's new
+ * order (by client order id, resends under the same id counted once) and every close; a send
+ * the broker refused is left out; a refusal as a duplicate means the order exists, and is kept.
  */
 export function sentOrders(entries: readonly JournalEntry[]): Sent[] {
   const answers = new Map<string, JournalEntry & { type: "answer" }>();
@@ -95,7 +95,7 @@ export function sentOrders(entries: readonly JournalEntry[]): Sent[] {
   const submits = new Map<string, Sent & { maybePlaced: boolean }>();
   const closes: Sent[] = [];
   for (const e of entries) {
-    if (e.type !== "send" || (e.op !== "submit" && e.op !== "close")) continue;
+    if (e.type !== "send" || e.op === "cancel") continue;
     const a = answers.get(e.sendId);
     const orderId = a?.result === "accepted" ? a.order?.id : undefined;
     // No answer (a crash in flight), an ambiguous one, or a duplicate: it may be placed.
@@ -113,7 +113,10 @@ export function sentOrders(entries: readonly JournalEntry[]): Sent[] {
         });
       continue;
     }
-    const id = e.request.clientOrderId;
+    // A replace places a new order under its new client order id: followed like a submit.
+    const order = e.op === "submit" ? e.request : { ...e.changes, symbol: e.symbol, side: e.side };
+    const id = order.clientOrderId;
+    if (id === undefined) continue;
     const known = submits.get(id);
     submits.set(id, {
       runId: e.runId,
@@ -121,8 +124,8 @@ export function sentOrders(entries: readonly JournalEntry[]): Sent[] {
       at: known?.at ?? e.at,
       clientOrderId: id,
       orderId: known?.orderId ?? orderId,
-      symbol: e.request.symbol,
-      side: e.request.side,
+      symbol: order.symbol,
+      side: order.side,
       maybePlaced: (known?.maybePlaced ?? false) || maybePlaced,
     });
   }

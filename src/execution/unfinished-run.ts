@@ -89,27 +89,29 @@ export function unfinishedRunOf(run: JournalRun): UnfinishedRun {
   };
 }
 
-type SubmitOrClose = Extract<JournalEntry, { type: "send"; op: "submit" | "close" }>;
+type SubmitOrClose = Extract<JournalEntry, { type: "send"; op: "submit" | "close" | "replace" }>;
 
 /** The order a send is about: a submit's client order id, or `close:<sendId>` (each close its own). */
 function keyOf(e: JournalEntry): string | undefined {
   if (e.type !== "send") return undefined;
   if (e.op === "submit") return e.request.clientOrderId;
   if (e.op === "close") return `close:${e.sendId}`;
+  // A replace places a new order under its new client order id.
+  if (e.op === "replace") return e.changes.clientOrderId;
   return undefined;
 }
 
 function sentOrder(e: SubmitOrClose): UnfinishedOrder {
-  const submit = e.op === "submit";
+  const base = { orderId: undefined, state: "sent" as const, filledQty: new Decimal(0), sentAt: e.at };
+  if (e.op === "close")
+    return { ...base, op: "close", clientOrderId: undefined, symbol: e.symbol, side: "sell" };
+  const order = e.op === "submit" ? e.request : { ...e.changes, symbol: e.symbol, side: e.side };
   return {
-    op: e.op,
-    clientOrderId: submit ? e.request.clientOrderId : undefined,
-    orderId: undefined,
-    symbol: submit ? e.request.symbol : e.symbol,
-    side: submit ? e.request.side : "sell",
-    state: "sent",
-    filledQty: new Decimal(0),
-    sentAt: e.at,
+    ...base,
+    op: "submit",
+    clientOrderId: order.clientOrderId,
+    symbol: order.symbol,
+    side: order.side,
   };
 }
 

@@ -82,6 +82,48 @@ function metricLines(report: RebalanceReport): string[] {
     `saved:               ${formatMoney(m.savedTurnover)}${share}`,
     `orders:              ${m.ordersSubmitted} sent, ${m.ordersFilled} filled, ${m.ordersAdopted} adopted, ${m.ordersUnresolved} unresolved; success ${formatPercent(m.successRate)}`,
     `buying-power refusals: ${m.buyingPowerRejections}; round trips: ${m.roundTrips}; REST calls: ${m.restCalls}; time: ${(m.durationMs / 1000).toFixed(2)} s`,
+    ...executionLines(report),
+  ];
+}
+
+/** The execution policies' legs: each one's arrival mid, slippage and steps, and the run's total. */
+function executionLines(report: RebalanceReport): string[] {
+  const e = report.execution;
+  if (e === undefined) return [];
+  const rows = report.orders.flatMap((o) =>
+    o.execution === undefined
+      ? []
+      : [
+          [
+            o.symbol,
+            o.side,
+            o.execution.policy,
+            o.execution.arrivalMid === undefined ? "no quote" : formatMoney(o.execution.arrivalMid),
+            o.avgPrice === undefined ? "" : formatMoney(o.avgPrice),
+            o.execution.arrivalMid === undefined ? "" : `${o.execution.slippageBps.toFixed(1)} bps`,
+            o.execution.arrivalMid === undefined ? "" : formatMoney(o.execution.slippageDollars),
+            String(o.execution.steps),
+          ],
+        ],
+  );
+  const unknown = e.withoutArrivalMid > 0 ? `; ${e.withoutArrivalMid} without an arrival quote` : "";
+  return [
+    "",
+    "Execution (slippage against the arrival mid; positive: it cost):",
+    formatTable(
+      [
+        { header: "symbol" },
+        { header: "side" },
+        { header: "policy" },
+        { header: "arrival mid", align: "right" },
+        { header: "avg price", align: "right" },
+        { header: "slippage", align: "right" },
+        { header: "dollars", align: "right" },
+        { header: "steps", align: "right" },
+      ],
+      rows,
+    ),
+    `execution: ${e.legs} legs, ${e.steps} orders, slippage ${formatMoney(e.slippageDollars)} (${e.slippageBps.toFixed(1)} bps of ${formatMoney(e.filledNotional)})${unknown}`,
   ];
 }
 

@@ -219,6 +219,9 @@ export const SendEntrySchema = z.discriminatedUnion("op", [
       ...sendBase,
       op: z.literal("replace"),
       orderId: zId,
+      /** The order's symbol and side: a take-over follows the new order by its client order id. */
+      symbol: zSymbol,
+      side: zSide,
       changes: z
         .object({
           qty: zPositiveText.optional(),

@@ -33,6 +33,7 @@ function setup(run: { runId?: string; dryRun?: boolean; signal?: AbortSignal } =
     correctionLimits: undefined,
     journal: undefined,
     coordination: undefined,
+    execution: undefined,
     account: undefined,
     settle: {
       settleMs: SMART_REBALANCER_DEFAULTS.settleMs,

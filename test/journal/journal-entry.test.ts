@@ -37,6 +37,8 @@ describe("journal entries", () => {
         sendId: "k3",
         op: "replace",
         orderId: "o1",
+        symbol: "AAA",
+        side: "buy",
         changes: { qty: 5, limitPrice: "10.5", clientOrderId: "c1-r" },
       },
       accepted("r", "c1"),

@@ -22,12 +22,33 @@ import {
   withinCap,
 } from "./limit-pricing.js";
 
-/** One leg to execute: shares of a symbol on one side. */
-export interface PolicyLeg {
-  readonly symbol: string;
-  readonly side: OrderSide;
-  /** Shares (limit orders need a quantity; size a notional leg from the quote first). */
-  readonly qty: Decimal;
+/**
+ * One leg to execute: shares of a symbol on one side, or dollars of it. A notional leg is
+ * sized in shares from the arrival quote (limit orders need a quantity): its dollars over the
+ * highest price the policy may pay on a buy (the far touch plus the collar, or the slippage
+ * cap), over the mid on a sell, rounded down to `qtyIncrement`. Without a usable quote and
+ * `onNoQuote: "market"`, it goes as one notional market order.
+ */
+export type PolicyLeg =
+  | {
+      readonly symbol: string;
+      readonly side: OrderSide;
+      readonly qty: Decimal;
+      readonly notional?: undefined;
+    }
+  | {
+      readonly symbol: string;
+      readonly side: OrderSide;
+      readonly notional: Decimal;
+      readonly qty?: undefined;
+    };
+
+/** The order a hold is for: market or limit, its shares (or dollars) and limit price. */
+export interface HeldOrder {
+  readonly type: "market" | "limit";
+  readonly qty?: Decimal | undefined;
+  readonly notional?: Decimal | undefined;
+  readonly limitPrice?: Decimal | undefined;
 }
 
 /**
@@ -36,8 +57,12 @@ export interface PolicyLeg {
  * The `BuyingPowerManager` of a run, or a ledger of your own.
  */
 export interface LegFunds {
-  /** Holds `amount` under `key`; false when it does not fit (the leg then stops). */
-  reserve(key: string, amount: Decimal): boolean | Promise<boolean>;
+  /**
+   * Holds `amount` under `key` (the leg's own estimate: limit × shares, or the quote × (1 +
+   * 3%) × shares for a market buy; `order` says what it is for, so a ledger may price it
+   * itself); false when it does not fit (the leg then stops).
+   */
+  reserve(key: string, amount: Decimal, order: HeldOrder): boolean | Promise<boolean>;
   /** Releases what `key` holds (idempotent). */
   release(key: string): void;
 }
@@ -58,6 +83,15 @@ export interface ExecuteLegOptions {
   funds?: LegFunds;
   /** Aborts the waits (the abort reason is thrown). */
   signal?: AbortSignal;
+  /**
+   * The first generation the leg may not use: a chain that would need more ids stops stepping
+   * early (noted), keeping one id for a market final action. @defaultValue no limit
+   */
+  generationLimit?: number;
+  /** Called with each order request just before it is sent (a replace as the request of its new order). */
+  onSend?: (request: OrderRequest, via: "submit" | "replace") => void;
+  /** Called once the broker holds an order of the leg (its reply, or found after a lost one). */
+  onAccepted?: (order: OrderSnapshot) => void;
 }
 
 /** Every definitive outcome of a leg. */
@@ -76,13 +110,18 @@ export interface LegOrderReport {
   readonly filledAvgPrice: Decimal | undefined;
   /** How it came: submitted, or by a replace of the previous one. */
   readonly via: "submit" | "replace";
+  /** The broker's snapshot of it, as last read. */
+  readonly snapshot: OrderSnapshot;
 }
 
 /** The outcome of one leg executed by a policy: its chain of orders and what they did together. */
 export interface LegReport {
   readonly symbol: string;
   readonly side: OrderSide;
-  readonly requestedQty: Decimal;
+  /** Shares asked for (a notional leg's, once sized; undefined when it went as a notional market order). */
+  readonly requestedQty: Decimal | undefined;
+  /** Dollars asked for, for a notional leg. */
+  readonly requestedNotional: Decimal | undefined;
   readonly state: LegState;
   /** Shares filled across the chain (late fills of replaced and cancelled orders included). */
   readonly filledQty: Decimal;
@@ -102,7 +141,12 @@ export interface LegReport {
   readonly notes: readonly string[];
   readonly startedAt: number;
   readonly endedAt: number;
+  /** The generation after the last one the leg used: the next order of its (symbol, side) takes it. */
+  readonly nextGeneration: number;
 }
+
+/** The quantity step of a fractional asset. */
+const FINEST_INCREMENT = new Decimal("0.000000001");
 
 /** Bounded lookups of an order whose submit or replace reply was lost. */
 const LOOKUP_ATTEMPTS = 5;
@@ -124,6 +168,8 @@ class LegRun {
   /** What each order of the leg holds now, by client order id. */
   readonly holds = new Map<string, Decimal>();
   generation: number;
+  /** Shares of the leg: a notional leg's once sized from the quote (undefined before, or when sent by notional). */
+  qty: Decimal | undefined;
   steps = 0;
   held: string | undefined;
   arrivalMid: Decimal | undefined;
@@ -139,6 +185,12 @@ class LegRun {
     readonly startedAt: number,
   ) {
     this.generation = o.generation ?? 0;
+    this.qty = leg.qty;
+  }
+
+  /** Client order ids the leg may still take. */
+  idsLeft(): number {
+    return (this.o.generationLimit ?? Number.POSITIVE_INFINITY) - this.generation;
   }
 
   nextClientOrderId(): string {
@@ -154,9 +206,13 @@ class LegRun {
     return this.orders.reduce((s, x) => s.plus(x.filledQty), ZERO);
   }
 
+  increment(): Decimal {
+    return this.o.qtyIncrement ?? FINEST_INCREMENT;
+  }
+
   rest(): Decimal {
-    const increment = this.o.qtyIncrement ?? new Decimal("0.000000001");
-    return floorToIncrement(Decimal.max(ZERO, this.leg.qty.minus(this.filled())), increment);
+    if (this.qty === undefined) return ZERO;
+    return floorToIncrement(Decimal.max(ZERO, this.qty.minus(this.filled())), this.increment());
   }
 
   remember(order: OrderSnapshot, via: "submit" | "replace"): void {
@@ -218,6 +274,7 @@ export async function executeLeg(
   }
   run.arrivalMid = midOf(quote);
   if (p.maxSlippageBps !== undefined) run.cap = slippageCapPrice(run.arrivalMid, leg.side, p.maxSlippageBps);
+  if (p.type !== "market" && !sizeNotional(run, quote)) return report(run, "skipped");
   if (p.type === "market") await sendMarket(run);
   else if (p.type === "marketable_limit") await workMarketable(run, quote);
   else await workSteps(run, quote);
@@ -279,12 +336,46 @@ async function arrivalQuote(run: LegRun): Promise<Quote | "skip" | "market"> {
   }
 }
 
+/**
+ * Sizes a notional leg in shares at the highest price the policy may pay (a buy) or the mid
+ * (a sell), rounded down to the increment. False (noted) when that is under one increment.
+ */
+function sizeNotional(run: LegRun, quote: Quote | undefined): boolean {
+  const notional = run.leg.notional;
+  if (notional === undefined || run.qty !== undefined) return true;
+  const p = run.policy;
+  const collar = p.type === "marketable_limit" ? (p.collarBps ?? D.collarBps) : 0;
+  const price =
+    run.cap ??
+    (quote === undefined
+      ? undefined
+      : run.leg.side === "buy"
+        ? marketableLimit(quote, "buy", collar)
+        : midOf(quote));
+  if (price === undefined || price.isZero()) return false;
+  run.qty = floorToIncrement(notional.div(price), run.increment());
+  if (run.qty.gt(0)) return true;
+  run.notes.push(`$${notional.toFixed(2)} is under one share increment at ${price.toFixed()}: not sent`);
+  return false;
+}
+
 /** Sends the rest as one market order (within the slippage cap: a marketable limit at the cap instead) and follows it. */
 async function sendMarket(run: LegRun): Promise<void> {
+  if (run.cap !== undefined && !sizeNotional(run, undefined)) return;
+  if (run.idsLeft() < 1) {
+    run.notes.push("every client order id of the leg is used: the rest is not sent");
+    return;
+  }
+  // A notional leg without a quote goes as one notional market order (never twice).
+  const notional = run.qty === undefined && run.orders.length === 0 ? run.leg.notional : undefined;
   const qty = run.rest();
-  if (qty.isZero()) return;
+  if (notional === undefined && qty.isZero()) return;
   const request: OrderRequest =
-    run.cap === undefined ? base(run, qty, "market") : { ...base(run, qty, "limit"), limitPrice: run.cap };
+    notional !== undefined
+      ? base(run, { notional }, "market")
+      : run.cap === undefined
+        ? base(run, { qty }, "market")
+        : { ...base(run, { qty }, "limit"), limitPrice: run.cap };
   const order = await submit(run, request);
   if (order === undefined) return;
   const ended = await follow(run, order, FINAL_WAIT_MS);
@@ -297,7 +388,7 @@ async function workMarketable(run: LegRun, quote: Quote): Promise<void> {
   const p = run.policy;
   const collar = p.type === "marketable_limit" ? (p.collarBps ?? D.collarBps) : D.collarBps;
   const limit = withinCap(marketableLimit(quote, run.leg.side, collar), run.cap, run.leg.side);
-  const order = await submit(run, { ...base(run, run.rest(), "limit"), limitPrice: limit });
+  const order = await submit(run, { ...base(run, { qty: run.rest() }, "limit"), limitPrice: limit });
   if (order === undefined) return;
   const after = await follow(run, order, p.type === "marketable_limit" ? (p.workMs ?? D.workMs) : D.workMs);
   if (!isFinalBrokerStatus(after.status)) await cancelAndConfirm(run, after);
@@ -309,9 +400,15 @@ async function workSteps(run: LegRun, arrival: Quote): Promise<void> {
   if (p.type !== "stepped_limit") return;
   const steps = p.steps ?? D.steps;
   const stepMs = p.stepMs ?? D.stepMs;
+  // One client order id is kept for a market final action.
+  const keep = (p.finalAction ?? D.finalAction) === "market" ? 1 : 0;
   let quote = arrival;
   let working: OrderSnapshot | undefined;
   for (let k = 0; k < steps; k++) {
+    if (run.idsLeft() <= keep) {
+      run.notes.push(`stepping stopped after ${k} of ${steps} steps: the leg's client order ids are used`);
+      break;
+    }
     if (k > 0) {
       const q = await readQuote(run);
       if (typeof q !== "string") quote = q;
@@ -365,7 +462,7 @@ async function placeStep(
   }
   const qty = run.rest();
   if (qty.isZero() || run.unresolved) return undefined;
-  return submit(run, { ...base(run, qty, "limit"), limitPrice: limit });
+  return submit(run, { ...base(run, { qty }, "limit"), limitPrice: limit });
 }
 
 /**
@@ -385,11 +482,25 @@ async function replace(
   // The hold follows the step: the old order's hold is swapped for the new one's.
   const previous = run.holds.get(old.clientOrderId);
   release(run, old.clientOrderId);
-  if (!(await reserve(run, id, limit.times(old.qty ?? run.rest())))) {
-    if (previous !== undefined) await reserve(run, old.clientOrderId, previous);
+  const qty = old.qty ?? run.rest();
+  if (!(await reserve(run, id, limit.times(qty), { type: "limit", qty, limitPrice: limit }))) {
+    if (previous !== undefined) await reserve(run, old.clientOrderId, previous, old);
     return "not_replaced";
   }
   run.steps++;
+  run.o.onSend?.(
+    {
+      clientOrderId: id,
+      symbol: old.symbol,
+      side: old.side,
+      type: "limit",
+      timeInForce: old.timeInForce,
+      qty,
+      limitPrice: limit,
+      ...(run.policy.extendedHours === true ? { extendedHours: true } : {}),
+    },
+    "replace",
+  );
   try {
     const created = await run.broker.replaceOrder!(
       old.id,
@@ -398,13 +509,14 @@ async function replace(
     );
     run.remember({ ...old, status: "replaced" }, run.via.get(old.id) ?? "submit");
     run.remember(created, "replace");
+    run.o.onAccepted?.(created);
     return created;
   } catch (e) {
     if (run.o.signal?.aborted) throw e;
     const settled = await settleReplace(run, old, id, isBrokerError(e) && e.code !== "ambiguous");
     if (settled === "not_replaced") {
       release(run, id);
-      if (previous !== undefined) await reserve(run, old.clientOrderId, previous);
+      if (previous !== undefined) await reserve(run, old.clientOrderId, previous, old);
     }
     return settled;
   }
@@ -425,6 +537,7 @@ async function settleReplace(
     const created = await lookup(run, id);
     if (created !== null && created !== undefined) {
       run.remember(created, "replace");
+      run.o.onAccepted?.(created);
       return created;
     }
     await run.sleep(D.pollMs);
@@ -458,12 +571,14 @@ async function submit(run: LegRun, request: OrderRequest): Promise<OrderSnapshot
   const hold =
     request.type === "limit" && request.limitPrice !== undefined
       ? request.limitPrice.times(request.qty ?? ZERO)
-      : await marketHold(run, request.qty ?? ZERO);
-  if (!(await reserve(run, request.clientOrderId, hold))) return undefined;
+      : (request.notional ?? (await marketHold(run, request.qty ?? ZERO)));
+  if (!(await reserve(run, request.clientOrderId, hold, request))) return undefined;
   run.steps++;
+  run.o.onSend?.(request, "submit");
   try {
     const order = await run.broker.submitOrder(request, { signal: run.o.signal });
     run.remember(order, "submit");
+    run.o.onAccepted?.(order);
     return order;
   } catch (e) {
     if (run.o.signal?.aborted) throw e;
@@ -477,6 +592,7 @@ async function submit(run: LegRun, request: OrderRequest): Promise<OrderSnapshot
       const found = await lookup(run, request.clientOrderId);
       if (found !== null && found !== undefined) {
         run.remember(found, "submit");
+        run.o.onAccepted?.(found);
         return found;
       }
       await run.sleep(D.pollMs);
@@ -522,9 +638,15 @@ async function lookup(run: LegRun, id: string): Promise<OrderSnapshot | null | u
   }
 }
 
-async function reserve(run: LegRun, key: string, amount: Decimal): Promise<boolean> {
+async function reserve(run: LegRun, key: string, amount: Decimal, order: HeldOrder): Promise<boolean> {
   if (run.leg.side !== "buy" || run.o.funds === undefined) return true;
-  if (await run.o.funds.reserve(key, amount)) {
+  const held: HeldOrder = {
+    type: order.type,
+    ...(order.qty !== undefined ? { qty: order.qty } : {}),
+    ...(order.notional !== undefined ? { notional: order.notional } : {}),
+    ...(order.limitPrice !== undefined ? { limitPrice: order.limitPrice } : {}),
+  };
+  if (await run.o.funds.reserve(key, amount, held)) {
     run.holds.set(key, amount);
     return true;
   }
@@ -539,21 +661,25 @@ function release(run: LegRun, key: string): void {
 
 /** A market buy's hold: the ask (else the mid) × (1 + the market-buy buffer) × qty. */
 async function marketHold(run: LegRun, qty: Decimal): Promise<Decimal> {
-  if (run.leg.side !== "buy") return ZERO;
+  if (run.leg.side !== "buy" || run.o.funds === undefined) return ZERO;
   const q = await readQuote(run);
   const price = typeof q === "string" ? run.arrivalMid : q.ask;
   const prices = price ?? (await run.broker.getLatestPrices([run.leg.symbol])).get(run.leg.symbol) ?? ZERO;
   return prices.times(qty).times(1 + D.marketBuyBuffer);
 }
 
-function base(run: LegRun, qty: Decimal, type: "market" | "limit"): OrderRequest {
+function base(
+  run: LegRun,
+  size: { qty: Decimal } | { notional: Decimal },
+  type: "market" | "limit",
+): OrderRequest {
   return {
     clientOrderId: run.nextClientOrderId(),
     symbol: run.leg.symbol,
     side: run.leg.side,
     type,
     timeInForce: "day",
-    qty,
+    ...size,
     ...(run.policy.extendedHours === true ? { extendedHours: true } : {}),
   };
 }
@@ -573,7 +699,11 @@ async function finish(run: LegRun): Promise<LegReport> {
     if (now !== undefined && isFinalBrokerStatus(now.status)) release(run, now.clientOrderId);
   }
   const filled = run.filled();
-  const state: LegState = filled.gte(run.leg.qty)
+  const complete =
+    run.qty !== undefined
+      ? filled.gte(run.qty)
+      : run.orders.length > 0 && run.orders.every((o) => o.status === "filled");
+  const state: LegState = complete
     ? "filled"
     : run.unresolved
       ? "unresolved"
@@ -598,7 +728,8 @@ function report(run: LegRun, state: LegState): LegReport {
   return {
     symbol: run.leg.symbol,
     side: run.leg.side,
-    requestedQty: run.leg.qty,
+    requestedQty: run.qty,
+    requestedNotional: run.leg.notional,
     state,
     filledQty,
     avgPrice,
@@ -615,9 +746,11 @@ function report(run: LegRun, state: LegState): LegReport {
       filledQty: x.filledQty,
       filledAvgPrice: x.filledAvgPrice,
       via: run.via.get(x.id) ?? "submit",
+      snapshot: x,
     })),
     notes: run.notes,
     startedAt: run.startedAt,
     endedAt: run.o.clock.now(),
+    nextGeneration: run.generation,
   };
 }
