@@ -14,6 +14,7 @@ import { ReservationLedger } from "../funds/reservation-ledger.js";
 import type { OrderConflict, RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { RunEnding } from "./build-rebalance-report.js";
 import type { FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
+import { policyFor } from "./policies/execution-choice.js";
 import { type FreshState, symbolsInvolved } from "./read-state.js";
 import { errorOf } from "./rebalance-record.js";
 import type { RebalanceRun } from "./rebalance-run.js";
@@ -298,6 +299,13 @@ function marketGate(run: RebalanceRun, state: FreshState, plan: RebalancePlan): 
   if (clock === undefined || clock.isOpen || run.settings.queueWhenClosed || plan.legs.length === 0) {
     return undefined;
   }
+  // Outside regular hours only limit orders marked for extended hours may trade.
+  if (
+    plan.legs.every(
+      (l) => l.closePosition !== true && policyFor(run.execution, l.symbol, l.side)?.extendedHours === true,
+    )
+  )
+    return undefined;
   for (const l of plan.legs)
     run.record.adjust(l.symbol, l.side, "market_closed", "the market is closed; nothing sent");
   for (const o of run.earlier) {

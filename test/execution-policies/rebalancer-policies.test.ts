@@ -146,6 +146,48 @@ describe("SmartRebalancer with execution policies", () => {
     expect(broker.orders().length).toBe(before);
   });
 
+  it("outside regular hours trades only when every leg has an extended-hours limit policy", async () => {
+    const closed = () => {
+      const clock = new VirtualClock();
+      const broker = createSimulatedBroker({
+        clock,
+        cash: 10_000,
+        prices: PRICES,
+        marketOpen: false,
+        latency: { restMs: 10, fillMs: 40 },
+        quotes: { spreadBps: 20, volatilityBps: 0, stepMs: 500 },
+      });
+      return { clock, broker };
+    };
+    const a = closed();
+    const market = await a.clock.run(
+      new SmartRebalancer({ broker: a.broker, clock: a.clock }).rebalance({ quantities: { AAA: 10 } }),
+    );
+    expect(market.error?.code).toBe("market_closed");
+    expect(a.broker.orders()).toEqual([]);
+    const b = closed();
+    const extended = { type: "marketable_limit", collarBps: 10, extendedHours: true } as const;
+    const report = await b.clock.run(
+      new SmartRebalancer({ broker: b.broker, clock: b.clock, execution: extended }).rebalance({
+        quantities: { AAA: 10 },
+      }),
+    );
+    expect(report.error?.code).not.toBe("market_closed");
+    const sent = b.broker.orders();
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.every((x) => x.type === "limit")).toBe(true);
+    expect(report.orders[0]?.execution?.policy).toBe("marketable_limit");
+    // A market policy cannot be marked for extended hours at all.
+    expect(
+      () =>
+        new SmartRebalancer({
+          broker: b.broker,
+          clock: b.clock,
+          execution: { type: "market", extendedHours: true },
+        }),
+    ).toThrow(/extended/);
+  });
+
   it("journals every replace: a run killed mid-step is taken over and the replaced order followed, never placed twice", async () => {
     const { clock, broker } = setup({ passive: 0, spreadBps: 40, volatilityBps: 0, positions: {} });
     const journal = memoryJournal();
