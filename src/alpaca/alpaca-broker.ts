@@ -84,8 +84,7 @@ export function createAlpacaBroker(options: AlpacaBrokerOptions = {}): BrokerPor
   const rest = createAlpacaRest(settings, logger, opts.clock ?? systemClock);
   const stream = new AlpacaOrderStream({
     url: settings.streamUrl,
-    keyId: settings.keyId,
-    secret: settings.secret,
+    credentials: settings.credentials,
     settings: opts.stream,
     logger,
   });

@@ -140,6 +140,7 @@ export const AlpacaBrokerOptionsSchema = z
   .object({
     keyId: z.unknown().optional(),
     secret: z.unknown().optional(),
+    oauthToken: z.unknown().optional(),
     paper: z.boolean().default(D.paper),
     allowLive: z.boolean().default(D.allowLive),
     baseUrl: httpUrl.optional(),
@@ -163,6 +164,14 @@ export interface AlpacaBrokerOptions {
   keyId?: string | undefined;
   /** API secret key. @defaultValue `process.env.APCA_API_SECRET_KEY` */
   secret?: string | undefined;
+  /**
+   * An OAuth access token, instead of `keyId` and `secret` (passing both is a `config`
+   * error): REST sends `Authorization: Bearer <token>`, the trade-updates stream
+   * authenticates with `{"oauth_token": …}`.
+   * @defaultValue `process.env.APCA_API_OAUTH_TOKEN` when neither `keyId` nor `secret` is
+   *   passed and `APCA_API_KEY_ID` is not set
+   */
+  oauthToken?: string | undefined;
   /** Paper trading. @defaultValue `ALPACA_BROKER_DEFAULTS.paper` (true) */
   paper?: boolean | undefined;
   /**
@@ -208,15 +217,21 @@ export interface AlpacaBrokerOptions {
 /** The options once checked, every default filled in. */
 export type ParsedAlpacaBrokerOptions = z.output<typeof AlpacaBrokerOptionsSchema>;
 
+/**
+ * How the adapter authenticates: an API key pair (`APCA-API-KEY-ID` / `APCA-API-SECRET-KEY`
+ * headers) or an OAuth access token (`Authorization: Bearer`).
+ */
+export type AlpacaCredentials =
+  | { readonly kind: "keys"; readonly keyId: string; readonly secret: string }
+  | { readonly kind: "oauth"; readonly token: string };
+
 /** What a broker is built from: the checked options, the credentials and the endpoints. */
 export interface AlpacaSettings {
   /** The checked options. */
   options: ParsedAlpacaBrokerOptions;
-  /** The API key id. */
-  keyId: string;
-  /** The API secret key. */
-  secret: string;
-  /** Removes both credentials from any text or value. */
+  /** The key pair or the OAuth token. */
+  credentials: AlpacaCredentials;
+  /** Removes every credential from any text or value. */
   redactor: Redactor;
   /** The port's id. */
   id: string;
@@ -235,7 +250,8 @@ export interface AlpacaSettings {
  * @param options - what the caller passed
  * @returns the settings a broker is built from
  * @throws ValidationError (`validation`) for a bad option (credentials are never shown);
- *   OrdersafeError (`config`) for missing credentials or live trading without `allowLive`
+ *   OrdersafeError (`config`) for missing credentials, both a key pair and an OAuth token, or
+ *   live trading without `allowLive`
  */
 export function readAlpacaOptions(options: unknown): AlpacaSettings {
   if (!isObject(options)) {
@@ -244,11 +260,12 @@ export function readAlpacaOptions(options: unknown): AlpacaSettings {
     });
   }
   const env = isObject(options.env) ? options.env : typeof process === "undefined" ? {} : process.env;
-  const keyId = credential(options, "keyId", env, "APCA_API_KEY_ID");
-  const secret = credential(options, "secret", env, "APCA_API_SECRET_KEY");
-  const redactor = createRedactor([keyId, secret]);
+  const credentials = readCredentials(options, env);
+  const redactor = createRedactor(
+    credentials.kind === "keys" ? [credentials.keyId, credentials.secret] : [credentials.token],
+  );
   try {
-    return resolveSettings(options, keyId, secret, redactor);
+    return resolveSettings(options, credentials, redactor);
   } catch (error) {
     // The real options are parsed (a redacted copy would change a short key's look-alikes in
     // every URL); only the text of an error is redacted.
@@ -259,8 +276,7 @@ export function readAlpacaOptions(options: unknown): AlpacaSettings {
 /** The settings from the real options, once the credentials are read. */
 function resolveSettings(
   options: UnknownRecord,
-  keyId: string,
-  secret: string,
+  credentials: AlpacaCredentials,
   redactor: Redactor,
 ): AlpacaSettings {
   const parsed = parseInput(AlpacaBrokerOptionsSchema, options, "options");
@@ -268,8 +284,7 @@ function resolveSettings(
   refuseUnintendedLive(parsed, baseUrl);
   return {
     options: parsed,
-    keyId,
-    secret,
+    credentials,
     redactor,
     id: parsed.id ?? (parsed.paper ? "alpaca-paper" : "alpaca-live"),
     baseUrl,
@@ -278,10 +293,46 @@ function resolveSettings(
   };
 }
 
+/**
+ * The credentials: an OAuth token passed as `oauthToken`, a key pair passed as `keyId` /
+ * `secret` (a missing half from the environment), or else from the environment: the key
+ * pair when `APCA_API_KEY_ID` is set, the OAuth token when only `APCA_API_OAUTH_TOKEN` is.
+ */
+function readCredentials(input: UnknownRecord, env: Readonly<Record<string, unknown>>): AlpacaCredentials {
+  const keysGiven = input.keyId !== undefined || input.secret !== undefined;
+  if (keysGiven && input.oauthToken !== undefined) {
+    throw new OrdersafeError(
+      "config",
+      "[ordersafe/alpaca] options: pass either keyId and secret or oauthToken, not both",
+      { details: { path: "options.oauthToken" } },
+    );
+  }
+  const fromEnvToken = !keysGiven && input.oauthToken === undefined && !filled(env.APCA_API_KEY_ID);
+  if (input.oauthToken !== undefined || (fromEnvToken && filled(env.APCA_API_OAUTH_TOKEN))) {
+    return { kind: "oauth", token: credential(input, "oauthToken", env, "APCA_API_OAUTH_TOKEN") };
+  }
+  if (!keysGiven && !filled(env.APCA_API_KEY_ID) && !filled(env.APCA_API_SECRET_KEY)) {
+    throw new OrdersafeError(
+      "config",
+      "[ordersafe/alpaca] options: missing credentials: pass keyId and secret or oauthToken, or set APCA_API_KEY_ID and APCA_API_SECRET_KEY or APCA_API_OAUTH_TOKEN",
+      { details: { path: "options.keyId" } },
+    );
+  }
+  return {
+    kind: "keys",
+    keyId: credential(input, "keyId", env, "APCA_API_KEY_ID"),
+    secret: credential(input, "secret", env, "APCA_API_SECRET_KEY"),
+  };
+}
+
+function filled(value: unknown): boolean {
+  return typeof value === "string" && value.trim() !== "";
+}
+
 /** One credential, from the options or else the environment; never shown in an error. */
 function credential(
   input: UnknownRecord,
-  name: "keyId" | "secret",
+  name: "keyId" | "secret" | "oauthToken",
   env: Readonly<Record<string, unknown>>,
   envName: string,
 ): string {

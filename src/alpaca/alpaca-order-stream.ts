@@ -2,6 +2,7 @@ import { streaming } from "@alpacahq/alpaca-trade-api";
 import type { OrderUpdate, OrderUpdateListener, StreamStatus, Subscription } from "../broker/broker-port.js";
 import type { Logger } from "../core/logger.js";
 import { mapAlpacaTradeUpdate } from "./alpaca-mapping.js";
+import type { AlpacaCredentials } from "./alpaca-options.js";
 
 /** Reconnect and keep-alive settings of the trade-updates stream (passed to the SDK's `TradingStream`). */
 export interface AlpacaStreamSettings {
@@ -21,10 +22,28 @@ export interface AlpacaStreamSettings {
 
 interface StreamHubOptions {
   url: string;
-  keyId: string;
-  secret: string;
+  credentials: AlpacaCredentials;
   settings: AlpacaStreamSettings;
   logger: Logger;
+}
+
+/**
+ * The SDK's `TradingStream` authenticated by an OAuth token: Alpaca's trading stream takes
+ * `{"action":"authenticate","data":{"oauth_token":"…"}}` in place of the key pair (the SDK
+ * itself only sends keys, so the authenticate frame is the one thing replaced).
+ */
+class OAuthTradingStream extends streaming.TradingStream {
+  private readonly token: string;
+
+  constructor(token: string, options: Omit<streaming.TradingStreamOptions, "credentials">) {
+    // The SDK requires a key pair it never sends here: sendAuth below replaces its frame.
+    super({ ...options, credentials: { keyId: "oauth", secret: "oauth" } });
+    this.token = token;
+  }
+
+  protected override sendAuth(): void {
+    this.send({ action: "authenticate", data: { oauth_token: this.token } });
+  }
 }
 
 /**
@@ -85,9 +104,8 @@ export class AlpacaOrderStream {
   }
 
   private createStream(): streaming.TradingStream {
-    const { url, keyId, secret, settings } = this.options;
-    return new streaming.TradingStream({
-      credentials: { keyId, secret },
+    const { url, credentials, settings } = this.options;
+    const options = {
       url,
       reconnect: true,
       maxReconnectAttempts: settings.maxReconnectAttempts,
@@ -97,7 +115,13 @@ export class AlpacaOrderStream {
       pingIntervalMs: settings.pingIntervalMs,
       pongWaitMs: settings.pongWaitMs,
       verbose: false,
-    });
+    };
+    return credentials.kind === "keys"
+      ? new streaming.TradingStream({
+          ...options,
+          credentials: { keyId: credentials.keyId, secret: credentials.secret },
+        })
+      : new OAuthTradingStream(credentials.token, options);
   }
 
   /** Turns the SDK's connection events into `connecting`, `connected`, `disconnected`, `reconnecting`. */

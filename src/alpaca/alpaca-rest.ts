@@ -83,8 +83,13 @@ function readJson(raw: Response): Promise<unknown> {
   return raw.json();
 }
 
-function createApis({ keyId, secret, options, baseUrl, dataBaseUrl }: AlpacaSettings): AlpacaApis {
-  const shared = { keyId, secret, timeoutMs: options.timeoutMs };
+function createApis({ credentials, options, baseUrl, dataBaseUrl }: AlpacaSettings): AlpacaApis {
+  // An OAuth token is sent as `Authorization: Bearer <token>` instead of the key headers.
+  const auth =
+    credentials.kind === "keys"
+      ? { keyId: credentials.keyId, secret: credentials.secret }
+      : { accessToken: credentials.token };
+  const shared = { ...auth, timeoutMs: options.timeoutMs };
   const tradingConfig = new trading.Configuration({ ...shared, basePath: baseUrl, paper: options.paper });
   const dataConfig = new marketData.Configuration({ ...shared, basePath: dataBaseUrl });
   return {

@@ -25,9 +25,24 @@ export interface Redactor {
 
 const MASK = "[redacted]";
 const MAX_DEPTH = 6;
+/**
+ * Fields whose value is a credential whatever it is (request headers, a stream's
+ * authenticate frame): masked even when the value is not one of the known secrets, e.g. a
+ * token a server echoes back after it was rotated.
+ */
+const CREDENTIAL_FIELDS = new Set([
+  "authorization",
+  "apca-api-key-id",
+  "apca-api-secret-key",
+  "key_id",
+  "secret_key",
+  "oauth_token",
+]);
 
 /**
- * Makes a redactor for the given secrets (API key id, secret key).
+ * Makes a redactor for the given secrets (API key id and secret key, or OAuth token). In
+ * values, the fields that carry a credential (`Authorization`, `APCA-API-KEY-ID`,
+ * `APCA-API-SECRET-KEY`, `key_id`, `secret_key`, `oauth_token`) are masked whatever they hold.
  *
  * @param secrets - strings that must never be shown; empty ones are ignored
  * @returns the redactor
@@ -60,7 +75,9 @@ export function createRedactor(secrets: readonly string[]): Redactor {
     if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1, seen));
     if (typeof v.toFixed === "function") return String(v);
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = walk(x, depth + 1, seen);
+    for (const [k, x] of Object.entries(v)) {
+      out[k] = CREDENTIAL_FIELDS.has(k.toLowerCase()) ? MASK : walk(x, depth + 1, seen);
+    }
     return out;
   };
   const value = (v: unknown): unknown => walk(v, 0, new Set());

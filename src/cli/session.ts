@@ -108,15 +108,10 @@ const FINAL = new Set(["filled", "canceled", "expired", "rejected", "replaced", 
 
 async function alpacaSession(io: CliIO, args: CliArgs): Promise<BrokerSession> {
   const env = io.env;
-  if (env.APCA_API_KEY_ID === undefined && env.APCA_API_OAUTH_TOKEN !== undefined) {
-    throw new OrdersafeError(
-      "config",
-      "[ordersafe] APCA_API_OAUTH_TOKEN is not supported by ordersafe/alpaca yet: set APCA_API_KEY_ID and APCA_API_SECRET_KEY",
-    );
-  }
   const { createAlpacaBroker } = await import("../alpaca/index.js");
   const broker = createAlpacaBroker({
     // A plain copy: the options schema wants a record, and process.env is not a plain object.
+    // The adapter reads the key pair, or APCA_API_OAUTH_TOKEN when APCA_API_KEY_ID is not set.
     env: { ...env },
     paper: !args.live,
     allowLive: args.live,

@@ -18,6 +18,9 @@ interface StreamMessage {
   data?: { [key: string]: unknown } | null;
 }
 
+/** Checks the `data` of an `authenticate` message. */
+type AuthCheck = (data: { [key: string]: unknown } | null | undefined) => boolean;
+
 /** The trade-updates stream of a running server. */
 export interface TradeStream {
   /** Sends a frame to every client that authenticated and listens to `trade_updates`. */
@@ -35,14 +38,10 @@ export interface TradeStream {
  *
  * @param server - the HTTP server
  * @param wss - a `ws` server in `noServer` mode
- * @param isValidKey - checks the key id and secret a client authenticates with
+ * @param isValidAuth - checks the data of a client's `authenticate` (key pair or OAuth token)
  * @returns the stream
  */
-export function attachTradeStream(
-  server: Server,
-  wss: WebSocketServer,
-  isValidKey: (keyId: unknown, secret: unknown) => boolean,
-): TradeStream {
+export function attachTradeStream(server: Server, wss: WebSocketServer, isValidAuth: AuthCheck): TradeStream {
   const clients = new Set<StreamClient>();
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -55,7 +54,7 @@ export function attachTradeStream(
       clients.add(client);
       ws.on("close", () => clients.delete(client));
       ws.on("error", () => clients.delete(client));
-      ws.on("message", (data) => onMessage(client, String(data), isValidKey));
+      ws.on("message", (data) => onMessage(client, String(data), isValidAuth));
     });
   });
   const dropAll = () => {
@@ -77,11 +76,7 @@ export function attachTradeStream(
   };
 }
 
-function onMessage(
-  client: StreamClient,
-  text: string,
-  isValidKey: (keyId: unknown, secret: unknown) => boolean,
-): void {
+function onMessage(client: StreamClient, text: string, isValidAuth: AuthCheck): void {
   let msg: StreamMessage;
   try {
     msg = JSON.parse(text);
@@ -89,17 +84,13 @@ function onMessage(
     send(client, { action: "error", data: { error_message: "invalid syntax" } });
     return;
   }
-  if (msg.action === "authenticate") authenticate(client, msg, isValidKey);
+  if (msg.action === "authenticate") authenticate(client, msg, isValidAuth);
   else if (msg.action === "listen") listen(client, msg);
   else send(client, { action: "error", data: { error_message: "unknown action" } });
 }
 
-function authenticate(
-  client: StreamClient,
-  msg: StreamMessage,
-  isValidKey: (keyId: unknown, secret: unknown) => boolean,
-): void {
-  const ok = isValidKey(msg.data?.key_id, msg.data?.secret_key);
+function authenticate(client: StreamClient, msg: StreamMessage, isValidAuth: AuthCheck): void {
+  const ok = isValidAuth(msg.data);
   client.authed = ok;
   send(client, {
     stream: "authorization",

@@ -49,6 +49,8 @@ export interface FakeAlpacaRequest {
   status: number | "dropped";
   /** The JSON body of a POST, as received. */
   body?: unknown;
+  /** How the request authenticated: the key headers, an OAuth bearer token, or not at all. */
+  auth: "keys" | "oauth" | "none";
 }
 
 /** Options of {@link startFakeAlpacaServer}: the server's own, plus every simulated-broker option. */
@@ -59,6 +61,12 @@ export interface FakeAlpacaServerOptions extends SimulatedBrokerOptions {
   keyId: string;
   /** The secret key clients must send. */
   secret: string;
+  /**
+   * An OAuth access token the server also accepts, instead of the key pair: as
+   * `Authorization: Bearer <token>` on REST and `{"oauth_token": …}` on the stream.
+   * @defaultValue none (only the key pair is accepted)
+   */
+  oauthToken?: string;
   /**
    * The broker behind the server; when given, the simulated-broker options are ignored.
    * @defaultValue a simulated broker made from the other options (`cash`, `positions`,
@@ -110,6 +118,7 @@ const BaseOptionsSchema = z
     port: z.number().int().min(0).max(65535).default(FAKE_ALPACA_SERVER_DEFAULTS.port),
     keyId: z.string().min(1),
     secret: z.string().min(1),
+    oauthToken: z.string().min(1).optional(),
     replyDelayMs: z.number().min(0).max(60_000).default(FAKE_ALPACA_SERVER_DEFAULTS.replyDelayMs),
   })
   .strict();
@@ -128,6 +137,7 @@ const MALFORMED = new HttpReply(200, '{"id": "', {}, true);
 interface ServerState extends RouteContext {
   readonly keyId: string;
   readonly secret: string;
+  readonly oauthToken: string | undefined;
   readonly replyDelayMs: number;
   readonly faults: FakeAlpacaFault[];
   readonly log: FakeAlpacaRequest[];
@@ -143,9 +153,10 @@ interface ServerState extends RouteContext {
  * @returns the running server; `close()` it when done
  * @throws ValidationError (`validation`) for bad options
  * @remarks
- * - Auth: both `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` must match, else 401
- *   `{"code":40110000}`; on the stream, `authenticate` is answered `authorized` or
- *   `unauthorized`, every `listen` is acknowledged, nothing is replayed.
+ * - Auth: both `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY` must match (or, with
+ *   `oauthToken`, `Authorization: Bearer <token>`), else 401 `{"code":40110000}`; on the
+ *   stream, `authenticate` (`key_id` and `secret_key`, or `oauth_token`) is answered
+ *   `authorized` or `unauthorized`, every `listen` is acknowledged, nothing is replayed.
  * - Refusals of the broker become Alpaca's (status, code, message) replies; a simulated
  *   `ambiguous` fault drops the connection after the effect, `unavailable` is a 500,
  *   `rate_limited` a 429 with `Retry-After`, `latency_spike` a slow reply, and a simulated
@@ -175,8 +186,8 @@ export async function startFakeAlpacaServer(options: FakeAlpacaServerOptions): P
     state.sockets.add(s);
     s.on("close", () => state.sockets.delete(s));
   });
-  const stream = attachTradeStream(http, new WebSocketServer({ noServer: true }), (k, s) =>
-    validKey(state, k, s),
+  const stream = attachTradeStream(http, new WebSocketServer({ noServer: true }), (data) =>
+    streamAuthValid(state, data),
   );
   const subscription = forwardUpdates(state.broker, stream);
   const port = await listen(http, options.port ?? FAKE_ALPACA_SERVER_DEFAULTS.port);
@@ -187,10 +198,24 @@ export async function startFakeAlpacaServer(options: FakeAlpacaServerOptions): P
 function serverState(options: FakeAlpacaServerOptions): ServerState {
   const base = parseInput(
     BaseOptionsSchema,
-    { port: options.port, keyId: options.keyId, secret: options.secret, replyDelayMs: options.replyDelayMs },
+    {
+      port: options.port,
+      keyId: options.keyId,
+      secret: options.secret,
+      oauthToken: options.oauthToken,
+      replyDelayMs: options.replyDelayMs,
+    },
     "options",
   );
-  const { port: _p, keyId: _k, secret: _s, replyDelayMs: _d, broker: given, ...simOptions } = options;
+  const {
+    port: _p,
+    keyId: _k,
+    secret: _s,
+    oauthToken: _t,
+    replyDelayMs: _d,
+    broker: given,
+    ...simOptions
+  } = options;
   // Real sockets run on real time: the default broker uses the system clock.
   const broker: SimulatedBroker = given ?? createSimulatedBroker({ clock: systemClock, ...simOptions });
   const clock: Clock = broker.clock;
@@ -200,6 +225,7 @@ function serverState(options: FakeAlpacaServerOptions): ServerState {
     accountId: randomUUID(),
     keyId: base.keyId,
     secret: base.secret,
+    oauthToken: base.oauthToken,
     replyDelayMs: base.replyDelayMs,
     faults: [],
     log: [],
@@ -216,7 +242,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
   const method = (req.method ?? "GET").toUpperCase();
   const path = url.pathname;
   const raw = await readBody(req);
-  const entry: FakeAlpacaRequest = { method, path, query: url.search, status: 0 };
+  const entry: FakeAlpacaRequest = { method, path, query: url.search, status: 0, auth: authOf(state, req) };
   state.log.push(entry);
   let body: unknown;
   if (raw.length > 0) {
@@ -227,7 +253,7 @@ async function handleRequest(state: ServerState, req: IncomingMessage, res: Serv
       return send(res, entry, BAD_BODY);
     }
   }
-  if (!authorized(state, req)) return send(res, entry, UNAUTHORIZED);
+  if (entry.auth === "none") return send(res, entry, UNAUTHORIZED);
   const fault = takeWireFault(state.faults, method, path);
   if (state.replyDelayMs > 0) await state.clock.sleep(state.replyDelayMs);
   if (fault?.kind === "slow") await state.clock.sleep(fault.ms);
@@ -311,8 +337,21 @@ function takeWireFault(faults: FakeAlpacaFault[], method: string, path: string):
   return f;
 }
 
-function authorized(state: ServerState, req: IncomingMessage): boolean {
-  return validKey(state, req.headers["apca-api-key-id"], req.headers["apca-api-secret-key"]);
+/** How a request authenticates: valid key headers, a valid bearer token, or neither. */
+function authOf(state: ServerState, req: IncomingMessage): FakeAlpacaRequest["auth"] {
+  if (validKey(state, req.headers["apca-api-key-id"], req.headers["apca-api-secret-key"])) return "keys";
+  const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+  return bearer !== null && validToken(state, bearer[1]) ? "oauth" : "none";
+}
+
+/** A stream `authenticate` message's data: the key pair, or the OAuth token. */
+function streamAuthValid(state: ServerState, data: { [key: string]: unknown } | null | undefined): boolean {
+  if (data?.oauth_token !== undefined) return validToken(state, data.oauth_token);
+  return validKey(state, data?.key_id, data?.secret_key);
+}
+
+function validToken(state: ServerState, token: unknown): boolean {
+  return state.oauthToken !== undefined && same(token, state.oauthToken);
 }
 
 function validKey(state: ServerState, keyId: unknown, secret: unknown): boolean {

@@ -112,6 +112,10 @@ describe("credentials never appear in errors or logs", () => {
       () => createAlpacaBroker({ keyId: KEY, secret: SECRET, baseUrl: `not a url ${SECRET}` }),
       () => createAlpacaBroker({ secret: SECRET, env: {} }),
       () => createAlpacaBroker({ keyId: KEY, secret: SECRET, paper: false }),
+      // An OAuth token together with a key, and a token of the wrong shape.
+      () => createAlpacaBroker({ keyId: KEY, oauthToken: SECRET }),
+      () => createAlpacaBroker({ oauthToken: ` ${SECRET}`.slice(0, 1) }),
+      () => createAlpacaBroker({ oauthToken: SECRET, baseUrl: `not a url ${SECRET}` }),
     ];
     for (const make of bad) {
       const e = await caught(make);
