@@ -338,9 +338,15 @@ export {
   type Alert,
   type AlertKind,
   type AlertMonitor,
+  type AlertMonitorOptions,
   type AlertOptions,
   type AlertSink,
+  type AlertSource,
+  type AlertThresholds,
+  type RebalancerAlertsOptions,
+  RebalancerAlertsOptionsSchema,
   watchAlerts,
+  watchRebalancerAlerts,
 } from "./observability/alerts.js";
 export {
   instrumentRebalancer,

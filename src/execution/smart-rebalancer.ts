@@ -29,6 +29,12 @@ import {
   type CorrectionMode,
 } from "../reconcile/position-correction-engine.js";
 import { type AbandonReport, abandonFlow, abandonReportOf } from "./abandon-flow.js";
+import {
+  type AlertMonitor,
+  type RebalancerAlertsOptions,
+  RebalancerAlertsOptionsSchema,
+  watchRebalancerAlerts,
+} from "./alerts/rebalancer-alerts.js";
 import type { RunEnding } from "./build-rebalance-report.js";
 import { planFromState } from "./plan-from-state.js";
 import { type ExecutionChoiceInput, parseExecutionChoice } from "./policies/execution-choice.js";
@@ -275,6 +281,15 @@ export interface SmartRebalancerOptions {
    * `lease_held` (ms). @defaultValue `SMART_REBALANCER_DEFAULTS.leaseWaitMs` (60000)
    */
   leaseWaitMs?: number | undefined;
+  /**
+   * Alerts on this rebalancer's runs, to the given sinks: drift above `driftNotional` ($100),
+   * `consecutiveFailures` (3) failed orders in a row, any buying-power refusal, any
+   * `unresolved` order, a halted run (see `docs/observability.md`). A sink that throws,
+   * rejects or hangs is logged and never reaches nor slows a run; `rebalancer.alerts.flush()`
+   * waits for the deliveries.
+   * @defaultValue none
+   */
+  alerts?: RebalancerAlertsOptions | undefined;
 }
 
 const OptionsSchema = z
@@ -335,6 +350,7 @@ const OptionsSchema = z
     leaseTtlMs: z.number().int().min(100).max(600_000).optional(),
     leaseWaitMs: z.number().int().min(0).max(3_600_000).optional(),
     execution: z.unknown().optional(),
+    alerts: RebalancerAlertsOptionsSchema.optional(),
   })
   .strict()
   .refine((o) => o.coordination === undefined || o.journal === undefined, {
@@ -420,6 +436,8 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
   private runs = 0;
   /** Whether the caller gave a seed: default run ids are then deterministic. */
   private readonly seeded: boolean;
+  /** The alert rules of the `alerts` option (`flush()` waits for the deliveries); undefined without it. */
+  readonly alerts: AlertMonitor | undefined;
 
   /**
    * @param options - broker, clock, logger, seed, concurrency, correction mode, planner and
@@ -480,6 +498,14 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
         o.execution === undefined ? undefined : parseExecutionChoice(o.execution, "options.execution"),
     };
     this.setListenerLogger(this.settings.logger);
+    this.alerts =
+      o.alerts === undefined
+        ? undefined
+        : watchRebalancerAlerts(this, {
+            ...o.alerts,
+            clock: this.settings.clock,
+            logger: this.settings.logger,
+          });
   }
 
   /**
