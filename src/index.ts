@@ -255,6 +255,12 @@ export {
   type ReserveResult,
 } from "./funds/buying-power-manager.js";
 export {
+  LEDGER_CASH_VIEW_DEFAULTS,
+  type LedgerCashDrift,
+  LedgerCashView,
+  type LedgerCashViewOptions,
+} from "./funds/ledger-cash-view.js";
+export {
   type OrderIntent,
   type OrderIntentInput,
   OrderIntentSchema,

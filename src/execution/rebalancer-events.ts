@@ -1,4 +1,5 @@
 import type { OrderRequest, OrderSnapshot } from "../broker/broker-port.js";
+import type { LedgerCashDrift } from "../funds/ledger-cash-view.js";
 import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionMode } from "../reconcile/position-correction-engine.js";
@@ -27,6 +28,13 @@ export interface RebalancerEvents {
   "order:final": (e: { runId: string; outcome: OrderOutcome }) => void;
   /** Drift was found by the final reconciliation (above tolerance only). */
   drift: (e: { runId: string; drifts: readonly PositionDrift[]; mode: CorrectionMode }) => void;
+  /**
+   * A settled account read the run planned from shows a cash that differs from what the
+   * ledger expected (the run's previous settled read, plus the sells' and minus the buys'
+   * filled notional since) by more than `LEDGER_CASH_VIEW_DEFAULTS.tolerance` ($1): money
+   * moved that the run's fills do not explain.
+   */
+  "ledger:drift": (e: { runId: string; drift: LedgerCashDrift; at: number }) => void;
   /** The circuit breaker opened: new submissions stop, a full reconciliation follows. */
   halted: (e: { runId: string; consecutiveFailures: number; reason: string; at: number }) => void;
   /** The run ended (also after a failure; not after an abort). */

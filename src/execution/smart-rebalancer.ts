@@ -36,6 +36,7 @@ import {
   watchRebalancerAlerts,
 } from "./alerts/rebalancer-alerts.js";
 import type { RunEnding } from "./build-rebalance-report.js";
+import { watchLedgerCash } from "./ledger-drift-watch.js";
 import { planFromState } from "./plan-from-state.js";
 import { type ExecutionChoiceInput, parseExecutionChoice } from "./policies/execution-choice.js";
 import { readFreshState } from "./read-state.js";
@@ -498,6 +499,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
         o.execution === undefined ? undefined : parseExecutionChoice(o.execution, "options.execution"),
     };
     this.setListenerLogger(this.settings.logger);
+    watchLedgerCash(this, this.settings.clock);
     this.alerts =
       o.alerts === undefined
         ? undefined

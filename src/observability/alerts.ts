@@ -34,6 +34,8 @@ export interface AlertOptions {
   driftNotional?: number;
   /** @defaultValue `ALERT_DEFAULTS.consecutiveFailures` (3) */
   consecutiveFailures?: number;
+  /** @defaultValue `ALERT_DEFAULTS.ledgerDriftNotional` (100) */
+  ledgerDriftNotional?: number;
   /** @defaultValue `ALERT_DEFAULTS.sinkTimeoutMs` (60000) */
   sinkTimeoutMs?: number;
   /** Timestamps. @defaultValue systemClock */
@@ -46,6 +48,7 @@ const FlatThresholdsSchema = z
   .object({
     driftNotional: z.number().min(0).optional(),
     consecutiveFailures: z.number().int().min(1).optional(),
+    ledgerDriftNotional: z.number().min(0).optional(),
   })
   .passthrough();
 

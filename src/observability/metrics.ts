@@ -4,6 +4,7 @@ import { silentLogger } from "../core/logger.js";
 import type { OrderOutcome } from "../execution/order-outcome.js";
 import type { RebalanceReport } from "../execution/rebalance-report.js";
 import type { SmartRebalancer } from "../execution/smart-rebalancer.js";
+import type { LedgerCashDrift } from "../funds/ledger-cash-view.js";
 import type { LedgerDrift } from "../funds/reservation-ledger.js";
 import type { RebalancePlan } from "../rebalance/rebalance-plan.js";
 
@@ -88,7 +89,7 @@ export const METRICS = {
     unit: "USD",
     kind: "histogram",
     description:
-      "Absolute difference between what the reservation ledger held and what the broker's open orders hold.",
+      "Absolute difference between the reservation ledger's view and the broker: a run's `ledger:drift` (source `run`: the cash expected from the previous settled read and the fills, against the next settled read) or a ledger recompute passed to recordLedgerDrift (what the ledger held against what the broker's open orders hold).",
   },
   slippage: {
     name: "ordersafe.order.slippage",
@@ -127,8 +128,8 @@ export interface RebalancerMetrics {
   /** Whether anything is recorded (false without a meter and without `@opentelemetry/api`). */
   readonly enabled: boolean;
   /**
-   * Records a reservation ledger's drift (from `ReservationLedger`'s recompute), which the
-   * rebalancer does not emit.
+   * Records a reservation ledger's drift from a `ReservationLedger` recompute the caller runs
+   * (a run's own `ledger:drift` events are recorded without it, with `source: "run"`).
    */
   recordLedgerDrift(drift: LedgerDrift): void;
   /** Stops listening to the rebalancer. */
@@ -170,7 +171,8 @@ const num = (d: Decimal): number => d.toNumber();
  * Records a rebalancer's work as OpenTelemetry metrics ({@link METRICS}), by listening to its
  * events: orders by final state, time to final, unresolved orders, refusals by code, REST
  * requests, turnover and saved turnover, drift by class, slippage against the plan's prices,
- * runs by status and their duration; `recordLedgerDrift` for a reservation ledger's drift.
+ * runs by status and their duration, ledger drift from `ledger:drift`; `recordLedgerDrift`
+ * for a reservation ledger's recompute.
  * `@opentelemetry/api` is an optional peer dependency, loaded here only when no `meter` is
  * given: without it nothing happens.
  *
@@ -239,9 +241,12 @@ export async function instrumentRebalancer(
     i.runDuration.record(m.durationMs, { status: r.status });
     for (const key of [...prices.keys()]) if (key.startsWith(`${e.runId}|`)) prices.delete(key);
   };
+  const onLedgerDrift = (e: { drift: LedgerCashDrift }) =>
+    i.ledgerDrift.record(num(e.drift.difference.abs()), { source: "run" });
   rebalancer.on("plan", onPlan);
   rebalancer.on("order:final", onFinal);
   rebalancer.on("done", onDone);
+  rebalancer.on("ledger:drift", onLedgerDrift);
   return {
     enabled: true,
     recordLedgerDrift(drift) {
@@ -251,6 +256,7 @@ export async function instrumentRebalancer(
       rebalancer.off("plan", onPlan);
       rebalancer.off("order:final", onFinal);
       rebalancer.off("done", onDone);
+      rebalancer.off("ledger:drift", onLedgerDrift);
     },
   };
 }

@@ -13,7 +13,8 @@ import type { RebalancerEvents } from "../rebalancer-events.js";
  * `driftNotional`, or by an amount no price values), `consecutive_failures` (that many orders
  * in a row ended rejected, unplaced or unresolved), `buying_power` (an order refused for
  * buying power), `unresolved_order` (an order the broker could not settle), `halted` (the
- * circuit breaker stopped a run).
+ * circuit breaker stopped a run), `ledger_drift` (a settled cash read differs from what the
+ * ledger expected by more than `ledgerDriftNotional`).
  *
  * @example
  * ```ts
@@ -26,6 +27,7 @@ export const ALERT_KINDS = [
   "buying_power",
   "unresolved_order",
   "halted",
+  "ledger_drift",
 ] as const;
 /** One of {@link ALERT_KINDS}. */
 export type AlertKind = (typeof ALERT_KINDS)[number];
@@ -63,6 +65,8 @@ export interface AlertThresholds {
   driftNotional: number;
   /** Orders failing in a row before it alerts. */
   consecutiveFailures: number;
+  /** Dollars of ledger drift (a run's `ledger:drift`) above which it alerts. */
+  ledgerDriftNotional: number;
 }
 
 /**
@@ -78,6 +82,8 @@ export const ALERT_DEFAULTS = Object.freeze({
   driftNotional: 100,
   /** Orders failing in a row before it alerts. */
   consecutiveFailures: 3,
+  /** Dollars of ledger drift above which it alerts. */
+  ledgerDriftNotional: 100,
   /**
    * How long `flush()` waits for one sink's delivery (ms) before it logs it as timed out and
    * stops waiting (the sink is not cancelled). A webhook sink with its retries fits in it.
@@ -132,6 +138,7 @@ export const RebalancerAlertsOptionsSchema = z
       .object({
         driftNotional: z.number().min(0).optional(),
         consecutiveFailures: z.number().int().min(1).optional(),
+        ledgerDriftNotional: z.number().min(0).optional(),
       })
       .strict()
       .optional(),
@@ -154,9 +161,10 @@ type Raise = (alert: Omit<Alert, "at" | "severity">) => void;
  * Raises alerts on a rebalancer's events with the plan's thresholds: drift above $100 on a
  * position (`drift`), `consecutiveFailures` failed orders in a row (`consecutive_failures`,
  * once per streak), any buying-power refusal (`buying_power`), any `unresolved` order
- * (`unresolved_order`), a halted run (`halted`). Each alert goes to every sink after the
- * event returns: a sink that throws, rejects or hangs is logged and never reaches nor slows
- * the run. `SmartRebalancer`'s `alerts` option runs these rules on itself.
+ * (`unresolved_order`), a halted run (`halted`), ledger drift above $100 (`ledger_drift`).
+ * Each alert goes to every sink after the event returns: a sink that throws, rejects or hangs
+ * is logged and never reaches nor slows the run. `SmartRebalancer`'s `alerts` option runs
+ * these rules on itself.
  *
  * @param source - the rebalancer to watch, or undefined to use `checkDrifts` alone
  * @param options - sinks, thresholds (defaults: {@link ALERT_DEFAULTS}), clock, logger
@@ -178,6 +186,7 @@ export function watchRebalancerAlerts(
   const logger = isolateLogger(o.logger);
   const driftLimit = o.thresholds?.driftNotional ?? ALERT_DEFAULTS.driftNotional;
   const failureLimit = o.thresholds?.consecutiveFailures ?? ALERT_DEFAULTS.consecutiveFailures;
+  const ledgerLimit = o.thresholds?.ledgerDriftNotional ?? ALERT_DEFAULTS.ledgerDriftNotional;
   const timeoutMs = o.sinkTimeoutMs ?? ALERT_DEFAULTS.sinkTimeoutMs;
   const pending = new Set<Promise<void>>();
 
@@ -201,9 +210,25 @@ export function watchRebalancerAlerts(
       details: { consecutiveFailures: e.consecutiveFailures },
     });
 
+  const onLedgerDrift: RebalancerEvents["ledger:drift"] = (e) => {
+    const d = e.drift;
+    if (d.difference.abs().lte(ledgerLimit)) return;
+    raise({
+      kind: "ledger_drift",
+      runId: e.runId,
+      message: `the settled cash (${d.settledCash.toFixed(2)}) differs from what the ledger expected (${d.expectedCash.toFixed(2)})`,
+      details: {
+        expectedCash: d.expectedCash.toFixed(),
+        settledCash: d.settledCash.toFixed(),
+        difference: d.difference.toFixed(),
+        threshold: ledgerLimit,
+      },
+    });
+  };
   source?.on("order:final", onFinal);
   source?.on("drift", onDrift);
   source?.on("halted", onHalted);
+  source?.on("ledger:drift", onLedgerDrift);
   return {
     checkDrifts,
     async flush() {
@@ -213,6 +238,7 @@ export function watchRebalancerAlerts(
       source?.off("order:final", onFinal);
       source?.off("drift", onDrift);
       source?.off("halted", onHalted);
+      source?.off("ledger:drift", onLedgerDrift);
     },
   };
 }
