@@ -210,21 +210,7 @@ export function watchRebalancerAlerts(
       details: { consecutiveFailures: e.consecutiveFailures },
     });
 
-  const onLedgerDrift: RebalancerEvents["ledger:drift"] = (e) => {
-    const d = e.drift;
-    if (d.difference.abs().lte(ledgerLimit)) return;
-    raise({
-      kind: "ledger_drift",
-      runId: e.runId,
-      message: `the settled cash (${d.settledCash.toFixed(2)}) differs from what the ledger expected (${d.expectedCash.toFixed(2)})`,
-      details: {
-        expectedCash: d.expectedCash.toFixed(),
-        settledCash: d.settledCash.toFixed(),
-        difference: d.difference.toFixed(),
-        threshold: ledgerLimit,
-      },
-    });
-  };
+  const onLedgerDrift = ledgerRule(raise, ledgerLimit);
   source?.on("order:final", onFinal);
   source?.on("drift", onDrift);
   source?.on("halted", onHalted);
@@ -334,5 +320,24 @@ function orderRules(raise: Raise, failureLimit: number): RebalancerEvents["order
         details: { ...details, failures },
       });
     }
+  };
+}
+
+/** The ledger drift rule: a run's `ledger:drift` above the threshold in dollars. */
+function ledgerRule(raise: Raise, limit: number): RebalancerEvents["ledger:drift"] {
+  return (e) => {
+    const d = e.drift;
+    if (d.difference.abs().lte(limit)) return;
+    raise({
+      kind: "ledger_drift",
+      runId: e.runId,
+      message: `the settled cash (${d.settledCash.toFixed(2)}) differs from what the ledger expected (${d.expectedCash.toFixed(2)})`,
+      details: {
+        expectedCash: d.expectedCash.toFixed(),
+        settledCash: d.settledCash.toFixed(),
+        difference: d.difference.toFixed(),
+        threshold: limit,
+      },
+    });
   };
 }
