@@ -314,6 +314,8 @@ export {
   type JournalEntryInput,
   JournalEntrySchema,
   type JournalEntryType,
+  type NotPlacedEntry,
+  NotPlacedEntrySchema,
   parseJournalEntry,
   RUN_OUTCOMES,
   type RunEndEntry,

@@ -146,7 +146,9 @@ async function learnEarlierAttempt(run: RebalanceRun, state: FreshState): Promis
  * Takes over the account's unfinished runs from the journal (a crashed run, this run's own
  * earlier attempt): every order they sent is found (to be adopted) or, not found within the
  * bound, reported `unresolved`, and its symbol is not traded by this run (the order may be
- * live: nothing is sent in its place).
+ * live: nothing is sent in its place) — unless it never reached the broker (absent
+ * `neverPlacedAfterMs` after it was sent): then it is noted `never_placed` and its leg may be
+ * planned again under the next client order id.
  */
 export async function takeOver(run: RebalanceRun): Promise<void> {
   const { settings } = run;
@@ -159,6 +161,8 @@ export async function takeOver(run: RebalanceRun): Promise<void> {
     signal: run.signal,
     lookupMs: settings.journalLookupMs,
     only: run.takeOverOnly,
+    neverPlacedAfterMs: settings.neverPlacedAfterMs,
+    by: run.id,
   });
   run.takenOver = t.runs;
   run.record.takenOver = t.runs.map((r) => ({
@@ -180,6 +184,16 @@ export async function takeOver(run: RebalanceRun): Promise<void> {
       run.resume.noteUsed({ clientOrderId: u.clientOrderId, symbol: u.symbol, side: u.side });
     }
     run.recordOutcome(run.unresolvedSend(u));
+  }
+  // Never placed: its leg may be planned again, under the next client order id (never this one).
+  for (const n of t.notPlaced) {
+    run.resume.noteUsed(n);
+    run.record.adjust(
+      n.symbol,
+      n.side,
+      "never_placed",
+      `${n.clientOrderId}, sent by run ${n.runId}, never reached the broker: absent ${settings.neverPlacedAfterMs} ms after it was sent`,
+    );
   }
 }
 

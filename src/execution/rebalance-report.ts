@@ -56,7 +56,9 @@ export type RebalancePhase =
  * - `may_still_fill`: an order ended without a definitive fill count; nothing more is sent on the symbol;
  * - `stopped_early`: the run stopped on an error (its detail says which); the status is `failed`;
  * - `unknown_symbol`: a target symbol the broker does not list; its weight stays cash;
- * - `foreign_conflict`: another strategy's opposite-side order stands on the symbol, so the leg was not sent.
+ * - `foreign_conflict`: another strategy's opposite-side order stands on the symbol, so the leg was not sent;
+ * - `never_placed`: an order a crashed run sent never reached the broker (absent `neverPlacedAfterMs`
+ *   after it was sent); its leg may be planned again, under the next client order id.
  *
  * @example
  * ```ts
@@ -83,6 +85,7 @@ export const REBALANCE_ADJUSTMENT_REASONS = [
   "stopped_early",
   "unknown_symbol",
   "foreign_conflict",
+  "never_placed",
 ] as const;
 
 /**

@@ -75,6 +75,8 @@ export interface RebalancerSettings {
   readonly account: string | undefined;
   /** How long an order an unfinished run sent, and the broker does not show, is looked for (ms). */
   readonly journalLookupMs: number;
+  /** How long after its send a submit the broker does not know counts as never placed (ms). */
+  readonly neverPlacedAfterMs: number;
   /** How long after an order ended without filling in full the run still looks for a late fill (ms). */
   readonly lateFillWindowMs: number;
   /** What processes on the account share (lease, ledger, journal, rate budget), if anything. */

@@ -77,6 +77,7 @@ export const SMART_REBALANCER_DEFAULTS = {
   resumeLookbackMs: 86_400_000,
   recentOrdersMs: 900_000,
   journalLookupMs: 10_000,
+  neverPlacedAfterMs: 120_000,
   lateFillWindowMs: 2_000,
   strategyId: DEFAULT_STRATEGY_ID,
   cancelConflicts: "own",
@@ -229,6 +230,18 @@ export interface SmartRebalancerOptions {
    */
   journalLookupMs?: number | undefined;
   /**
+   * A process can die between the journal's write of a send and the request. A submit of an
+   * unfinished run that no answer settled, and that a lookup by its client order id made this
+   * long after it was sent (on the rebalancer's clock) does not find, never reached the broker:
+   * the run taking it over writes so to the journal (`not_placed`), notes it `never_placed`,
+   * may plan its leg again under the next client order id, and can close. Before then it is
+   * `unresolved` and its run stays open. It must be longer than any request can take to land:
+   * the port's request timeout (Alpaca: `timeoutMs`, 30 s), plus the broker's lag before a new
+   * order shows in lookups, plus the clock skew between machines (ms).
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.neverPlacedAfterMs` (120000: 2 minutes)
+   */
+  neverPlacedAfterMs?: number | undefined;
+  /**
    * Fills race cancels: a broker may report a fill after it reported the order cancelled.
    * Before it reconciles, a run that has an order which ended without filling in full waits
    * until this long after the last such order ended, then reads those orders again, so a late
@@ -340,6 +353,7 @@ const OptionsSchema = z
     journal: zJournalStore.optional(),
     account: z.string().min(1).max(128).optional(),
     journalLookupMs: z.number().int().min(0).max(3_600_000).optional(),
+    neverPlacedAfterMs: z.number().int().min(1).max(86_400_000).optional(),
     lateFillWindowMs: z.number().int().min(0).max(600_000).optional(),
     coordination: zCoordination.optional(),
     strategyId: z
@@ -488,6 +502,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       journal: o.journal,
       account: o.account,
       journalLookupMs: o.journalLookupMs ?? d.journalLookupMs,
+      neverPlacedAfterMs: o.neverPlacedAfterMs ?? d.neverPlacedAfterMs,
       lateFillWindowMs: o.lateFillWindowMs ?? d.lateFillWindowMs,
       coordination: o.coordination,
       strategyId: o.strategyId ?? d.strategyId,

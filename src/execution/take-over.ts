@@ -13,6 +13,20 @@ export interface UnresolvedSend {
   readonly side: OrderSide;
 }
 
+/**
+ * A submit of an unfinished run that never reached the broker: no answer settled it, and its
+ * client order id was absent from the broker's orders once `neverPlacedAfterMs` had passed
+ * since it was sent. A `not_placed` entry now says so in the journal.
+ */
+export interface NotPlacedSend {
+  readonly runId: string;
+  readonly clientOrderId: string;
+  readonly symbol: string;
+  readonly side: OrderSide;
+  /** When it was (last) sent (ms since the epoch, on the writer's clock). */
+  readonly sentAt: number;
+}
+
 /** What taking over an account's unfinished runs found. */
 export interface TakeOver {
   /** The unfinished runs (this run's own earlier attempt among them, when it has one). */
@@ -21,6 +35,8 @@ export interface TakeOver {
   readonly found: readonly OrderSnapshot[];
   /** Sends no read found within the bound. */
   readonly unresolved: readonly UnresolvedSend[];
+  /** Submits that never reached the broker (journaled now as `not_placed`). */
+  readonly notPlaced: readonly NotPlacedSend[];
   /** What the journal reported (a torn line, a stale lock). */
   readonly warnings: readonly JournalWarning[];
 }
@@ -36,13 +52,27 @@ export interface TakeOverSettings {
   readonly lookupMs: number;
   /** Only these runs (an explicit resume or abandon); every unfinished run when left out. */
   readonly only?: string | undefined;
+  /**
+   * How long after it was sent a submit no answer settled, and the broker's lookup by client
+   * order id does not find, counts as never placed (ms); undefined: never decided (it stays
+   * unresolved).
+   */
+  readonly neverPlacedAfterMs?: number | undefined;
+  /** The run taking over (named in the `not_placed` entries it writes). */
+  readonly by?: string | undefined;
 }
 
 /** A write the journal holds, with what it was about. */
 interface Sent {
   readonly runId: string;
   readonly op: "submit" | "close";
+  /** When it was first sent. */
   readonly at: number;
+  /** When it was last sent (a resend under the same id), and that send's id. */
+  readonly lastAt: number;
+  readonly lastSendId: string;
+  /** Whether an answer says the order exists (accepted, or refused as a duplicate). */
+  readonly exists: boolean;
   readonly clientOrderId: string | undefined;
   readonly orderId: string | undefined;
   readonly symbol: string;
@@ -54,58 +84,120 @@ interface Sent {
  * id when the broker's answer named it, else by client order id (or, for a close, in the
  * order history), read again until found or `lookupMs` passes. An order sent is never
  * forgotten: it is found, or reported unresolved (it may be live; nothing is sent in its
- * place). Sends the broker refused are skipped: nothing was placed.
+ * place), or — a submit no answer settled, absent from a lookup by its client order id made
+ * `neverPlacedAfterMs` or more after it was sent — it never reached the broker: a `not_placed`
+ * entry is written (durably) and it is reported in `notPlaced`. Sends the broker refused are
+ * skipped: nothing was placed.
  *
- * @param s - the journal, the account, the port, the clock, the signal and the bound
- * @returns the runs, the orders found, the sends unresolved, the journal's warnings
- * @throws the journal's errors (`journal_corrupt`, `journal_locked`, `journal_io`); the abort reason
+ * @param s - the journal, the account, the port, the clock, the signal, the bounds
+ * @returns the runs, the orders found, the sends unresolved and never placed, the journal's warnings
+ * @throws the journal's errors (`journal_corrupt`, `journal_locked`, `journal_io`, `lease_lost`); the abort reason
  */
 export async function takeOverUnfinished(s: TakeOverSettings): Promise<TakeOver> {
   const open = await s.journal.openRuns(s.account, { signal: s.signal });
   const warnings = open.warnings;
   const runs = s.only === undefined ? open.runs : open.runs.filter((r) => r.runId === s.only);
   const sends = runs.flatMap((r) => sentOrders(r.entries));
-  if (sends.length === 0) return { runs, found: [], unresolved: [], warnings };
+  if (sends.length === 0) return { runs, found: [], unresolved: [], notPlaced: [], warnings };
   const found = new Map<string, OrderSnapshot>();
+  const gone: Sent[] = [];
   let pending = [...sends];
   const deadline = s.clock.now() + s.lookupMs;
   for (let attempt = 0; ; attempt++) {
-    pending = await lookUp(s, pending, found);
+    const readAt = s.clock.now();
+    const round = await lookUp(s, pending, found);
+    pending = [];
+    for (const p of round.still) (neverPlaced(s, p, round.absent, readAt) ? gone : pending).push(p);
     if (pending.length === 0 || s.clock.now() >= deadline) break;
     const wait = Math.min(backoffDelay({ initialMs: 250 }, attempt), deadline - s.clock.now());
     await s.clock.sleep(Math.max(1, wait), s.signal);
   }
+  const notPlaced = await recordNotPlaced(s, gone);
   const unresolved = pending.map((p) => ({
     runId: p.runId,
     clientOrderId: p.clientOrderId,
     symbol: p.symbol,
     side: p.side,
   }));
-  return { runs, found: [...found.values()], unresolved, warnings };
+  return { runs, found: [...found.values()], unresolved, notPlaced, warnings };
+}
+
+/** Whether a send not found counts as never placed: see {@link takeOverUnfinished}. */
+function neverPlaced(s: TakeOverSettings, p: Sent, absent: ReadonlySet<Sent>, readAt: number): boolean {
+  const window = s.neverPlacedAfterMs;
+  return (
+    window !== undefined &&
+    s.by !== undefined &&
+    p.op === "submit" &&
+    !p.exists &&
+    p.orderId === undefined &&
+    absent.has(p) &&
+    readAt - p.lastAt >= window
+  );
+}
+
+/** Writes a `not_placed` entry for each send, durably, before anything may be sent in its place. */
+async function recordNotPlaced(s: TakeOverSettings, gone: readonly Sent[]): Promise<NotPlacedSend[]> {
+  if (gone.length === 0 || s.by === undefined || s.neverPlacedAfterMs === undefined) return [];
+  const by = s.by;
+  const afterMs = s.neverPlacedAfterMs;
+  // Only submits get here (neverPlaced): each has its client order id.
+  const out = gone.flatMap((p) =>
+    p.clientOrderId === undefined ? [] : [{ p, clientOrderId: p.clientOrderId }],
+  );
+  await s.journal.append(
+    s.account,
+    out.map(({ p, clientOrderId }) => ({
+      type: "not_placed" as const,
+      runId: p.runId,
+      sendId: p.lastSendId,
+      clientOrderId,
+      by,
+      afterMs,
+    })),
+    { durable: true, ...(s.signal ? { signal: s.signal } : {}) },
+  );
+  return out.map(({ p, clientOrderId }) => ({
+    runId: p.runId,
+    clientOrderId,
+    symbol: p.symbol,
+    side: p.side,
+    sentAt: p.lastAt,
+  }));
 }
 
 /**
  * The orders a run's journal says may have been placed: every submit and every replace's new
  * order (by client order id, resends under the same id counted once) and every close; a send
  * the broker refused is left out; a refusal as a duplicate means the order exists, and is kept.
+ * A send a `not_placed` entry settled is left out too: it never reached the broker.
  */
 export function sentOrders(entries: readonly JournalEntry[]): Sent[] {
   const answers = new Map<string, JournalEntry & { type: "answer" }>();
-  for (const e of entries) if (e.type === "answer") answers.set(e.sendId, e);
+  const notPlaced = new Set<string>();
+  for (const e of entries) {
+    if (e.type === "answer") answers.set(e.sendId, e);
+    else if (e.type === "not_placed") notPlaced.add(e.clientOrderId);
+  }
   const submits = new Map<string, Sent & { maybePlaced: boolean }>();
   const closes: Sent[] = [];
   for (const e of entries) {
     if (e.type !== "send" || e.op === "cancel") continue;
     const a = answers.get(e.sendId);
     const orderId = a?.result === "accepted" ? a.order?.id : undefined;
+    const duplicate = a?.result === "refused" && a.code === "duplicate_client_order_id";
     // No answer (a crash in flight), an ambiguous one, or a duplicate: it may be placed.
-    const maybePlaced = a?.result !== "refused" || a.code === "duplicate_client_order_id";
+    const maybePlaced = a?.result !== "refused" || duplicate;
+    const exists = a?.result === "accepted" || duplicate;
     if (e.op === "close") {
       if (maybePlaced)
         closes.push({
           runId: e.runId,
           op: "close",
           at: e.at,
+          lastAt: e.at,
+          lastSendId: e.sendId,
+          exists,
           clientOrderId: undefined,
           orderId,
           symbol: e.symbol,
@@ -116,12 +208,15 @@ export function sentOrders(entries: readonly JournalEntry[]): Sent[] {
     // A replace places a new order under its new client order id: followed like a submit.
     const order = e.op === "submit" ? e.request : { ...e.changes, symbol: e.symbol, side: e.side };
     const id = order.clientOrderId;
-    if (id === undefined) continue;
+    if (id === undefined || notPlaced.has(id)) continue;
     const known = submits.get(id);
     submits.set(id, {
       runId: e.runId,
       op: "submit",
       at: known?.at ?? e.at,
+      lastAt: e.at,
+      lastSendId: e.sendId,
+      exists: (known?.exists ?? false) || exists,
       clientOrderId: id,
       orderId: known?.orderId ?? orderId,
       symbol: order.symbol,
@@ -133,15 +228,19 @@ export function sentOrders(entries: readonly JournalEntry[]): Sent[] {
   return [...placed, ...closes];
 }
 
-/** One round of reads; returns what is still not found. */
+/**
+ * One round of reads; returns what is still not found, and which of those a lookup by client
+ * order id answered as absent (a read that failed says nothing).
+ */
 async function lookUp(
   s: TakeOverSettings,
   pending: readonly Sent[],
   found: Map<string, OrderSnapshot>,
-): Promise<Sent[]> {
+): Promise<{ still: Sent[]; absent: Set<Sent> }> {
   const { broker, signal } = s;
   const history = await readHistory(s, pending);
   const still: Sent[] = [];
+  const absent = new Set<Sent>();
   for (const p of pending) {
     let order: OrderSnapshot | null | undefined;
     if (p.op === "close") {
@@ -158,11 +257,12 @@ async function lookUp(
               () => broker.getOrderByClientOrderId(p.clientOrderId as string, { signal }),
               signal,
             ));
+      if (order === null) absent.add(p);
     }
     if (order === null || order === undefined) still.push(p);
     else found.set(order.id, order);
   }
-  return still;
+  return { still, absent };
 }
 
 /** The account's orders since the earliest pending send, when the port keeps a history. */

@@ -7,9 +7,10 @@ import type { JournalRun } from "../journal/journal-store.js";
  * The last state the journal knows of an order an unfinished run sent: a broker status (from
  * the broker's answer or a `final` entry), `sent` (the send is on disk and no answer is: the
  * process died with the call in flight), `ambiguous` (the call failed in a way that may have
- * placed it), or `refused` (the broker certainly did not place it).
+ * placed it), `refused` (the broker certainly did not place it), or `not_placed` (a run that
+ * took it over found it absent from the broker once the never-placed window had passed).
  */
-export type UnfinishedOrderState = BrokerOrderStatus | "sent" | "ambiguous" | "refused";
+export type UnfinishedOrderState = BrokerOrderStatus | "sent" | "ambiguous" | "refused" | "not_placed";
 
 /** One order an unfinished run sent, as its journal knows it (never read from the broker). */
 export interface UnfinishedOrder {
@@ -66,6 +67,9 @@ export function unfinishedRunOf(run: JournalRun): UnfinishedRun {
       const k = bySend.get(e.sendId);
       const known = k === undefined ? undefined : orders.get(k);
       if (k !== undefined && known !== undefined) orders.set(k, answered(known, e));
+    } else if (e.type === "not_placed") {
+      const known = orders.get(e.clientOrderId);
+      if (known !== undefined) orders.set(e.clientOrderId, { ...known, state: "not_placed" });
     } else if (e.type === "final") {
       const k = [...orders].find(
         ([, o]) => o.orderId === e.order.id || o.clientOrderId === e.order.clientOrderId,

@@ -17,7 +17,15 @@ import { parseInput, zDate, zDecimal, zSymbol } from "../core/validation.js";
 export const JOURNAL_ENTRY_VERSION = 1;
 
 /** Every entry type, in the order a run writes them. */
-export const JOURNAL_ENTRY_TYPES = ["run_start", "intent", "send", "answer", "final", "run_end"] as const;
+export const JOURNAL_ENTRY_TYPES = [
+  "run_start",
+  "intent",
+  "send",
+  "answer",
+  "final",
+  "not_placed",
+  "run_end",
+] as const;
 /** The type of a journal entry. */
 export type JournalEntryType = (typeof JOURNAL_ENTRY_TYPES)[number];
 
@@ -266,6 +274,25 @@ export const FinalEntrySchema = z
   .strict()
   .superRefine((e, ctx) => oneSize(e.order, ctx));
 
+/**
+ * Schema of a {@link NotPlacedEntry}: a submit no answer settled, found absent from the
+ * broker's orders once the never-placed window had passed since it was sent.
+ */
+export const NotPlacedEntrySchema = z
+  .object({
+    ...base,
+    type: z.literal("not_placed"),
+    /** The send it settles (its run's last send under the client order id). */
+    sendId: zId,
+    /** The client order id the broker never received. */
+    clientOrderId: zId,
+    /** The run that looked it up and wrote this. */
+    by: zId,
+    /** The window that had passed since the send (ms). */
+    afterMs: z.number().int().nonnegative(),
+  })
+  .strict();
+
 /** Schema of a {@link RunEndEntry}. */
 export const RunEndEntrySchema = z
   .object({
@@ -289,6 +316,7 @@ export const JournalEntrySchema = z.discriminatedUnion("type", [
   SendEntrySchema,
   AnswerEntrySchema,
   FinalEntrySchema,
+  NotPlacedEntrySchema,
   RunEndEntrySchema,
 ]);
 
@@ -302,6 +330,13 @@ export type SendEntry = z.output<typeof SendEntrySchema>;
 export type AnswerEntry = z.output<typeof AnswerEntrySchema>;
 /** An order's final state, as the broker reported it. */
 export type FinalEntry = z.output<typeof FinalEntrySchema>;
+/**
+ * A send that never reached the broker: written by the run that took it over, once its
+ * client order id was absent from the broker's orders `afterMs` after the send (see
+ * `docs/journal.md`). The order is not looked for again; its leg may be planned again under
+ * the next client order id.
+ */
+export type NotPlacedEntry = z.output<typeof NotPlacedEntrySchema>;
 /** A run is over (written by `finishRun`). */
 export type RunEndEntry = z.output<typeof RunEndEntrySchema>;
 /** One journal entry: plain JSON, decimals as strings. */

@@ -32,7 +32,8 @@ export interface IndexedOpenRun {
 /**
  * The runs of one account and the rules an entry must follow: a run starts once; every other
  * entry names a run that is open; a `sendId` is used once in its run; an answer names an
- * earlier send of its run and is its only answer; nothing follows a run's `run_end`.
+ * earlier send of its run and is its only answer (a `not_placed` names an earlier send too);
+ * nothing follows a run's `run_end`.
  *
  * @remarks
  * Both stores keep one per account and check each batch against it before anything is
@@ -82,6 +83,9 @@ export class RunIndex {
         if (run?.sends.get(e.sendId) === true || answered.has(key))
           return violation(`send ${e.sendId} was answered before`);
         answered.add(key);
+      } else if (e.type === "not_placed") {
+        if (run?.sends.has(e.sendId) !== true && !sent.has(key))
+          return violation(`not_placed names an unknown send ${e.sendId}`);
       } else if (e.type === "run_end") {
         ended.add(e.runId);
       }

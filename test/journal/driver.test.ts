@@ -126,6 +126,7 @@ describe.each(Object.keys(harnesses))("JournalStore contract: %s", (name) => {
       [runStart("done")], // finished, not yet compacted
       [submit("r1", "c1")], // sendId twice
       [accepted("r1", "nope")], // answer to no send
+      [{ type: "not_placed", runId: "r1", sendId: "nope", clientOrderId: "nope", by: "r2", afterMs: 1 }], // no send
       [intent("r1"), accepted("r1", "c1"), accepted("r1", "c1")], // answered twice, in one batch
       [runStart("r9"), runStart("r9")],
       [submit("r1", "c2"), submit("r1", "c2")],

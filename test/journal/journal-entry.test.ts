@@ -46,6 +46,15 @@ describe("journal entries", () => {
       refused("r", "c1"),
       { type: "answer", runId: "r", at: 1, sendId: "k2", result: "ambiguous", message: "socket hang up" },
       final("r", "c1"),
+      {
+        type: "not_placed",
+        runId: "r",
+        at: 1,
+        sendId: "c1",
+        clientOrderId: "c1",
+        by: "r2",
+        afterMs: 120_000,
+      },
       { type: "run_end", runId: "r", at: 1, outcome: "completed" },
     ];
     const parsed = samples.map((s) => parseJournalEntry(v1(s)));

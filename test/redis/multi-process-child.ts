@@ -31,6 +31,8 @@ const rebalancer = new SmartRebalancer({
   leaseTtlMs: 5_000,
   leaseWaitMs: 60_000,
   journalLookupMs: 2_000,
+  // Longer than a request to the local fake server can take to land (the lease lapses after 5 s).
+  neverPlacedAfterMs: 3_000,
   settleMs: 300,
   lateFillWindowMs: 50,
   recentOrdersMs: 60_000,
