@@ -65,6 +65,17 @@ export interface HoldRequest {
   readonly capacity: number;
   /** How long the hold lives unbound (ms). @defaultValue `COORDINATION_DEFAULTS.reservationTtlMs` */
   readonly ttlMs?: number;
+  /**
+   * A cap of this request's own (a run's `strategyCap`), in micro-dollars, beside the one
+   * {@link CoordinationLedger.setCap} stores: the strategy's live holds (reserved and bound,
+   * every process's) plus `spent` plus `amount` must not pass it.
+   */
+  readonly strategyCap?: number;
+  /**
+   * What the requester already spent under `strategyCap` (its released holds), in
+   * micro-dollars. @defaultValue 0
+   */
+  readonly spent?: number;
 }
 
 /** The answer to a reservation: refused ones say why and what was left. */
@@ -72,7 +83,10 @@ export type HoldResult =
   | { readonly ok: true; readonly reserved: number; readonly strategyReserved: number }
   | {
       readonly ok: false;
-      /** `insufficient`: the account's capacity; `strategy_cap`: the strategy's cap; `exists`: the key is taken. */
+      /**
+       * `insufficient`: the account's capacity; `strategy_cap`: the strategy's cap (stored, or
+       * the request's `strategyCap`); `exists`: the key is taken.
+       */
       readonly reason: "insufficient" | "strategy_cap" | "exists";
       /** What was left under the limit that refused it (micro-dollars). */
       readonly available: number;
@@ -92,8 +106,9 @@ export type HoldResult =
  */
 export interface CoordinationLedger {
   /**
-   * Reserves an amount when it fits both the account's capacity (less every hold) and the
-   * strategy's cap (less the strategy's holds).
+   * Reserves an amount when it fits the account's capacity (less every hold), the strategy's
+   * stored cap (less the strategy's holds) and the request's own `strategyCap` (less the
+   * strategy's live holds and what the requester `spent`), all checked and taken at once.
    *
    * @param request - key, strategy, amount, capacity, ttl
    * @returns ok with the totals, or the reason and what was left
@@ -251,6 +266,20 @@ export function toMicros(dollars: Decimal, rounding: "up" | "down" = "up"): numb
  */
 export function fromMicros(micros: number): Decimal {
   return new Decimal(micros).div(MICROS);
+}
+
+/**
+ * Checks the optional cap of a reservation request and what was spent under it.
+ *
+ * @param request - the request
+ * @returns the cap (undefined when none) and the amount spent (0 when not given)
+ * @throws ValidationError (`validation`) unless each given is a safe integer ≥ 0
+ */
+export function requestCap(request: HoldRequest): { cap: number | undefined; spent: number } {
+  return {
+    cap: request.strategyCap === undefined ? undefined : checkMicros("strategyCap", request.strategyCap),
+    spent: request.spent === undefined ? 0 : checkMicros("spent", request.spent),
+  };
 }
 
 /**

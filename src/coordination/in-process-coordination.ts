@@ -23,6 +23,7 @@ import {
   type LeaseGrant,
   leaseLostError,
   type RateLimiter,
+  requestCap,
 } from "./coordination.js";
 
 /** Options of {@link inProcessCoordination}. */
@@ -170,20 +171,27 @@ class MemoryLedger implements CoordinationLedger {
   async reserve(request: HoldRequest): Promise<HoldResult> {
     const amount = checkMicros("amount", request.amount);
     const capacity = checkMicros("capacity", request.capacity);
+    const own = requestCap(request);
     const now = this.clock.now();
     this.purge(now);
     if (this.holdsByKey.has(request.key)) return { ok: false, reason: "exists", available: 0 };
     let total = 0;
     let mine = 0;
+    let live = 0;
     for (const h of this.holdsByKey.values()) {
       total += h.amount;
-      if (h.strategyId === request.strategyId) mine += h.amount;
+      if (h.strategyId !== request.strategyId) continue;
+      mine += h.amount;
+      if (h.state !== "released") live += h.amount;
     }
     if (total + amount > capacity)
       return { ok: false, reason: "insufficient", available: Math.max(0, capacity - total) };
     const cap = this.caps.get(request.strategyId);
     if (cap !== undefined && mine + amount > cap) {
       return { ok: false, reason: "strategy_cap", available: Math.max(0, cap - mine) };
+    }
+    if (own.cap !== undefined && live + own.spent + amount > own.cap) {
+      return { ok: false, reason: "strategy_cap", available: Math.max(0, own.cap - live - own.spent) };
     }
     const ttl = request.ttlMs ?? COORDINATION_DEFAULTS.reservationTtlMs;
     this.holdsByKey.set(request.key, {

@@ -47,7 +47,8 @@ export type BrokerErrorCode = (typeof BROKER_ERROR_CODES)[number];
  * `journal_io` (a journal read, write or sync failed), `coordination_unavailable` (the shared
  * coordination store, Redis, cannot be reached: nothing is traded uncoordinated), `lease_held`
  * (another process holds the account's lease), `lease_lost` (this process's lease passed to
- * another: it stops before its next write), and every {@link BrokerErrorCode}, in a stable order.
+ * another: it stops before its next write), `strategy_cap` (a buy would take its strategy past
+ * its cap: not sent), and every {@link BrokerErrorCode}, in a stable order.
  *
  * @example
  * ```ts
@@ -67,6 +68,7 @@ export const ORDERSAFE_ERROR_CODES = [
   "coordination_unavailable",
   "lease_held",
   "lease_lost",
+  "strategy_cap",
   ...BROKER_ERROR_CODES,
 ] as const;
 

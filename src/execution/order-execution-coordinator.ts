@@ -304,6 +304,10 @@ export class OrderExecutionCoordinator {
     if (intent.side !== "buy" || this.funds === undefined) return { ok: true, key: undefined };
     const r = await this.funds.reserve({ ...intent, clientOrderId: id });
     if (r.ok) return { ok: true, key: id };
+    if (r.reason === "strategy_cap") {
+      const message = "[ordersafe] the buy would take the strategy past its strategyCap: not sent";
+      return { ok: false, refusal: this.refused(intent, id, "strategy_cap", message) };
+    }
     return {
       ok: false,
       refusal: this.refused(

@@ -6,7 +6,7 @@ import { isFinalBrokerStatus, type OrderSide, type OrderSnapshot } from "../brok
 import { type CoordinationLedger, fromMicros, toMicros } from "../coordination/coordination.js";
 import type { Clock } from "../core/clock.js";
 import { mapBounded } from "../core/concurrency.js";
-import { ZERO } from "../core/decimal.js";
+import { Decimal, ZERO } from "../core/decimal.js";
 import { isBrokerError } from "../core/errors.js";
 import { strategyOfClientOrderId } from "../core/ids.js";
 import { requiredFunds } from "../funds/required-funds.js";
@@ -570,17 +570,25 @@ function sharedReservations(
   after: FreshState,
 ): FundsReservation {
   const capacity = toMicros(new ReservationLedger().available(after.account), "down");
-  const { strategyId, logger } = run.settings;
+  const { strategyId, logger, strategyCap } = run.settings;
+  const cap = strategyCap === undefined ? undefined : toMicros(new Decimal(strategyCap), "down");
+  // What the run's released holds held: spent under the strategy's cap, for the whole run.
+  const held = new Map<string, number>();
+  let spent = 0;
   return {
     reserve: async (intent) => {
       const key = intent.clientOrderId ?? `${run.id}:${intent.symbol}`;
       const amount = toMicros(requiredFunds(intent, after.prices.get(intent.symbol)));
-      const r = await ledger.reserve({ key, strategyId, amount, capacity });
+      const own = cap === undefined ? {} : { strategyCap: cap, spent };
+      const r = await ledger.reserve({ key, strategyId, amount, capacity, ...own });
       if (!r.ok) return { ok: false, shortfall: fromMicros(amount - r.available), reason: r.reason };
+      held.set(key, amount);
       run.buyHolds.set(intent.symbol, key);
       return { ok: true };
     },
     release: (key) => {
+      spent += held.get(key) ?? 0;
+      held.delete(key);
       ledger
         .release(key)
         .catch((e: unknown) =>

@@ -77,6 +77,8 @@ export interface RebalancerSettings {
   readonly journalLookupMs: number;
   /** How long after its send a submit the broker does not know counts as never placed (ms). */
   readonly neverPlacedAfterMs: number;
+  /** The strategy's cap of buying power held and spent in a run (dollars), if any. */
+  readonly strategyCap?: number | undefined;
   /** How long after an order ended without filling in full the run still looks for a late fill (ms). */
   readonly lateFillWindowMs: number;
   /** What processes on the account share (lease, ledger, journal, rate budget), if anything. */

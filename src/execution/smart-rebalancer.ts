@@ -242,6 +242,17 @@ export interface SmartRebalancerOptions {
    */
   neverPlacedAfterMs?: number | undefined;
   /**
+   * The most buying power the strategy may hold and spend in one run, in dollars: its holds
+   * in the coordination's ledger (every process's, reserved or bound) plus what the run's
+   * buys already held and released, plus the next buy's reservation. Checked and taken
+   * atomically in the ledger with each reservation; a buy that would pass it is not sent
+   * (`submit_failed` with the code `strategy_cap`, and a `strategy_cap` adjustment). A
+   * released hold counts in full (its reserved amount, filled or not). Needs `coordination`
+   * (`inProcessCoordination()` for one process).
+   * @defaultValue none: only the account's buying power limits the buys
+   */
+  strategyCap?: number | undefined;
+  /**
    * Fills race cancels: a broker may report a fill after it reported the order cancelled.
    * Before it reconciles, a run that has an order which ended without filling in full waits
    * until this long after the last such order ended, then reads those orders again, so a late
@@ -354,6 +365,7 @@ const OptionsSchema = z
     account: z.string().min(1).max(128).optional(),
     journalLookupMs: z.number().int().min(0).max(3_600_000).optional(),
     neverPlacedAfterMs: z.number().int().min(1).max(86_400_000).optional(),
+    strategyCap: z.number().finite().min(0).max(1e15).optional(),
     lateFillWindowMs: z.number().int().min(0).max(600_000).optional(),
     coordination: zCoordination.optional(),
     strategyId: z
@@ -368,6 +380,10 @@ const OptionsSchema = z
     alerts: RebalancerAlertsOptionsSchema.optional(),
   })
   .strict()
+  .refine((o) => o.strategyCap === undefined || o.coordination !== undefined, {
+    message: "strategyCap needs a coordination (inProcessCoordination() for one process)",
+    path: ["strategyCap"],
+  })
   .refine((o) => o.coordination === undefined || o.journal === undefined, {
     message: "give coordination or journal, not both: the coordination's journal is used",
     path: ["journal"],
@@ -503,6 +519,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       account: o.account,
       journalLookupMs: o.journalLookupMs ?? d.journalLookupMs,
       neverPlacedAfterMs: o.neverPlacedAfterMs ?? d.neverPlacedAfterMs,
+      strategyCap: o.strategyCap,
       lateFillWindowMs: o.lateFillWindowMs ?? d.lateFillWindowMs,
       coordination: o.coordination,
       strategyId: o.strategyId ?? d.strategyId,

@@ -13,6 +13,7 @@ import {
   type HoldState,
   type LeaseGrant,
   type RateLimiter,
+  requestCap,
 } from "../coordination/coordination.js";
 import { type Clock, systemClock } from "../core/clock.js";
 import { OrdersafeError } from "../core/errors.js";
@@ -179,11 +180,20 @@ function redisLedger(
       const amount = checkMicros("amount", request.amount);
       const capacity = checkMicros("capacity", request.capacity);
       const ttl = request.ttlMs ?? COORDINATION_DEFAULTS.reservationTtlMs;
+      const own = requestCap(request);
       const r = listOf(
         await runner.run(
           LEDGER_RESERVE,
           [holdsKey, capsKey],
-          [request.key, request.strategyId, String(amount), String(capacity), String(ttl)],
+          [
+            request.key,
+            request.strategyId,
+            String(amount),
+            String(capacity),
+            String(ttl),
+            own.cap === undefined ? "" : String(own.cap),
+            String(own.spent),
+          ],
         ),
       );
       if (r[0] === "ok") return { ok: true, reserved: Number(r[1]), strategyReserved: Number(r[2]) };

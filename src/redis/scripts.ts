@@ -80,7 +80,7 @@ return 0`,
 );
 
 /**
- * KEYS: holds, caps. ARGV: key, strategy, amount, capacity, ttlMs.
+ * KEYS: holds, caps. ARGV: key, strategy, amount, capacity, ttlMs, request cap ('' for none), spent.
  * → {'ok', total, strategy total} | {'insufficient' | 'strategy_cap' | 'exists', available}.
  */
 export const LEDGER_RESERVE = luaScript(
@@ -88,15 +88,20 @@ export const LEDGER_RESERVE = luaScript(
   `${NOW}${HOLDS}
 local key, strategy = ARGV[1], ARGV[2]
 local amount, capacity, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local total, mine = 0, 0
+local own, spent = tonumber(ARGV[6]), tonumber(ARGV[7]) or 0
+local total, mine, live = 0, 0, 0
 for _, item in ipairs(purge(now)) do
   if item[1] == key then return {'exists', 0} end
   total = total + item[2].a
-  if item[2].s == strategy then mine = mine + item[2].a end
+  if item[2].s == strategy then
+    mine = mine + item[2].a
+    if item[2].st ~= 'released' then live = live + item[2].a end
+  end
 end
 if total + amount > capacity then return {'insufficient', math.max(0, capacity - total)} end
 local cap = redis.call('HGET', KEYS[2], strategy)
 if cap and mine + amount > tonumber(cap) then return {'strategy_cap', math.max(0, tonumber(cap) - mine)} end
+if own and live + spent + amount > own then return {'strategy_cap', math.max(0, own - live - spent)} end
 redis.call('HSET', KEYS[1], key, encode({ s = strategy, a = amount, st = 'reserved', at = now, e = now + ttl, c = '' }))
 return {'ok', total + amount, mine + amount}`,
 );

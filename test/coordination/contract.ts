@@ -125,6 +125,52 @@ export function coordinationContract(name: string, target: ContractTarget): void
       ]);
     });
 
+    it("a request's own strategyCap counts the strategy's live holds and what it spent, not lingering ones", async () => {
+      const c = await target.make({ releaseLingerMs: 100 * u });
+      const own = { capacity: 1000, strategyCap: 500 };
+      expect(await c.ledger.reserve({ key: "a1", strategyId: "a", amount: 300, ...own })).toMatchObject({
+        ok: true,
+      });
+      expect(await c.ledger.reserve({ key: "a2", strategyId: "a", amount: 250, ...own })).toEqual({
+        ok: false,
+        reason: "strategy_cap",
+        available: 200,
+      });
+      // Another strategy's holds count toward the capacity, not toward a's cap.
+      expect(await c.ledger.reserve({ key: "b1", strategyId: "b", amount: 250, ...own })).toMatchObject({
+        ok: true,
+      });
+      expect(await c.ledger.reserve({ key: "a2", strategyId: "a", amount: 200, ...own })).toMatchObject({
+        ok: true,
+        reserved: 750,
+        strategyReserved: 500,
+      });
+      // a1 filled: released (lingering for the capacity), spent for its requester.
+      expect(await c.ledger.bind("a1", "c-a1")).toBe(true);
+      expect(await c.ledger.release("a1")).toBe(true);
+      expect(await c.ledger.reserve({ key: "a3", strategyId: "a", amount: 1, ...own, spent: 300 })).toEqual({
+        ok: false,
+        reason: "strategy_cap",
+        available: 0,
+      });
+      expect(await c.ledger.reserve({ key: "a3", strategyId: "a", amount: 300, ...own, spent: 0 })).toEqual({
+        ok: false,
+        reason: "insufficient",
+        available: 250,
+      });
+      expect(
+        await c.ledger.reserve({ key: "a3", strategyId: "a", amount: 250, ...own, spent: 50 }),
+      ).toMatchObject({
+        ok: true,
+      });
+      expect((await c.ledger.holds()).reduce((x, h) => x + h.amount, 0)).toBe(1000);
+      for (const bad of [{ strategyCap: -1 }, { strategyCap: 1.5 }, { spent: -2 }, { spent: Number.NaN }]) {
+        expect(
+          await codeOf(c.ledger.reserve({ key: "x", strategyId: "a", amount: 1, capacity: 10_000, ...bad })),
+        ).toBe("validation");
+      }
+    });
+
     it("an unbound hold expires; a bound one never does; bind fails once expired", async () => {
       const c = await target.make({ releaseLingerMs: 0 });
       await c.ledger.reserve({ key: "unbound", strategyId: "a", amount: 500, capacity: 1000, ttlMs: 2 * u });
@@ -208,21 +254,32 @@ export function coordinationContract(name: string, target: ContractTarget): void
         fc.asyncProperty(
           fc.array(op, { maxLength: 25 }),
           fc.integer({ min: 0, max: 800 }),
-          async (ops, cap) => {
+          fc.integer({ min: 0, max: 1200 }),
+          async (ops, cap, aCap) => {
             const c = await target.make({ releaseLingerMs: 0 });
             await c.ledger.setCap("b", cap);
             const model = new Map<string, { s: string; a: number; st: string }>();
+            // Strategy a reserves under a cap of its own, counting what its released holds spent.
+            let spentA = 0;
             for (const o of ops) {
               const key = `k${o.k}`;
               if (o.t === "reserve") {
                 const total = [...model.values()].reduce((x, h) => x + h.a, 0);
                 const mine = [...model.values()].filter((h) => h.s === o.s).reduce((x, h) => x + h.a, 0);
-                const r = await c.ledger.reserve({ key, strategyId: o.s, amount: o.amount, capacity: 1000 });
+                const own = o.s === "a" ? { strategyCap: aCap, spent: spentA } : {};
+                const r = await c.ledger.reserve({
+                  key,
+                  strategyId: o.s,
+                  amount: o.amount,
+                  capacity: 1000,
+                  ...own,
+                });
                 const expected = model.has(key)
                   ? "exists"
                   : total + o.amount > 1000
                     ? "insufficient"
-                    : o.s === "b" && mine + o.amount > cap
+                    : (o.s === "b" && mine + o.amount > cap) ||
+                        (o.s === "a" && mine + spentA + o.amount > aCap)
                       ? "strategy_cap"
                       : "ok";
                 expect(r.ok ? "ok" : r.reason).toBe(expected);
@@ -233,6 +290,8 @@ export function coordinationContract(name: string, target: ContractTarget): void
                 if (h) h.st = "bound";
               } else {
                 expect(await c.ledger.release(key)).toBe(model.has(key));
+                const h = model.get(key);
+                if (h?.s === "a") spentA += h.a;
                 model.delete(key);
               }
               const holds = await c.ledger.holds();

@@ -96,10 +96,11 @@ describe("errors", () => {
       | "coordination_unavailable"
       | "lease_held"
       | "lease_lost"
+      | "strategy_cap"
       | BrokerErrorCode
     >();
     expect(new Set(BROKER_ERROR_CODES).size).toBe(17);
-    expect(new Set(ORDERSAFE_ERROR_CODES).size).toBe(29);
-    expect(ORDERSAFE_ERROR_CODES.slice(12)).toEqual([...BROKER_ERROR_CODES]);
+    expect(new Set(ORDERSAFE_ERROR_CODES).size).toBe(30);
+    expect(ORDERSAFE_ERROR_CODES.slice(13)).toEqual([...BROKER_ERROR_CODES]);
   });
 });

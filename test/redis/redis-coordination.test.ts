@@ -1,6 +1,7 @@
 import { Redis as IORedis } from "ioredis";
-import { isOrdersafeError } from "ordersafe";
+import { isOrdersafeError, SmartRebalancer, systemClock } from "ordersafe";
 import { createRedisCoordination, fromIoredis } from "ordersafe/redis";
+import { createSimulatedBroker } from "ordersafe/testing";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coordinationContract } from "../coordination/contract.js";
@@ -160,5 +161,45 @@ describe("redis coordination", () => {
     } catch (e) {
       expect(isOrdersafeError(e) && e.code).toBe("validation");
     }
+  });
+});
+
+describe("strategyCap on Redis", () => {
+  it("a buy that would take the strategy past its cap, beside what the run spent, is not sent", async () => {
+    // Real time: the ledger's clock is the server's. The broker answers in a few ms.
+    const broker = createSimulatedBroker({
+      clock: systemClock,
+      seed: 9,
+      cash: 10_000,
+      prices: { AAA: 10, BBB: 20, CCC: 50 },
+      latency: { restMs: 1, fillMs: 5 },
+    });
+    const coordination = createRedisCoordination({ client, account: "PA-cap", keyPrefix: "cap:" });
+    // Another process of the strategy holds $300 (the buys reserve AAA $1,000, BBB $800, CCC $500).
+    await coordination.ledger.reserve({
+      key: "elsewhere",
+      strategyId: "alpha",
+      amount: 300_000_000,
+      capacity: 10_000_000_000,
+    });
+    const rebalancer = new SmartRebalancer({
+      broker,
+      coordination,
+      strategyId: "alpha",
+      scope: "sleeve",
+      concurrency: 1,
+      strategyCap: 1_900,
+      settleMs: 0,
+      lateFillWindowMs: 0,
+    });
+    const report = await rebalancer.rebalance({ quantities: { AAA: 100, BBB: 40, CCC: 10 } });
+    // The first of AAA and BBB fits ($300 + $1,000 or $800); the second does not beside it, CCC may.
+    const capped = report.orders.filter((o) => o.errorCode === "strategy_cap");
+    expect(capped.length).toBeGreaterThanOrEqual(1);
+    for (const o of capped) expect(broker.orders().some((b) => b.symbol === o.symbol)).toBe(false);
+    const spent = report.orders.reduce((x, o) => x + o.filledNotional.toNumber(), 0);
+    expect(300 + spent).toBeLessThanOrEqual(1_900);
+    expect(report.orders.some((o) => o.state === "filled")).toBe(true);
+    expect(report.adjustments.some((a) => a.reason === "strategy_cap")).toBe(true);
   });
 });
