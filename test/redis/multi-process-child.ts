@@ -21,7 +21,14 @@ const broker = createAlpacaBroker({
   streamUrl: streamUrl!,
   stream: { initialReconnectMs: 20, maxReconnectMs: 100, reconnectJitter: 0, pingIntervalMs: 0 },
 });
-const coordination = createRedisCoordination({ client, account: "PA-MULTI", releaseLingerMs: 2_000 });
+// The shared request budget is taken for every request as usual, sized for the fake server
+// rather than Alpaca's 200 a minute (which would make 500 rounds take many minutes).
+const coordination = createRedisCoordination({
+  client,
+  account: "PA-MULTI",
+  releaseLingerMs: 2_000,
+  requestsPerMinute: 20_000,
+});
 const race = createRedisCoordination({ client, account: "PA-LEDGER-RACE", releaseLingerMs: 0 });
 const rebalancer = new SmartRebalancer({
   broker,
@@ -50,11 +57,15 @@ async function rebalanceRound(runId: string) {
   const quantities: Record<string, number> = {};
   for (const s of SYMBOLS) if (rand() < 0.6) quantities[s] = Math.floor(rand() * 20);
   const t0 = Date.now();
+  const phases: string[] = [];
+  const onPhase = (e: { phase: string }) => phases.push(`${e.phase}@${Date.now() - t0}`);
+  if (process.env.MP_DEBUG) rebalancer.on("phase", onPhase);
   const report = await rebalancer.rebalance({ quantities }, { runId });
   if (process.env.MP_DEBUG)
     console.error(
-      `${name} ${runId} ${report.status} ${Date.now() - t0} ms ${report.orders.length} orders ${JSON.stringify(report.error)} ${JSON.stringify(report.adjustments.slice(0, 2))}`,
+      `${name} ${runId} ${report.status} ${Date.now() - t0} ms ${report.orders.length} orders ${phases.join(" ")} end@${Date.now() - t0}`,
     );
+  rebalancer.off("phase", onPhase);
   return {
     runId: report.runId,
     status: report.status,

@@ -13,7 +13,8 @@ import { startRedis, type TestRedis } from "./redis-server.js";
 
 const CHILD = join(__dirname, "multi-process-child.ts");
 const ROOT = join(__dirname, "..", "..");
-const ROUNDS = Number(process.env.MP_ROUNDS ?? 8); // per process (MP_ROUNDS=130 for 520 in all: several minutes here)
+// Per process: 4 × 125 = 500 randomized rounds, about 45 s here (MP_DEBUG=1 prints each run's phases).
+const ROUNDS = Number(process.env.MP_ROUNDS ?? 125);
 
 interface RunReport {
   runId: string;
@@ -95,7 +96,7 @@ beforeAll(async () => {
     );
   }
   await Promise.all(bots.map((b) => b.ready));
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all(bots.map((b) => b.stop()));
@@ -199,5 +200,5 @@ describe("four processes, two strategies, one account, one Redis", () => {
       `multi-process: ${runs.length} rebalances, ${reserves.length} ledger races (${reserves.filter((r) => r.ok).length} reserved), ` +
         `${server.broker.orders().length} orders, ${doomed.length} of the killed run adopted, ${Date.now() - started} ms`,
     );
-  }, 120_000);
+  }, 300_000);
 });
