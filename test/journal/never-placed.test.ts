@@ -244,4 +244,17 @@ describe("a journaled send that never reached the broker", () => {
     expect(report.takenOver[0]).toMatchObject({ unresolved: 1, finished: false });
     expect(aaaOrders(broker)).toEqual([]);
   });
+
+  it("a lookup that fails says nothing: past the window, the send stays unresolved and its run open", async () => {
+    const { clock, broker, journal, rebalancer } = setup();
+    await crashedAfterTheSend(journal, clock);
+    await clock.advance(WINDOW_MS * 2);
+    for (const method of ["getOrderByClientOrderId", "listOrders"] as const) {
+      broker.script({ kind: "unavailable", method, times: 1_000 });
+    }
+    await clock.run(rebalancer().resume("ghost")).catch(() => undefined);
+    const [ghost] = (await journal.openRuns(ACCOUNT)).runs.filter((x) => x.runId === "ghost");
+    expect(ghost?.entries.some((e) => e.type === "not_placed")).toBe(false);
+    expect(aaaOrders(broker)).toEqual([]);
+  });
 });
