@@ -8,6 +8,7 @@ import type {
 } from "../broker/broker-port.js";
 import { isFinalBrokerStatus } from "../broker/broker-port.js";
 import { wrapBrokerPort } from "../broker/checked-broker.js";
+import type { Clock } from "../core/clock.js";
 import { BrokerError, isBrokerError, isOrdersafeError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { JournalEntryInput } from "../journal/journal-entry.js";
@@ -20,6 +21,14 @@ export interface JournalingSettings {
   readonly runId: string;
   readonly logger: Logger;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * With `sendWithinMs`: a send whose journal write took longer than that (a paused or
+   * starved process) is not made. A take-over counts a journaled send absent from the broker
+   * for `neverPlacedAfterMs` as never placed, so the request must leave well inside it.
+   */
+  readonly clock?: Clock | undefined;
+  /** The longest a send may wait between the start of its journal write and its call (ms). */
+  readonly sendWithinMs?: number | undefined;
 }
 
 /** The write calls of the contract, as the journal names them. */
@@ -41,7 +50,7 @@ type WriteOp = "submit" | "cancel" | "close" | "replace";
  * @returns the journaling port
  */
 export function journalingPort(port: BrokerPort, settings: JournalingSettings): BrokerPort {
-  const { journal, account, runId, logger, signal } = settings;
+  const { journal, account, runId, logger, signal, clock, sendWithinMs } = settings;
   const sendCount = new Map<string, number>();
   const ours = new Set<string>();
   /** The symbol and side of every order of the run seen, by the broker's id (a replace names only the id). */
@@ -80,6 +89,7 @@ export function journalingPort(port: BrokerPort, settings: JournalingSettings): 
     send: JournalEntryInput,
     call: () => Promise<T>,
   ): Promise<T> => {
+    const writing = clock?.now();
     try {
       await write([send], true);
     } catch (e) {
@@ -88,6 +98,12 @@ export function journalingPort(port: BrokerPort, settings: JournalingSettings): 
       throw new BrokerError("unavailable", `[ordersafe] the journal could not record the ${op}: not sent`, {
         cause: e,
       });
+    }
+    const waited = writing === undefined || clock === undefined ? 0 : clock.now() - writing;
+    if (sendWithinMs !== undefined && waited > sendWithinMs) {
+      const message = `[ordersafe] the ${op} waited ${waited} ms after its journal write began (more than ${sendWithinMs}): not sent`;
+      note([{ type: "answer", runId, sendId, result: "refused", code: "unavailable", message }]);
+      throw new BrokerError("unavailable", message);
     }
     let reply: T;
     try {

@@ -237,6 +237,9 @@ export class RebalanceRun {
       runId: this.id,
       logger: settings.logger,
       signal: this.signal,
+      clock: settings.clock,
+      // Inside the window after which a take-over counts a send absent from the broker as never placed.
+      sendWithinMs: Math.floor(settings.neverPlacedAfterMs / 2),
     });
     // Outermost: the lease is checked (and a buy's hold bound) before the send is journaled.
     const coordinated =

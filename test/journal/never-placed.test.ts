@@ -258,3 +258,46 @@ describe("a journaled send that never reached the broker", () => {
     expect(aaaOrders(broker)).toEqual([]);
   });
 });
+
+describe("a send whose journal write was slow", () => {
+  /** The memory journal, its durable writes taking `ms` on the clock (a starved or paused process). */
+  function slowJournal(clock: VirtualClock, ms: number): JournalStore {
+    const inner = memoryJournal({ clock });
+    return {
+      ...inner,
+      append: async (account, entries, options) => {
+        if (options?.durable === true) await clock.sleep(ms);
+        return inner.append(account, entries, options);
+      },
+      openRuns: (account, options) => inner.openRuns(account, options),
+      finishRun: (account, runId, outcome, options) => inner.finishRun(account, runId, outcome, options),
+      compact: (account, options) => inner.compact(account, options),
+      close: () => inner.close(),
+    };
+  }
+
+  function run(writeMs: number) {
+    const { clock, broker } = setup();
+    const journal = slowJournal(clock, writeMs);
+    const rebalancer = new SmartRebalancer({ broker, clock, journal, neverPlacedAfterMs: WINDOW_MS });
+    return { clock, broker, journal, report: clock.run(rebalancer.rebalance({ quantities: { AAA: 90 } })) };
+  }
+
+  it("is not made when the write took more than half the never-placed window, and is journaled refused", async () => {
+    const slow = run(WINDOW_MS / 2 + 1_000);
+    const report = await slow.report;
+    expect(slow.broker.orders()).toEqual([]);
+    expect(report.orders.map((o) => [o.state, o.errorCode])).toEqual([["submit_failed", "unavailable"]]);
+    // Refused in the journal: nothing for a take-over to look for, no run left open by it.
+    expect((await slow.journal.openRuns(ACCOUNT)).runs).toEqual([]);
+  });
+
+  it("is made when the write took less", async () => {
+    const fast = run(WINDOW_MS / 2 - 1_000);
+    const report = await fast.report;
+    expect(fast.broker.orders().map((o) => [o.symbol, o.side, o.filledQty.toFixed()])).toEqual([
+      ["AAA", "sell", "10"],
+    ]);
+    expect(report.orders.map((o) => o.state)).toEqual(["filled"]);
+  });
+});
