@@ -50,182 +50,230 @@ type WriteOp = "submit" | "cancel" | "close" | "replace";
  * @returns the journaling port
  */
 export function journalingPort(port: BrokerPort, settings: JournalingSettings): BrokerPort {
-  const { journal, account, runId, logger, signal, clock, sendWithinMs } = settings;
-  const sendCount = new Map<string, number>();
-  const ours = new Set<string>();
-  /** The symbol and side of every order of the run seen, by the broker's id (a replace names only the id). */
-  const pairs = new Map<string, { symbol: string; side: OrderSide }>();
-  const finalWritten = new Set<string>();
-  const sendIdFor = (key: string) => {
-    const n = (sendCount.get(key) ?? 0) + 1;
-    sendCount.set(key, n);
-    return n === 1 ? key : `${key}#${n}`;
-  };
-  const write = async (entries: JournalEntryInput[], durable: boolean) =>
-    journal.append(account, entries, durable ? { durable: true, ...(signal ? { signal } : {}) } : {});
-  const note = (entries: JournalEntryInput[]) => {
-    write(entries, false).catch((e: unknown) =>
-      logger.warn({ runId, error: String(e) }, "[ordersafe] journal: an answer could not be written"),
-    );
-  };
-  const finalOf = (order: OrderSnapshot) => {
-    if (!ours.has(order.clientOrderId) || !isFinalBrokerStatus(order.status) || finalWritten.has(order.id)) {
-      return;
-    }
-    finalWritten.add(order.id);
-    note([{ type: "final", runId, order: orderJson(order) }]);
-  };
-  const learn = (reply: unknown) => {
-    for (const o of Array.isArray(reply) ? reply : [reply]) {
-      if (!isOrderSnapshot(o)) continue;
-      if (ours.has(o.clientOrderId)) pairs.set(o.id, { symbol: o.symbol, side: o.side });
-      finalOf(o);
-    }
-  };
-  /** Writes the send durably, makes the call, writes its answer. */
-  const journaled = async <T>(
-    op: WriteOp,
-    sendId: string,
-    send: JournalEntryInput,
-    call: () => Promise<T>,
-  ): Promise<T> => {
-    const writing = clock?.now();
-    try {
-      await write([send], true);
-    } catch (e) {
-      // The journal refused the writer (its lease passed to another process): stop, do not retry.
-      if (isOrdersafeError(e) && e.code === "lease_lost") throw e;
-      throw new BrokerError("unavailable", `[ordersafe] the journal could not record the ${op}: not sent`, {
-        cause: e,
-      });
-    }
-    const waited = writing === undefined || clock === undefined ? 0 : clock.now() - writing;
-    if (sendWithinMs !== undefined && waited > sendWithinMs) {
-      const message = `[ordersafe] the ${op} waited ${waited} ms after its journal write began (more than ${sendWithinMs}): not sent`;
-      note([{ type: "answer", runId, sendId, result: "refused", code: "unavailable", message }]);
-      throw new BrokerError("unavailable", message);
-    }
-    let reply: T;
-    try {
-      reply = await call();
-    } catch (e) {
-      const answer: JournalEntryInput =
-        isBrokerError(e) && e.code !== "ambiguous"
-          ? {
-              type: "answer",
-              runId,
-              sendId,
-              result: "refused",
-              code: e.code,
-              message: e.message,
-              ...(e.brokerCode ? { brokerCode: e.brokerCode } : {}),
-            }
-          : {
-              type: "answer",
-              runId,
-              sendId,
-              result: "ambiguous",
-              message: e instanceof Error ? e.message : String(e),
-            };
-      note([answer]);
-      throw e;
-    }
-    const order = isOrderSnapshot(reply) ? reply : undefined;
-    note([
-      {
-        type: "answer",
-        runId,
-        sendId,
-        result: "accepted",
-        ...(order
-          ? {
-              order: {
-                id: order.id,
-                clientOrderId: order.clientOrderId,
-                status: order.status,
-                filledQty: order.filledQty.toFixed(),
-              },
-            }
-          : {}),
-      },
-    ]);
-    if (order !== undefined) {
-      ours.add(order.clientOrderId);
-      pairs.set(order.id, { symbol: order.symbol, side: order.side });
-      finalOf(order);
-    }
-    return reply;
-  };
+  const writer = new RunJournalWriter(settings);
   return wrapBrokerPort(port, {
     call: async (method, call, args) => {
-      const [first] = args;
-      if (method === "submitOrder" && isRequest(first)) {
-        const sendId = sendIdFor(first.clientOrderId);
-        ours.add(first.clientOrderId);
-        return journaled(
-          "submit",
-          sendId,
-          { type: "send", runId, sendId, op: "submit", request: requestJson(first) },
-          call,
-        );
-      }
-      if (method === "cancelOrder" && typeof first === "string") {
-        const sendId = sendIdFor(`cancel-${first}`);
-        return journaled(
-          "cancel",
-          sendId,
-          { type: "send", runId, sendId, op: "cancel", orderId: first },
-          call,
-        );
-      }
-      if (method === "replaceOrder" && typeof first === "string" && isChanges(args[1])) {
-        const changes = args[1];
-        const pair = pairs.get(first);
-        if (pair === undefined) {
-          // Its symbol and side are what a take-over needs to follow the new order: not sent.
-          throw new BrokerError(
-            "unavailable",
-            "[ordersafe] the journal cannot record a replace of an order it never saw: not sent",
-          );
-        }
-        if (changes.clientOrderId !== undefined) ours.add(changes.clientOrderId);
-        const sendId = sendIdFor(`replace-${first}`);
-        return journaled(
-          "replace",
-          sendId,
-          {
-            type: "send",
-            runId,
-            sendId,
-            op: "replace",
-            orderId: first,
-            ...pair,
-            changes: {
-              ...(changes.qty !== undefined ? { qty: changes.qty } : {}),
-              ...(changes.limitPrice !== undefined ? { limitPrice: changes.limitPrice } : {}),
-              ...(changes.clientOrderId !== undefined ? { clientOrderId: changes.clientOrderId } : {}),
-            },
-          },
-          call,
-        );
-      }
-      if (method === "closePosition" && typeof first === "string") {
-        const sendId = sendIdFor(`close-${first}`);
-        return journaled("close", sendId, { type: "send", runId, sendId, op: "close", symbol: first }, call);
-      }
+      const send = writer.sendOf(method, args);
+      if (send !== undefined) return writer.journaled(send, call);
       const reply = await call();
-      learn(reply);
+      writer.learn(reply);
       return reply;
     },
     subscribe: (listener) =>
       port.subscribeOrderUpdates({
         onUpdate(update) {
-          finalOf(update.order);
+          writer.finalOf(update.order);
           listener.onUpdate(update);
         },
         onStatus: (status) => listener.onStatus?.(status),
       }),
   });
+}
+
+/** One write call to journal: its op, its id in the run, and the entry written before it. */
+interface Send {
+  readonly op: WriteOp;
+  readonly sendId: string;
+  readonly entry: JournalEntryInput;
+}
+
+/** What {@link journalingPort} writes for one run, and what it remembers of the run's orders. */
+class RunJournalWriter {
+  private readonly sendCount = new Map<string, number>();
+  /** The client order ids of the run's orders: their final states are written. */
+  private readonly ours = new Set<string>();
+  /** The symbol and side of every order of the run seen, by the broker's id (a replace names only the id). */
+  private readonly pairs = new Map<string, { symbol: string; side: OrderSide }>();
+  private readonly finalWritten = new Set<string>();
+
+  constructor(private readonly s: JournalingSettings) {}
+
+  /** The send a call makes, when it is a write call; undefined for a read. */
+  sendOf(method: string, args: readonly unknown[]): Send | undefined {
+    const [first] = args;
+    const runId = this.s.runId;
+    if (method === "submitOrder" && isRequest(first)) {
+      const sendId = this.sendIdFor(first.clientOrderId);
+      this.ours.add(first.clientOrderId);
+      return {
+        op: "submit",
+        sendId,
+        entry: { type: "send", runId, sendId, op: "submit", request: requestJson(first) },
+      };
+    }
+    if (typeof first !== "string") return undefined;
+    if (method === "cancelOrder") {
+      const sendId = this.sendIdFor(`cancel-${first}`);
+      return { op: "cancel", sendId, entry: { type: "send", runId, sendId, op: "cancel", orderId: first } };
+    }
+    if (method === "replaceOrder" && isChanges(args[1])) return this.replaceOf(first, args[1]);
+    if (method === "closePosition") {
+      const sendId = this.sendIdFor(`close-${first}`);
+      return { op: "close", sendId, entry: { type: "send", runId, sendId, op: "close", symbol: first } };
+    }
+    return undefined;
+  }
+
+  /** A replace's send: the order's symbol and side (learned from the run's replies) and the changes. */
+  private replaceOf(orderId: string, changes: ReplaceOrderChanges): Send {
+    const pair = this.pairs.get(orderId);
+    if (pair === undefined) {
+      // Its symbol and side are what a take-over needs to follow the new order: not sent.
+      throw new BrokerError(
+        "unavailable",
+        "[ordersafe] the journal cannot record a replace of an order it never saw: not sent",
+      );
+    }
+    if (changes.clientOrderId !== undefined) this.ours.add(changes.clientOrderId);
+    const sendId = this.sendIdFor(`replace-${orderId}`);
+    const entry: JournalEntryInput = {
+      type: "send",
+      runId: this.s.runId,
+      sendId,
+      op: "replace",
+      orderId,
+      ...pair,
+      changes: {
+        ...(changes.qty !== undefined ? { qty: changes.qty } : {}),
+        ...(changes.limitPrice !== undefined ? { limitPrice: changes.limitPrice } : {}),
+        ...(changes.clientOrderId !== undefined ? { clientOrderId: changes.clientOrderId } : {}),
+      },
+    };
+    return { op: "replace", sendId, entry };
+  }
+
+  /** Writes the send durably, makes the call (unless the write took too long), writes its answer. */
+  async journaled<T>(send: Send, call: () => Promise<T>): Promise<T> {
+    await this.writeSend(send);
+    let reply: T;
+    try {
+      reply = await call();
+    } catch (e) {
+      this.note([this.failedAnswer(send.sendId, e)]);
+      throw e;
+    }
+    const order = isOrderSnapshot(reply) ? reply : undefined;
+    this.note([acceptedAnswer(this.s.runId, send.sendId, order)]);
+    if (order !== undefined) {
+      this.ours.add(order.clientOrderId);
+      this.pairs.set(order.id, { symbol: order.symbol, side: order.side });
+      this.finalOf(order);
+    }
+    return reply;
+  }
+
+  /** The durable write of a send; throws (nothing sent) when it fails or took too long. */
+  private async writeSend(send: Send): Promise<void> {
+    const { clock, sendWithinMs, runId } = this.s;
+    const writing = clock?.now();
+    try {
+      await this.write([send.entry], true);
+    } catch (e) {
+      // The journal refused the writer (its lease passed to another process): stop, do not retry.
+      if (isOrdersafeError(e) && e.code === "lease_lost") throw e;
+      throw new BrokerError(
+        "unavailable",
+        `[ordersafe] the journal could not record the ${send.op}: not sent`,
+        {
+          cause: e,
+        },
+      );
+    }
+    const waited = writing === undefined || clock === undefined ? 0 : clock.now() - writing;
+    if (sendWithinMs !== undefined && waited > sendWithinMs) {
+      const message = `[ordersafe] the ${send.op} waited ${waited} ms after its journal write began (more than ${sendWithinMs}): not sent`;
+      this.note([
+        { type: "answer", runId, sendId: send.sendId, result: "refused", code: "unavailable", message },
+      ]);
+      throw new BrokerError("unavailable", message);
+    }
+  }
+
+  /** A failed call's answer: refused when the broker certainly did not act, else ambiguous. */
+  private failedAnswer(sendId: string, e: unknown): JournalEntryInput {
+    const runId = this.s.runId;
+    if (isBrokerError(e) && e.code !== "ambiguous") {
+      return {
+        type: "answer",
+        runId,
+        sendId,
+        result: "refused",
+        code: e.code,
+        message: e.message,
+        ...(e.brokerCode ? { brokerCode: e.brokerCode } : {}),
+      };
+    }
+    return {
+      type: "answer",
+      runId,
+      sendId,
+      result: "ambiguous",
+      message: e instanceof Error ? e.message : String(e),
+    };
+  }
+
+  /** Learns the run's orders from a read's reply: their symbols and sides, their final states. */
+  learn(reply: unknown): void {
+    for (const o of Array.isArray(reply) ? reply : [reply]) {
+      if (!isOrderSnapshot(o)) continue;
+      if (this.ours.has(o.clientOrderId)) this.pairs.set(o.id, { symbol: o.symbol, side: o.side });
+      this.finalOf(o);
+    }
+  }
+
+  /** Writes a final order of the run once. */
+  finalOf(order: OrderSnapshot): void {
+    if (
+      !this.ours.has(order.clientOrderId) ||
+      !isFinalBrokerStatus(order.status) ||
+      this.finalWritten.has(order.id)
+    ) {
+      return;
+    }
+    this.finalWritten.add(order.id);
+    this.note([{ type: "final", runId: this.s.runId, order: orderJson(order) }]);
+  }
+
+  private sendIdFor(key: string): string {
+    const n = (this.sendCount.get(key) ?? 0) + 1;
+    this.sendCount.set(key, n);
+    return n === 1 ? key : `${key}#${n}`;
+  }
+
+  private write(entries: JournalEntryInput[], durable: boolean): Promise<unknown> {
+    const { journal, account, signal } = this.s;
+    return journal.append(account, entries, durable ? { durable: true, ...(signal ? { signal } : {}) } : {});
+  }
+
+  /** Writes answers and finals without waiting (not durable); a failure is logged. */
+  private note(entries: JournalEntryInput[]): void {
+    this.write(entries, false).catch((e: unknown) =>
+      this.s.logger.warn(
+        { runId: this.s.runId, error: String(e) },
+        "[ordersafe] journal: an answer could not be written",
+      ),
+    );
+  }
+}
+
+/** A call's answer when the broker accepted it, with the order it names. */
+function acceptedAnswer(runId: string, sendId: string, order: OrderSnapshot | undefined): JournalEntryInput {
+  return {
+    type: "answer",
+    runId,
+    sendId,
+    result: "accepted",
+    ...(order
+      ? {
+          order: {
+            id: order.id,
+            clientOrderId: order.clientOrderId,
+            status: order.status,
+            filledQty: order.filledQty.toFixed(),
+          },
+        }
+      : {}),
+  };
 }
 
 function isChanges(v: unknown): v is ReplaceOrderChanges {
