@@ -1,5 +1,7 @@
 // ordersafe: the broker-agnostic entry. Explicit re-exports only; what is not here is private.
 
+// account: asset rules reused within a TTL
+export { ASSET_REFUSAL_CODES, ASSET_RULES_CACHE_DEFAULTS } from "./account/asset-rules-cache.js";
 // broker contract
 export {
   type AccountSnapshot,
@@ -235,7 +237,6 @@ export {
   type SmartRebalancerOptions,
 } from "./execution/smart-rebalancer.js";
 export type { UnfinishedOrder, UnfinishedOrderState, UnfinishedRun } from "./execution/unfinished-run.js";
-
 export { formatPlan } from "./format/format-plan.js";
 export { formatDrifts, formatReport } from "./format/format-report.js";
 // format

@@ -3,6 +3,7 @@ import { WRAPPED_PORT } from "../broker/checked-broker.js";
 import { AsyncMutex } from "../core/async-mutex.js";
 import type { JournalStore } from "../journal/journal-store.js";
 import { memoryJournal } from "../journal/memory-journal.js";
+import { AssetRulesCache } from "./asset-rules-cache.js";
 import { ExecutionRecord } from "./execution-record.js";
 
 /** What this process keeps for one account. */
@@ -13,6 +14,8 @@ export interface AccountState {
   readonly runs: AsyncMutex;
   /** The journal used when none is given: the life of the process. */
   readonly journal: JournalStore;
+  /** The asset rules read on the account, reused within a TTL (see `cachedAssetsPort`). */
+  readonly assets: AssetRulesCache;
   /** Numbers the runs started on the account in this process, whichever service starts them: 1, 2, 3, … */
   readonly nextRunNumber: () => number;
 }
@@ -74,6 +77,7 @@ export function accountStateOf(port: BrokerPort): AccountState {
       record: new ExecutionRecord(),
       runs: new AsyncMutex(),
       journal: memoryJournal(),
+      assets: new AssetRulesCache(),
       nextRunNumber: () => ++runs,
     };
     states.set(key, s);

@@ -1,5 +1,6 @@
 import type { EventEmitter } from "eventemitter3";
 import type { AccountState } from "../account/account-registry.js";
+import { cachedAssetsPort } from "../account/asset-rules-cache.js";
 import { observedPort } from "../account/observed-port.js";
 import type { SettleSettings } from "../account/settle.js";
 import type { BrokerPort, OrderRequest, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
@@ -69,6 +70,8 @@ export interface RebalancerSettings {
   readonly resumeLookbackMs: number;
   /** How far back a run's first read lists the account's orders to learn recent fills (ms). */
   readonly recentOrdersMs: number;
+  /** How long asset rules read on the account are reused (ms); 0: never. */
+  readonly assetRulesTtlMs: number;
   /** Where the run writes its intents and sends (the account's process journal by default). */
   readonly journal: JournalStore | undefined;
   /** The account's name in the journal (the port's id by default). */
@@ -254,7 +257,12 @@ export class RebalanceRun {
           })
         : journaled;
     this.counted = countingBroker(coordinated);
-    this.broker = this.counted.broker;
+    // Outside the count: asset rules the account's cache holds are not requested at all.
+    this.broker = cachedAssetsPort(this.counted.broker, {
+      cache: this.account.assets,
+      clock: settings.clock,
+      ttlMs: settings.assetRulesTtlMs,
+    });
     this.record = new RebalanceRecord(this.id, this.dryRun, settings.clock.now());
     this.retry = new OrderRetryEngine({
       broker: this.broker,

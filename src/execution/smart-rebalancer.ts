@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type AccountState, accountStateOf } from "../account/account-registry.js";
+import { ASSET_RULES_CACHE_DEFAULTS, cachedAssetsPort } from "../account/asset-rules-cache.js";
 import { observedPort } from "../account/observed-port.js";
 import { SETTLE_DEFAULTS } from "../account/settle.js";
 import type { BrokerPort } from "../broker/broker-port.js";
@@ -76,6 +77,7 @@ export const SMART_REBALANCER_DEFAULTS = {
   settlePollMs: SETTLE_DEFAULTS.settlePollMs,
   resumeLookbackMs: 86_400_000,
   recentOrdersMs: 900_000,
+  assetRulesTtlMs: ASSET_RULES_CACHE_DEFAULTS.ttlMs,
   journalLookupMs: 10_000,
   neverPlacedAfterMs: 120_000,
   lateFillWindowMs: 2_000,
@@ -211,6 +213,13 @@ export interface SmartRebalancerOptions {
    * @defaultValue `SMART_REBALANCER_DEFAULTS.recentOrdersMs` (900000: 15 minutes)
    */
   recentOrdersMs?: number | undefined;
+  /**
+   * How long asset rules read on the account are reused by later reads in this process (ms);
+   * 0: read every time. A broker refusal for an asset reason (not tradable, not fractionable,
+   * off the increment, under the minimum) drops the symbol's rules at once.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.assetRulesTtlMs` (3600000: an hour)
+   */
+  assetRulesTtlMs?: number | undefined;
   /**
    * Where each run writes its intents and, durably before each broker write, its sends (see
    * `docs/journal.md`). `fileJournal(dir)` survives a crash: the next run on the account, in
@@ -361,6 +370,7 @@ const OptionsSchema = z
       .max(90 * 86_400_000)
       .optional(),
     recentOrdersMs: z.number().int().min(0).max(86_400_000).optional(),
+    assetRulesTtlMs: z.number().int().min(0).max(86_400_000).optional(),
     journal: zJournalStore.optional(),
     account: z.string().min(1).max(128).optional(),
     journalLookupMs: z.number().int().min(0).max(3_600_000).optional(),
@@ -515,6 +525,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       },
       resumeLookbackMs: o.resumeLookbackMs ?? d.resumeLookbackMs,
       recentOrdersMs: o.recentOrdersMs ?? d.recentOrdersMs,
+      assetRulesTtlMs: o.assetRulesTtlMs ?? d.assetRulesTtlMs,
       journal: o.journal,
       account: o.account,
       journalLookupMs: o.journalLookupMs ?? d.journalLookupMs,
@@ -560,7 +571,11 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     const { signal } = parseInput(PlanOptionsSchema, options, "options");
     const { clock, readAttempts, plannerOptions, settle } = this.settings;
     const { record } = this.account;
-    const broker = observedPort(this.port, record, clock);
+    const broker = cachedAssetsPort(observedPort(this.port, record, clock), {
+      cache: this.account.assets,
+      clock,
+      ttlMs: this.settings.assetRulesTtlMs,
+    });
     const state = await readFreshState(
       {
         broker,

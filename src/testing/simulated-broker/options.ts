@@ -316,7 +316,8 @@ export const SimFaultOptionsSchema = z
  */
 export type SimFaultOptions = z.input<typeof SimFaultOptionsSchema>;
 
-const AssetOverrideSchema = z
+/** Schema of an asset's rules given in part (`assets`, `setAssetRules`). */
+export const AssetOverrideSchema = z
   .object({
     tradable: z.boolean().optional(),
     fractionable: z.boolean().optional(),

@@ -46,8 +46,9 @@ import { parseInput, zDecimal, zPositiveDecimal, zSymbol } from "../../core/vali
 import { brokerError } from "./broker-errors.js";
 import { CallPipeline } from "./call-pipeline.js";
 import type { SimEvent } from "./event-log.js";
-import { marketClockAt } from "./market.js";
+import { assetWith, marketClockAt } from "./market.js";
 import {
+  AssetOverrideSchema,
   type BrokerMethod,
   type ReplyCorruptionScript,
   ReplyCorruptionScriptSchema,
@@ -107,6 +108,26 @@ export interface SimulatedBroker extends BrokerPort {
    * @throws ValidationError (`validation`) for a bad symbol or a price ≤ 0
    */
   setPrice(symbol: string, price: DecimalLike): void;
+  /**
+   * Changes a symbol's trading rules from now on (what is left out is the default, as in the
+   * `assets` option): orders already placed are not touched; the next submit meets the new
+   * rules.
+   *
+   * @throws ValidationError (`validation`) for a bad symbol or rule
+   * @example
+   * ```ts
+   * broker.setAssetRules("AAA", { fractionable: false });
+   * ```
+   */
+  setAssetRules(
+    symbol: string,
+    rules: {
+      tradable?: boolean;
+      fractionable?: boolean;
+      qtyIncrement?: DecimalLike;
+      minNotional?: DecimalLike;
+    },
+  ): void;
   /** Opens or closes the market. Opening works the orders queued as `accepted`; closing expires working `day` orders. */
   setMarketOpen(open: boolean): void;
   /**
@@ -256,6 +277,20 @@ class SimulatedBrokerImpl implements SimulatedBroker {
   setPrice(symbol: string, price: DecimalLike): void {
     const input = parseInput(SetPriceSchema, { symbol, price }, "setPrice");
     this.venue.setPrice(input.symbol, input.price);
+  }
+
+  setAssetRules(
+    symbol: string,
+    rules: {
+      tradable?: boolean;
+      fractionable?: boolean;
+      qtyIncrement?: DecimalLike;
+      minNotional?: DecimalLike;
+    },
+  ): void {
+    const s = parseInput(zSymbol, symbol, "symbol");
+    const r = parseInput(AssetOverrideSchema, rules, "rules");
+    this.venue.market.list(assetWith(s, r));
   }
 
   setMarketOpen(open: boolean): void {
