@@ -99,6 +99,7 @@ export class ExecutionRecord {
   private lastAny = Number.NEGATIVE_INFINITY;
   private readonly positionBase = new Map<string, Baseline<Decimal>>();
   private cashBase: Baseline<Decimal> | undefined;
+  private openListedAt: number | undefined;
 
   /** @param options - the clock-skew margin */
   constructor(options: ExecutionRecordOptions = {}) {
@@ -192,6 +193,39 @@ export class ExecutionRecord {
   orderByClientId(clientOrderId: string): RecordedOrder | undefined {
     const id = this.byClientId.get(clientOrderId);
     return id === undefined ? undefined : this.orders.get(id);
+  }
+
+  /**
+   * Notes that every order open on the account when a list was sent has been learned (a read
+   * of the open orders, or an order history reaching back far enough, see
+   * {@link openOrdersCoverFrom}).
+   *
+   * @param sentAt - the local time the list was sent (ms)
+   */
+  noteOpenOrdersListed(sentAt: number): void {
+    this.openListedAt = Math.max(this.openListedAt ?? Number.NEGATIVE_INFINITY, sentAt);
+  }
+
+  /**
+   * How far back (broker time, ms) an order history must reach for the open orders in it to
+   * be every open order of the account: back past the last complete list of open orders (an
+   * order open now was open then, and the record knows it, or was submitted since) and past
+   * the submission of every order the record does not know to be final, each with the
+   * clock-skew margin.
+   *
+   * @returns the time, or undefined when no open orders were ever listed or an order the
+   *   record may still hold open has no submission time
+   */
+  openOrdersCoverFrom(): number | undefined {
+    if (this.openListedAt === undefined) return undefined;
+    let from = this.openListedAt - this.skewMs;
+    for (const o of this.orders.values()) {
+      if (o.final) continue;
+      const at = o.snapshot.createdAt?.getTime();
+      if (at === undefined) return undefined;
+      from = Math.min(from, at - this.skewMs);
+    }
+    return from;
   }
 
   /**

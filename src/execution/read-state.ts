@@ -8,6 +8,7 @@ import type {
   OrderSnapshot,
   PositionSnapshot,
 } from "../broker/broker-port.js";
+import { isFinalBrokerStatus } from "../broker/vocabulary.js";
 import { retryRead } from "../core/backoff.js";
 import type { Clock } from "../core/clock.js";
 import type { Decimal } from "../core/decimal.js";
@@ -32,6 +33,18 @@ export interface FreshState {
   accountUnsettled: boolean;
   /** A sleeve's read: the open orders of other strategies (out of its plan, but a leg must not meet one). */
   foreignOpenOrders?: OrderSnapshot[];
+  /** The account's order history the first wave listed, when it was listed. */
+  history?: ListedHistory | undefined;
+}
+
+/** An order history read: every order submitted after `after` (broker time, ms), open or final. */
+export interface ListedHistory {
+  /** The local time the list was sent (ms). */
+  readonly sentAt: number;
+  /** The list reaches back to orders submitted after this time (ms, exclusive). */
+  readonly after: number;
+  /** The orders, as the broker listed them. */
+  readonly orders: readonly OrderSnapshot[];
 }
 
 /** How fresh reads are made: the port, the clock their retries wait on, attempts and the signal. */
@@ -96,7 +109,11 @@ export function readWithRetries<T>(
 export async function readFreshState(
   reader: StateReader,
   targets: RebalanceTargets,
-  options: { extraSymbol?: string | undefined; previous?: FreshState | undefined } = {},
+  options: {
+    extraSymbol?: string | undefined;
+    previous?: FreshState | undefined;
+    historyMs?: number | undefined;
+  } = {},
 ): Promise<FreshState> {
   const { broker, signal } = reader;
   const { previous } = options;
@@ -105,16 +122,16 @@ export async function readFreshState(
   // are sized on prices read after the sells, not on the ones read before them.
   const firstAt = reader.clock.now();
   const known = previous === undefined ? [] : [...previous.prices.keys()];
-  const [account, positions, openOrders, clock, refreshed] = await Promise.all([
+  const [account, positions, orders, clock, refreshed] = await Promise.all([
     retried(() => broker.getAccount({ signal })),
     retried(() => broker.getPositions({ signal })),
-    retried(() => broker.listOpenOrders({ signal })),
+    readOrders(reader, firstAt, options.historyMs),
     previous !== undefined ? Promise.resolve(previous.clock) : retried(() => broker.getClock({ signal })),
     known.length > 0
       ? retried(() => broker.getLatestPrices(known, { signal }))
       : Promise.resolve(new Map<string, Decimal>()),
-    learnRecentOrders(reader, firstAt),
   ]);
+  const openOrders = orders.open;
   const symbols = symbolsInvolved(targets, positions, openOrders, options.extraSymbol);
   const settled = await settleState(reader, symbols, { account, positions, openOrders, readAt: firstAt });
   let prices = new Map([...(previous?.prices ?? []), ...refreshed]);
@@ -128,7 +145,59 @@ export async function readFreshState(
     prices = new Map([...prices, ...p]);
     assets = [...assets, ...a];
   }
-  return { ...settled, clock, prices, assets };
+  return { ...settled, clock, prices, assets, history: orders.history };
+}
+
+/**
+ * The account's open orders, and its recent order history learned by the record: one
+ * order-history call when a list reaching back at most twice the wanted window holds every
+ * order that may be open (see `ExecutionRecord.openOrdersCoverFrom`): its open orders are
+ * then all the account's open orders. Otherwise the open orders and the recent history are
+ * two calls, as without an order history the open orders are one.
+ *
+ * @remarks Both are order reads (the order book is current): the open orders taken from a
+ * covering history are exactly the ones the open-order read would list.
+ *
+ * @param reader - the port, clock, attempts, signal, record and `recentOrdersMs`
+ * @param readAt - the local time of the reads it goes with (ms)
+ * @param historyMs - list the history this far back at least (a resumed run's lookback)
+ * @returns the open orders, and the history listed (undefined when none was)
+ * @throws the error of an open-order read that failed every attempt, or the abort reason
+ */
+export async function readOrders(
+  reader: Pick<StateReader, "broker" | "clock" | "attempts" | "signal" | "record" | "recentOrdersMs">,
+  readAt: number,
+  historyMs?: number,
+): Promise<{ open: OrderSnapshot[]; history: ListedHistory | undefined }> {
+  const { broker, signal, record } = reader;
+  const ms = Math.max(reader.recentOrdersMs ?? 0, historyMs ?? 0);
+  const list = broker.listOrders;
+  const cover = record.openOrdersCoverFrom();
+  if (ms > 0 && list !== undefined && broker.capabilities.orderHistory === true && cover !== undefined) {
+    const after = Math.min(readAt - ms, cover);
+    if (readAt - after <= 2 * ms) {
+      try {
+        const orders = await readWithRetries(
+          () => list.call(broker, { status: "all", after: new Date(after) }, { signal }),
+          reader,
+        );
+        record.noteOpenOrdersListed(readAt);
+        return {
+          open: orders.filter((o) => !isFinalBrokerStatus(o.status)),
+          history: { sentAt: readAt, after, orders },
+        };
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        // The open orders are read on their own below.
+      }
+    }
+  }
+  const [open, history] = await Promise.all([
+    readWithRetries(() => broker.listOpenOrders({ signal }), reader),
+    learnRecentOrders(reader, readAt, ms),
+  ]);
+  record.noteOpenOrdersListed(readAt);
+  return { open, history };
 }
 
 /**
@@ -141,22 +210,27 @@ export async function readFreshState(
  *
  * @param reader - the port, clock, attempts, signal and `recentOrdersMs`
  * @param readAt - the local time of the reads it goes with (ms)
+ * @param lookbackMs - how far back to list (ms); `recentOrdersMs` by default
+ * @returns the list, or undefined when nothing was listed
  */
 export async function learnRecentOrders(
   reader: Pick<StateReader, "broker" | "clock" | "attempts" | "signal" | "recentOrdersMs">,
   readAt: number,
-): Promise<void> {
+  lookbackMs: number = reader.recentOrdersMs ?? 0,
+): Promise<ListedHistory | undefined> {
   const { broker, signal } = reader;
-  const ms = reader.recentOrdersMs ?? 0;
   const list = broker.listOrders;
-  if (ms <= 0 || list === undefined || broker.capabilities.orderHistory !== true) return;
+  if (lookbackMs <= 0 || list === undefined || broker.capabilities.orderHistory !== true) return undefined;
+  const after = readAt - lookbackMs;
   try {
-    await readWithRetries(
-      () => list.call(broker, { status: "all", after: new Date(readAt - ms) }, { signal }),
+    const orders = await readWithRetries(
+      () => list.call(broker, { status: "all", after: new Date(after) }, { signal }),
       reader,
     );
+    return { sentAt: readAt, after, orders };
   } catch (e) {
     if (signal?.aborted) throw e;
+    return undefined;
   }
 }
 
@@ -192,13 +266,12 @@ async function settleState(
     read: async () => {
       if (rounds++ > 0) {
         const readAt = reader.clock.now();
-        const [account, positions, openOrders] = await Promise.all([
+        const [account, positions, orders] = await Promise.all([
           retried(() => broker.getAccount({ signal })),
           retried(() => broker.getPositions({ signal })),
-          retried(() => broker.listOpenOrders({ signal })),
-          learnRecentOrders(reader, readAt),
+          readOrders(reader, readAt),
         ]);
-        last = { account, positions, openOrders, readAt };
+        last = { account, positions, openOrders: orders.open, readAt };
       }
       return last;
     },

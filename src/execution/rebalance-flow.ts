@@ -87,7 +87,10 @@ async function readInitialState(run: RebalanceRun): Promise<Step<FreshState>> {
   let state: FreshState;
   try {
     await takeOver(run);
-    state = await run.read({ extraSymbol: run.belief?.symbol });
+    // A resumed run's first read lists the history over its lookback: the resume needs no list of its own.
+    const historyMs =
+      run.resumable && run.settings.recentOrdersMs > 0 ? run.settings.resumeLookbackMs : undefined;
+    state = await run.read({ extraSymbol: run.belief?.symbol, historyMs });
     if (run.resumable) await learnEarlierAttempt(run, state);
     // What the earlier orders filled is in the record now: the reads must show it.
     if (run.earlier.length > 0) state = await run.read({ extraSymbol: run.belief?.symbol, previous: state });
@@ -129,7 +132,12 @@ async function learnEarlierAttempt(run: RebalanceRun, state: FreshState): Promis
   // What this process saw of an earlier attempt (an abort, a crash caught in the process) is
   // known even when the broker's lists do not show a fresh order yet.
   const seen = run.resume.learnFound(run.account.record.ordersOn().map((o) => o.snapshot));
-  const history = await readHistory(run, run.settings.resumeLookbackMs);
+  const lookback = run.settings.resumeLookbackMs;
+  const listed = state.history;
+  const history =
+    listed !== undefined && listed.after <= listed.sentAt - lookback
+      ? listed.orders
+      : await readHistory(run, lookback);
   let found: readonly OrderSnapshot[];
   if (history !== undefined) {
     found = run.resume.learnFound(history);

@@ -328,12 +328,17 @@ export class RebalanceRun {
   /**
    * Reads fresh state through the run's port.
    *
-   * @param options - a symbol to read as well; the read this one refreshes
+   * @param options - a symbol to read as well; the read this one refreshes; how far back the
+   *   order history is listed at least (a resumed run's lookback)
    * @returns the state
    * @throws the read's error, or the abort reason
    */
   read(
-    options: { extraSymbol?: string | undefined; previous?: FreshState | undefined } = {},
+    options: {
+      extraSymbol?: string | undefined;
+      previous?: FreshState | undefined;
+      historyMs?: number | undefined;
+    } = {},
   ): Promise<FreshState> {
     const reader = {
       broker: this.broker,

@@ -9,7 +9,7 @@ import {
   PositionCorrectionEngine,
 } from "../reconcile/position-correction-engine.js";
 import type { OrderOutcome } from "./order-outcome.js";
-import { learnRecentOrders } from "./read-state.js";
+import { readOrders } from "./read-state.js";
 import type { RebalanceRun } from "./rebalance-run.js";
 
 /**
@@ -97,21 +97,21 @@ async function readAfter(run: RebalanceRun): Promise<
       account: false,
       read: async () => {
         const readAt = run.settings.clock.now();
-        const [positions, open] = await Promise.all([
+        const [positions, orders] = await Promise.all([
           run.withRetries(() => broker.getPositions({ signal }), signal),
-          run.withRetries(() => broker.listOpenOrders({ signal }), signal),
-          learnRecentOrders(
+          readOrders(
             {
               broker,
               clock: run.settings.clock,
               attempts: run.settings.readAttempts,
               signal,
+              record: run.account.record,
               recentOrdersMs: run.settings.recentOrdersMs,
             },
             readAt,
           ),
         ]);
-        openOrders = open;
+        openOrders = orders.open;
         return { positions, readAt };
       },
     });

@@ -2,9 +2,10 @@ import { Decimal, RebalanceTargetsSchema } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
 import { ExecutionRecord } from "../../src/account/execution-record.js";
+import { observedPort } from "../../src/account/observed-port.js";
 import { SETTLE_DEFAULTS } from "../../src/account/settle.js";
 import { planFromState } from "../../src/execution/plan-from-state.js";
-import { type FreshState, readFreshState } from "../../src/execution/read-state.js";
+import { type FreshState, readFreshState, readOrders } from "../../src/execution/read-state.js";
 
 function setup() {
   const clock = new VirtualClock();
@@ -132,5 +133,91 @@ describe("planFromState", () => {
     expect(buys.legs.map((l) => `${l.side} ${l.symbol}`)).toEqual(["buy AAA"]);
     const kept = planFromState(state(1_000, 1_000), { ...input, options: { keep: ["BBB"] } });
     expect(kept.sells).toEqual([]);
+  });
+});
+
+describe("readOrders", () => {
+  const WINDOW = 900_000;
+  const limitBuy = (id: string, symbol = "CCC") => ({
+    clientOrderId: id,
+    symbol,
+    side: "buy" as const,
+    type: "limit" as const,
+    timeInForce: "gtc" as const,
+    qty: new Decimal(1),
+    limitPrice: new Decimal(5),
+  });
+  const ids = (orders: readonly { clientOrderId: string }[]) => orders.map((o) => o.clientOrderId).sort();
+
+  /** The reader as a run makes it: every order read is learned by the account's record. */
+  const observed = (w: ReturnType<typeof setup>) => ({
+    ...w.reader,
+    broker: observedPort(w.broker, w.reader.record, w.clock),
+    recentOrdersMs: WINDOW,
+  });
+
+  it("after one complete list of the open orders, one history call gives exactly the open orders", async () => {
+    const w = setup();
+    const { clock, broker } = w;
+    const r = observed(w);
+    await clock.run(broker.submitOrder(limitBuy("old-1")));
+    await clock.advance(60_000);
+    broker.resetCalls();
+    // Never listed: the open orders and the recent history, two calls.
+    const at = clock.now();
+    const first = await clock.run(readOrders(r, at));
+    expect(broker.calls).toMatchObject({ listOpenOrders: 1, listOrders: 1 });
+    expect(ids(first.open)).toEqual(["old-1"]);
+    expect(first.history?.after).toBe(at - WINDOW);
+
+    // Meanwhile: a new order, and the old one cancelled.
+    await clock.run(broker.submitOrder(limitBuy("new-1", "DDD")));
+    const old = broker.findOrder("old-1");
+    if (old === undefined) throw new Error("old-1 is not listed");
+    await clock.run(broker.cancelOrder(old.id));
+    await clock.advance(30_000);
+    broker.resetCalls();
+    const second = await clock.run(readOrders(r, clock.now()));
+    expect(broker.calls).toMatchObject({ listOpenOrders: 0, listOrders: 1 });
+    expect(ids(second.open)).toEqual(ids(await clock.run(broker.listOpenOrders())));
+    expect(ids(second.open)).toEqual(["new-1"]);
+    expect(second.history?.orders.map((o) => o.clientOrderId)).toContain("old-1");
+  });
+
+  it("an order that may be open and was submitted before twice the window: the open orders are read on their own", async () => {
+    const w = setup();
+    const { clock, broker } = w;
+    const r = observed(w);
+    await clock.run(broker.submitOrder(limitBuy("resting-1")));
+    await clock.advance(2 * WINDOW);
+    // Listed just now, but the resting order is older than twice the window.
+    await clock.run(readOrders(r, clock.now()));
+    broker.resetCalls();
+    const later = await clock.run(readOrders(r, clock.now()));
+    expect(broker.calls).toMatchObject({ listOpenOrders: 1, listOrders: 1 });
+    expect(ids(later.open)).toEqual(["resting-1"]);
+  });
+
+  it("without an order history (or with recentOrdersMs 0) the open orders are one call and nothing else", async () => {
+    const { clock, broker, reader } = setup();
+    await clock.run(readOrders(reader, clock.now()));
+    broker.resetCalls();
+    const again = await clock.run(readOrders(reader, clock.now()));
+    expect(broker.calls).toMatchObject({ listOpenOrders: 1, listOrders: 0 });
+    expect(again.history).toBeUndefined();
+  });
+
+  it("a history call that fails falls back to the open orders", async () => {
+    const w = setup();
+    const { clock, broker } = w;
+    const r = { ...observed(w), attempts: 1 };
+    await clock.run(broker.submitOrder(limitBuy("o-1")));
+    await clock.run(readOrders(r, clock.now()));
+    broker.resetCalls();
+    broker.script({ kind: "unavailable", method: "listOrders", times: 2 });
+    const out = await clock.run(readOrders(r, clock.now()));
+    expect(broker.calls.listOpenOrders).toBe(1);
+    expect(ids(out.open)).toEqual(["o-1"]);
+    expect(out.history).toBeUndefined();
   });
 });
