@@ -1,7 +1,8 @@
 // ordersafe: the broker-agnostic entry. Explicit re-exports only; what is not here is private.
 
-// account: asset rules reused within a TTL
+// account: asset rules and the market clock reused within a TTL
 export { ASSET_REFUSAL_CODES, ASSET_RULES_CACHE_DEFAULTS } from "./account/asset-rules-cache.js";
+export { MARKET_CLOCK_CACHE_DEFAULTS } from "./account/market-clock-cache.js";
 // broker contract
 export {
   type AccountSnapshot,

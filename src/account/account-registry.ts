@@ -5,6 +5,7 @@ import type { JournalStore } from "../journal/journal-store.js";
 import { memoryJournal } from "../journal/memory-journal.js";
 import { AssetRulesCache } from "./asset-rules-cache.js";
 import { ExecutionRecord } from "./execution-record.js";
+import { MarketClockCache } from "./market-clock-cache.js";
 
 /** What this process keeps for one account. */
 export interface AccountState {
@@ -14,8 +15,10 @@ export interface AccountState {
   readonly runs: AsyncMutex;
   /** The journal used when none is given: the life of the process. */
   readonly journal: JournalStore;
-  /** The asset rules read on the account, reused within a TTL (see `cachedAssetsPort`). */
+  /** The asset rules read on the account, reused within a TTL (see `cachedReadsPort`). */
   readonly assets: AssetRulesCache;
+  /** The last market clock read on the account, reused until shortly before its next open or close. */
+  readonly marketClock: MarketClockCache;
   /** Numbers the runs started on the account in this process, whichever service starts them: 1, 2, 3, … */
   readonly nextRunNumber: () => number;
 }
@@ -78,6 +81,7 @@ export function accountStateOf(port: BrokerPort): AccountState {
       runs: new AsyncMutex(),
       journal: memoryJournal(),
       assets: new AssetRulesCache(),
+      marketClock: new MarketClockCache(),
       nextRunNumber: () => ++runs,
     };
     states.set(key, s);

@@ -1,15 +1,5 @@
-import type {
-  AssetRules,
-  BrokerCallArgs,
-  BrokerMethod,
-  BrokerPort,
-  CallOptions,
-  OrderUpdate,
-} from "../broker/broker-port.js";
-import { wrapBrokerPort } from "../broker/checked-broker.js";
-import type { Clock } from "../core/clock.js";
-import { type BrokerErrorCode, isBrokerError } from "../core/errors.js";
-import { isOrderSnapshot } from "./observed-port.js";
+import type { AssetRules } from "../broker/broker-port.js";
+import type { BrokerErrorCode } from "../core/errors.js";
 
 /**
  * The defaults of the asset rules cache: rules read from the broker are reused for `ttlMs`
@@ -42,9 +32,6 @@ export const ASSET_REFUSAL_CODES = [
   "rejected",
   "invalid_order",
 ] as const satisfies readonly BrokerErrorCode[];
-
-const isAssetRefusal = (e: unknown): boolean =>
-  isBrokerError(e) && ASSET_REFUSAL_CODES.some((c) => c === e.code);
 
 /** The rules of one symbol and the local time the read that brought them was sent. */
 interface Entry {
@@ -162,96 +149,4 @@ export class AssetRulesCache {
   size(): number {
     return this.#entries.size;
   }
-}
-
-/** What {@link cachedAssetsPort} needs: the account's cache, the clock, the longest reuse. */
-export interface CachedAssetsSettings {
-  /** The account's cache (`accountStateOf(port).assets`). */
-  readonly cache: AssetRulesCache;
-  /** The clock that dates reads. */
-  readonly clock: Clock;
-  /** How long rules are reused (ms); 0: always read. */
-  readonly ttlMs: number;
-}
-
-/**
- * Wraps a port so that `getAssets` reads only the symbols whose rules the account's cache
- * does not hold from the last `ttlMs`, and so that a broker refusal for an asset reason (or an
- * order the broker rejected) drops the symbol's cached rules.
- *
- * @remarks
- * A call served from the cache sends nothing: a counting wrapper outside this one counts only
- * what reaches the broker. Every other call is forwarded unchanged.
- *
- * @param port - the port (checked)
- * @param settings - the cache, the clock, the TTL
- * @returns a port with the same behaviour and fewer asset reads
- * @example
- * ```ts
- * const port = cachedAssetsPort(checkBroker(broker), { cache: accountStateOf(broker).assets, clock, ttlMs: 3_600_000 });
- * ```
- */
-export function cachedAssetsPort(port: BrokerPort, settings: CachedAssetsSettings): BrokerPort {
-  const { cache, clock, ttlMs } = settings;
-  const getAssets = async (symbols: readonly string[], opts?: CallOptions): Promise<AssetRules[]> => {
-    const readAt = clock.now();
-    const { found, missing } = cache.fresh(symbols, readAt, ttlMs);
-    if (missing.length === 0) return found;
-    const read = await port.getAssets(missing, opts);
-    cache.store(read, readAt);
-    const bySymbol = new Map([...found, ...read].map((r) => [r.symbol, r]));
-    return [...new Set(symbols)].flatMap((s) => {
-      const r = bySymbol.get(s);
-      return r === undefined ? [] : [r];
-    });
-  };
-  const forgetRejected = (reply: unknown): void => {
-    if (isOrderSnapshot(reply) && reply.status === "rejected") cache.drop(reply.symbol, clock.now());
-  };
-  return wrapBrokerPort(port, {
-    call: async (method, call, args) => {
-      if (method === "getAssets") return invoke(getAssets, args);
-      try {
-        const reply = await call();
-        // Lists hold old rejections too: only a single order's reply (or an update) drops rules.
-        forgetRejected(reply);
-        return reply;
-      } catch (e) {
-        if (isAssetRefusal(e)) forgetRefused(cache, method, args, clock.now());
-        throw e;
-      }
-    },
-    subscribe: (listener) =>
-      port.subscribeOrderUpdates({
-        onUpdate(update: OrderUpdate) {
-          forgetRejected(update.order);
-          listener.onUpdate(update);
-        },
-        onStatus: (status) => listener.onStatus?.(status),
-      }),
-  });
-}
-
-/** Drops the rules of the symbol a refused write named; a refused replace names none: all go. */
-function forgetRefused<M extends BrokerMethod>(
-  cache: AssetRulesCache,
-  method: M,
-  args: Readonly<BrokerCallArgs[M]>,
-  now: number,
-): void {
-  const [first] = args;
-  if (method === "submitOrder" && typeof first === "object" && first !== null) {
-    const symbol: unknown = Reflect.get(first, "symbol");
-    if (typeof symbol === "string") cache.drop(symbol, now);
-  } else if (method === "closePosition" && typeof first === "string") {
-    cache.drop(first, now);
-  } else if (method === "replaceOrder") {
-    cache.clear(now);
-  }
-}
-
-/** Calls `fn` with a call's arguments (the reply's type is the call's). */
-function invoke<T>(fn: (...args: never[]) => Promise<unknown>, args: readonly unknown[]): Promise<T> {
-  const reply: Promise<T> = Reflect.apply(fn, undefined, args);
-  return reply;
 }

@@ -1,6 +1,6 @@
 import type { EventEmitter } from "eventemitter3";
 import type { AccountState } from "../account/account-registry.js";
-import { cachedAssetsPort } from "../account/asset-rules-cache.js";
+import { cachedReadsPort } from "../account/cached-reads-port.js";
 import { observedPort } from "../account/observed-port.js";
 import type { SettleSettings } from "../account/settle.js";
 import type { BrokerPort, OrderRequest, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
@@ -72,6 +72,8 @@ export interface RebalancerSettings {
   readonly recentOrdersMs: number;
   /** How long asset rules read on the account are reused (ms); 0: never. */
   readonly assetRulesTtlMs: number;
+  /** How long a market clock read on the account is reused (ms); 0: never. */
+  readonly clockTtlMs: number;
   /** Where the run writes its intents and sends (the account's process journal by default). */
   readonly journal: JournalStore | undefined;
   /** The account's name in the journal (the port's id by default). */
@@ -257,11 +259,13 @@ export class RebalanceRun {
           })
         : journaled;
     this.counted = countingBroker(coordinated);
-    // Outside the count: asset rules the account's cache holds are not requested at all.
-    this.broker = cachedAssetsPort(this.counted.broker, {
-      cache: this.account.assets,
+    // Outside the count: asset rules and a clock read the account's caches hold are not requested at all.
+    this.broker = cachedReadsPort(this.counted.broker, {
+      assets: this.account.assets,
+      marketClock: this.account.marketClock,
       clock: settings.clock,
-      ttlMs: settings.assetRulesTtlMs,
+      assetRulesTtlMs: settings.assetRulesTtlMs,
+      clockTtlMs: settings.clockTtlMs,
     });
     this.record = new RebalanceRecord(this.id, this.dryRun, settings.clock.now());
     this.retry = new OrderRetryEngine({

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type AccountState, accountStateOf } from "../account/account-registry.js";
-import { ASSET_RULES_CACHE_DEFAULTS, cachedAssetsPort } from "../account/asset-rules-cache.js";
+import { ASSET_RULES_CACHE_DEFAULTS } from "../account/asset-rules-cache.js";
+import { cachedReadsPort } from "../account/cached-reads-port.js";
+import { MARKET_CLOCK_CACHE_DEFAULTS } from "../account/market-clock-cache.js";
 import { observedPort } from "../account/observed-port.js";
 import { SETTLE_DEFAULTS } from "../account/settle.js";
 import type { BrokerPort } from "../broker/broker-port.js";
@@ -78,6 +80,7 @@ export const SMART_REBALANCER_DEFAULTS = {
   resumeLookbackMs: 86_400_000,
   recentOrdersMs: 900_000,
   assetRulesTtlMs: ASSET_RULES_CACHE_DEFAULTS.ttlMs,
+  clockTtlMs: MARKET_CLOCK_CACHE_DEFAULTS.ttlMs,
   journalLookupMs: 10_000,
   neverPlacedAfterMs: 120_000,
   lateFillWindowMs: 2_000,
@@ -220,6 +223,13 @@ export interface SmartRebalancerOptions {
    * @defaultValue `SMART_REBALANCER_DEFAULTS.assetRulesTtlMs` (3600000: an hour)
    */
   assetRulesTtlMs?: number | undefined;
+  /**
+   * How long a market clock read on the account is reused by later reads in this process
+   * (ms), never within a minute of the open or close it announced; 0: read every time. A
+   * broker refusal because the market is closed drops it.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.clockTtlMs` (900000: 15 minutes)
+   */
+  clockTtlMs?: number | undefined;
   /**
    * Where each run writes its intents and, durably before each broker write, its sends (see
    * `docs/journal.md`). `fileJournal(dir)` survives a crash: the next run on the account, in
@@ -371,6 +381,7 @@ const OptionsSchema = z
       .optional(),
     recentOrdersMs: z.number().int().min(0).max(86_400_000).optional(),
     assetRulesTtlMs: z.number().int().min(0).max(86_400_000).optional(),
+    clockTtlMs: z.number().int().min(0).max(86_400_000).optional(),
     journal: zJournalStore.optional(),
     account: z.string().min(1).max(128).optional(),
     journalLookupMs: z.number().int().min(0).max(3_600_000).optional(),
@@ -526,6 +537,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       resumeLookbackMs: o.resumeLookbackMs ?? d.resumeLookbackMs,
       recentOrdersMs: o.recentOrdersMs ?? d.recentOrdersMs,
       assetRulesTtlMs: o.assetRulesTtlMs ?? d.assetRulesTtlMs,
+      clockTtlMs: o.clockTtlMs ?? d.clockTtlMs,
       journal: o.journal,
       account: o.account,
       journalLookupMs: o.journalLookupMs ?? d.journalLookupMs,
@@ -571,10 +583,12 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
     const { signal } = parseInput(PlanOptionsSchema, options, "options");
     const { clock, readAttempts, plannerOptions, settle } = this.settings;
     const { record } = this.account;
-    const broker = cachedAssetsPort(observedPort(this.port, record, clock), {
-      cache: this.account.assets,
+    const broker = cachedReadsPort(observedPort(this.port, record, clock), {
+      assets: this.account.assets,
+      marketClock: this.account.marketClock,
       clock,
-      ttlMs: this.settings.assetRulesTtlMs,
+      assetRulesTtlMs: this.settings.assetRulesTtlMs,
+      clockTtlMs: this.settings.clockTtlMs,
     });
     const state = await readFreshState(
       {

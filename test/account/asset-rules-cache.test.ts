@@ -6,7 +6,9 @@ import { ASSET_RULES_CACHE_DEFAULTS, Decimal, SMART_REBALANCER_DEFAULTS, SmartRe
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
 import { accountStateOf } from "../../src/account/account-registry.js";
-import { AssetRulesCache, cachedAssetsPort } from "../../src/account/asset-rules-cache.js";
+import { AssetRulesCache } from "../../src/account/asset-rules-cache.js";
+import { cachedReadsPort } from "../../src/account/cached-reads-port.js";
+import { MarketClockCache } from "../../src/account/market-clock-cache.js";
 
 const rules = (symbol: string, fractionable = true) => ({
   symbol,
@@ -50,12 +52,18 @@ describe("AssetRulesCache", () => {
   });
 });
 
-describe("cachedAssetsPort", () => {
+describe("cachedReadsPort", () => {
   it("reads only the symbols the cache lacks, and a refusal for an asset reason drops the symbol", async () => {
     const clock = new VirtualClock();
     const broker = createSimulatedBroker({ clock, cash: 10_000, prices: { AAA: 10, BBB: 20 } });
     const cache = new AssetRulesCache();
-    const port = cachedAssetsPort(broker, { cache, clock, ttlMs: 60_000 });
+    const port = cachedReadsPort(broker, {
+      assets: cache,
+      marketClock: new MarketClockCache(),
+      clock,
+      assetRulesTtlMs: 60_000,
+      clockTtlMs: 0,
+    });
     await clock.run(port.getAssets(["AAA"]));
     const calls = broker.calls.getAssets;
     const both = await clock.run(port.getAssets(["BBB", "AAA"]));
