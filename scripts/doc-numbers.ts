@@ -97,17 +97,31 @@ async function portFlow(): Promise<number> {
   }
 }
 
-/** The same 20 orders through SmartRebalancer: sell half of each held symbol, buy $500 of each new one. */
-async function rebalancerFlow(): Promise<{ requests: number; orders: number }> {
+/**
+ * The same 20 orders through SmartRebalancer: sell half of each held symbol, buy $500 of each
+ * new one; then the next 20-order run on the account (sell half again, buy as much again),
+ * within the TTLs of the asset rules and the clock read.
+ */
+async function rebalancerFlow(): Promise<{
+  requests: number;
+  orders: number;
+  next: { requests: number; orders: number };
+}> {
   const { server, broker } = await rig();
+  const quantities = (sell: number, buy: number) =>
+    Object.fromEntries([...SELLS.map((s) => [s, sell]), ...BUYS.map((s) => [s, buy])]);
   try {
     const rebalancer = new SmartRebalancer({ broker, seed: 1 });
     server.resetRequests();
-    const report = await rebalancer.rebalance(
-      { quantities: Object.fromEntries([...SELLS.map((s) => [s, 10]), ...BUYS.map((s) => [s, 10])]) },
-      { runId: "doc-numbers" },
-    );
-    return { requests: count(server), orders: report.orders.length };
+    const report = await rebalancer.rebalance({ quantities: quantities(10, 10) }, { runId: "doc-numbers" });
+    const requests = count(server);
+    server.resetRequests();
+    const next = await rebalancer.rebalance({ quantities: quantities(5, 20) }, { runId: "doc-numbers-next" });
+    return {
+      requests,
+      orders: report.orders.length,
+      next: { requests: count(server), orders: next.orders.length },
+    };
   } finally {
     await server.close();
   }
@@ -126,6 +140,9 @@ async function measure(): Promise<Record<string, string>> {
     "alpaca-rebalancer-orders": String(smart.orders),
     "alpaca-rebalancer-requests": String(smart.requests),
     "alpaca-rebalancer-per-order": perOrder(smart.requests, smart.orders),
+    "alpaca-rebalancer-next-orders": String(smart.next.orders),
+    "alpaca-rebalancer-next-requests": String(smart.next.requests),
+    "alpaca-rebalancer-next-per-order": perOrder(smart.next.requests, smart.next.orders),
   };
 }
 
