@@ -40,6 +40,11 @@ export interface OrderTracking {
   waitForFinal(id: string, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<FinalOrderState>;
   /** Whether the order-update stream is delivering. */
   isStreamHealthy(): boolean;
+  /**
+   * Resolves once the stream is healthy (true), or false when `timeoutMs` passed first. A
+   * tracker without it is asked `isStreamHealthy()` every 100 ms instead.
+   */
+  waitForHealthyStream?(options: { timeoutMs?: number; signal?: AbortSignal }): Promise<boolean>;
 }
 
 /** What the coordinator needs from a buying-power manager: `BuyingPowerManager` satisfies it. */
@@ -500,10 +505,24 @@ export class OrderExecutionCoordinator {
     }
   }
 
+  /**
+   * Holds a new submission (at most `streamWaitMs`) while the stream is unhealthy: on the
+   * tracker's health transition when it offers one (no poll interval lost), else polling.
+   */
   private async waitForHealthyStream(signal?: AbortSignal): Promise<void> {
-    if (this.tracker === undefined || this.polling) return;
+    const tracker = this.tracker;
+    if (tracker === undefined || this.polling || this.streamWaitMs <= 0 || tracker.isStreamHealthy()) return;
+    if (tracker.waitForHealthyStream !== undefined) {
+      try {
+        await tracker.waitForHealthyStream({ timeoutMs: this.streamWaitMs, ...(signal ? { signal } : {}) });
+      } catch (e) {
+        // A tracker closed meanwhile: the submission goes on as after the timeout.
+        if (signal?.aborted) throw e;
+      }
+      return;
+    }
     const until = this.clock.now() + this.streamWaitMs;
-    while (!this.tracker.isStreamHealthy() && this.clock.now() < until) {
+    while (!tracker.isStreamHealthy() && this.clock.now() < until) {
       await this.clock.sleep(Math.min(100, until - this.clock.now()), signal);
     }
   }

@@ -90,15 +90,18 @@ export function readWithRetries<T>(
 }
 
 /**
- * Fresh state: account, positions, open orders and the market clock in parallel, then prices
- * and asset rules for every symbol involved. With `previous`, the market clock and asset
- * rules are reused and the prices it knows are refreshed in the first wave (the re-read after
- * the sells needs account, positions, open orders and current prices).
+ * Fresh state in one wave: account, positions, open orders, the market clock, the recent order
+ * history, and the prices and asset rules of the targeted symbols, all in parallel. Only a
+ * symbol the targets do not name (held, or with an open order) has its price and rules read
+ * after the positions and open orders that name it. With `previous`, the market clock and
+ * asset rules are reused and the prices it knows are refreshed in the same wave (the re-read
+ * after the sells needs account, positions, open orders and current prices).
  *
  * @remarks
  * Position and account reads settle before they are returned: each must show every fill the
  * account's record knows (they lag the order book), or it is read again once old enough; what
- * does not settle within the bound is returned in `unsettled` / `accountUnsettled`.
+ * does not settle within the bound is returned in `unsettled` / `accountUnsettled`. Prices and
+ * asset rules are not derived from fills and need no settling.
  *
  * @param reader - the port, clock, attempts, signal, record and settle settings
  * @param targets - the parsed targets (their symbols are read)
@@ -118,33 +121,51 @@ export async function readFreshState(
   const { broker, signal } = reader;
   const { previous } = options;
   const retried = <T>(read: () => Promise<T>) => readWithRetries(read, reader);
+  const pricesOf = (symbols: readonly string[]) =>
+    symbols.length > 0
+      ? retried(() => broker.getLatestPrices(symbols, { signal }))
+      : Promise.resolve(new Map<string, Decimal>());
+  const assetsOf = (symbols: readonly string[]) =>
+    symbols.length > 0 ? retried(() => broker.getAssets(symbols, { signal })) : Promise.resolve([]);
   // A re-read refreshes the prices it already knows in the same wave as the account: buys
-  // are sized on prices read after the sells, not on the ones read before them.
+  // are sized on prices read after the sells, not on the ones read before them. A first read
+  // asks for the targeted symbols' prices and rules in that wave too.
   const firstAt = reader.clock.now();
-  const known = previous === undefined ? [] : [...previous.prices.keys()];
-  const [account, positions, orders, clock, refreshed] = await Promise.all([
-    retried(() => broker.getAccount({ signal })),
-    retried(() => broker.getPositions({ signal })),
-    readOrders(reader, firstAt, options.historyMs),
-    previous !== undefined ? Promise.resolve(previous.clock) : retried(() => broker.getClock({ signal })),
-    known.length > 0
-      ? retried(() => broker.getLatestPrices(known, { signal }))
-      : Promise.resolve(new Map<string, Decimal>()),
-  ]);
+  const early =
+    previous === undefined
+      ? symbolsInvolved(targets, [], [], options.extraSymbol)
+      : [...previous.prices.keys()].sort();
+  const positionsRead = retried(() => broker.getPositions({ signal }));
+  const ordersRead = readOrders(reader, firstAt, options.historyMs);
+  // The symbols only the positions or open orders name: read as soon as those arrive.
+  const laterRead = Promise.all([positionsRead, ordersRead]).then(([positions, orders]) => {
+    const asked = new Set(early);
+    const later = symbolsInvolved(targets, positions, orders.open, options.extraSymbol).filter(
+      (s) => !asked.has(s),
+    );
+    return Promise.all([pricesOf(later), assetsOf(later)]);
+  });
+  const [account, positions, orders, clock, earlyPrices, earlyAssets, [laterPrices, laterAssets]] =
+    await Promise.all([
+      retried(() => broker.getAccount({ signal })),
+      positionsRead,
+      ordersRead,
+      previous !== undefined ? Promise.resolve(previous.clock) : retried(() => broker.getClock({ signal })),
+      pricesOf(early),
+      previous !== undefined ? Promise.resolve(previous.assets) : assetsOf(early),
+      laterRead,
+    ]);
   const openOrders = orders.open;
   const symbols = symbolsInvolved(targets, positions, openOrders, options.extraSymbol);
   const settled = await settleState(reader, symbols, { account, positions, openOrders, readAt: firstAt });
-  let prices = new Map([...(previous?.prices ?? []), ...refreshed]);
-  const missing = previous === undefined ? symbols : symbols.filter((s) => !prices.has(s));
-  let assets = previous?.assets ?? [];
-  if (missing.length > 0) {
-    const [p, a] = await Promise.all([
-      retried(() => broker.getLatestPrices(missing, { signal })),
-      retried(() => broker.getAssets(missing, { signal })),
-    ]);
-    prices = new Map([...prices, ...p]);
-    assets = [...assets, ...a];
-  }
+  // In symbol order, whichever wave read them.
+  const prices = new Map(
+    [...new Map([...(previous?.prices ?? []), ...earlyPrices, ...laterPrices])].sort(byKey),
+  );
+  const assets =
+    laterAssets.length === 0
+      ? earlyAssets
+      : [...earlyAssets, ...laterAssets].sort((a, b) => compare(a.symbol, b.symbol));
   return { ...settled, clock, prices, assets, history: orders.history };
 }
 
@@ -199,6 +220,9 @@ export async function readOrders(
   record.noteOpenOrdersListed(readAt);
   return { open, history };
 }
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byKey = <V>(a: readonly [string, V], b: readonly [string, V]): number => compare(a[0], b[0]);
 
 /**
  * Lists the orders submitted on the account recently (the port's order history), so that what

@@ -5,7 +5,7 @@
 import { isFinalBrokerStatus, type OrderSide, type OrderSnapshot } from "../broker/broker-port.js";
 import { type CoordinationLedger, fromMicros, toMicros } from "../coordination/coordination.js";
 import type { Clock } from "../core/clock.js";
-import { mapBounded } from "../core/concurrency.js";
+import { mapBounded, Semaphore } from "../core/concurrency.js";
 import { Decimal, ZERO } from "../core/decimal.js";
 import { isBrokerError } from "../core/errors.js";
 import { strategyOfClientOrderId } from "../core/ids.js";
@@ -470,20 +470,28 @@ function conflictsKept(run: RebalanceRun, plan: RebalancePlan): Set<string> {
 }
 
 /**
- * Executes legs with bounded concurrency, each to its final state, recording each outcome as
- * its order ends.
+ * Executes legs, each to its final state, recording each outcome as its order ends. At most
+ * `concurrency` legs are being sent at once (the circuit breaker is checked as each starts); a
+ * leg whose order the broker holds gives its place up while it waits for the fill, so every leg
+ * of a phase can be working at once. The run's port bounds the requests in flight too.
  */
 async function placeLegs(
   run: RebalanceRun,
   coordinator: OrderExecutionCoordinator,
   legs: readonly RebalanceLeg[],
 ): Promise<void> {
+  const sending = new Semaphore(run.settings.concurrency);
   // Each outcome is recorded as its order ends (see RebalanceRun.runOrder).
-  await mapBounded(legs, run.settings.concurrency, async (leg) => {
-    const generation = run.generationFor(leg.symbol, leg.side);
-    if (generation === undefined) return;
-    await run.journalIntent(leg);
-    await run.executeLeg(coordinator, leg, generation);
+  await mapBounded(legs, legs.length, async (leg) => {
+    const release = await sending.acquire(run.signal);
+    try {
+      const generation = run.generationFor(leg.symbol, leg.side);
+      if (generation === undefined) return;
+      await run.journalIntent(leg);
+      await run.executeLeg(coordinator, leg, generation, release);
+    } finally {
+      release();
+    }
   });
 }
 

@@ -4,8 +4,10 @@ import { cachedReadsPort } from "../account/cached-reads-port.js";
 import { observedPort } from "../account/observed-port.js";
 import type { SettleSettings } from "../account/settle.js";
 import type { BrokerPort, OrderRequest, OrderSide, OrderSnapshot } from "../broker/broker-port.js";
+import { wrapBrokerPort } from "../broker/checked-broker.js";
 import type { Coordination } from "../coordination/coordination.js";
 import type { Clock } from "../core/clock.js";
+import { Semaphore } from "../core/concurrency.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
 import { OrdersafeError } from "../core/errors.js";
 import { DEFAULT_STRATEGY_ID, makeRunId, strategyOfClientOrderId, strategyRunId } from "../core/ids.js";
@@ -235,7 +237,10 @@ export class RebalanceRun {
     const c = settings.coordination;
     this.journal = c?.journal ?? settings.journal ?? this.account.journal;
     this.accountKey = c?.account ?? settings.account ?? this.port.id;
-    const observed = observedPort(this.port, this.account.record, settings.clock);
+    // Innermost: at most `concurrency` requests in flight. A leg that waits for its fill holds
+    // no permit, so every leg of a phase is sent at once when the bound allows.
+    const limited = requestLimitedPort(this.port, new Semaphore(settings.concurrency), this.signal);
+    const observed = observedPort(limited, this.account.record, settings.clock);
     const journaled = journalingPort(observed, {
       journal: this.journal,
       account: this.accountKey,
@@ -594,14 +599,16 @@ export class RebalanceRun {
    * @param coordinator - the sells' or the buys' coordinator
    * @param leg - the leg
    * @param generation - its client order id generation
+   * @param onSent - called once the broker holds the order (before its fill is awaited)
    * @returns the outcome
    */
   executeLeg(
     coordinator: OrderExecutionCoordinator,
     leg: RebalanceLeg,
     generation: number,
+    onSent?: () => void,
   ): Promise<OrderOutcome> {
-    return this.runOrder((onSubmitted) => this.sendLeg(coordinator, leg, generation, onSubmitted));
+    return this.runOrder((onSubmitted) => this.sendLeg(coordinator, leg, generation, onSubmitted, onSent));
   }
 
   private sendLeg(
@@ -609,6 +616,7 @@ export class RebalanceRun {
     leg: RebalanceLeg,
     generation: number,
     onSubmitted: (request: OrderRequest, attempt: number) => void,
+    onSent: (() => void) | undefined,
   ): Promise<OrderOutcome> {
     const intent: OrderIntent = {
       symbol: leg.symbol,
@@ -634,7 +642,10 @@ export class RebalanceRun {
       ...base,
       closePosition: leg.closePosition,
       onSubmitted,
-      onAccepted: this.onAccepted,
+      onAccepted: (order: OrderSnapshot, attempt: number) => {
+        this.onAccepted(order, attempt);
+        onSent?.();
+      },
     });
   }
 
@@ -963,6 +974,24 @@ export class RebalanceRun {
       ...(funds ? { funds } : {}),
     });
   }
+}
+
+/**
+ * A port whose requests wait for a permit of `requests`: at most its permits in flight at
+ * once, whoever sends them (legs, reads, the tracker's checks). The update stream is not a
+ * request and is not bounded.
+ *
+ * @param port - the port
+ * @param requests - the run's request permits
+ * @param signal - aborts a wait for a permit
+ * @returns the bounded port
+ */
+export function requestLimitedPort(
+  port: BrokerPort,
+  requests: Semaphore,
+  signal: AbortSignal | undefined,
+): BrokerPort {
+  return wrapBrokerPort(port, { call: (_method, call) => requests.run(call, signal) });
 }
 
 /** Targets as the journal holds them (decimals as strings). */

@@ -63,7 +63,7 @@ export type { RebalancerEvents } from "./rebalancer-events.js";
  */
 export const SMART_REBALANCER_DEFAULTS = {
   seed: 1,
-  concurrency: 8,
+  concurrency: 32,
   correctionMode: "report",
   tracker: { cancelOnTimeout: true },
   finalTimeoutMs: 60_000,
@@ -115,7 +115,12 @@ export interface SmartRebalancerOptions {
    * @defaultValue `SMART_REBALANCER_DEFAULTS.seed` (1)
    */
   seed?: number | undefined;
-  /** Orders in flight at once within a phase. @defaultValue `SMART_REBALANCER_DEFAULTS.concurrency` (8) */
+  /**
+   * Broker requests in flight at once, whoever sends them (submits, reads, status checks). Legs
+   * are not bounded: a leg that waits for its fill holds no request. The broker's rate limit
+   * (the adapter's token bucket, a coordination's budget) still applies to each request.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.concurrency` (32)
+   */
   concurrency?: number | undefined;
   /**
    * Drift handling: `report` only emits `drift` and never trades.

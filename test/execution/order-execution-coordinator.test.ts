@@ -59,6 +59,25 @@ describe("OrderExecutionCoordinator", () => {
     });
   }
 
+  it("holds the first submission until the stream connects, and not a poll interval longer", async () => {
+    // The stream connects 30 ms after the tracker subscribes: the submission goes then.
+    const { clock, broker, coordinator, tracker } = setup(false, {
+      latency: { restMs: 20, fillMs: 100, streamMs: 30 },
+    });
+    const start = clock.now();
+    let sentAt: number | undefined;
+    const outcome = await clock.run(
+      coordinator.executeOrder(
+        { symbol: "AAA", side: "sell", qty: 1, type: "market", timeInForce: "day" },
+        { runId: "c-stream", onSubmitted: () => (sentAt ??= clock.now()) },
+      ),
+    );
+    tracker?.close();
+    expect(outcome.state).toBe("filled");
+    expect(broker.calls.submitOrder).toBe(1);
+    expect((sentAt ?? Number.NaN) - start).toBe(30);
+  });
+
   it("refuses a buy it cannot reserve, without calling the broker", async () => {
     const { clock, broker, coordinator, tracker } = setup();
     const outcome = await clock.run(

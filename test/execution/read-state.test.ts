@@ -53,6 +53,30 @@ describe("readFreshState", () => {
     expect(state.positions.map((p) => p.symbol)).toEqual(["BBB"]);
     expect(state.openOrders.map((o) => o.clientOrderId)).toEqual(["other-1"]);
     expect(state.clock?.isOpen).toBe(true);
+    // The targeted symbols (and the named one) in the first wave; the symbols only the
+    // positions and open orders name (BBB, CCC) once those arrive: one wave later.
+    expect(broker.calls).toMatchObject({
+      getAccount: 1,
+      getPositions: 1,
+      listOpenOrders: 1,
+      getClock: 1,
+      getLatestPrices: 2,
+      getAssets: 2,
+    });
+    expect(clock.now() - readAt).toBe(20);
+  });
+
+  it("reads everything in one wave when the targets name every symbol involved", async () => {
+    const { clock, broker, reader } = setup();
+    const both = RebalanceTargetsSchema.parse({ weights: { AAA: 0.5, BBB: 0.2 } });
+    const readAt = clock.now();
+    const state = await clock.run(readFreshState(reader, both));
+    expect([...state.prices.keys()]).toEqual(["AAA", "BBB"]);
+    expect(state.assets.map((a) => a.symbol)).toEqual(["AAA", "BBB"]);
+    expect(state.positions.map((p) => p.symbol)).toEqual(["BBB"]);
+    expect(state.accountUnsettled).toBe(false);
+    // One REST latency (10 ms) for every read: account, positions, orders, clock, prices, rules.
+    expect(clock.now() - readAt).toBe(10);
     expect(broker.calls).toMatchObject({
       getAccount: 1,
       getPositions: 1,

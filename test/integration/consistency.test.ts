@@ -74,10 +74,11 @@ describe("orders are the truth", () => {
     const targets = { weights: { AAA: 0.3, BBB: 0.6 } };
     // The first process is stopped once its orders filled, while its reads still lag them.
     const ac = new AbortController();
-    clock.schedule(1_800, () => ac.abort(new Error("stopped")));
-    await clock
-      .run(new SmartRebalancer({ broker: port, clock }).rebalance(targets, { signal: ac.signal }))
-      .catch(() => undefined);
+    const first = new SmartRebalancer({ broker: port, clock });
+    first.on("phase", (e) => {
+      if (e.phase === "reconcile") ac.abort(new Error("stopped"));
+    });
+    await clock.run(first.rebalance(targets, { signal: ac.signal })).catch(() => undefined);
     const placed = sim.orders().length;
     expect(sim.orders().map((o) => o.status)).toEqual(["filled", "filled"]);
     const again = await clock.run(new SmartRebalancer({ broker: newPort(), clock }).rebalance(targets));

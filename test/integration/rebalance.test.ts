@@ -248,7 +248,6 @@ describe("SmartRebalancer on the simulated broker", () => {
         prices: { A: 100, B: 100, C: 100 },
         latency: { restMs: 50, fillMs: 200 },
       });
-      clock.schedule(700, () => broker.outsideTrade("B", -3));
       const asked: string[] = [];
       const rebalancer = new SmartRebalancer({
         broker,
@@ -259,6 +258,10 @@ describe("SmartRebalancer on the simulated broker", () => {
           return false;
         },
         correctionLimits: { maxAutoNotional: 1_000 },
+      });
+      // Someone sells 3 B while the run buys: after its reads, before its reconciliation.
+      rebalancer.on("phase", (e) => {
+        if (e.phase === "buys") broker.outsideTrade("B", -3);
       });
       const drifts: string[] = [];
       rebalancer.on("drift", (e) => drifts.push(...e.drifts.map((d) => d.symbol)));
