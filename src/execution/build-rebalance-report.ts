@@ -46,6 +46,7 @@ export function buildRebalanceReport(run: RecordedRun, close: ReportClose): Reba
     dryRun: run.dryRun,
     plan: run.plan,
     buyPlan: run.buyPlan,
+    ...(run.buyPass === undefined ? {} : { buyPass: run.buyPass }),
     orders: [...run.orders],
     working: [...run.working],
     takenOver: [...run.takenOver],

@@ -11,12 +11,15 @@ import { isBrokerError } from "../core/errors.js";
 import { strategyOfClientOrderId } from "../core/ids.js";
 import { requiredFunds } from "../funds/required-funds.js";
 import { ReservationLedger } from "../funds/reservation-ledger.js";
+import { REBALANCE_DEFAULTS } from "../rebalance/rebalance-input.js";
 import type { OrderConflict, RebalanceLeg, RebalancePlan } from "../rebalance/rebalance-plan.js";
 import type { RunEnding } from "./build-rebalance-report.js";
 import type { FundsReservation, OrderExecutionCoordinator } from "./order-execution-coordinator.js";
+import type { OrderOutcome } from "./order-outcome.js";
 import { policyFor } from "./policies/execution-choice.js";
 import { type FreshState, symbolsInvolved } from "./read-state.js";
 import { errorOf } from "./rebalance-record.js";
+import type { BuyPassReason } from "./rebalance-report.js";
 import type { RebalanceRun } from "./rebalance-run.js";
 import { reconcilePositions } from "./reconcile-positions.js";
 import { sentOrders, takeOverUnfinished } from "./take-over.js";
@@ -68,7 +71,10 @@ export async function rebalanceFlow(run: RebalanceRun): Promise<RunEnding> {
     const after = await run.phase("reread", () => run.readOrFail(planned.state));
     const buys = await run.phase("replan_buys", () => replanBuys(run, planned.plan, after));
     if ("end" in buys) return buys.end;
+    const firstBuysFrom = run.record.orders.length;
     await run.phase("buys", () => placeBuys(run, buys.value, after));
+    const firstBuys = run.record.orders.slice(firstBuysFrom).filter((o) => o.side === "buy");
+    await buyPass(run, { sold: planned.plan.sells, buyPlan: buys.value, after, firstBuys });
   } else {
     for (const l of planned.plan.buys)
       run.record.adjust(l.symbol, "buy", "halted", "the circuit breaker opened before the buys");
@@ -556,6 +562,88 @@ function noteShortCash(run: RebalanceRun, first: RebalancePlan, buyPlan: Rebalan
       );
     }
   }
+}
+
+/** What the second buy pass starts from: the first buys, their plan and the read it was made on. */
+interface FirstBuys {
+  /** The sells of the plan: their symbols stay out of the buys. */
+  readonly sold: readonly RebalanceLeg[];
+  readonly buyPlan: RebalancePlan;
+  readonly after: FreshState;
+  /** The outcomes of the first buys. */
+  readonly firstBuys: readonly OrderOutcome[];
+}
+
+/**
+ * The second buy pass: when the first buys were short for cash and what they counted but did
+ * not spend (a quantity market buy counts `marketBuyBuffer` more than it fills at, a buy that
+ * did not fill frees all of it) reaches the minimum order, the account is read again (settled,
+ * like every read a buy is sized from), the buys still under target are planned on it and sent.
+ * One pass, never more; a symbol with an open conflict is left alone. Reported in `buyPass`.
+ */
+async function buyPass(run: RebalanceRun, first: FirstBuys): Promise<void> {
+  const { reason, freed } = buyPassReason(run, first);
+  const none = { ran: false, reason, freed, orders: 0, filledNotional: ZERO, symbols: [] };
+  if (reason !== "ran") {
+    run.record.buyPass = none;
+    return;
+  }
+  await run.phase("buy_pass", async () => {
+    const state = await run.readOrFail(first.after);
+    const keep = [...first.sold.map((l) => l.symbol), ...run.unconfirmedConflicts];
+    let plan = run.plan(state, "buys", { keep });
+    if (state.accountUnsettled) plan = withoutBuys(run, plan, "the account read did not settle");
+    const conflicted = new Set(plan.conflicts.map((c) => c.symbol));
+    const legs = plan.buys.filter((l) => !conflicted.has(l.symbol));
+    const from = run.record.orders.length;
+    await placeBuys(run, { ...plan, buys: legs }, state);
+    const sent = run.record.orders.slice(from).filter((o) => o.side === "buy");
+    run.record.buyPass = {
+      ...none,
+      ran: true,
+      orders: sent.filter((o) => o.orderId !== undefined).length,
+      filledNotional: sent.reduce((a, o) => a.plus(o.filledNotional), ZERO),
+      symbols: legs.map((l) => l.symbol),
+    };
+  });
+}
+
+/**
+ * Whether the second buy pass runs, and what the first buys could have freed. It runs only when
+ * the first buys were short for cash (a buy the cash could not fund, or less cash left than one
+ * more increment of a buy) and could have freed at least the minimum order: a policy whose buys
+ * reserve what they spend frees nothing, and so never pays for the pass's read.
+ */
+function buyPassReason(run: RebalanceRun, first: FirstBuys): { reason: BuyPassReason; freed: Decimal } {
+  const { buyPlan, firstBuys } = first;
+  const budget = buyPlan.summary.budget;
+  let freed = budget.left;
+  for (const leg of buyPlan.buys) {
+    const spent = firstBuys
+      .filter((o) => o.symbol === leg.symbol)
+      .reduce((a, o) => a.plus(o.filledNotional), ZERO);
+    freed = freed.plus(Decimal.max(ZERO, leg.cashRequired.minus(spent)));
+  }
+  if (!run.settings.secondBuyPass) return { reason: "off", freed };
+  if (run.retry.halted) return { reason: "halted", freed };
+  const minimum = minOrderNotional(run);
+  const oneMore = buyPlan.buys.map((l) => (l.qty?.gt(0) ? l.cashRequired.div(l.qty) : minimum));
+  const short =
+    buyPlan.skipped.some((x) => x.reason === "insufficient_cash") ||
+    (oneMore.length > 0 && budget.left.lt(Decimal.min(...oneMore)));
+  if (!short) return { reason: "not_short", freed };
+  if (freed.lt(Decimal.max(minimum, ONE_CENT))) return { reason: "nothing_freed", freed };
+  return { reason: "ran", freed };
+}
+
+const ONE_CENT = new Decimal("0.01");
+
+/** The planner's minimum order notional, as the rebalancer was given it. */
+function minOrderNotional(run: RebalanceRun): Decimal {
+  const given = run.settings.plannerOptions.minOrderNotional;
+  if (typeof given === "number" || typeof given === "string") return new Decimal(given);
+  if (given instanceof Decimal) return given;
+  return REBALANCE_DEFAULTS.minOrderNotional;
 }
 
 /**

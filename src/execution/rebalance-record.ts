@@ -6,6 +6,7 @@ import type { PositionDrift } from "../reconcile/detect-position-drift.js";
 import type { CorrectionRun } from "../reconcile/position-correction-engine.js";
 import type { OrderOutcome } from "./order-outcome.js";
 import type {
+  BuyPassReport,
   RebalanceAdjustment,
   RebalanceAdjustmentReason,
   TakenOverRun,
@@ -39,6 +40,8 @@ export interface RecordedRun {
   readonly positionsAfter: readonly PositionSnapshot[];
   readonly plan: RebalancePlan | undefined;
   readonly buyPlan: RebalancePlan | undefined;
+  /** The second buy pass, when there was a buy phase. */
+  readonly buyPass?: BuyPassReport | undefined;
   /** Every order's outcome, in the order each ended: adopted, sells, buys, corrections. */
   readonly orders: readonly OrderOutcome[];
   /** Orders still working (sent or followed, not final yet). */
@@ -65,6 +68,7 @@ export class RebalanceRecord implements RecordedRun {
   prices = new Map<string, Decimal>();
   plan: RebalancePlan | undefined;
   buyPlan: RebalancePlan | undefined;
+  buyPass: BuyPassReport | undefined;
   orders: OrderOutcome[] = [];
   working: WorkingOrder[] = [];
   takenOver: TakenOverRun[] = [];

@@ -33,6 +33,7 @@ export type RebalancePhase =
   | "reread"
   | "replan_buys"
   | "buys"
+  | "buy_pass"
   | "reconcile"
   | "done";
 
@@ -213,6 +214,33 @@ export interface TakenOverRun {
   readonly finished: boolean;
 }
 
+/**
+ * Why the second buy pass ran or not:
+ * - `ran`: the first buys were short for cash and their holds freed at least the minimum order;
+ * - `off`: `secondBuyPass` is false;
+ * - `not_short`: the first buys were not short for cash (or there were none);
+ * - `nothing_freed`: the first buys could free less than the minimum order (no hold to release:
+ *   the buys reserved what they spent, or did not fill);
+ * - `halted`: the circuit breaker opened.
+ */
+export type BuyPassReason = "ran" | "off" | "not_short" | "nothing_freed" | "halted";
+
+/** The second buy pass of a run (see `SmartRebalancerOptions.secondBuyPass`). */
+export interface BuyPassReport {
+  /** Whether it ran: the account was read again and the buys under target planned on it. */
+  readonly ran: boolean;
+  /** Why it ran or not. */
+  readonly reason: BuyPassReason;
+  /** What the first buys could have freed: the cash they counted less what they spent, plus the plan's cash left. */
+  readonly freed: Decimal;
+  /** Orders it sent (each also in the report's `orders`). */
+  readonly orders: number;
+  /** What its orders filled. */
+  readonly filledNotional: Decimal;
+  /** The symbols it bought. */
+  readonly symbols: readonly string[];
+}
+
 /** What {@link SmartRebalancer.rebalance} returns: partial success is a result, not an exception. */
 export interface RebalanceReport {
   /** The run id (client order ids derive from it). */
@@ -225,6 +253,8 @@ export interface RebalanceReport {
   readonly plan: RebalancePlan | undefined;
   /** The buys re-planned on the real cash after the sells, when there was a buy phase. */
   readonly buyPlan: RebalancePlan | undefined;
+  /** The second buy pass, when there was a buy phase (its plan, when it ran, is not kept). */
+  readonly buyPass?: BuyPassReport | undefined;
   /** Every order's outcome, as each ended: adopted, sells, then buys. */
   readonly orders: readonly OrderOutcome[];
   /**
@@ -291,6 +321,15 @@ export interface RebalanceReportJSON {
   dryRun: boolean;
   plan: PlanJSON | null;
   buyPlan: PlanJSON | null;
+  /** Present when the run had a buy phase. */
+  buyPass?: {
+    ran: boolean;
+    reason: BuyPassReason;
+    freed: string;
+    orders: number;
+    filledNotional: string;
+    symbols: string[];
+  };
   orders: OrderOutcomeJSON[];
   working: {
     clientOrderId: string;
@@ -417,6 +456,16 @@ export function reportToJSON(report: RebalanceReport): RebalanceReportJSON {
     dryRun: report.dryRun,
     plan: planToJSON(report.plan),
     buyPlan: planToJSON(report.buyPlan),
+    ...(report.buyPass === undefined
+      ? {}
+      : {
+          buyPass: {
+            ...report.buyPass,
+            freed: report.buyPass.freed.toFixed(),
+            filledNotional: report.buyPass.filledNotional.toFixed(),
+            symbols: [...report.buyPass.symbols],
+          },
+        }),
     orders: report.orders.map(outcomeToJSON),
     working: report.working.map((w) => ({
       ...w,

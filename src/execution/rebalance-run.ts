@@ -63,6 +63,8 @@ export interface RebalancerSettings {
   readonly failureBudget: number;
   readonly readAttempts: number;
   readonly queueWhenClosed: boolean;
+  /** Whether a second buy pass may invest what the first buys' holds freed. */
+  readonly secondBuyPass: boolean;
   readonly driftToleranceNotional: number;
   readonly approve: ((action: CorrectionAction) => Promise<boolean> | boolean) | undefined;
   readonly correctionLimits: { maxAutoNotional?: number; maxActionsPerRun?: number } | undefined;

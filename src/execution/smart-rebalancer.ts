@@ -73,6 +73,7 @@ export const SMART_REBALANCER_DEFAULTS = {
   failureBudget: 5,
   readAttempts: 5,
   queueWhenClosed: false,
+  secondBuyPass: true,
   driftToleranceNotional: 100,
   settleMs: SETTLE_DEFAULTS.settleMs,
   settleTimeoutMs: SETTLE_DEFAULTS.settleTimeoutMs,
@@ -177,6 +178,14 @@ export interface SmartRebalancerOptions {
    * @defaultValue `SMART_REBALANCER_DEFAULTS.queueWhenClosed` (false)
    */
   queueWhenClosed?: boolean | undefined;
+  /**
+   * One more buy pass once the first buys are final, when they were short for cash and their
+   * holds (a quantity market buy holds `marketBuyBuffer` more than it spends) freed at least
+   * the minimum order: the account is read again (settled) and the buys still under target
+   * are planned on it and sent. Reported in `report.buyPass`.
+   * @defaultValue `SMART_REBALANCER_DEFAULTS.secondBuyPass` (true)
+   */
+  secondBuyPass?: boolean | undefined;
   /**
    * Drift tolerance of the final reconciliation, in dollars.
    * @defaultValue `SMART_REBALANCER_DEFAULTS.driftToleranceNotional` (100)
@@ -366,6 +375,7 @@ const OptionsSchema = z
     failureBudget: z.number().int().min(1).max(1000).optional(),
     readAttempts: z.number().int().min(1).max(20).optional(),
     queueWhenClosed: z.boolean().optional(),
+    secondBuyPass: z.boolean().optional(),
     driftToleranceNotional: z.number().min(0).optional(),
     approve: z.custom<(a: CorrectionAction) => boolean>((v) => typeof v === "function").optional(),
     correctionLimits: z
@@ -531,6 +541,7 @@ export class SmartRebalancer extends IsolatedEmitter<RebalancerEvents> {
       failureBudget: o.failureBudget ?? d.failureBudget,
       readAttempts: o.readAttempts ?? d.readAttempts,
       queueWhenClosed: o.queueWhenClosed ?? d.queueWhenClosed,
+      secondBuyPass: o.secondBuyPass ?? d.secondBuyPass,
       driftToleranceNotional: o.driftToleranceNotional ?? d.driftToleranceNotional,
       approve: o.approve,
       correctionLimits: o.correctionLimits,

@@ -38,7 +38,9 @@ describe("SmartRebalancer buy re-plan", () => {
       assets: { TECL: { fractionable: false, qtyIncrement: 1 } },
       latency: { restMs: 20, fillMs: 100 },
     });
-    const rebalancer = new SmartRebalancer({ broker, clock });
+    // The first buys' sizing is what this test is about: the second buy pass (which would
+    // invest what the TECL buy's hold frees, test/integration/buy-pass.test.ts) is off.
+    const rebalancer = new SmartRebalancer({ broker, clock, secondBuyPass: false });
     // TECL jumps 10% while the sells fill: a buy sized on $50 would not fit the cash at $55.
     rebalancer.on("phase", (e) => {
       if (e.phase === "reread") broker.setPrice("TECL", 55);
