@@ -142,7 +142,9 @@ export interface SettleReadsOptions extends SettleSettings {
  * match the record, or be old enough to show every fill the record knows. Between rounds it
  * waits on the injected clock, `settlePollMs` first and twice as long each time, never past
  * the time the pending reads can be trusted by age; when even that time is past
- * `settleTimeoutMs`, the reads still pending are reported unsettled at once.
+ * `settleTimeoutMs`, the reads still pending are reported unsettled at once. A round whose
+ * pending reads were all sent before the fills they lack (learned while the reads were on
+ * their way) is read again at once, without a wait: it could not have shown them.
  *
  * @param options - record, clock, signal, read, symbols, account, settleMs, settleTimeoutMs
  * @returns the settled reads and what did not settle
@@ -158,6 +160,8 @@ export async function settleReads(options: SettleReadsOptions): Promise<SettledR
   const deadline = clock.now() + options.settleTimeoutMs;
   let rounds = 0;
   let pollMs = Math.max(1, options.settlePollMs);
+  // Whether the last round was an immediate re-read (never two in a row).
+  let again = false;
   for (;;) {
     const round = await options.read();
     rounds++;
@@ -193,7 +197,23 @@ export async function settleReads(options: SettleReadsOptions): Promise<SettledR
     let wakeAt = Math.max(...pending.map((s) => record.lastFillBy(s) + settleMs), Number.NEGATIVE_INFINITY);
     if (accountPending) wakeAt = Math.max(wakeAt, record.lastFillBy() + settleMs);
     if (wakeAt > deadline) return done(pending.sort(), accountPending);
+    // A read sent before the fill it lacks had happened (the fill was learned while the read was
+    // on its way) has nothing to wait for: it could not show it. It is read again at once, once.
+    const stale: boolean = !again && sentBeforeFills(record, pending, accountPending, round.readAt);
+    again = stale;
+    if (stale) continue;
     await clock.sleep(Math.max(1, Math.min(pollMs, wakeAt - clock.now())), options.signal);
     pollMs *= 2;
   }
+}
+
+/** Whether each pending read was sent before the last fill known on it was dated. */
+function sentBeforeFills(
+  record: ExecutionRecord,
+  pending: readonly string[],
+  accountPending: boolean,
+  readAt: number,
+): boolean {
+  if (accountPending && readAt >= record.lastFillBy()) return false;
+  return pending.every((s) => readAt < record.lastFillBy(s));
 }

@@ -150,3 +150,60 @@ describe("settleReads", () => {
     );
   });
 });
+
+describe("settleReads without a wait that waits for nothing", () => {
+  it("reads again at once when the read was sent before the fill it lacks was known, not a poll later", async () => {
+    const clock = new VirtualClock();
+    const record = new ExecutionRecord();
+    record.trustPosition("AAA", new Decimal(100));
+    const at: number[] = [];
+    let rounds = 0;
+    const read = async (): Promise<ReadRound> => {
+      const readAt = clock.now();
+      at.push(readAt);
+      await clock.sleep(50); // the read is on its way…
+      if (rounds++ === 0) {
+        // …when the fill is learned (from the stream): this read cannot show it.
+        record.observe(snapshot(1, { symbol: "AAA", qty: -40, at: clock.now() }), clock.now());
+        return {
+          positions: [{ symbol: "AAA", qty: new Decimal(100), qtyAvailable: new Decimal(100) }],
+          readAt,
+        };
+      }
+      return { positions: [{ symbol: "AAA", qty: new Decimal(60), qtyAvailable: new Decimal(60) }], readAt };
+    };
+    const start = clock.now();
+    const s = await clock.run(
+      settleReads({ ...SETTLE, record, clock, read, symbols: ["AAA"], account: false }),
+    );
+    expect(s.unsettled).toEqual([]);
+    expect(s.rounds).toBe(2);
+    // The second round went at once (50 ms in), not after `settlePollMs` (250 ms).
+    expect(at.map((t) => t - start)).toEqual([0, 50]);
+  });
+
+  it("still waits a poll interval for a read sent after the fill that only lags", async () => {
+    const clock = new VirtualClock();
+    const record = new ExecutionRecord();
+    record.trustPosition("AAA", new Decimal(100));
+    record.observe(snapshot(1, { symbol: "AAA", qty: -40, at: clock.now() }), clock.now());
+    const { read } = laggingAccount([{ symbol: "AAA", qty: 60, at: clock.now() }], [100], clock);
+    const at: number[] = [];
+    const start = clock.now();
+    const s = await clock.run(
+      settleReads({
+        ...SETTLE,
+        record,
+        clock,
+        read: async () => {
+          at.push(clock.now() - start);
+          return read();
+        },
+        symbols: ["AAA"],
+        account: false,
+      }),
+    );
+    expect(s.unsettled).toEqual([]);
+    expect(at).toEqual([0, 250]);
+  });
+});
