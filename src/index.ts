@@ -214,6 +214,9 @@ export {
 } from "./execution/rebalance-aborted-error.js";
 export {
   type ExecutionTotals,
+  BUY_PASS_REASONS,
+  type BuyPassReason,
+  type BuyPassReport,
   type PlanJSON,
   type PositionJSON,
   REBALANCE_ADJUSTMENT_REASONS,

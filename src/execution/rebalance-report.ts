@@ -219,11 +219,14 @@ export interface TakenOverRun {
  * - `ran`: the first buys were short for cash and their holds freed at least the minimum order;
  * - `off`: `secondBuyPass` is false;
  * - `not_short`: the first buys were not short for cash (or there were none);
- * - `nothing_freed`: the first buys could free less than the minimum order (no hold to release:
- *   the buys reserved what they spent, or did not fill);
+ * - `nothing_freed`: the first buys could free less than the minimum order (their plan counted
+ *   about what they spent: no hold to release);
  * - `halted`: the circuit breaker opened.
  */
-export type BuyPassReason = "ran" | "off" | "not_short" | "nothing_freed" | "halted";
+export const BUY_PASS_REASONS = ["ran", "off", "not_short", "nothing_freed", "halted"] as const;
+
+/** One of {@link BUY_PASS_REASONS}. */
+export type BuyPassReason = (typeof BUY_PASS_REASONS)[number];
 
 /** The second buy pass of a run (see `SmartRebalancerOptions.secondBuyPass`). */
 export interface BuyPassReport {
