@@ -239,10 +239,7 @@ export class RebalanceRun {
     const c = settings.coordination;
     this.journal = c?.journal ?? settings.journal ?? this.account.journal;
     this.accountKey = c?.account ?? settings.account ?? this.port.id;
-    // Innermost: at most `concurrency` requests in flight. A leg that waits for its fill holds
-    // no permit, so every leg of a phase is sent at once when the bound allows.
-    const limited = requestLimitedPort(this.port, new Semaphore(settings.concurrency), this.signal);
-    const observed = observedPort(limited, this.account.record, settings.clock);
+    const observed = observedPort(this.port, this.account.record, settings.clock);
     const journaled = journalingPort(observed, {
       journal: this.journal,
       account: this.accountKey,
@@ -253,10 +250,14 @@ export class RebalanceRun {
       // Inside the window after which a take-over counts a send absent from the broker as never placed.
       sendWithinMs: Math.floor(settings.neverPlacedAfterMs / 2),
     });
+    // At most `concurrency` requests in flight; a leg that waits for its fill holds no permit.
+    // Around the journal, so that a send waiting for a permit (and aborted there) is not
+    // journaled; under the coordination, so that a wait for the rate budget holds no permit.
+    const limited = requestLimitedPort(journaled, new Semaphore(settings.concurrency), this.signal);
     // Outermost: the lease is checked (and a buy's hold bound) before the send is journaled.
     const coordinated =
       c !== undefined && input.leaseToken !== undefined
-        ? coordinatedPort(journaled, {
+        ? coordinatedPort(limited, {
             coordination: c,
             token: input.leaseToken,
             clock: settings.clock,
@@ -264,7 +265,7 @@ export class RebalanceRun {
             holdFor: (request) => this.buyHolds.get(request.symbol),
             onLeaseLost: (e) => this.onLeaseLost(e),
           })
-        : journaled;
+        : limited;
     this.counted = countingBroker(coordinated);
     // Outside the count: asset rules and a clock read the account's caches hold are not requested at all.
     this.broker = cachedReadsPort(this.counted.broker, {
@@ -980,8 +981,9 @@ export class RebalanceRun {
 
 /**
  * A port whose requests wait for a permit of `requests`: at most its permits in flight at
- * once, whoever sends them (legs, reads, the tracker's checks). The update stream is not a
- * request and is not bounded.
+ * once, whoever sends them (legs, reads, the tracker's checks). A request still waiting when
+ * `signal` aborts is never sent (it rejects with the abort reason). The update stream is not
+ * a request and is not bounded.
  *
  * @param port - the port
  * @param requests - the run's request permits

@@ -1,10 +1,12 @@
 // Near the critical path: the requests in flight are bounded, not the legs (a leg that waits
 // for its fill holds no place), while the phase order and the circuit breaker stay as they are.
 
-import { type BrokerPort, SmartRebalancer } from "ordersafe";
+import { type BrokerPort, Decimal, SmartRebalancer } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
 import { wrapBrokerPort } from "../../src/broker/checked-broker.js";
+import { Semaphore } from "../../src/core/concurrency.js";
+import { requestLimitedPort } from "../../src/execution/rebalance-run.js";
 
 const HELD = ["A", "B", "C", "D", "E", "F"];
 
@@ -77,5 +79,25 @@ describe("the critical path", () => {
     const report = await clock.run(rebalancer.rebalance({ weights: { G: 0.9 } }));
     expect(report.status).toBe("halted");
     expect(sim.calls.submitOrder).toBe(2);
+  });
+
+  it("a request waiting for a permit when the run aborts is never sent", async () => {
+    const { clock, sim } = setup();
+    const ac = new AbortController();
+    const port = requestLimitedPort(sim, new Semaphore(1), ac.signal);
+    const first = port.getAccount();
+    const waiting = port.submitOrder({
+      clientOrderId: "wait-1",
+      symbol: "A",
+      side: "sell",
+      type: "market",
+      timeInForce: "day",
+      qty: new Decimal(1),
+    });
+    ac.abort(new Error("stop"));
+    await expect(clock.run(waiting)).rejects.toThrow("stop");
+    await clock.run(first);
+    expect(sim.calls.submitOrder).toBe(0);
+    expect(sim.orders()).toEqual([]);
   });
 });
