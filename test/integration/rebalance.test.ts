@@ -142,10 +142,16 @@ describe("SmartRebalancer on the simulated broker", () => {
       latency: { restMs: 50, fillMs: 200 },
     });
     // After the fresh reads and before the sell: someone sells 4 AAA outside the bot.
-    clock.schedule(120, () => broker.outsideTrade("AAA", -4));
-    const report = await clock.run(
-      new SmartRebalancer({ broker, clock }).rebalance({ weights: { BBB: 0.5 } }, { runId: "outside" }),
-    );
+    const rebalancer = new SmartRebalancer({ broker, clock });
+    let traded = false;
+    rebalancer.on("phase", (e) => {
+      if (e.phase === "sells" && !traded) {
+        traded = true;
+        broker.outsideTrade("AAA", -4);
+      }
+    });
+    const report = await clock.run(rebalancer.rebalance({ weights: { BBB: 0.5 } }, { runId: "outside" }));
+    expect(traded).toBe(true);
     const aaa = report.orders.find((o) => o.symbol === "AAA");
     expect(aaa?.state).toBe("filled");
     expect(aaa?.filledQty.toString()).toBe("6");

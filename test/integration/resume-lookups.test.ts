@@ -1,6 +1,7 @@
 import { type BrokerPort, clientOrderId, isOrdersafeError, SmartRebalancer } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
+import { MAX_GENERATIONS } from "../../src/execution/resume-generations.js";
 
 const SYMBOLS = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG", "HHH", "III", "JJJ"];
 
@@ -72,8 +73,8 @@ describe("resume: the earlier attempt's orders are learned before the plan", () 
     );
     expect(report.status).toBe("completed");
     expect(broker.calls.listOrders).toBe(0);
-    // 10 symbols × 2 sides × 8 generations.
-    expect(broker.calls.getOrderByClientOrderId).toBe(160);
+    // 10 symbols × 2 sides × every generation of a pair.
+    expect(broker.calls.getOrderByClientOrderId).toBe(10 * 2 * MAX_GENERATIONS);
   });
 
   it("a run without a runId looks nothing up", async () => {
