@@ -315,3 +315,148 @@ export const zAbortSignal = z.custom<AbortSignal>((v) => v instanceof AbortSigna
 export const zClock = zWithMethods<Clock>("a Clock", ["now", "sleep"]);
 /** An injected {@link Logger}. */
 export const zLogger = zWithMethods<Logger>("a Logger", ["debug", "info", "warn", "error"]);
+
+// ---- Fast-path checks -----------------------------------------------------------------------
+// Large inputs (tens of thousands of positions, orders, prices) are checked by hand on their
+// common, plainly valid shape, and go through their zod schema only when something is unusual.
+// Each check below accepts a subset of what the schema (and `findForbiddenKey` before it)
+// accepts, and reads a value exactly as the schema would: a `false` or `undefined` only sends
+// the input to the full parse, which names the offending path and value.
+
+/** An object as the fast path reads it. */
+export type RawRecord = Record<string, unknown>;
+
+/** How a fast-path decimal is bounded (`zDecimal`, `zPositiveDecimal`, `zNonNegativeDecimal`). */
+export type DecimalBound = "any" | "positive" | "nonNegative";
+
+const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9./:_-]{0,31}$/;
+
+/**
+ * Whether a value is a plain object (its prototype `Object.prototype` or null).
+ *
+ * @param v - anything
+ * @returns true for `{…}` and `Object.create(null)`
+ */
+export function isPlainRecord(v: unknown): v is RawRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Whether every own key of an object (enumerable or not) is one of `known`, and it has no
+ * symbol keys: no forbidden key can hide in it.
+ *
+ * @param raw - a plain object
+ * @param known - the keys its schema knows (none of them forbidden)
+ * @returns true when no other key is present
+ */
+export function hasOnlyKeys(raw: RawRecord, known: ReadonlySet<string>): boolean {
+  for (const k of Object.getOwnPropertyNames(raw)) if (!known.has(k)) return false;
+  return Object.getOwnPropertySymbols(raw).length === 0;
+}
+
+/**
+ * Whether a value is a dense array of this realm with no enumerable key besides its indices
+ * and no forbidden key.
+ *
+ * @remarks
+ * Listing every own key of an array builds a string per index (10 ms for 10,000): the
+ * enumerable keys are counted instead, and the forbidden names looked up. A non-enumerable,
+ * non-forbidden named property of an array is not looked into; neither zod nor the planner
+ * ever reads one.
+ *
+ * @param v - anything
+ * @returns true for a plain array
+ */
+export function isPlainArray(v: unknown): v is unknown[] {
+  if (!Array.isArray(v) || Object.getPrototypeOf(v) !== Array.prototype) return false;
+  for (const k of FORBIDDEN_KEYS) if (Object.hasOwn(v, k)) return false;
+  return Object.keys(v).length === v.length;
+}
+
+/**
+ * Whether a value is a ticker symbol (`zSymbol`) and not a forbidden key.
+ *
+ * @param v - anything
+ * @returns true for a symbol such as `"BRK.B"`
+ */
+export function isSymbolKey(v: unknown): v is string {
+  return typeof v === "string" && SYMBOL_PATTERN.test(v) && !FORBIDDEN_KEYS.has(v);
+}
+
+/**
+ * Whether a value is a `Date` whose time is a number (`zDate` on a date).
+ *
+ * @param v - anything
+ * @returns true for a valid date
+ */
+export function isValidDate(v: unknown): v is Date {
+  return v instanceof Date && !Number.isNaN(v.getTime());
+}
+
+/**
+ * `zDecimal` and its bounds on one value.
+ *
+ * @param v - anything
+ * @param bound - the schema's bound
+ * @returns the decimal the schema would produce, or undefined where it would refuse the value
+ */
+export function fastDecimal(v: unknown, bound: DecimalBound): Decimal | undefined {
+  // toDecimal's rules, overflow included ("1e9999999999999999" reads as Infinity).
+  const d = tryToDecimal(v);
+  if (d === undefined || bound === "any") return d;
+  // Signs read directly (d.gt(0) would build a decimal for the 0); −0 counts as 0.
+  if (d.isZero()) return bound === "positive" ? undefined : d;
+  return d.isNegative() ? undefined : d;
+}
+
+/** Which keys a fast-path map allows. */
+export type FastKeyKind = "symbol" | "upperSymbol" | "id";
+
+/**
+ * A `Map` or a plain record of key → decimal as the schema reads it, each value bounded.
+ *
+ * @remarks
+ * `upperSymbol` leaves keys with a lowercase letter to the schema, for the schemas that refuse
+ * symbols differing only by case: without lowercase letters no two keys can.
+ *
+ * @param raw - anything
+ * @param bound - the values' bound
+ * @param key - which keys are allowed: ticker symbols, upper-case ticker symbols, or any
+ *   non-empty string (an order id); never a forbidden key
+ * @returns the entries, in the order given; undefined for anything the schema must look at
+ */
+export function fastDecimalEntries(
+  raw: unknown,
+  bound: DecimalBound,
+  key: FastKeyKind,
+): [string, Decimal][] | undefined {
+  const out: [string, Decimal][] = [];
+  const pattern = key === "upperSymbol" ? UPPER_SYMBOL_PATTERN : SYMBOL_PATTERN;
+  const ok = (k: unknown): k is string =>
+    typeof k === "string" && !FORBIDDEN_KEYS.has(k) && (key === "id" ? k.length > 0 : pattern.test(k));
+  if (raw instanceof Map) {
+    if (Object.getPrototypeOf(raw) !== Map.prototype) return undefined;
+    for (const [k, v] of raw) {
+      const d = ok(k) ? fastDecimal(v, bound) : undefined;
+      if (d === undefined) return undefined;
+      out.push([k as string, d]);
+    }
+    return out;
+  }
+  if (!isPlainRecord(raw) || Object.getOwnPropertySymbols(raw).length > 0) return undefined;
+  for (const k of Object.getOwnPropertyNames(raw)) {
+    // A non-enumerable key is skipped by the schema but looked into for forbidden keys.
+    const d = ok(k) && isEnumerable(raw, k) ? fastDecimal(raw[k], bound) : undefined;
+    if (d === undefined) return undefined;
+    out.push([k, d]);
+  }
+  return out;
+}
+
+const UPPER_SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9./:_-]{0,31}$/;
+
+function isEnumerable(raw: RawRecord, key: string): boolean {
+  return Object.prototype.propertyIsEnumerable.call(raw, key);
+}

@@ -299,13 +299,11 @@ const OptionsWithDefaultSchema = RebalanceOptionsSchema.default(() => RebalanceO
 const PricesSchema = mapOrRecord("positive");
 
 /**
- * The part of {@link RebalanceInputSchema} besides positions, open orders and assets: the
- * validation fast path checks those three arrays by hand and the rest with this schema.
+ * The small part of {@link RebalanceInputSchema}: the validation fast path checks the
+ * positions, open orders, assets, prices and targets by hand and the rest with this schema.
  * Internal.
  */
 export const RebalanceInputRestSchema = z.object({
-  targets: RebalanceTargetsSchema,
-  prices: PricesSchema,
   account: AccountSchema,
   capabilities: CapabilitiesWithDefaultSchema,
   options: OptionsWithDefaultSchema,

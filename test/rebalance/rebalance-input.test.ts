@@ -11,6 +11,7 @@ import {
   SKIP_REASONS,
 } from "ordersafe";
 import { describe, expect, it } from "vitest";
+import { parseInput } from "../../src/core/validation.js";
 import { fastParse, parseRebalanceInput } from "../../src/rebalance/parse-rebalance-input.js";
 import { baseInput, fractional, openOrder, position, wholeShares } from "./fixtures.js";
 
@@ -115,5 +116,109 @@ describe("parseRebalanceInput", () => {
     const neg = baseInput({ positions: [position("AAA", "10", "11")] });
     expect(() => parseRebalanceInput(neg)).toThrowError(/positions/);
     expect(() => parseRebalanceInput(baseInput({ prices: { AAA: new Decimal(-1) } }))).toThrowError(/prices/);
+  });
+});
+
+// The fast path must accept only what the schema (and its forbidden-key walk) accepts, and
+// read it as the schema does: random valid inputs, each with random small defects.
+describe("parseRebalanceInput on malformed input", () => {
+  type Input = Record<string, unknown>;
+  const defects: Record<string, (i: Input) => void> = {
+    lowercasePrice: (i) => set(i, "prices", "aaa", "3"),
+    caseTwin: (i) => set(i, "prices", "Aaa", "3"),
+    forbiddenPrice: (i) => set(i, "prices", "constructor", "3"),
+    forbiddenWeight: (i) => set(i, "targets.weights", "prototype", 0.1),
+    protoKey: (i) => Object.assign(i, { targets: JSON.parse('{"weights":{"__proto__":{"AAA":0.1}}}') }),
+    zeroPrice: (i) => set(i, "prices", "AAA", 0),
+    negativeWeight: (i) => set(i, "targets.weights", "BBB", "-0.1"),
+    zeroWeight: (i) => set(i, "targets.weights", "BBB", "-0"),
+    bigWeight: (i) => set(i, "targets.weights", "BBB", "1.5"),
+    weightSum: (i) => set(i, "targets.weights", "CCC", "0.2"),
+    weightSumNoise: (i) => set(i, "targets.weights", "CCC", "0.1000000005"),
+    nanPrice: (i) => set(i, "prices", "BBB", Number.NaN),
+    overflow: (i) => set(i, "prices", "BBB", "1e9999999999999999"),
+    priceMap: (i) => Object.assign(i, { prices: new Map(Object.entries(i.prices as object)) }),
+    weightMap: (i) =>
+      Object.assign(i, {
+        targets: {
+          weights: new Map<string, unknown>([
+            ["AAA", "0.5"],
+            ["BBB", 0.25],
+          ]),
+        },
+      }),
+    badMapKey: (i) => Object.assign(i, { prices: new Map<unknown, unknown>([[1, "3"]]) }),
+    nullProto: (i) => Object.assign(i, { prices: Object.assign(Object.create(null), i.prices) }),
+    hidden: (i) => Object.defineProperty(i.prices as object, "CCC", { value: "3", enumerable: false }),
+    hiddenForbidden: (i) => Object.defineProperty(i.prices as object, "constructor", { value: "3" }),
+    symbolKey: (i) => Object.assign(i.prices as object, { [Symbol("x")]: "3" }),
+    twoKinds: (i) => Object.assign(i.targets as object, { quantities: { AAA: "1" } }),
+    noKind: (i) => Object.assign(i, { targets: { weights: undefined } }),
+    extraTop: (i) => Object.assign(i, { extra: 1 }),
+    extraPosition: (i) => Object.assign((i.positions as object[])[0]!, { extra: { constructor: 1 } }),
+    arrayProp: (i) => Object.assign(i.positions as object, { extra: 1 }),
+    arrayForbidden: (i) => Object.defineProperty(i.assets as object, "constructor", { value: 1 }),
+    duplicatePosition: (i) => (i.positions as unknown[]).push(position("AAA", "1")),
+    lowercasePosition: (i) => (i.positions as unknown[]).push(position("ccc", "1")),
+    shortPosition: (i) => (i.positions as unknown[]).push(position("DDD", "-2", "-1")),
+    badAvailable: (i) => (i.positions as unknown[]).push(position("DDD", "2", "3")),
+    numberDecimals: (i) => Object.assign(i, { account: { equity: 2000, cash: 1000.5 } }),
+    badAccount: (i) => Object.assign(i, { account: { equity: "-1", cash: "1" } }),
+    forbiddenOption: (i) => Object.assign(i, { options: JSON.parse('{"__proto__":{"keep":[]}}') }),
+    keepOption: (i) => Object.assign(i, { options: { keep: ["AAA"], rounding: "down" } }),
+    stringDate: (i) =>
+      Object.assign(i, {
+        openOrders: [openOrder("o", "AAA", "buy", "1", { updatedAt: "2026-01-01T00:00:00Z" })],
+      }),
+    duplicateOrder: (i) =>
+      Object.assign(i, {
+        openOrders: [openOrder("o", "AAA", "buy", "1"), openOrder("o", "BBB", "buy", "1")],
+      }),
+    overfilled: (i) =>
+      Object.assign(i, { openOrders: [openOrder("o", "AAA", "buy", "1", { filledQty: "2" })] }),
+    assetRecord: (i) => Object.assign(i, { assets: { AAA: fractional("AAA"), BBB: wholeShares("BBB") } }),
+    decimalInstances: (i) => Object.assign(i, { prices: { AAA: new Decimal(10), BBB: new Decimal("20.5") } }),
+  };
+  const names = Object.keys(defects);
+
+  function set(i: Input, path: string, key: string, value: unknown): void {
+    let o: unknown = i;
+    for (const p of path.split(".")) o = (o as Record<string, unknown>)[p];
+    (o as Record<string, unknown>)[key] = value;
+  }
+
+  function slowParse(input: unknown): { ok: true; value: unknown } | { ok: false; message: string } {
+    try {
+      return { ok: true, value: parseInput(RebalanceInputSchema, input, "rebalance") };
+    } catch (e) {
+      return { ok: false, message: (e as Error).message };
+    }
+  }
+
+  it("property: the fast path accepts only what the schema accepts, and parses it the same", () => {
+    fc.assert(
+      fc.property(fc.subarray(names, { maxLength: 3 }), fc.boolean(), (picked, withOrder) => {
+        const input = baseInput({
+          targets: { weights: { AAA: "0.5", BBB: 0.25 } },
+          openOrders: withOrder ? [openOrder("o1", "AAA", "sell", "2")] : [],
+        }) as Input;
+        for (const name of picked) defects[name]!(input);
+        const fast = fastParse(input);
+        const slow = slowParse(input);
+        if (fast !== undefined) {
+          expect(slow.ok).toBe(true);
+          expect(fast).toStrictEqual(slow.ok ? slow.value : undefined);
+        }
+        const via = (() => {
+          try {
+            return { ok: true, value: parseRebalanceInput(input) };
+          } catch (e) {
+            return { ok: false, message: (e as Error).message };
+          }
+        })();
+        expect(via).toStrictEqual(slow);
+      }),
+      { numRuns: 400 },
+    );
   });
 });
