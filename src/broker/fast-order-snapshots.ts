@@ -67,9 +67,18 @@ export function fastOrderSnapshots(raw: unknown, unique: boolean): OrderSnapshot
     const { qty } = parsed;
     if (qty === undefined && parsed.notional === undefined) return undefined;
     if (qty !== undefined && parsed.filledQty.gt(qty)) return undefined;
-    out[i] = parsed;
+    // An order given exactly as parsed (decimals of this copy of decimal.js, no nulls) is used
+    // as it is: the same keys and values, one object less.
+    out[i] = isParsedAlready(o, parsed) ? (o as unknown as OrderSnapshot) : parsed;
   }
   return out;
+}
+
+/** Whether every key of the order given holds the very value parsed (so both have the same keys). */
+function isParsedAlready(o: RawRecord, parsed: OrderSnapshot): boolean {
+  const p: object = parsed;
+  for (const k in o) if (o[k] !== Reflect.get(p, k)) return false;
+  return true;
 }
 
 /** The required fields, checked; the schema's keys, required ones first (only their order differs). */

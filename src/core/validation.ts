@@ -415,7 +415,8 @@ export function fastDecimal(v: unknown, bound: DecimalBound): Decimal | undefine
 export type FastKeyKind = "symbol" | "upperSymbol" | "id";
 
 /**
- * A `Map` or a plain record of key → decimal as the schema reads it, each value bounded.
+ * A `Map` or a plain record of key → decimal as the schema reads it, each value bounded:
+ * each entry handed to `visit` in the order given.
  *
  * @remarks
  * `upperSymbol` leaves keys with a lowercase letter to the schema, for the schemas that refuse
@@ -425,34 +426,63 @@ export type FastKeyKind = "symbol" | "upperSymbol" | "id";
  * @param bound - the values' bound
  * @param key - which keys are allowed: ticker symbols, upper-case ticker symbols, or any
  *   non-empty string (an order id); never a forbidden key
- * @returns the entries, in the order given; undefined for anything the schema must look at
+ * @param visit - receives each key, its decimal, and whether the decimal is the value given
+ * @returns false (after visiting some entries) for anything the schema must look at
  */
-export function fastDecimalEntries(
+export function visitFastDecimals(
   raw: unknown,
   bound: DecimalBound,
   key: FastKeyKind,
-): [string, Decimal][] | undefined {
-  const out: [string, Decimal][] = [];
+  visit: (k: string, d: Decimal, same: boolean) => void,
+): boolean {
   const pattern = key === "upperSymbol" ? UPPER_SYMBOL_PATTERN : SYMBOL_PATTERN;
   const ok = (k: unknown): k is string =>
     typeof k === "string" && !FORBIDDEN_KEYS.has(k) && (key === "id" ? k.length > 0 : pattern.test(k));
   if (raw instanceof Map) {
-    if (Object.getPrototypeOf(raw) !== Map.prototype) return undefined;
+    if (Object.getPrototypeOf(raw) !== Map.prototype) return false;
     for (const [k, v] of raw) {
       const d = ok(k) ? fastDecimal(v, bound) : undefined;
-      if (d === undefined) return undefined;
-      out.push([k as string, d]);
+      if (d === undefined) return false;
+      visit(k as string, d, d === v);
     }
-    return out;
+    return true;
   }
-  if (!isPlainRecord(raw) || Object.getOwnPropertySymbols(raw).length > 0) return undefined;
+  if (!isPlainRecord(raw) || Object.getOwnPropertySymbols(raw).length > 0) return false;
   for (const k of Object.getOwnPropertyNames(raw)) {
     // A non-enumerable key is skipped by the schema but looked into for forbidden keys.
-    const d = ok(k) && isEnumerable(raw, k) ? fastDecimal(raw[k], bound) : undefined;
-    if (d === undefined) return undefined;
-    out.push([k, d]);
+    const v = ok(k) && isEnumerable(raw, k) ? raw[k] : undefined;
+    const d = v === undefined ? undefined : fastDecimal(v, bound);
+    if (d === undefined) return false;
+    visit(k, d, d === v);
   }
-  return out;
+  return true;
+}
+
+/**
+ * {@link visitFastDecimals} into a `Map`: the one given when it already holds exactly the
+ * parsed decimals (nothing is copied), else a new one.
+ *
+ * @param raw - anything
+ * @param bound - the values' bound
+ * @param key - which keys are allowed
+ * @returns the map, equal to the schema's; undefined for anything the schema must look at
+ */
+export function fastDecimalMap(
+  raw: unknown,
+  bound: DecimalBound,
+  key: FastKeyKind,
+): ReadonlyMap<string, Decimal> | undefined {
+  if (raw instanceof Map) {
+    // A map of exactly the parsed decimals is used as it is; else it is read again into a copy.
+    let same = true;
+    const ok = visitFastDecimals(raw, bound, key, (_k, _d, s) => {
+      same &&= s;
+    });
+    if (!ok) return undefined;
+    if (same) return raw as ReadonlyMap<string, Decimal>;
+  }
+  const out = new Map<string, Decimal>();
+  return visitFastDecimals(raw, bound, key, (k, d) => out.set(k, d)) ? out : undefined;
 }
 
 const UPPER_SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9./:_-]{0,31}$/;

@@ -3,13 +3,13 @@ import { fastOrderSnapshots, optionalDecimal } from "../broker/fast-order-snapsh
 import { type Decimal, ONE, ZERO } from "../core/decimal.js";
 import {
   fastDecimal,
-  fastDecimalEntries,
   findForbiddenKey,
   hasOnlyKeys,
   isPlainArray,
   isPlainRecord,
   isSymbolKey,
   parseInput,
+  visitFastDecimals,
 } from "../core/validation.js";
 import {
   type RebalanceInput,
@@ -101,11 +101,11 @@ export function fastParse(input: unknown): RebalanceInput | undefined {
 
 /** The schema's map or record of symbol → decimal (`mapOrRecord`), as a record; a zero is {@link ZERO}. */
 function fastMap(raw: unknown, bound: "positive" | "nonNegative"): Record<string, Decimal> | undefined {
-  const entries = fastDecimalEntries(raw, bound, "upperSymbol");
-  if (entries === undefined) return undefined;
   const out: Record<string, Decimal> = {};
-  for (const [k, d] of entries) out[k] = d.isZero() ? ZERO : d;
-  return out;
+  const ok = visitFastDecimals(raw, bound, "upperSymbol", (k, d) => {
+    out[k] = d.isZero() ? ZERO : d;
+  });
+  return ok ? out : undefined;
 }
 
 /** `RebalanceTargetsSchema`: exactly one kind of target; weights each ≤ 1, summing to at most 1. */

@@ -3,6 +3,7 @@ import { isFinalBrokerStatus, type OrderSide, type OrderSnapshot } from "../brok
 import { OrderSnapshotSchema } from "../broker/schemas.js";
 import { Decimal, type DecimalLike, formatDecimal, ZERO } from "../core/decimal.js";
 import { parseInput, zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+import { fastDriftOptions, fastPositions } from "./parse-drift-input.js";
 
 /**
  * What a difference between the book and the broker is, in the order it is decided:
@@ -155,10 +156,10 @@ function sign(side: OrderSide): number {
 }
 
 /** The options, checked, with their maps as `Map`s and the two order lists merged by id. */
-interface DriftInputs {
-  readonly prices: Map<string, Decimal>;
-  readonly increments: Map<string, Decimal>;
-  readonly applied: Map<string, Decimal>;
+export interface DriftInputs {
+  readonly prices: ReadonlyMap<string, Decimal>;
+  readonly increments: ReadonlyMap<string, Decimal>;
+  readonly applied: ReadonlyMap<string, Decimal>;
   readonly notionalTolerance: Decimal;
   readonly qtyTolerance: Decimal | undefined;
   /** Each symbol's orders, in the order they were first listed. */
@@ -191,20 +192,84 @@ function driftInputs(options: DetectPositionDriftOptions): DriftInputs {
     applied: toMap(opts.applied),
     notionalTolerance: opts.tolerance?.notional ?? DEFAULT_DRIFT_NOTIONAL_TOLERANCE,
     qtyTolerance: opts.tolerance?.qty,
-    ordersBySymbol: bySymbol(mergeOrders([...(opts.openOrders ?? []), ...(opts.recentOrders ?? [])])),
+    ordersBySymbol: bySymbol(mergeOrders(opts.openOrders ?? [], opts.recentOrders ?? [])),
   };
+}
+
+/** The positions and options as {@link detectPositionDrift} reads them. */
+export interface ReadDriftInputs {
+  readonly exp: ReadonlyMap<string, Decimal>;
+  readonly act: ReadonlyMap<string, Decimal>;
+  readonly inputs: DriftInputs;
+}
+
+/**
+ * The positions and options, checked: by the fast path when it can, else by the schemas.
+ * Internal: exported for the test that the two agree.
+ *
+ * @param expected - the book's positions
+ * @param actual - the broker's positions
+ * @param options - the options
+ * @param fast - whether to try the fast path first
+ * @returns the positions and options, read
+ * @throws ValidationError (`validation`) for malformed input, from the schemas
+ */
+export function readDriftInputs(
+  expected: DecimalMapInput,
+  actual: DecimalMapInput,
+  options: DetectPositionDriftOptions,
+  fast = true,
+): ReadDriftInputs {
+  if (fast) {
+    const read = fastInputs(expected, actual, options);
+    if (read !== undefined) return read;
+  }
+  const exp = toMap(parseInput(PositionsSchema, expected, "expected"));
+  const act = toMap(parseInput(PositionsSchema, actual, "actual"));
+  return { exp, act, inputs: driftInputs(options) };
+}
+
+function fastInputs(
+  expected: DecimalMapInput,
+  actual: DecimalMapInput,
+  options: DetectPositionDriftOptions,
+): ReadDriftInputs | undefined {
+  try {
+    const exp = fastPositions(expected);
+    const act = exp === undefined ? undefined : fastPositions(actual);
+    const opts = act === undefined ? undefined : fastDriftOptions(options);
+    if (exp !== undefined && act !== undefined && opts !== undefined) {
+      const inputs: DriftInputs = {
+        prices: opts.prices,
+        increments: opts.increments,
+        applied: opts.applied,
+        notionalTolerance: opts.tolerance.notional ?? DEFAULT_DRIFT_NOTIONAL_TOLERANCE,
+        qtyTolerance: opts.tolerance.qty,
+        ordersBySymbol: bySymbol(mergeOrders(opts.openOrders, opts.recentOrders)),
+      };
+      return { exp, act, inputs };
+    }
+  } catch {
+    // A getter or a proxy that throws: the schemas name where, as a ValidationError.
+  }
+  return undefined;
 }
 
 /**
  * One snapshot per order id: the one with the most filled, a final one on a tie. An order
  * keeps the place where it was first listed.
  */
-function mergeOrders(orders: readonly OrderSnapshot[]): Map<string, OrderSnapshot> {
+function mergeOrders(
+  open: readonly OrderSnapshot[],
+  recent: readonly OrderSnapshot[],
+): Map<string, OrderSnapshot> {
   const merged = new Map<string, OrderSnapshot>();
-  for (const o of orders) {
-    const seen = merged.get(o.id);
-    if (seen === undefined || o.filledQty.gt(seen.filledQty)) merged.set(o.id, o);
-    else if (o.filledQty.eq(seen.filledQty) && isFinalBrokerStatus(o.status)) merged.set(o.id, o);
+  for (const list of [open, recent]) {
+    for (const o of list) {
+      const seen = merged.get(o.id);
+      if (seen === undefined || o.filledQty.gt(seen.filledQty)) merged.set(o.id, o);
+      else if (o.filledQty.eq(seen.filledQty) && isFinalBrokerStatus(o.status)) merged.set(o.id, o);
+    }
   }
   return merged;
 }
@@ -245,7 +310,7 @@ function evidenceOf(orders: readonly OrderSnapshot[], applied: ReadonlyMap<strin
   for (const o of orders) {
     const s = sign(o.side);
     const appliedQty = applied.get(o.id) ?? ZERO;
-    const unapplied = o.filledQty.minus(appliedQty).times(s);
+    const unapplied = unappliedOf(o.filledQty, appliedQty, s);
     const open = !isFinalBrokerStatus(o.status);
     related.push({
       orderId: o.id,
@@ -262,11 +327,11 @@ function evidenceOf(orders: readonly OrderSnapshot[], applied: ReadonlyMap<strin
       const q = o.qty ?? new Decimal(Number.POSITIVE_INFINITY);
       // buy: [−A, Q − A]; sell: [A − Q, A]
       if (s > 0) {
-        low = low.minus(appliedQty);
-        high = high.plus(q.minus(appliedQty));
+        low = minus(low, appliedQty);
+        high = plus(high, minus(q, appliedQty));
       } else {
-        low = low.minus(q.minus(appliedQty));
-        high = high.plus(appliedQty);
+        low = minus(low, minus(q, appliedQty));
+        high = plus(high, appliedQty);
       }
     } else if (!unapplied.isZero()) {
       hasFinalUnapplied = true;
@@ -274,6 +339,45 @@ function evidenceOf(orders: readonly OrderSnapshot[], applied: ReadonlyMap<strin
     }
   }
   return { related, finalUnapplied, hasFinalUnapplied, low, high, hasOpen };
+}
+
+// Most orders have nothing applied yet, and most sums start at zero: adding a zero is skipped
+// where decimal.js would return the other value as it is. It rounds every result to its
+// precision (40 digits), so a value is taken as it is only when it has at most 35 digits
+// (5 words of 7): then the rounding changes nothing.
+
+/** Whether decimal.js's rounding to 40 significant digits leaves a finite value as it is. */
+function withinPrecision(x: Decimal): boolean {
+  return x.d.length <= 5;
+}
+
+/** a − b, as decimal.js gives it. */
+function minus(a: Decimal, b: Decimal): Decimal {
+  if (b.isZero() && a.isFinite() && !a.isZero() && withinPrecision(a)) return a;
+  return a.minus(b);
+}
+
+/** a + b, as decimal.js gives it. */
+function plus(a: Decimal, b: Decimal): Decimal {
+  if (a.isZero() && !b.isZero() && b.isFinite() && withinPrecision(b)) return b;
+  if (b.isZero() && !a.isZero() && a.isFinite() && withinPrecision(a)) return a;
+  return a.plus(b);
+}
+
+/** (filled − applied) × sign, as decimal.js gives it: one operation when nothing is applied. */
+function unappliedOf(filled: Decimal, applied: Decimal, s: number): Decimal {
+  if (!applied.isZero() || filled.isZero() || !withinPrecision(filled)) return filled.minus(applied).times(s);
+  return s > 0 ? filled : filled.neg();
+}
+
+/** |x| < y, without building |x| when x is not negative. */
+function absLessThan(x: Decimal, y: Decimal): boolean {
+  return x.isNegative() ? x.abs().lt(y) : x.lt(y);
+}
+
+/** |x| ≤ y, without building |x| when x is not negative. */
+function absAtMost(x: Decimal, y: Decimal): boolean {
+  return x.isNegative() ? x.abs().lte(y) : x.lte(y);
 }
 
 /** The first class that holds, in {@link DRIFT_CLASSES} order, and why. */
@@ -320,7 +424,8 @@ function driftOf(
   const price = inputs.prices.get(symbol);
   const notional = price === undefined ? undefined : diff.times(price);
   const ev = evidenceOf(inputs.ordersBySymbol.get(symbol) ?? [], inputs.applied);
-  const withinTolerance = diff.abs().lt(inc) || notional?.abs().lte(inputs.notionalTolerance) === true;
+  const withinTolerance =
+    absLessThan(diff, inc) || (notional !== undefined && absAtMost(notional, inputs.notionalTolerance));
   const { cls, reason } = classify(expected, actual, diff, inc, withinTolerance, ev);
   const drift: PositionDrift = {
     symbol,
@@ -378,10 +483,10 @@ export function detectPositionDrift(
   actual: DecimalMapInput,
   options: DetectPositionDriftOptions = {},
 ): PositionDrift[] {
-  const exp = toMap(parseInput(PositionsSchema, expected, "expected"));
-  const act = toMap(parseInput(PositionsSchema, actual, "actual"));
-  const inputs = driftInputs(options);
-  const symbols = [...new Set([...exp.keys(), ...act.keys()])].sort();
+  const { exp, act, inputs } = readDriftInputs(expected, actual, options);
+  const symbols = [...exp.keys()];
+  for (const symbol of act.keys()) if (!exp.has(symbol)) symbols.push(symbol);
+  symbols.sort();
   const drifts: PositionDrift[] = [];
   for (const symbol of symbols) {
     const drift = driftOf(symbol, exp.get(symbol) ?? ZERO, act.get(symbol) ?? ZERO, inputs);

@@ -142,6 +142,8 @@ function referenceDrift(
 const qtyArb = fc.oneof(
   fc.integer({ min: -60, max: 60 }).map((n) => new Decimal(n)),
   fc.integer({ min: -6_000, max: 6_000 }).map((n) => new Decimal(n).div(100)),
+  // Past 40 significant digits, where decimal.js's rounding to 40 digits can matter.
+  fc.integer({ min: 0, max: 60 }).map((n) => new Decimal(`${n}.${"0".repeat(44)}1`)),
 );
 const positionsArb = fc
   .dictionary(fc.constantFrom(...SYMBOLS), qtyArb)
@@ -158,9 +160,11 @@ const orderArb = fc
     status: fc.constantFrom(...STATUSES),
     open: fc.boolean(),
     recent: fc.boolean(),
+    long: fc.boolean(),
   })
   .map((o) => {
     const qty = new Decimal(o.qty);
+    const filled = qty.times(o.filledPart).div(4);
     const snapshot: OrderSnapshot = {
       id: `o${o.id}`,
       clientOrderId: `c${o.id}`,
@@ -168,7 +172,8 @@ const orderArb = fc
       side: o.side,
       type: "market",
       timeInForce: "day",
-      filledQty: qty.times(o.filledPart).div(4),
+      // A fill past 40 significant digits now and then.
+      filledQty: o.long && o.filledPart < 4 ? new Decimal(`${filled.toFixed(44)}1`) : filled,
       status: o.status,
       updatedAt: at,
     };
