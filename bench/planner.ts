@@ -1,8 +1,10 @@
-// Benchmark of calculateRebalanceOrders: 100, 1,000 and 10,000 symbols, beside a float64
+// Benchmark of calculateRebalanceOrders: 100, 1,000, 10,000 and 100,000 symbols, beside a float64
 // reference of the same arithmetic (bench-only code, never shipped: floats are what the
 // planner must not use for money). Prints a table of medians and the decimal/float ratio.
 //
 //   npm run bench:planner            (BENCH_RUNS=21 to change the samples per size; at least 11)
+//
+// At 100,000 symbols one call takes seconds: 5 samples after 1 warm-up call, for both sides.
 
 import { performance } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
@@ -17,7 +19,7 @@ import {
 // The planning step alone, after validation (internal: not exported by the package).
 import { planRebalance } from "../src/rebalance/calculate-rebalance-orders.js";
 
-const SIZES = [100, 1_000, 10_000];
+const SIZES = [100, 1_000, 10_000, 100_000];
 const RUNS = Math.max(11, Number(process.env.BENCH_RUNS ?? 11));
 
 interface Portfolio {
@@ -412,8 +414,8 @@ setFlagsFromString("--expose-gc");
 const collect = runInNewContext("gc") as () => void;
 
 /** Median wall-clock milliseconds of fn over `runs` samples of `repeat` calls each. */
-function time(fn: () => unknown, runs: number, repeat = 1): number {
-  for (let w = 0; w < 3; w++) fn(); // warm-up: the same input, so both sides run optimised code
+function time(fn: () => unknown, runs: number, repeat = 1, warmups = 3): number {
+  for (let w = 0; w < warmups; w++) fn(); // warm-up: the same input, so both sides run optimised code
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     collect();
@@ -429,10 +431,12 @@ for (const n of SIZES) {
   const { input, float } = makePortfolio(n, 42 + n);
   const plan = calculateRebalanceOrders(input);
   const ref = floatPlan(float);
-  const full = time(() => calculateRebalanceOrders(input), RUNS);
+  const runs = n >= 100_000 ? 5 : RUNS;
+  const warmups = n >= 100_000 ? 1 : 3;
+  const full = time(() => calculateRebalanceOrders(input), runs, 1, warmups);
   const parsed = RebalanceInputSchema.parse(input);
-  const planOnly = time(() => planRebalance(parsed), RUNS);
-  const f = time(() => floatPlan(float), RUNS, Math.max(1, Math.round(20_000 / n)));
+  const planOnly = time(() => planRebalance(parsed), runs, 1, warmups);
+  const f = time(() => floatPlan(float), runs, Math.max(1, Math.round(20_000 / n)), warmups);
   rows.push([
     n.toLocaleString("en-US"),
     `${plan.legs.length} / ${ref.legs.length}`,
@@ -456,7 +460,7 @@ const header = [
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
 console.log(
-  `calculateRebalanceOrders, median ms of ${RUNS} runs, a full GC before each (Node ${process.version})\n`,
+  `calculateRebalanceOrders, median ms of ${RUNS} runs (5 at 100,000), a full GC before each (Node ${process.version})\n`,
 );
 console.log(line(header));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);

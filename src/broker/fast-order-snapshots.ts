@@ -2,6 +2,7 @@ import {
   type DecimalBound,
   fastDecimal,
   hasOnlyKeys,
+  isParsedAlready,
   isPlainArray,
   isPlainRecord,
   isSymbolKey,
@@ -72,13 +73,6 @@ export function fastOrderSnapshots(raw: unknown, unique: boolean): OrderSnapshot
     out[i] = isParsedAlready(o, parsed) ? (o as unknown as OrderSnapshot) : parsed;
   }
   return out;
-}
-
-/** Whether every key of the order given holds the very value parsed (so both have the same keys). */
-function isParsedAlready(o: RawRecord, parsed: OrderSnapshot): boolean {
-  const p: object = parsed;
-  for (const k in o) if (o[k] !== Reflect.get(p, k)) return false;
-  return true;
 }
 
 /** The required fields, checked; the schema's keys, required ones first (only their order differs). */

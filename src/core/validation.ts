@@ -376,6 +376,20 @@ export function isPlainArray(v: unknown): v is unknown[] {
 }
 
 /**
+ * Whether every enumerable key of an object holds the very value of the same key in its
+ * parsed form (so, for a fast path that writes exactly the keys given, the object given can
+ * stand for the parsed one and nothing is copied).
+ *
+ * @param raw - the object given
+ * @param parsed - its parsed form
+ * @returns true when the two hold the same values
+ */
+export function isParsedAlready(raw: RawRecord, parsed: object): boolean {
+  for (const k in raw) if (raw[k] !== Reflect.get(parsed, k)) return false;
+  return true;
+}
+
+/**
  * Whether a value is a ticker symbol (`zSymbol`) and not a forbidden key.
  *
  * @param v - anything

@@ -5,6 +5,7 @@ import {
   fastDecimal,
   findForbiddenKey,
   hasOnlyKeys,
+  isParsedAlready,
   isPlainArray,
   isPlainRecord,
   isSymbolKey,
@@ -149,7 +150,7 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
       return undefined;
     }
     if (!availableInRange(qty, qtyAvailable)) return undefined;
-    out[i] = parsed;
+    out[i] = isParsedAlready(p, parsed) ? (p as unknown as PositionSnapshot) : parsed;
   }
   return out;
 }
@@ -189,7 +190,7 @@ function fastAssets(raw: unknown): AssetEntry[] | undefined {
     if (qtyIncrement === undefined) return undefined;
     const parsed: AssetEntry = { symbol, tradable, fractionable, qtyIncrement };
     if (!optionalDecimal(a, "minNotional", "nonNegative", parsed)) return undefined;
-    out[i] = parsed;
+    out[i] = isParsedAlready(a, parsed) ? (a as unknown as AssetEntry) : parsed;
   }
   return out;
 }

@@ -141,15 +141,20 @@ function fromString(s: number, str: string, scale: number): Decimal {
 
 function fromWords(s: number, str: string, scale: number): Decimal {
   // Word boundaries fall at multiples of 7 digits from the point: the string is read as if
-  // followed by `pad` zeros.
+  // followed by `pad` zeros. Digits are read by code, with no substring per word.
   const pad = ((-scale % 7) + 7) % 7;
   const len = str.length;
   const total = len + pad;
   const d: number[] = [];
-  let i = total % 7 || 7;
-  d.push(i <= len ? +str.slice(0, i) : +str * POW10_NUMBER[i - len]!);
-  for (; i < total; i += 7) {
-    d.push(i + 7 <= len ? +str.slice(i, i + 7) : +str.slice(i) * POW10_NUMBER[i + 7 - len]!);
+  let word = 0;
+  let end = total % 7 || 7;
+  for (let i = 0; i < total; i++) {
+    word = word * 10 + (i < len ? str.charCodeAt(i) - 48 : 0);
+    if (i + 1 === end) {
+      d.push(word);
+      word = 0;
+      end += 7;
+    }
   }
   // Trailing zero words are left out.
   while (d.length > 1 && d[d.length - 1] === 0) d.pop();
