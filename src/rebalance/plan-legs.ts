@@ -285,8 +285,11 @@ function buyLeg(d: BuyDecision, units: bigint, scales: PlanScales): KeyedLeg {
         : scales.fromQ(aim.projected),
     targetQty: aim.targetQty ?? scales.fromQ(aim.target),
   };
+  // The size goes last, as a key added to the fields (a spread would copy every field).
   const leg: RebalanceLeg =
-    notional !== undefined ? { ...fields, notional } : { ...fields, qty: qty ?? scales.fromQ(estimatedQty) };
+    notional !== undefined
+      ? Object.assign(fields, { notional })
+      : Object.assign(fields, { qty: qty ?? scales.fromQ(estimatedQty) });
   settle(record, "buy", aim.projected + estimatedQty);
   return { key: estimatedNotional, leg, conflicts: legConflicts(record, "buy", referencePrice) };
 }

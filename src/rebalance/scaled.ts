@@ -161,7 +161,15 @@ function fromWords(s: number, str: string, scale: number): Decimal {
   // decimal.js recognises an object carrying its tag as one of its own (its `isDecimal`) and
   // copies the parts; an object it would not recognise is parsed from the string instead.
   const parts = { s, e: len - 1 - scale, d, toStringTag: TAG };
-  return isDecimal(parts) ? new Decimal(parts) : fromString(s, str, scale);
+  return isDecimalParts(parts) ? new Decimal(parts) : fromString(s, str, scale);
+}
+
+/**
+ * Whether decimal.js takes such parts as one of its own: asked until {@link wordsAgree} has
+ * found that it does (the answer cannot change), then taken as known.
+ */
+function isDecimalParts(parts: object): parts is Decimal {
+  return agree === true || isDecimal(parts);
 }
 
 let agree: boolean | undefined;
