@@ -261,16 +261,7 @@ export class OrderExecutionCoordinator {
     input: OrderIntentInput | OrderIntent,
     options: ExecuteOrderOptions,
   ): Promise<OrderOutcome> {
-    const intent = parseOrderIntent(input);
-    throwIfAborted(options.signal);
-    const generation = options.generation ?? 0;
-    const firstId = clientOrderId({
-      runId: options.runId,
-      symbol: intent.symbol,
-      side: intent.side,
-      generation,
-    });
-    const refusal = await this.refusalBeforeSend(intent, firstId);
+    const { intent, generation, firstId, refusal } = await this.begin(input, options);
     if (refusal !== undefined) return refusal;
     const reserved = await this.reserve(intent, firstId);
     if (!reserved.ok) return reserved.refusal;
@@ -284,6 +275,21 @@ export class OrderExecutionCoordinator {
     } finally {
       if (reserved.key !== undefined) this.funds?.release(reserved.key);
     }
+  }
+
+  /** Checks the intent, names its first client order id, and refuses it when the breaker or a check says so. */
+  private async begin(input: OrderIntentInput | OrderIntent, options: ExecuteOrderOptions) {
+    const intent = parseOrderIntent(input);
+    throwIfAborted(options.signal);
+    const generation = options.generation ?? 0;
+    const firstId = clientOrderId({
+      runId: options.runId,
+      symbol: intent.symbol,
+      side: intent.side,
+      generation,
+    });
+    const refusal = await this.refusalBeforeSend(intent, firstId);
+    return { intent, generation, firstId, refusal };
   }
 
   /** The outcome of an order refused before anything is sent: the breaker is open, or a check failed. */
@@ -695,16 +701,7 @@ export class OrderExecutionCoordinator {
     options: ExecuteOrderOptions,
     generationLimit?: number,
   ): Promise<OrderOutcome> {
-    const intent = parseOrderIntent(input);
-    throwIfAborted(options.signal);
-    const generation = options.generation ?? 0;
-    const firstId = clientOrderId({
-      runId: options.runId,
-      symbol: intent.symbol,
-      side: intent.side,
-      generation,
-    });
-    const refusal = await this.refusalBeforeSend(intent, firstId);
+    const { intent, generation, firstId, refusal } = await this.begin(input, options);
     if (refusal !== undefined) return refusal;
     const leg: PolicyLeg =
       intent.qty !== undefined

@@ -9,6 +9,7 @@ import {
 } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
+import { policyArb as limitPolicyArb } from "./arbitraries.js";
 
 // Policies on the simulator with random quote paths and faults: a replace whose reply is lost,
 // a fill racing a replace, fills after a cancel, stream drops, partial fills, orders invisible
@@ -16,22 +17,7 @@ import { describe, expect, it } from "vitest";
 // quantity across its chain, no hold is left (but the working order of a held leg), one order
 // of a leg works at a time, and every leg ends in one definitive state that matches the broker.
 
-const policyArb = fc.oneof(
-  fc.record({ type: fc.constant("market" as const) }),
-  fc.record({
-    type: fc.constant("marketable_limit" as const),
-    collarBps: fc.integer({ min: 0, max: 30 }),
-    workMs: fc.integer({ min: 500, max: 5_000 }),
-  }),
-  fc.record({
-    type: fc.constant("stepped_limit" as const),
-    steps: fc.integer({ min: 1, max: 5 }),
-    stepMs: fc.integer({ min: 300, max: 3_000 }),
-    startAt: fc.constantFrom("mid" as const, "near" as const),
-    finalAction: fc.constantFrom("market" as const, "hold" as const, "cancel" as const),
-    maxSlippageBps: fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
-  }),
-);
+const policyArb = limitPolicyArb(["market", "hold", "cancel"], 5, 1);
 
 const scenarioArb = fc.record({
   seed: fc.integer({ min: 1, max: 1_000_000 }),

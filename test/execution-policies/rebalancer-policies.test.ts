@@ -11,6 +11,7 @@ import {
 } from "ordersafe";
 import { createSimulatedBroker, VirtualClock } from "ordersafe/testing";
 import { describe, expect, it } from "vitest";
+import { policyArb as limitPolicyArb } from "./arbitraries.js";
 
 // SmartRebalancer sending its legs through execution policies (the `execution` option), on the
 // simulated broker's quote model: limits at the broker, the report's slippage, the journal's
@@ -230,21 +231,10 @@ describe("SmartRebalancer with execution policies", () => {
   });
 });
 
+// A rebalance refuses "hold"; presets by name too.
 const policyArb = fc.oneof(
   fc.constantFrom("market", "marketable", "patient"),
-  fc.record({
-    type: fc.constant("marketable_limit" as const),
-    collarBps: fc.integer({ min: 0, max: 30 }),
-    workMs: fc.integer({ min: 500, max: 5_000 }),
-  }),
-  fc.record({
-    type: fc.constant("stepped_limit" as const),
-    steps: fc.integer({ min: 1, max: 6 }),
-    stepMs: fc.integer({ min: 300, max: 3_000 }),
-    startAt: fc.constantFrom("mid" as const, "near" as const),
-    finalAction: fc.constantFrom("market" as const, "cancel" as const),
-    maxSlippageBps: fc.option(fc.integer({ min: 5, max: 40 }), { nil: undefined }),
-  }),
+  limitPolicyArb(["market", "cancel"], 6, 5),
 );
 
 const scenarioArb = fc.record({
