@@ -213,10 +213,10 @@ export {
   RebalanceAbortedError,
 } from "./execution/rebalance-aborted-error.js";
 export {
-  type ExecutionTotals,
   BUY_PASS_REASONS,
   type BuyPassReason,
   type BuyPassReport,
+  type ExecutionTotals,
   type PlanJSON,
   type PositionJSON,
   REBALANCE_ADJUSTMENT_REASONS,
