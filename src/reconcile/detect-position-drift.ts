@@ -3,6 +3,7 @@ import { isFinalBrokerStatus, type OrderSide, type OrderSnapshot } from "../brok
 import { OrderSnapshotSchema } from "../broker/schemas.js";
 import { Decimal, type DecimalLike, formatDecimal, ZERO } from "../core/decimal.js";
 import { parseInput, zDecimal, zNonNegativeDecimal, zPositiveDecimal, zSymbol } from "../core/validation.js";
+import { cmp, cmpAbs, exactSum } from "./drift-compare.js";
 import { fastDriftOptions, fastPositions } from "./parse-drift-input.js";
 
 /**
@@ -267,8 +268,8 @@ function mergeOrders(
   for (const list of [open, recent]) {
     for (const o of list) {
       const seen = merged.get(o.id);
-      if (seen === undefined || o.filledQty.gt(seen.filledQty)) merged.set(o.id, o);
-      else if (o.filledQty.eq(seen.filledQty) && isFinalBrokerStatus(o.status)) merged.set(o.id, o);
+      const c = seen === undefined ? 1 : cmp(o.filledQty, seen.filledQty);
+      if (c > 0 || (c === 0 && isFinalBrokerStatus(o.status))) merged.set(o.id, o);
     }
   }
   return merged;
@@ -353,6 +354,7 @@ function withinPrecision(x: Decimal): boolean {
 
 /** a − b, as decimal.js gives it. */
 function minus(a: Decimal, b: Decimal): Decimal {
+  if (b.isZero() && a === ZERO) return a; // only compared, never returned: its sign is no matter
   if (b.isZero() && a.isFinite() && !a.isZero() && withinPrecision(a)) return a;
   return a.minus(b);
 }
@@ -370,15 +372,45 @@ function unappliedOf(filled: Decimal, applied: Decimal, s: number): Decimal {
   return s > 0 ? filled : filled.neg();
 }
 
-/** |x| < y, without building |x| when x is not negative. */
+/** |x| < y, without building |x|. */
 function absLessThan(x: Decimal, y: Decimal): boolean {
-  return x.isNegative() ? x.abs().lt(y) : x.lt(y);
+  return cmpAbs(x, y) < 0;
 }
 
-/** |x| ≤ y, without building |x| when x is not negative. */
+/** |x| ≤ y, without building |x|. */
 function absAtMost(x: Decimal, y: Decimal): boolean {
-  return x.isNegative() ? x.abs().lte(y) : x.lte(y);
+  const c = cmpAbs(x, y);
+  return c < 0 || c === 0;
 }
+
+/**
+ * x > low − inc, as decimal.js decides it (low − inc rounded to 40 digits). With inc > 0, x ≥ low
+ * decides it without the subtraction when that subtraction is exact.
+ */
+function aboveLow(x: Decimal, low: Decimal, inc: Decimal): boolean {
+  if (exactSum(low, inc) && cmp(x, low) >= 0 && inc.isPositive() && !inc.isZero()) return true;
+  return cmp(x, low.minus(inc)) > 0;
+}
+
+/** x < high + inc, as decimal.js decides it: x ≤ high decides it when the sum is exact. */
+function belowHigh(x: Decimal, high: Decimal, inc: Decimal): boolean {
+  if (exactSum(high, inc) && cmp(x, high) <= 0 && inc.isPositive() && !inc.isZero()) return true;
+  return cmp(x, high.plus(inc)) < 0;
+}
+
+/** x lies within the open orders' range widened by inc. */
+function withinRange(x: Decimal, ev: OrderEvidence, inc: Decimal): boolean {
+  return aboveLow(x, ev.low, inc) && belowHigh(x, ev.high, inc);
+}
+
+const IN_FLIGHT = { cls: "in_flight", reason: "open orders on the symbol explain the difference" } as const;
+const DUST = { cls: "dust", reason: "the difference is within tolerance" } as const;
+const PHANTOM = { cls: "phantom", reason: "the book holds a position the broker does not" } as const;
+const UNKNOWN = {
+  cls: "unknown",
+  reason: "the broker holds a position the book did not expect (an outside trade)",
+} as const;
+const UNEXPLAINED = { cls: "unexplained", reason: "no known order explains the difference" } as const;
 
 /** The first class that holds, in {@link DRIFT_CLASSES} order, and why. */
 function classify(
@@ -388,27 +420,22 @@ function classify(
   inc: Decimal,
   withinTolerance: boolean,
   ev: OrderEvidence,
-): { cls: DriftClass; reason: string } {
-  const within = (x: Decimal) => x.gt(ev.low.minus(inc)) && x.lt(ev.high.plus(inc));
-  if (ev.hasFinalUnapplied && !ev.finalUnapplied.isZero() && within(diff.minus(ev.finalUnapplied))) {
+): { readonly cls: DriftClass; readonly reason: string } {
+  if (
+    ev.hasFinalUnapplied &&
+    !ev.finalUnapplied.isZero() &&
+    withinRange(diff.minus(ev.finalUnapplied), ev, inc)
+  ) {
     return {
       cls: "missed_fill",
       reason: `finished orders filled ${formatDecimal(ev.finalUnapplied)} shares the book did not apply`,
     };
   }
-  if (ev.hasOpen && within(diff))
-    return { cls: "in_flight", reason: "open orders on the symbol explain the difference" };
-  if (withinTolerance) return { cls: "dust", reason: "the difference is within tolerance" };
-  if (!expected.isZero() && actual.isZero()) {
-    return { cls: "phantom", reason: "the book holds a position the broker does not" };
-  }
-  if (expected.isZero() && !actual.isZero()) {
-    return {
-      cls: "unknown",
-      reason: "the broker holds a position the book did not expect (an outside trade)",
-    };
-  }
-  return { cls: "unexplained", reason: "no known order explains the difference" };
+  if (ev.hasOpen && withinRange(diff, ev, inc)) return IN_FLIGHT;
+  if (withinTolerance) return DUST;
+  if (!expected.isZero() && actual.isZero()) return PHANTOM;
+  if (expected.isZero() && !actual.isZero()) return UNKNOWN;
+  return UNEXPLAINED;
 }
 
 /** The drift of one symbol, or undefined when the book and the broker agree. */
