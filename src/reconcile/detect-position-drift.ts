@@ -193,7 +193,7 @@ function driftInputs(options: DetectPositionDriftOptions): DriftInputs {
     applied: toMap(opts.applied),
     notionalTolerance: opts.tolerance?.notional ?? DEFAULT_DRIFT_NOTIONAL_TOLERANCE,
     qtyTolerance: opts.tolerance?.qty,
-    ordersBySymbol: bySymbol(mergeOrders(opts.openOrders ?? [], opts.recentOrders ?? [])),
+    ordersBySymbol: groupOrders(opts.openOrders ?? [], opts.recentOrders ?? []),
   };
 }
 
@@ -246,7 +246,7 @@ function fastInputs(
         applied: opts.applied,
         notionalTolerance: opts.tolerance.notional ?? DEFAULT_DRIFT_NOTIONAL_TOLERANCE,
         qtyTolerance: opts.tolerance.qty,
-        ordersBySymbol: bySymbol(mergeOrders(opts.openOrders, opts.recentOrders)),
+        ordersBySymbol: groupOrders(opts.openOrders, opts.recentOrders),
       };
       return { exp, act, inputs };
     }
@@ -254,6 +254,28 @@ function fastInputs(
     // A getter or a proxy that throws: the schemas name where, as a ValidationError.
   }
   return undefined;
+}
+
+/**
+ * The orders merged by id ({@link mergeOrders}) and grouped by symbol ({@link bySymbol}), in
+ * one pass when no id is listed twice (the usual case): then nothing is merged.
+ */
+function groupOrders(
+  open: readonly OrderSnapshot[],
+  recent: readonly OrderSnapshot[],
+): Map<string, OrderSnapshot[]> {
+  const ids = new Set<string>();
+  const out = new Map<string, OrderSnapshot[]>();
+  for (const list of [open, recent]) {
+    for (const o of list) {
+      if (ids.has(o.id)) return bySymbol(mergeOrders(open, recent));
+      ids.add(o.id);
+      const group = out.get(o.symbol);
+      if (group === undefined) out.set(o.symbol, [o]);
+      else group.push(o);
+    }
+  }
+  return out;
 }
 
 /**
@@ -438,6 +460,8 @@ function classify(
   return UNEXPLAINED;
 }
 
+const NO_ORDERS: readonly OrderSnapshot[] = [];
+
 /** The drift of one symbol, or undefined when the book and the broker agree. */
 function driftOf(
   symbol: string,
@@ -450,11 +474,24 @@ function driftOf(
   const inc = inputs.qtyTolerance ?? inputs.increments.get(symbol) ?? DEFAULT_QTY_INCREMENT;
   const price = inputs.prices.get(symbol);
   const notional = price === undefined ? undefined : diff.times(price);
-  const ev = evidenceOf(inputs.ordersBySymbol.get(symbol) ?? [], inputs.applied);
+  const ev = evidenceOf(inputs.ordersBySymbol.get(symbol) ?? NO_ORDERS, inputs.applied);
   const withinTolerance =
     absLessThan(diff, inc) || (notional !== undefined && absAtMost(notional, inputs.notionalTolerance));
   const { cls, reason } = classify(expected, actual, diff, inc, withinTolerance, ev);
-  const drift: PositionDrift = {
+  if (price === undefined || notional === undefined) {
+    return {
+      symbol,
+      expectedQty: expected,
+      actualQty: actual,
+      qtyDiff: diff,
+      class: cls,
+      withinTolerance,
+      orders: ev.related,
+      reason,
+    };
+  }
+  // The same keys in the same order as without a price, then the price and the notional.
+  return {
     symbol,
     expectedQty: expected,
     actualQty: actual,
@@ -463,10 +500,9 @@ function driftOf(
     withinTolerance,
     orders: ev.related,
     reason,
+    price,
+    notionalDiff: notional,
   };
-  if (price !== undefined) drift.price = price;
-  if (notional !== undefined) drift.notionalDiff = notional;
-  return drift;
 }
 
 /**
