@@ -324,7 +324,9 @@ interface OrderEvidence {
 }
 
 function evidenceOf(orders: readonly OrderSnapshot[], applied: ReadonlyMap<string, Decimal>): OrderEvidence {
-  const related: DriftOrder[] = [];
+  // Sized once: a growing list would reserve room for 17 orders where a symbol has one.
+  const related = new Array<DriftOrder>(orders.length);
+  let n = 0;
   let finalUnapplied = ZERO;
   let hasFinalUnapplied = false;
   let low = ZERO;
@@ -335,7 +337,7 @@ function evidenceOf(orders: readonly OrderSnapshot[], applied: ReadonlyMap<strin
     const appliedQty = applied.get(o.id) ?? ZERO;
     const unapplied = unappliedOf(o.filledQty, appliedQty, s);
     const open = !isFinalBrokerStatus(o.status);
-    related.push({
+    related[n++] = {
       orderId: o.id,
       clientOrderId: o.clientOrderId,
       side: o.side,
@@ -344,7 +346,7 @@ function evidenceOf(orders: readonly OrderSnapshot[], applied: ReadonlyMap<strin
       filledQty: o.filledQty,
       appliedQty,
       unappliedQty: unapplied,
-    });
+    };
     if (open) {
       hasOpen = true;
       const q = o.qty ?? new Decimal(Number.POSITIVE_INFINITY);
