@@ -24,6 +24,24 @@ describe("fromScaled", () => {
     );
   });
 
+  it("property: up to 2^53, the same sign, exponent and digit words as parsing", () => {
+    const max = BigInt(Number.MAX_SAFE_INTEGER);
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.bigInt({ min: -max, max }), fc.bigInt({ min: -99_999_999n, max: 99_999_999n })),
+        fc.integer({ min: -8, max: 30 }),
+        (m, scale) => {
+          const expected = new Decimal(`${m.toString()}e${-scale}`);
+          const got = fromScaled(m, scale);
+          expect(got.toFixed()).toBe(expected.toFixed());
+          expect([got.s, got.e, got.d]).toEqual([expected.s, expected.e, expected.d]);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(fromScaled(BigInt(Number.MAX_SAFE_INTEGER), 3).toFixed()).toBe("9007199254740.991");
+  });
+
   it("handles zero and word boundaries", () => {
     expect(fromScaled(0n, 9).toString()).toBe("0");
     expect(fromScaled(10_000_000n, 7).toString()).toBe("1");
