@@ -80,7 +80,9 @@ export function buildSymbolRecords(
   const universe = new Set<string>(Object.keys(targets.bySymbol));
   for (const p of positions) if (!p.qty.isZero()) universe.add(p.symbol);
   for (const symbol of book.keys()) universe.add(symbol);
-  const symbols = [...universe].sort(compareStrings);
+  // The default order of an array of strings is code-unit order, that of compareStrings,
+  // without a call per comparison.
+  const symbols = [...universe].sort();
   const records: SymbolRecord[] = new Array(symbols.length);
   for (let i = 0; i < symbols.length; i++) {
     const symbol = symbols[i]!;
