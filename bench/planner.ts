@@ -1,6 +1,7 @@
 // Benchmark of calculateRebalanceOrders: 100, 1,000, 10,000 and 100,000 symbols, beside a float64
 // reference of the same arithmetic (bench-only code, never shipped: floats are what the
-// planner must not use for money). Prints a table of medians and the decimal/float ratio.
+// planner must not use for money). Prints a table of medians and the decimal/float ratio,
+// the samples of the three sides interleaved round by round.
 //
 //   npm run bench:planner            (BENCH_RUNS=21 to change the samples per size; at least 11)
 //
@@ -413,17 +414,37 @@ function median(xs: number[]): number {
 setFlagsFromString("--expose-gc");
 const collect = runInNewContext("gc") as () => void;
 
-/** Median wall-clock milliseconds per call of fn over `runs` samples of `repeat` calls each. */
-function time(fn: () => unknown, runs: number, repeat = 1, warmups = 3): number {
-  for (let w = 0; w < warmups; w++) fn(); // warm-up: the same input, so both sides run optimised code
-  const samples: number[] = [];
+/** Milliseconds per call of fn over one sample of `repeat` calls, after a full collection. */
+function sample(fn: () => unknown, repeat: number): number {
+  collect();
+  const t0 = performance.now();
+  for (let r = 0; r < repeat; r++) fn();
+  return (performance.now() - t0) / repeat;
+}
+
+/**
+ * Medians of `runs` samples of each side, the samples interleaved (one of each side per round,
+ * in a rotating order) so that a slow spell of a shared machine falls on every side alike,
+ * and the median of each round's decimal/float ratios.
+ */
+function timeSides(sides: (() => unknown)[], runs: number, repeat: number, warmups: number) {
+  // Warm-up: the same input, so every side runs optimised code.
+  for (const fn of sides) for (let w = 0; w < warmups; w++) fn();
+  const samples: number[][] = sides.map(() => []);
+  const ratios: number[][] = sides.map(() => []);
+  const last = sides.length - 1;
   for (let i = 0; i < runs; i++) {
-    collect();
-    const t0 = performance.now();
-    for (let r = 0; r < repeat; r++) fn();
-    samples.push((performance.now() - t0) / repeat);
+    const round: number[] = new Array(sides.length);
+    for (let k = 0; k < sides.length; k++) {
+      const j = (i + k) % sides.length;
+      round[j] = sample(sides[j]!, repeat);
+    }
+    round.forEach((ms, j) => {
+      samples[j]!.push(ms);
+      ratios[j]!.push(ms / round[last]!);
+    });
   }
-  return median(samples);
+  return { medians: samples.map(median), ratios: ratios.map(median) };
 }
 
 const rows: string[][] = [];
@@ -433,21 +454,25 @@ for (const n of SIZES) {
   const ref = floatPlan(float);
   const runs = n >= 100_000 ? 5 : RUNS;
   const warmups = n >= 100_000 ? 1 : 3;
-  // Both sides are timed alike: the same calls per sample (one sample of a single call right
+  // Every side is timed alike: the same calls per sample (one sample of a single call right
   // after a full collection times the collection's aftermath more than the call).
   const repeat = Math.max(1, Math.round(20_000 / n));
-  const full = time(() => calculateRebalanceOrders(input), runs, repeat, warmups);
   const parsed = RebalanceInputSchema.parse(input);
-  const planOnly = time(() => planRebalance(parsed), runs, repeat, warmups);
-  const f = time(() => floatPlan(float), runs, repeat, warmups);
+  const { medians, ratios } = timeSides(
+    [() => calculateRebalanceOrders(input), () => planRebalance(parsed), () => floatPlan(float)],
+    runs,
+    repeat,
+    warmups,
+  );
+  const [full, planOnly, f] = medians as [number, number, number];
   rows.push([
     n.toLocaleString("en-US"),
     `${plan.legs.length} / ${ref.legs.length}`,
     full.toFixed(1),
     planOnly.toFixed(1),
     f.toFixed(2),
-    `${(full / f).toFixed(1)}×`,
-    `${(planOnly / f).toFixed(1)}×`,
+    `${ratios[0]!.toFixed(1)}×`,
+    `${ratios[1]!.toFixed(1)}×`,
   ]);
 }
 
@@ -463,7 +488,8 @@ const header = [
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
 console.log(
-  `calculateRebalanceOrders, median ms of ${RUNS} runs (5 at 100,000), a full GC before each (Node ${process.version})\n`,
+  `calculateRebalanceOrders, median ms of ${RUNS} samples a side (5 at 100,000), a full GC before each,\n` +
+    `the sides interleaved; ratio = median of the per-round ratios to float64 (Node ${process.version})\n`,
 );
 console.log(line(header));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);

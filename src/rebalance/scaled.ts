@@ -1,11 +1,10 @@
-import { Decimal, isDecimal, ZERO } from "../core/decimal.js";
+import { Decimal, ZERO } from "../core/decimal.js";
 
 // Exact fixed-point arithmetic for the planner: a value v at scale s is the integer v × 10^s,
 // held as a bigint. Decimals are converted once at the boundary through their documented
 // instance properties (`d`: base-1e7 digit words, `e`: decimal exponent, `s`: sign), and built
 // back the same way; nothing is ever rounded here unless a function says so.
 
-const TAG = "[object Decimal]";
 const WORD = 10_000_000n;
 const POW10: bigint[] = [1n];
 const POW10_NUMBER: number[] = [1];
@@ -43,6 +42,24 @@ export function decimalsOf(x: Decimal): number {
     places--;
   }
   return Math.max(places, 0);
+}
+
+/**
+ * Whether two finite decimals are equal in value, read from their parts (no comparison is
+ * built): decimal.js keeps a value in one normal form (no trailing zero word, one zero).
+ *
+ * @param a - a finite decimal
+ * @param b - a finite decimal
+ * @returns true when a = b
+ */
+export function sameDecimal(a: Decimal, b: Decimal): boolean {
+  if (a === b) return true;
+  const da = a.d;
+  const db = b.d;
+  if (da[0] === 0 || db[0] === 0) return da[0] === db[0];
+  if (a.s !== b.s || a.e !== b.e || da.length !== db.length) return false;
+  for (let i = 0; i < da.length; i++) if (da[i] !== db[i]) return false;
+  return true;
 }
 
 /** A value has more decimal places than the scale it was converted at. */
@@ -122,13 +139,16 @@ export function fromScaled(m: bigint, scale: number): Decimal {
  *
  * @remarks
  * Parsing a string is the public way and costs about a third of the planner's time at 10,000
- * symbols, so the decimal is built from decimal.js's documented instance properties (`s`,
- * `e`, and `d`: base-1e7 words) instead, which its constructor copies. Whether this copy of
- * decimal.js really stores numbers that way is checked once, on a set of values, against
- * string parsing; if not, every decimal is parsed from its string.
+ * symbols, and decimal.js's constructor copying a decimal's parts costs four times building
+ * the object. So the decimal is built from decimal.js's documented instance properties (`s`,
+ * `e`, and `d`: base-1e7 words) on its prototype, with the same own properties in the same
+ * order as its constructor gives an instance (`constructor`, through which its methods read
+ * their precision, then `s`, `e`, `d`). Whether this copy of decimal.js really makes its
+ * instances that way is checked once, on a set of values, against string parsing (the parts,
+ * the keys, and arithmetic at its precision); if not, every decimal is parsed from its string.
  */
 function fromDigits(s: number, str: string, scale: number): Decimal {
-  return wordsAgree() ? fromWords(s, str, scale) : fromString(s, str, scale);
+  return layoutAgrees() ? fromWords(s, str, scale) : fromString(s, str, scale);
 }
 
 function fromString(s: number, str: string, scale: number): Decimal {
@@ -139,7 +159,8 @@ function fromString(s: number, str: string, scale: number): Decimal {
   return new Decimal(s < 0 ? `-${text}` : text);
 }
 
-function fromWords(s: number, str: string, scale: number): Decimal {
+/** The base-1e7 words of a digit string at a scale, and its decimal exponent. */
+function wordsOf(str: string, scale: number): { d: number[]; e: number } {
   // Word boundaries fall at multiples of 7 digits from the point: the string is read as if
   // followed by `pad` zeros. Digits are read by code, with no substring per word.
   const pad = ((-scale % 7) + 7) % 7;
@@ -158,24 +179,32 @@ function fromWords(s: number, str: string, scale: number): Decimal {
   }
   // Trailing zero words are left out.
   while (d.length > 1 && d[d.length - 1] === 0) d.pop();
-  // decimal.js recognises an object carrying its tag as one of its own (its `isDecimal`) and
-  // copies the parts; an object it would not recognise is parsed from the string instead.
-  const parts = { s, e: len - 1 - scale, d, toStringTag: TAG };
-  return isDecimalParts(parts) ? new Decimal(parts) : fromString(s, str, scale);
+  return { d, e: len - 1 - scale };
 }
 
-/**
- * Whether decimal.js takes such parts as one of its own: asked until {@link wordsAgree} has
- * found that it does (the answer cannot change), then taken as known.
- */
-function isDecimalParts(parts: object): parts is Decimal {
-  return agree === true || isDecimal(parts);
+const PROTOTYPE: object = Object.getPrototypeOf(ZERO) as object;
+
+/** A decimal of these parts, made as decimal.js's constructor makes one (see {@link fromDigits}). */
+function withParts(s: number, e: number, d: number[]): Decimal {
+  const x = Object.create(PROTOTYPE) as { constructor: unknown; s: number; e: number; d: number[] };
+  x.constructor = Decimal;
+  x.s = s;
+  x.e = e;
+  x.d = d;
+  return x as unknown as Decimal;
+}
+
+function fromWords(s: number, str: string, scale: number): Decimal {
+  const { d, e } = wordsOf(str, scale);
+  return withParts(s, e, d);
 }
 
 let agree: boolean | undefined;
 
-function wordsAgree(): boolean {
+function layoutAgrees(): boolean {
   if (agree === undefined) {
+    const keys = ["constructor", "s", "e", "d"];
+    const own = (x: Decimal) => Object.getOwnPropertyNames(x);
     const cases: [number, string, number][] = [
       [1, "1", 0],
       [-1, "123456789", 4],
@@ -185,9 +214,22 @@ function wordsAgree(): boolean {
       [-1, "98765432109876543210987654321", 15],
       [1, "700", -3],
     ];
-    agree = cases.every(([sign, digits, scale]) =>
-      fromWords(sign, digits, scale).eq(fromString(sign, digits, scale)),
-    );
+    agree = cases.every(([sign, digits, scale]) => {
+      const parsed = fromString(sign, digits, scale);
+      const built = fromWords(sign, digits, scale);
+      return (
+        own(parsed).join() === keys.join() &&
+        own(built).join() === keys.join() &&
+        parsed.constructor === Decimal &&
+        built instanceof Decimal &&
+        built.s === parsed.s &&
+        built.e === parsed.e &&
+        built.d.join() === parsed.d.join() &&
+        built.toString() === parsed.toString() &&
+        // Division rounds at the precision read through `constructor`.
+        built.div(7).toString() === parsed.div(7).toString()
+      );
+    });
   }
   return agree;
 }
@@ -208,10 +250,20 @@ export function fromScaledSignificant(m: bigint, scale: number, digits: number):
   if (str.length > digits) {
     // Half up, away from zero: the first dropped digit decides.
     scale -= str.length - digits;
-    const head = str.slice(0, digits);
-    str = str.charCodeAt(digits) >= 53 ? (BigInt(head) + 1n).toString() : head;
+    str = str.charCodeAt(digits) >= 53 ? incrementDigits(str, digits) : str.slice(0, digits);
   }
   return fromDigits(s, str, scale);
+}
+
+/**
+ * The first `n` digits of a digit string plus one, as digits (a carry past the first digit
+ * makes the string one longer: "999" gives "1000").
+ */
+function incrementDigits(str: string, n: number): string {
+  let i = n - 1;
+  while (i >= 0 && str.charCodeAt(i) === 57) i--;
+  if (i < 0) return `1${"0".repeat(n)}`;
+  return `${str.slice(0, i)}${String.fromCharCode(str.charCodeAt(i) + 1)}${"0".repeat(n - 1 - i)}`;
 }
 
 /**

@@ -16,8 +16,14 @@ describe("fromScaled", () => {
           const got = fromScaled(m, scale);
           expect(got.eq(expected)).toBe(true);
           expect(got.toFixed()).toBe(expected.toFixed());
-          // Arithmetic on the result behaves like on any decimal.
+          // Arithmetic on the result behaves like on any decimal, at ordersafe's precision.
           expect(got.plus(1).minus(1).eq(expected.plus(1).minus(1))).toBe(true);
+          expect(got.div(7).toString()).toBe(expected.div(7).toString());
+          expect(got.toSignificantDigits(3).toString()).toBe(expected.toSignificantDigits(3).toString());
+          // Made as the constructor makes a decimal: the same own properties in the same order.
+          expect(got).toBeInstanceOf(Decimal);
+          expect(Object.getOwnPropertyNames(got)).toEqual(Object.getOwnPropertyNames(expected));
+          expect(got.constructor).toBe(expected.constructor);
         },
       ),
       { numRuns: 3000 },
