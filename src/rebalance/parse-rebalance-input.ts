@@ -1,6 +1,6 @@
 import type { PositionSnapshot } from "../broker/broker-port.js";
 import { fastOrderSnapshots, optionalDecimal } from "../broker/fast-order-snapshots.js";
-import { type Decimal, ONE, ZERO } from "../core/decimal.js";
+import { type Decimal, ZERO } from "../core/decimal.js";
 import {
   fastDecimal,
   findForbiddenKey,
@@ -118,14 +118,48 @@ function fastTargets(raw: unknown): RebalanceTargets | undefined {
   if (values === undefined) return undefined;
   if (raw.quantities !== undefined) return { quantities: values };
   if (raw.notionals !== undefined) return { notionals: values };
-  // WeightsSchema's refinement, summed as it sums (to decimal.js's precision).
-  let sum = ZERO;
+  // WeightsSchema's refinement: each weight at most 1, and their sum at most 1 + the tolerance,
+  // summed as the schema sums (decimal.js, 40 digits). The sum is first read as a float from
+  // each weight's digit words, with a bound on its error; only a float sum within that bound
+  // of the limit is summed again as the schema sums, so the answer is always the schema's.
+  let approx = 0;
+  let count = 0;
+  let words = 0;
   for (const symbol in values) {
     const w = values[symbol]!;
-    if (w.gt(ONE)) return undefined;
-    sum = sum.plus(w);
+    if (!isAtMostOne(w)) return undefined;
+    approx += floatOf(w);
+    count++;
+    words = Math.max(words, w.d.length);
   }
+  // Each word and power of ten, each product and each addition rounds by at most one unit in
+  // the last place; eight per weight and word is a wide margin (decimal.js's own rounding of
+  // its sum at 40 digits is far below it).
+  const bound = 8 * (count + words + 2) * Number.EPSILON * Math.max(approx, 1);
+  const limit = 1 + WEIGHT_SUM_LIMIT_EXCESS;
+  if (approx > limit + bound) return undefined;
+  if (approx < limit - bound) return { weights: values };
+  let sum = ZERO;
+  for (const symbol in values) sum = sum.plus(values[symbol]!);
   return sum.minus(1).gt(WEIGHT_SUM_TOLERANCE) ? undefined : { weights: values };
+}
+
+/** WEIGHT_SUM_TOLERANCE as a number (1e-9). */
+const WEIGHT_SUM_LIMIT_EXCESS = WEIGHT_SUM_TOLERANCE.toNumber();
+
+/** w ≤ 1 for a finite w ≥ 0, read from its parts (decimal.js's normal form: `d[0]` is the leading word). */
+function isAtMostOne(w: Decimal): boolean {
+  const { d, e } = w;
+  return d[0] === 0 || e < 0 || (e === 0 && d[0] === 1 && d.length === 1);
+}
+
+/** A finite decimal's value as a float, from its base-1e7 words (a few units in the last place off). */
+function floatOf(w: Decimal): number {
+  const { d, e } = w;
+  const top = 7 * Math.floor(e / 7);
+  let x = 0;
+  for (let i = 0; i < d.length; i++) x += d[i]! * 10 ** (top - 7 * i);
+  return w.s < 0 ? -x : x;
 }
 
 function fastPositions(raw: unknown): PositionSnapshot[] | undefined {

@@ -222,3 +222,67 @@ describe("parseRebalanceInput on malformed input", () => {
     );
   });
 });
+
+// The fast path reads the weights' sum as a float with an error bound, and sums as the schema
+// does only near the limit: the answer must be the schema's, right at the limit too.
+describe("the weight-sum check of the fast path", () => {
+  const digits = fc.stringMatching(/^[1-9][0-9]{0,44}$/);
+  // A weight in (0, 1): up to 45 digits after a point placed anywhere in the first 30 places.
+  const weight = fc
+    .tuple(digits, fc.integer({ min: 0, max: 30 }))
+    .map(([d, lead]) => new Decimal(`0.${"0".repeat(lead)}${d}`));
+  // How far the sum lands from 1 + 1e-9: exactly on it, a hair either side, or well away.
+  const offset = fc.oneof(
+    fc.constant("0"),
+    fc.constantFrom("1e-40", "-1e-40", "1e-25", "-1e-25", "1e-17", "-1e-17", "3e-16", "-3e-16"),
+    fc.constantFrom("1e-12", "-1e-12", "1e-10", "-1e-10", "2e-9", "-2e-9", "0.01", "-0.5"),
+  );
+
+  it("property: fast and full parse agree on weights summing near the limit", () => {
+    fc.assert(
+      fc.property(fc.array(weight, { minLength: 1, maxLength: 40 }), offset, (ws, off) => {
+        // Scale the weights into [0, 0.9], then set the last so the sum is 1 + 1e-9 + offset.
+        let sum = new Decimal(0);
+        for (const w of ws) sum = sum.plus(w);
+        const scaled = ws.map((w) => w.times("0.9").div(sum.times(ws.length + 1)));
+        let rest = new Decimal(0);
+        for (const w of scaled) rest = rest.plus(w);
+        const last = new Decimal(1).plus("1e-9").plus(off).minus(rest);
+        const weights: Record<string, Decimal> = {};
+        scaled.forEach((w, i) => {
+          weights[`W${i}`] = w;
+        });
+        weights.LAST = last;
+        const input = baseInput({ targets: { weights } });
+        const schema = RebalanceInputSchema.safeParse(input);
+        const fast = fastParse(input);
+        if (last.isNegative() || last.gt(1)) {
+          expect(fast).toBeUndefined();
+          return;
+        }
+        expect(fast !== undefined).toBe(schema.success);
+        if (fast !== undefined) expect(fast).toStrictEqual(schema.data);
+        // Through the public parse: accepted, or refused with the schema's error.
+        if (schema.success) expect(parseRebalanceInput(input).targets).toStrictEqual(schema.data.targets);
+        else expect(() => parseRebalanceInput(input)).toThrowError(/weights/);
+      }),
+      { numRuns: 600 },
+    );
+  });
+
+  it("accepts a sum of exactly 1 + 1e-9, and refuses one 1e-30 above it as the schema does", () => {
+    const at = baseInput({ targets: { weights: { AAA: "0.5", BBB: "0.500000001" } } });
+    expect(fastParse(at)).toBeDefined();
+    const above = baseInput({
+      targets: { weights: { AAA: "0.5", BBB: "0.500000001000000000000000000001" } },
+    });
+    expect(fastParse(above)).toBeUndefined();
+    expect(RebalanceInputSchema.safeParse(above).success).toBe(false);
+    // 1e-40 above: the schema's 40-digit sum rounds it back onto the limit, and so does the fast path.
+    const hair = baseInput({
+      targets: { weights: { AAA: "0.5", BBB: "0.5000000010000000000000000000000000000001" } },
+    });
+    expect(RebalanceInputSchema.safeParse(hair).success).toBe(true);
+    expect(fastParse(hair)).toBeDefined();
+  });
+});
