@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { isValidationError } from "ordersafe";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { findForbiddenKey, parseInput, zDecimal, zSymbol } from "../../src/core/validation.js";
+import { findForbiddenKey, isSymbolText, parseInput, zDecimal, zSymbol } from "../../src/core/validation.js";
 
 // parseInput is internal (every public entry uses it); it is tested here directly.
 describe("parseInput", () => {
@@ -135,5 +135,31 @@ describe("findForbiddenKey", () => {
     expect(findForbiddenKey(new Map([["m", { constructor: 1 }]]))).toBe("m.constructor");
     expect(findForbiddenKey([0, [1, { prototype: 2 }]])).toBe("1.1.prototype");
     expect(findForbiddenKey({ a: [shared, shared], b: cyclic.list })).toBe("b.extra.__proto__");
+  });
+});
+
+describe("isSymbolText", () => {
+  const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9./:_-]{0,31}$/;
+  const UPPER = /^[A-Z0-9][A-Z0-9./:_-]{0,31}$/;
+  // Strings near the grammar: its characters, their neighbours in the code table, and any.
+  const near = fc.constantFrom(..."AZaz09./:_-@[`{,;+ \u00c9\u0130\u212a".split(""));
+  const text = fc.oneof(
+    fc.array(near, { maxLength: 40 }).map((cs) => cs.join("")),
+    fc.string({ maxLength: 40 }),
+    fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9./:_-]{0,34}$/),
+  );
+
+  it("property: the same answer as the symbol patterns, upper-case or not", () => {
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(isSymbolText(s, false)).toBe(SYMBOL.test(s));
+        expect(isSymbolText(s, true)).toBe(UPPER.test(s));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(isSymbolText("BRK.B", true)).toBe(true);
+    expect(isSymbolText("-X", false)).toBe(false);
+    expect(isSymbolText("A".repeat(32), true)).toBe(true);
+    expect(isSymbolText("A".repeat(33), true)).toBe(false);
   });
 });
