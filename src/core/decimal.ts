@@ -113,8 +113,23 @@ function isDecimalSafely(value: unknown): value is Decimal {
   }
 }
 
+/** Whether a value is a decimal of this copy of decimal.js; false for one that throws when looked at. */
+function isOwnDecimal(value: unknown): value is Decimal {
+  try {
+    return value instanceof Decimal;
+  } catch {
+    return false;
+  }
+}
+
 /** The value as a finite decimal in range, or what was expected instead. */
 function readDecimal(value: unknown): Decimal | string {
+  // Most values are already decimals of this copy of decimal.js: read from their parts.
+  if (isOwnDecimal(value)) {
+    const { d, e } = value;
+    if (!d) return "a finite decimal";
+    return d[0] !== 0 && Math.abs(e) > MAX_DECIMAL_EXPONENT ? "a finite decimal (this one overflows)" : value;
+  }
   let d: Decimal;
   if (isDecimalSafely(value)) {
     if (!value.isFinite()) return "a finite decimal";

@@ -1,9 +1,9 @@
 import type { OrderSide } from "../broker/broker-port.js";
 import { type Decimal, ZERO } from "../core/decimal.js";
 import { hasNotionalOrder, type OpenSide } from "./open-order-book.js";
-import type { PlanContext } from "./plan-context.js";
+import type { PlanAssetRules, PlanContext, RuleLimits } from "./plan-context.js";
 import type { ConflictReason, LegReason, SkipReason } from "./rebalance-plan.js";
-import { floorSteps, maxBig, roundHalfUpDiv } from "./scaled.js";
+import { floorSteps, maxBig, roundHalfUpDiv, sameDecimal } from "./scaled.js";
 import { type BuySize, sizeBuy } from "./size-buy.js";
 import { type SellSize, sizeSell } from "./size-sell.js";
 import type { SymbolRecord } from "./symbol-record.js";
@@ -137,8 +137,7 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
   }
   if (!rule.tradable) return skip("not_tradable", "the asset is not tradable", side, delta, deltaNotional);
   const fractional = rule.fractionable && input.capabilities.fractional;
-  const increment = scales.orderIncrement(rule.qtyIncrement, fractional);
-  const ruleMin = rule.minNotional === undefined ? 0n : scales.toM(rule.minNotional);
+  const { increment, ruleMin } = ruleLimits(rule, fractional, ctx);
   const minNotional = maxBig(ruleMin, limits.minOrderNotional);
   // A full exit when the target is zero, or when the holding nearest the target could never
   // be sold on its own (no whole increment, or under the minimum order): selling it later would
@@ -297,9 +296,34 @@ function tradeable(excess: bigint, record: SymbolRecord, ctx: PlanContext): bool
   const rule = ctx.rules.get(record.symbol);
   if (rule === undefined || record.price === undefined) return true;
   const fractional = rule.fractionable && ctx.input.capabilities.fractional;
-  const increment = ctx.scales.orderIncrement(rule.qtyIncrement, fractional);
-  const ruleMin = rule.minNotional === undefined ? 0n : ctx.scales.toM(rule.minNotional);
+  const { increment, ruleMin } = ruleLimits(rule, fractional, ctx);
   return excess >= increment && excess * record.price >= maxBig(ruleMin, ctx.limits.minOrderNotional);
+}
+
+/**
+ * An asset's order increment and own minimum notional at the plan's scales. Most assets share
+ * the same rules (an increment of 1e-9 or 1, a $1 minimum), so the last ones read are kept and
+ * reused while the next asset's are equal in value.
+ */
+function ruleLimits(rule: PlanAssetRules, fractional: boolean, ctx: PlanContext): RuleLimits {
+  const last = ctx.lastRule;
+  const { qtyIncrement, minNotional } = rule;
+  if (
+    last.fractional === fractional &&
+    last.qtyIncrement !== undefined &&
+    sameDecimal(last.qtyIncrement, qtyIncrement) &&
+    (minNotional === undefined
+      ? last.minNotional === undefined
+      : last.minNotional !== undefined && sameDecimal(last.minNotional, minNotional))
+  ) {
+    return last;
+  }
+  last.increment = ctx.scales.orderIncrement(qtyIncrement, fractional);
+  last.ruleMin = minNotional === undefined ? 0n : ctx.scales.toM(minNotional);
+  last.qtyIncrement = qtyIncrement;
+  last.fractional = fractional;
+  last.minNotional = minNotional;
+  return last;
 }
 
 /** Whole increments nearest a quantity (half an increment rounds down). */

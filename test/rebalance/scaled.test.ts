@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { Decimal } from "ordersafe";
 import { describe, expect, it } from "vitest";
-import { fromScaled } from "../../src/rebalance/scaled.js";
+import { fromScaled, sameDecimal } from "../../src/rebalance/scaled.js";
 
 // The planner builds its output decimals from scaled integers without parsing strings; this
 // checks that fast path against decimal.js's own exact division by a power of ten.
@@ -53,5 +53,25 @@ describe("fromScaled", () => {
     expect(fromScaled(10_000_000n, 7).toString()).toBe("1");
     expect(fromScaled(1_591_166_892n, 6).toFixed()).toBe("1591.166892");
     expect(fromScaled(-1n, 15).toFixed()).toBe("-0.000000000000001");
+  });
+});
+
+describe("sameDecimal", () => {
+  const value = fc.oneof(
+    fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map((m) => m.toString()),
+    fc.constantFrom("0", "-0", "1", "1.0", "1e-9", "0.000000001", "10000000", "1e7", "-1"),
+  );
+  const scaled = fc
+    .tuple(value, fc.integer({ min: -10, max: 20 }))
+    .map(([m, e]) => new Decimal(m).times(new Decimal(10).pow(-e)));
+
+  it("property: equal in value exactly when decimal.js says so", () => {
+    fc.assert(
+      fc.property(scaled, scaled, (a, b) => {
+        expect(sameDecimal(a, b)).toBe(a.eq(b));
+        expect(sameDecimal(a, new Decimal(a.toString()))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
