@@ -100,13 +100,35 @@ export function fastParse(input: unknown): RebalanceInput | undefined {
   return { positions, openOrders, targets, prices, assets, account, capabilities, options };
 }
 
-/** The schema's map or record of symbol → decimal (`mapOrRecord`), as a record; a zero is {@link ZERO}. */
+/**
+ * The schema's map or record of symbol → decimal (`mapOrRecord`), as a record; a zero is
+ * {@link ZERO}. A plain record that already holds exactly those decimals is used as it is
+ * (nothing is copied: building a record of thousands of keys costs more than reading it);
+ * else a copy is made from the first value that differs.
+ */
 function fastMap(raw: unknown, bound: "positive" | "nonNegative"): Record<string, Decimal> | undefined {
-  const out: Record<string, Decimal> = {};
-  const ok = visitFastDecimals(raw, bound, "upperSymbol", (k, d) => {
-    out[k] = d.isZero() ? ZERO : d;
+  let out: Record<string, Decimal> | undefined =
+    isPlainRecord(raw) && Object.getPrototypeOf(raw) === Object.prototype ? undefined : {};
+  const ok = visitFastDecimals(raw, bound, "upperSymbol", (k, d, same) => {
+    const value = d.isZero() ? ZERO : d;
+    if (out === undefined) {
+      if (same && value === d) return;
+      out = copyUntil(raw as Record<string, Decimal>, k);
+    }
+    out[k] = value;
   });
-  return ok ? out : undefined;
+  if (!ok) return undefined;
+  return out ?? (raw as Record<string, Decimal>);
+}
+
+/** The entries of a plain record before a key, in their order (that of its own keys). */
+function copyUntil(raw: Record<string, Decimal>, stop: string): Record<string, Decimal> {
+  const out: Record<string, Decimal> = {};
+  for (const k in raw) {
+    if (k === stop) break;
+    out[k] = raw[k]!;
+  }
+  return out;
 }
 
 /** `RebalanceTargetsSchema`: exactly one kind of target; weights each ≤ 1, summing to at most 1. */
@@ -156,10 +178,17 @@ function isAtMostOne(w: Decimal): boolean {
 /** A finite decimal's value as a float, from its base-1e7 words (a few units in the last place off). */
 function floatOf(w: Decimal): number {
   const { d, e } = w;
-  const top = 7 * Math.floor(e / 7);
+  const top = Math.floor(e / 7);
   let x = 0;
-  for (let i = 0; i < d.length; i++) x += d[i]! * 10 ** (top - 7 * i);
+  for (let i = 0; i < d.length; i++) x += d[i]! * wordPower(top - i);
   return w.s < 0 ? -x : x;
+}
+
+/** 10^(7k) as a float, from a table for |k| ≤ 50. */
+const WORD_POWERS: number[] = Array.from({ length: 101 }, (_, i) => 10 ** (7 * (i - 50)));
+
+function wordPower(k: number): number {
+  return k >= -50 && k <= 50 ? WORD_POWERS[k + 50]! : 10 ** (7 * k);
 }
 
 function fastPositions(raw: unknown): PositionSnapshot[] | undefined {

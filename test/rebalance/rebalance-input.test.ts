@@ -286,3 +286,45 @@ describe("the weight-sum check of the fast path", () => {
     expect(fastParse(hair)).toBeDefined();
   });
 });
+
+// A record of prices or targets holding exactly the parsed decimals is used as given; any other
+// value starts a copy from that key on. Either way the result is the schema's.
+describe("the fast path's maps of decimals", () => {
+  const value = fc.oneof(
+    fc.integer({ min: 1, max: 10_000 }).map((n) => new Decimal(n).div(100)),
+    fc.integer({ min: 1, max: 10_000 }).map((n) => String(n / 100)),
+    fc.integer({ min: 1, max: 10_000 }).map((n) => n / 100),
+    fc.constantFrom<unknown>(new Decimal(0), new Decimal("-0"), "0", 0, -0),
+  );
+
+  it("property: prices and quantity targets parse as the schema parses them, in the same order", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[A-Z][A-Z0-9]{0,4}$/), { minLength: 1, maxLength: 12 }),
+        fc.array(value, { minLength: 12, maxLength: 12 }),
+        fc.array(value, { minLength: 12, maxLength: 12 }),
+        (symbols, pv, qv) => {
+          const prices: Record<string, unknown> = {};
+          const quantities: Record<string, unknown> = {};
+          symbols.forEach((s, i) => {
+            // A price must be positive: a zero price is left out.
+            const p = pv[i];
+            if (!(p === 0 || p === "0" || (p instanceof Decimal && p.isZero()) || Object.is(p, -0)))
+              prices[s] = p;
+            quantities[s] = qv[i];
+          });
+          const input = baseInput({ prices, targets: { quantities } });
+          const fast = fastParse(input);
+          const schema = RebalanceInputSchema.parse(input);
+          expect(fast).toStrictEqual(schema);
+          expect(Object.keys(fast!.prices)).toEqual(Object.keys(schema.prices));
+          // A zero is the schema's shared zero; a decimal given is used as it is.
+          for (const [k, q] of Object.entries(fast!.targets.quantities!)) {
+            if (q.isZero() || quantities[k] instanceof Decimal) expect(q).toBe(schema.targets.quantities![k]);
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
