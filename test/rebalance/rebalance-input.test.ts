@@ -294,7 +294,7 @@ describe("the fast path's maps of decimals", () => {
     fc.integer({ min: 1, max: 10_000 }).map((n) => new Decimal(n).div(100)),
     fc.integer({ min: 1, max: 10_000 }).map((n) => String(n / 100)),
     fc.integer({ min: 1, max: 10_000 }).map((n) => n / 100),
-    fc.constantFrom<unknown>(new Decimal(0), new Decimal("-0"), "0", 0, -0),
+    fc.constantFrom<Decimal | string | number>(new Decimal(0), new Decimal("-0"), "0", 0, -0),
   );
 
   it("property: prices and quantity targets parse as the schema parses them, in the same order", () => {
@@ -304,14 +304,14 @@ describe("the fast path's maps of decimals", () => {
         fc.array(value, { minLength: 12, maxLength: 12 }),
         fc.array(value, { minLength: 12, maxLength: 12 }),
         (symbols, pv, qv) => {
-          const prices: Record<string, unknown> = {};
-          const quantities: Record<string, unknown> = {};
+          const prices: Record<string, Decimal | string | number> = {};
+          const quantities: Record<string, Decimal | string | number> = {};
           symbols.forEach((s, i) => {
             // A price must be positive: a zero price is left out.
-            const p = pv[i];
+            const p = pv[i]!;
             if (!(p === 0 || p === "0" || (p instanceof Decimal && p.isZero()) || Object.is(p, -0)))
               prices[s] = p;
-            quantities[s] = qv[i];
+            quantities[s] = qv[i]!;
           });
           const input = baseInput({ prices, targets: { quantities } });
           const fast = fastParse(input);
