@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { Decimal } from "ordersafe";
 import { describe, expect, it } from "vitest";
-import { fromScaled, sameDecimal } from "../../src/rebalance/scaled.js";
+import { fromScaled, fromScaledSignificant, sameDecimal } from "../../src/rebalance/scaled.js";
 
 // The planner builds its output decimals from scaled integers without parsing strings; this
 // checks that fast path against decimal.js's own exact division by a power of ten.
@@ -73,5 +73,37 @@ describe("sameDecimal", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe("fromScaledSignificant", () => {
+  // Digit strings rich in nines, so that rounding carries through several digits and past the first.
+  const nines = fc
+    .tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 60 }))
+    .map(([n, d, tail]) => BigInt(`${"9".repeat(n)}${d}${"5".repeat(tail % 3)}${"0".repeat(tail)}`));
+  const magnitude = fc.oneof(
+    fc.bigInt({ min: -(10n ** 50n), max: 10n ** 50n }),
+    nines,
+    nines.map((m) => -m),
+  );
+
+  it("property: m × 10^−scale rounded half up to n significant digits, as decimal.js rounds", () => {
+    fc.assert(
+      fc.property(
+        magnitude,
+        fc.integer({ min: -6, max: 45 }),
+        fc.integer({ min: 1, max: 40 }),
+        (m, scale, n) => {
+          const exact = new Decimal(m.toString()).div(new Decimal(10).pow(scale));
+          const expected = exact.toSignificantDigits(n, Decimal.ROUND_HALF_UP);
+          const got = fromScaledSignificant(m, scale, n);
+          expect(got.toFixed()).toBe(expected.toFixed());
+          expect([got.s, got.e, got.d]).toEqual([expected.s, expected.e, expected.d]);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(fromScaledSignificant(9995n, 0, 3).toFixed()).toBe("10000");
+    expect(fromScaledSignificant(-99_949n, 2, 3).toFixed()).toBe("-999");
   });
 });
