@@ -94,7 +94,9 @@ describe("fromScaledSignificant", () => {
         fc.integer({ min: -6, max: 45 }),
         fc.integer({ min: 1, max: 40 }),
         (m, scale, n) => {
-          const exact = new Decimal(m.toString()).div(new Decimal(10).pow(scale));
+          // Parsed, not divided: a division rounds to 40 digits first, and rounding that again
+          // to n digits can differ from rounding the exact value once.
+          const exact = new Decimal(`${m.toString()}e${-scale}`);
           const expected = exact.toSignificantDigits(n, Decimal.ROUND_HALF_UP);
           const got = fromScaledSignificant(m, scale, n);
           expect(got.toFixed()).toBe(expected.toFixed());
@@ -105,5 +107,10 @@ describe("fromScaledSignificant", () => {
     );
     expect(fromScaledSignificant(9995n, 0, 3).toFixed()).toBe("10000");
     expect(fromScaledSignificant(-99_949n, 2, 3).toFixed()).toBe("-999");
+    // The 40th digit is a 4: rounded down once, whatever follows it.
+    const m = 98_636_196_815_464_876_247_279_241_294_453_068_517_045_000_000_000n;
+    expect(fromScaledSignificant(m, 0, 39).toFixed()).toBe(
+      `${"986361968154648762472792412944530685170"}${"0".repeat(11)}`,
+    );
   });
 });
