@@ -1,7 +1,8 @@
 // Benchmark of calculateRebalanceOrders: 100, 1,000, 10,000 and 100,000 symbols, beside a float64
-// reference of the same arithmetic (bench-only code, never shipped: floats are what the
-// planner must not use for money). Prints a table of medians and the decimal/float ratio,
-// the samples of the three sides interleaved round by round.
+// reference of the same steps (bench/float-planner.ts: bench-only code, never shipped, since
+// floats are what the planner must not use for money). Prints a table of medians and the
+// decimal/float ratio, the samples of the four sides (whole call, planning step, reference,
+// and the floor-only reference as first written) interleaved round by round.
 //
 //   npm run bench:planner            (BENCH_RUNS=21 to change the samples per size; at least 11)
 //
@@ -19,8 +20,9 @@ import {
 } from "ordersafe";
 // The planning step alone, after validation (internal: not exported by the package).
 import { planRebalance } from "../src/rebalance/calculate-rebalance-orders.js";
+import { type FloatInput, floatPlan, floorOnlyPlan } from "./float-planner.js";
 
-const SIZES = [100, 1_000, 10_000, 100_000];
+const SIZES = (process.env.BENCH_SIZES ?? "100,1000,10000,100000").split(",").map(Number);
 const RUNS = Math.max(11, Number(process.env.BENCH_RUNS ?? 11));
 
 interface Portfolio {
@@ -42,7 +44,7 @@ function makePortfolio(n: number, seed: number): Portfolio {
     minNotional: Decimal;
   }[] = [];
   const weights: Record<string, Decimal> = {};
-  const float: FloatInput = { symbols: [], equity: 0, cash: 0 };
+  const float: FloatInput = { symbols: [], orders: [], equity: 0, cash: 0 };
   const equityTarget = 1_000_000 * n;
   let cash = equityTarget * 0.05;
   let equity = cash;
@@ -104,8 +106,10 @@ function makePortfolio(n: number, seed: number): Portfolio {
   const bySymbol = new Map(float.symbols.map((s) => [s.symbol, s]));
   for (const o of openOrders ?? []) {
     const s = bySymbol.get(o.symbol)!;
-    if (o.side === "buy") s.openBuy += Number(o.qty);
-    else s.openSell += Number(o.qty);
+    const unfilled = Number(o.qty);
+    if (o.side === "buy") s.openBuy += unfilled;
+    else s.openSell += unfilled;
+    float.orders.push({ id: o.id, clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, unfilled });
   }
   return { input, float };
 }
@@ -122,283 +126,6 @@ function order(id: string, symbol: string, side: "buy" | "sell", qty: Decimal) {
     filledQty: new Decimal(0),
     status: "new" as const,
     updatedAt: new Date(0),
-  };
-}
-
-// ---- float64 reference: the same steps on numbers ---------------------------------------
-
-interface FloatSymbol {
-  symbol: string;
-  price: number;
-  held: number;
-  available: number;
-  weight: number | undefined;
-  increment: number;
-  fractionable: boolean;
-  openBuy: number;
-  openSell: number;
-}
-interface FloatInput {
-  symbols: FloatSymbol[];
-  equity: number;
-  cash: number;
-}
-interface FloatLeg {
-  symbol: string;
-  side: "buy" | "sell";
-  action: "enter" | "add" | "trim" | "exit";
-  qty?: number;
-  notional?: number;
-  closePosition: boolean;
-  type: "market";
-  timeInForce: "day";
-  price: number;
-  estimatedQty: number;
-  estimatedNotional: number;
-  cashRequired: number;
-  reason: string;
-  shrunk: boolean;
-  heldQty: number;
-  projectedQty: number;
-  targetQty: number;
-}
-interface FloatSkip {
-  symbol: string;
-  reason: string;
-  detail: string;
-  deltaQty?: number;
-}
-
-const SNAP = 1e-6;
-function floorSteps(v: number, step: number): number {
-  if (v <= 0) return 0;
-  const s = v / step;
-  const up = Math.ceil(s);
-  return up - s <= SNAP ? up : Math.floor(s);
-}
-
-/** The planner's steps on float64, producing the same shape of plan (bench-only). */
-function floatPlan(input: FloatInput) {
-  const equity = input.equity;
-  const buyFactor = 1.03;
-  const sells: FloatLeg[] = [];
-  const skipped: FloatSkip[] = [];
-  const projectedQuantities: Record<string, number> = {};
-  const cands: {
-    s: FloatSymbol;
-    notional: boolean;
-    unitValue: number;
-    unitCost: number;
-    need: number;
-    min: number;
-    projected: number;
-    target: number;
-  }[] = [];
-  let holds = 0;
-  let minimal = 0;
-  let naive = 0;
-  let naiveCount = 0;
-  const symbols = [...input.symbols].sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
-  for (const s of symbols) holds += s.openBuy * s.price * buyFactor;
-  for (const s of symbols) {
-    projectedQuantities[s.symbol] = s.held + s.openBuy - s.openSell;
-    if (s.held > 0) {
-      naive += s.held * s.price;
-      naiveCount++;
-    }
-    if (s.weight !== undefined && s.weight > 0) {
-      naive += s.weight * equity;
-      naiveCount++;
-    }
-    const target = s.weight === undefined ? 0 : (s.weight * equity) / s.price;
-    const dir = Math.sign(target - s.held);
-    const projected = dir > 0 ? s.held + s.openBuy : dir < 0 ? s.held - s.openSell : s.held;
-    const delta = target - projected;
-    const deltaNotional = Math.abs(delta) * s.price;
-    minimal += deltaNotional;
-    if (delta === 0) continue;
-    if (dir === 0 || Math.sign(delta) !== dir) {
-      skipped.push({ symbol: s.symbol, reason: "covered_by_open_orders", detail: "", deltaQty: delta });
-      continue;
-    }
-    const inc = s.fractionable ? s.increment : Math.max(1, s.increment);
-    if (dir < 0) {
-      const isExit = target <= s.held * 0.02;
-      const qty = isExit
-        ? Math.min(projected, s.available)
-        : Math.min(floorSteps(-delta, inc) * inc, floorSteps(s.available, inc) * inc);
-      if (qty <= 0 || qty * s.price < 1) {
-        skipped.push({ symbol: s.symbol, reason: "below_minimum", detail: "", deltaQty: delta });
-        continue;
-      }
-      sells.push({
-        symbol: s.symbol,
-        side: "sell",
-        action: isExit ? "exit" : "trim",
-        qty,
-        closePosition: false,
-        type: "market",
-        timeInForce: "day",
-        price: s.price,
-        estimatedQty: qty,
-        estimatedNotional: qty * s.price,
-        cashRequired: 0,
-        reason: "to_target",
-        shrunk: false,
-        heldQty: s.held,
-        projectedQty: projected,
-        targetQty: target,
-      });
-      projectedQuantities[s.symbol] = projected - qty;
-      continue;
-    }
-    const notional = s.fractionable;
-    const unitValue = notional ? 0.01 : inc * s.price;
-    const need = floorSteps(notional ? deltaNotional : delta, notional ? 0.01 : inc);
-    const min = Math.max(1, Math.ceil(1 / unitValue));
-    if (need < min) {
-      skipped.push({ symbol: s.symbol, reason: "below_minimum", detail: "", deltaQty: delta });
-      continue;
-    }
-    cands.push({
-      s,
-      notional,
-      unitValue,
-      unitCost: notional ? 0.01 : unitValue * buyFactor,
-      need,
-      min,
-      projected,
-      target,
-    });
-  }
-  let proceeds = 0;
-  for (const l of sells) proceeds += l.estimatedNotional;
-  const buffer = equity * 0.0025;
-  const available = Math.max(0, input.cash + proceeds - buffer - holds);
-  // Water filling, as the planner does it.
-  const alloc = new Map<(typeof cands)[number], number>();
-  let total = 0;
-  for (const c of cands) total += c.need * c.unitCost;
-  if (total <= available) for (const c of cands) alloc.set(c, c.need);
-  else {
-    const items = cands
-      .map((c) => ({ c, deficit: c.need * c.unitValue, factor: c.unitCost / c.unitValue }))
-      .sort((a, b) => b.deficit - a.deficit || (a.c.s.symbol < b.c.s.symbol ? -1 : 1));
-    let sumFD = 0;
-    let sumF = 0;
-    let level = 0;
-    for (let k = 0; k < items.length; k++) {
-      const it = items[k]!;
-      sumFD += it.factor * it.deficit;
-      sumF += it.factor;
-      const next = items[k + 1];
-      if (next === undefined || sumFD - available >= next.deficit * sumF) {
-        level = Math.max(0, (sumFD - available) / sumF);
-        break;
-      }
-    }
-    let left = available;
-    for (const it of items) {
-      let u = it.deficit > level ? Math.min(it.c.need, Math.floor((it.deficit - level) / it.c.unitValue)) : 0;
-      if (u < it.c.min) u = 0;
-      alloc.set(it.c, u);
-      left -= u * it.c.unitCost;
-    }
-    const rest = items
-      .map((it) => ({ it, short: it.deficit - (alloc.get(it.c) ?? 0) * it.c.unitValue }))
-      .filter((r) => r.short > 0)
-      .sort((a, b) => b.short - a.short || (a.it.c.s.symbol < b.it.c.s.symbol ? -1 : 1));
-    for (const { it } of rest) {
-      if (left < it.c.unitCost) continue;
-      const have = alloc.get(it.c) ?? 0;
-      let add = Math.min(Math.floor(left / it.c.unitCost), it.c.need - have);
-      if (have === 0 && add < it.c.min) add = 0;
-      if (add <= 0) continue;
-      alloc.set(it.c, have + add);
-      left -= add * it.c.unitCost;
-    }
-  }
-  const buys: FloatLeg[] = [];
-  let allocated = 0;
-  for (const c of cands) {
-    const u = alloc.get(c) ?? 0;
-    if (u === 0) {
-      skipped.push({ symbol: c.s.symbol, reason: "insufficient_cash", detail: "" });
-      continue;
-    }
-    const value = u * c.unitValue;
-    const qty = c.notional ? Math.floor((value / c.s.price) * 1e9) / 1e9 : u * c.s.increment;
-    const leg: FloatLeg = {
-      symbol: c.s.symbol,
-      side: "buy",
-      action: c.projected <= 0 ? "enter" : "add",
-      closePosition: false,
-      type: "market",
-      timeInForce: "day",
-      price: c.s.price,
-      estimatedQty: qty,
-      estimatedNotional: value,
-      cashRequired: u * c.unitCost,
-      reason: "to_target",
-      shrunk: u < c.need,
-      heldQty: c.s.held,
-      projectedQty: c.projected,
-      targetQty: c.target,
-    };
-    if (c.notional) leg.notional = value;
-    else leg.qty = qty;
-    allocated += leg.cashRequired;
-    buys.push(leg);
-    projectedQuantities[c.s.symbol] = c.projected + qty;
-  }
-  const byNotional = (a: FloatLeg, b: FloatLeg) =>
-    b.estimatedNotional - a.estimatedNotional || (a.symbol < b.symbol ? -1 : 1);
-  sells.sort(byNotional);
-  buys.sort(byNotional);
-  skipped.sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
-  let turnover = 0;
-  let buyValue = 0;
-  for (const l of sells) turnover += l.estimatedNotional;
-  for (const l of buys) {
-    turnover += l.estimatedNotional;
-    buyValue += l.estimatedNotional;
-  }
-  const projectedCash = input.cash + proceeds - buyValue;
-  let projectedEquity = projectedCash;
-  const values = symbols.map((s) => {
-    const v = (projectedQuantities[s.symbol] ?? 0) * s.price;
-    projectedEquity += v;
-    return v;
-  });
-  const projectedWeights: Record<string, number> = {};
-  symbols.forEach((s, i) => {
-    projectedWeights[s.symbol] = values[i]! / projectedEquity;
-  });
-  return {
-    legs: [...sells, ...buys],
-    sells,
-    buys,
-    skipped,
-    conflicts: [],
-    summary: {
-      turnover,
-      minimalTurnover: minimal,
-      naiveTurnover: naive,
-      orderCount: sells.length + buys.length,
-      naiveOrderCount: naiveCount,
-      budget: {
-        cash: input.cash,
-        sellProceeds: proceeds,
-        buffer,
-        available,
-        allocated,
-        left: available - allocated,
-      },
-      projectedCash,
-      projectedEquity,
-      projectedQuantities,
-      projectedWeights,
-    },
   };
 }
 
@@ -423,28 +150,46 @@ function sample(fn: () => unknown, repeat: number): number {
 }
 
 /**
- * Medians of `runs` samples of each side, the samples interleaved (one of each side per round,
- * in a rotating order) so that a slow spell of a shared machine falls on every side alike,
- * and the median of each round's decimal/float ratios.
+ * `runs` samples of each side, interleaved (one of each side per round, in a rotating order)
+ * so that a slow spell of a shared machine falls on every side alike.
+ *
+ * @returns the samples of each round, by side
  */
-function timeSides(sides: (() => unknown)[], runs: number, repeat: number, warmups: number) {
+function timeSides(sides: (() => unknown)[], runs: number, repeat: number, warmups: number): number[][] {
   // Warm-up: the same input, so every side runs optimised code.
   for (const fn of sides) for (let w = 0; w < warmups; w++) fn();
-  const samples: number[][] = sides.map(() => []);
-  const ratios: number[][] = sides.map(() => []);
-  const last = sides.length - 1;
+  const rounds: number[][] = [];
   for (let i = 0; i < runs; i++) {
     const round: number[] = new Array(sides.length);
     for (let k = 0; k < sides.length; k++) {
       const j = (i + k) % sides.length;
       round[j] = sample(sides[j]!, repeat);
     }
-    round.forEach((ms, j) => {
-      samples[j]!.push(ms);
-      ratios[j]!.push(ms / round[last]!);
-    });
+    rounds.push(round);
   }
-  return { medians: samples.map(median), ratios: ratios.map(median) };
+  return rounds;
+}
+
+/** The median of each round's ratio of side `a` to side `b`. */
+function ratioOf(rounds: number[][], a: number, b: number): string {
+  return `${median(rounds.map((r) => r[a]! / r[b]!)).toFixed(1)}×`;
+}
+
+/** Legs of the reference that match the planner's: symbol, side, action, and size within 1e-6. */
+function matchingLegs(
+  plan: ReturnType<typeof calculateRebalanceOrders>,
+  ref: ReturnType<typeof floatPlan>,
+): number {
+  const bySymbol = new Map(ref.legs.map((l) => [l.symbol, l]));
+  let same = 0;
+  for (const leg of plan.legs) {
+    const r = bySymbol.get(leg.symbol);
+    if (r === undefined || r.side !== leg.side || r.action !== leg.action) continue;
+    const size = (leg.qty ?? leg.notional)!.toNumber();
+    const rs = (r.qty ?? r.notional)!;
+    if (Math.abs(size - rs) <= 1e-6 * Math.max(1, Math.abs(size))) same++;
+  }
+  return same;
 }
 
 const rows: string[][] = [];
@@ -458,38 +203,54 @@ for (const n of SIZES) {
   // after a full collection times the collection's aftermath more than the call).
   const repeat = Math.max(1, Math.round(20_000 / n));
   const parsed = RebalanceInputSchema.parse(input);
-  const { medians, ratios } = timeSides(
-    [() => calculateRebalanceOrders(input), () => planRebalance(parsed), () => floatPlan(float)],
+  const rounds = timeSides(
+    [
+      () => calculateRebalanceOrders(input),
+      () => planRebalance(parsed),
+      () => floatPlan(float),
+      () => floorOnlyPlan(float),
+    ],
     runs,
     repeat,
     warmups,
   );
-  const [full, planOnly, f] = medians as [number, number, number];
+  const [full, planOnly, f, floorOnly] = [0, 1, 2, 3].map((j) => median(rounds.map((r) => r[j]!))) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   rows.push([
     n.toLocaleString("en-US"),
-    `${plan.legs.length} / ${ref.legs.length}`,
+    `${plan.legs.length} / ${ref.legs.length} / ${matchingLegs(plan, ref)}`,
+    `${plan.conflicts.length} / ${ref.conflicts.length}`,
     full.toFixed(1),
     planOnly.toFixed(1),
     f.toFixed(2),
-    `${ratios[0]!.toFixed(1)}×`,
-    `${ratios[1]!.toFixed(1)}×`,
+    ratioOf(rounds, 0, 2),
+    ratioOf(rounds, 1, 2),
+    `${floorOnly.toFixed(2)} / ${ratioOf(rounds, 0, 3)}`,
   ]);
 }
 
 const header = [
   "symbols",
-  "legs dec / f64",
+  "legs dec / f64 / same",
+  "conflicts",
   "decimal ms",
   "of which planning",
   "float64 ms",
   "ratio",
   "ratio (planning)",
+  "floor-only f64 ms / ratio",
 ];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i]!)).join(" | ")} |`;
 console.log(
   `calculateRebalanceOrders, median ms of ${RUNS} samples a side (5 at 100,000), a full GC before each,\n` +
-    `the sides interleaved; ratio = median of the per-round ratios to float64 (Node ${process.version})\n`,
+    `the sides interleaved; ratio = median of the per-round ratios to float64 (Node ${process.version}).\n` +
+    `float64: the planner's steps at its default options; floor-only: the reference as first written\n` +
+    `(every leg floored, the 2% exit rule), kept for comparison with earlier runs.\n`,
 );
 console.log(line(header));
 console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
