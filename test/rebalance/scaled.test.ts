@@ -1,11 +1,22 @@
 import fc from "fast-check";
 import { Decimal } from "ordersafe";
 import { describe, expect, it } from "vitest";
-import { fromScaled, fromScaledSignificant, sameDecimal } from "../../src/rebalance/scaled.js";
+import {
+  buildsFromParts,
+  fromScaled,
+  fromScaledSignificant,
+  sameDecimal,
+} from "../../src/rebalance/scaled.js";
 
 // The planner builds its output decimals from scaled integers without parsing strings; this
 // checks that fast path against decimal.js's own exact division by a power of ten.
 describe("fromScaled", () => {
+  it("builds decimals from their parts with the decimal.js ordersafe ships with", () => {
+    // The fast path's once-only check agrees with parsing: the properties below then test the
+    // fast path itself, not the string fallback (which would hide a wrong word split).
+    expect(buildsFromParts()).toBe(true);
+  });
+
   it("property: m × 10^−scale exactly, for any sign, size and scale", () => {
     fc.assert(
       fc.property(
@@ -46,6 +57,37 @@ describe("fromScaled", () => {
       { numRuns: 3000 },
     );
     expect(fromScaled(BigInt(Number.MAX_SAFE_INTEGER), 3).toFixed()).toBe("9007199254740.991");
+  });
+
+  it("property: trailing zeros (money at the planner's scales) give the parsed digit words", () => {
+    // Digits are read only up to the word of the last nonzero one: a value ending in zeros,
+    // short or long, inside or across words, must still give decimal.js's normal form.
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }),
+        fc.integer({ min: 0, max: 30 }),
+        fc.integer({ min: -8, max: 40 }),
+        (base, zeros, scale) => {
+          const m = base * 10n ** BigInt(zeros);
+          const expected = new Decimal(`${m.toString()}e${-scale}`);
+          const got = fromScaled(m, scale);
+          expect(got.toFixed()).toBe(expected.toFixed());
+          expect([got.s, got.e, got.d]).toEqual([expected.s, expected.e, expected.d]);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    for (const [m, scale] of [
+      [10_000_000n, 0],
+      [10_000_000n, 7],
+      [1_000_000_000_000_000_000_000n, 21],
+      [12_345_670_000_000_000_000_000_000n, 21],
+      [5n, 12],
+      [-70_000_000_000_000n, 15],
+    ] as const) {
+      const expected = new Decimal(`${m.toString()}e${-scale}`);
+      expect([fromScaled(m, scale).e, fromScaled(m, scale).d]).toEqual([expected.e, expected.d]);
+    }
   });
 
   it("handles zero and word boundaries", () => {
