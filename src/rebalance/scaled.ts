@@ -9,6 +9,9 @@ const WORD = 10_000_000n;
 const POW10: bigint[] = [1n];
 const POW10_NUMBER: number[] = [1];
 for (let i = 1; i <= 22; i++) POW10_NUMBER.push(POW10_NUMBER[i - 1]! * 10);
+/** 5^n for n ≤ 22, exact (5^22 < 2^53). */
+const POW5_NUMBER: number[] = [1];
+for (let i = 1; i <= 22; i++) POW5_NUMBER.push(POW5_NUMBER[i - 1]! * 5);
 
 /**
  * 10^n as a bigint (cached).
@@ -99,9 +102,11 @@ export function toScaled(x: Decimal, scale: number): bigint {
       v /= p;
       return BigInt(s < 0 ? -v : v);
     }
-    if (shift <= 22) {
+    // v × 10^shift = (v × 5^shift) × 2^shift is a double exactly when v × 5^shift < 2^53: the
+    // product of numbers is then exact, and one BigInt is made of it instead of two.
+    if (shift <= 22 && v * POW5_NUMBER[shift]! <= Number.MAX_SAFE_INTEGER) {
       const w = v * POW10_NUMBER[shift]!;
-      if (w <= Number.MAX_SAFE_INTEGER) return BigInt(s < 0 ? -w : w);
+      return BigInt(s < 0 ? -w : w);
     }
     const r = BigInt(v) * pow10(shift);
     return s < 0 ? -r : r;

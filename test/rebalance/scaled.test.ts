@@ -5,7 +5,9 @@ import {
   buildsFromParts,
   fromScaled,
   fromScaledSignificant,
+  ScaleTooSmall,
   sameDecimal,
+  toScaled,
 } from "../../src/rebalance/scaled.js";
 
 // The planner builds its output decimals from scaled integers without parsing strings; this
@@ -154,5 +156,46 @@ describe("fromScaledSignificant", () => {
     expect(fromScaledSignificant(m, 0, 39).toFixed()).toBe(
       `${"986361968154648762472792412944530685170"}${"0".repeat(11)}`,
     );
+  });
+});
+
+describe("toScaled", () => {
+  it("property: a decimal with k places at a scale s ≥ k is its digits × 10^(s − k), exactly", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }),
+          fc.bigInt({ min: -(10n ** 14n), max: 10n ** 14n }),
+          fc.bigInt({ min: -99_999n, max: 99_999n }),
+        ),
+        fc.integer({ min: 0, max: 25 }),
+        fc.integer({ min: 0, max: 30 }),
+        (m, k, extra) => {
+          const x = new Decimal(`${m.toString()}e-${k}`);
+          // The decimal's own places (trailing zeros of m drop out), then a scale at least that.
+          const places = x.decimalPlaces();
+          const scale = places + extra;
+          const expected = BigInt(x.times(new Decimal(10).pow(scale)).toFixed());
+          expect(toScaled(x, scale)).toBe(expected);
+          if (places > 0) expect(() => toScaled(x, places - 1)).toThrow(ScaleTooSmall);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("is exact on both sides of 2^53 for every power of ten a double can carry", () => {
+    // v × 10^shift is made as one double when v × 5^shift < 2^53: the values just inside and
+    // just outside that bound, one and two words long.
+    for (let shift = 0; shift <= 22; shift++) {
+      const edge = BigInt(Number.MAX_SAFE_INTEGER) / 5n ** BigInt(shift);
+      for (const v of [edge - 1n, edge, edge + 1n, edge + 2n]) {
+        if (v <= 0n || v >= 10n ** 14n) continue;
+        for (const sign of [1n, -1n]) {
+          const x = new Decimal((sign * v).toString());
+          expect(toScaled(x, shift)).toBe(sign * v * 10n ** BigInt(shift));
+        }
+      }
+    }
   });
 });
