@@ -13,6 +13,11 @@ import { compareStrings, type SymbolRecord } from "./symbol-record.js";
 export interface KeyedLeg {
   /** The estimated notional, scale M. */
   readonly key: bigint;
+  /**
+   * The key as a number, compared first when sorting: converting is monotonic, so a larger
+   * rank means a larger key; equal ranks are decided by the keys themselves.
+   */
+  readonly rank: number;
   readonly leg: RebalanceLeg;
   /** The opposite-side open orders the leg cancels first. */
   readonly conflicts: OrderConflict[] | undefined;
@@ -88,7 +93,12 @@ export function sellLeg(d: SellDecision, scales: PlanScales): KeyedLeg {
     targetQty: aim.targetQty ?? scales.fromQ(aim.target),
   };
   settle(record, "sell", aim.projected - qty);
-  return { key: notional, leg, conflicts: legConflicts(record, "sell", referencePrice) };
+  return {
+    key: notional,
+    rank: Number(notional),
+    leg,
+    conflicts: legConflicts(record, "sell", referencePrice),
+  };
 }
 
 /**
@@ -291,7 +301,12 @@ function buyLeg(d: BuyDecision, units: bigint, scales: PlanScales): KeyedLeg {
       ? Object.assign(fields, { notional })
       : Object.assign(fields, { qty: qty ?? scales.fromQ(estimatedQty) });
   settle(record, "buy", aim.projected + estimatedQty);
-  return { key: estimatedNotional, leg, conflicts: legConflicts(record, "buy", referencePrice) };
+  return {
+    key: estimatedNotional,
+    rank: Number(estimatedNotional),
+    leg,
+    conflicts: legConflicts(record, "buy", referencePrice),
+  };
 }
 
 /** Records a symbol's leg: its side, and the shares it projects. */
@@ -315,7 +330,18 @@ function settle(record: SymbolRecord, side: OrderSide, projected: bigint): void 
  * ```
  */
 export function sortByNotionalDesc(keyed: KeyedLeg[], conflicts: OrderConflict[]): RebalanceLeg[] {
-  keyed.sort((a, b) => (a.key > b.key ? -1 : a.key < b.key ? 1 : compareStrings(a.leg.symbol, b.leg.symbol)));
+  // Numbers compare faster than bigints; only equal ranks need the exact keys.
+  keyed.sort((a, b) =>
+    a.rank > b.rank
+      ? -1
+      : a.rank < b.rank
+        ? 1
+        : a.key > b.key
+          ? -1
+          : a.key < b.key
+            ? 1
+            : compareStrings(a.leg.symbol, b.leg.symbol),
+  );
   const legs: RebalanceLeg[] = new Array(keyed.length);
   for (let i = 0; i < keyed.length; i++) {
     const k = keyed[i]!;

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { Decimal, type OrderConflict, type RebalanceInputInput } from "ordersafe";
 import { describe, expect, it } from "vitest";
 import { type BuyDecision, decideSymbol, type SellDecision } from "../../src/rebalance/decide-symbol.js";
@@ -187,6 +188,7 @@ describe("sortByNotionalDesc", () => {
     });
     const keyed = (symbol: string, key: bigint, withConflict: boolean): KeyedLeg => ({
       key,
+      rank: Number(key),
       leg: {
         symbol,
         side: "buy",
@@ -215,4 +217,73 @@ describe("sortByNotionalDesc", () => {
     expect(legs.map((l) => l.symbol)).toEqual(["BBB", "AAA", "CCC"]);
     expect(conflicts.map((c) => c.symbol)).toEqual(["FIRST", "AAA", "CCC"]);
   });
+
+  it("property: the exact order of the bigint keys, where many share one number", () => {
+    // Keys past 2^53 that differ by a few units convert to the same number: the rank only
+    // orders what it tells apart, the keys decide the rest.
+    const big = 10n ** 27n;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            symbol: fc.constantFrom("AAA", "BBB", "CCC", "DDD", "EEE"),
+            key: fc.oneof(
+              fc.bigInt({ min: big - 5n, max: big + 5n }),
+              fc.bigInt({ min: 0n, max: 20n }),
+              fc.bigInt({ min: 0n, max: 10n ** 30n }),
+            ),
+          }),
+          { maxLength: 30 },
+        ),
+        (entries) => {
+          const legs = entries.map((e, i) => ({ ...leg(`${e.symbol}${i % 3}`), key: e.key }));
+          const exact = [...legs].sort((a, b) =>
+            a.key > b.key
+              ? -1
+              : a.key < b.key
+                ? 1
+                : a.leg.symbol < b.leg.symbol
+                  ? -1
+                  : a.leg.symbol > b.leg.symbol
+                    ? 1
+                    : 0,
+          );
+          const keyed: KeyedLeg[] = legs.map((l) => ({
+            key: l.key,
+            rank: Number(l.key),
+            leg: l.leg,
+            conflicts: undefined,
+          }));
+          const sorted = sortByNotionalDesc(keyed, []);
+          expect(sorted).toEqual(exact.map((l) => l.leg));
+          expect(keyed.map((k) => k.key)).toEqual(exact.map((l) => l.key));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
 });
+
+/** A buy leg of one share at $1 for a symbol (its size does not matter to the sort). */
+function leg(symbol: string): { leg: KeyedLeg["leg"] } {
+  return {
+    leg: {
+      symbol,
+      side: "buy",
+      action: "enter",
+      qty: d(1),
+      closePosition: false,
+      type: "market",
+      timeInForce: "day",
+      price: d(1),
+      estimatedQty: d(1),
+      estimatedNotional: d(1),
+      cashRequired: d(1),
+      reason: "to_target",
+      shrunk: false,
+      heldQty: d(0),
+      projectedQty: d(0),
+      targetQty: d(1),
+    },
+  };
+}
