@@ -204,6 +204,19 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
     const qty = fastDecimal(p.qty, "any");
     const qtyAvailable = fastDecimal(p.qtyAvailable, "any");
     if (qty === undefined || qtyAvailable === undefined) return undefined;
+    // The common case, the decimals given and no optional field: the object given is its parsed
+    // form (what isParsedAlready would find), so none is built to compare with.
+    if (
+      qty === p.qty &&
+      qtyAvailable === p.qtyAvailable &&
+      !("marketValue" in p) &&
+      !("avgEntryPrice" in p) &&
+      !("currentPrice" in p)
+    ) {
+      if (!availableInRange(qty, qtyAvailable)) return undefined;
+      out[i] = p as unknown as PositionSnapshot;
+      continue;
+    }
     const parsed: PositionSnapshot = { symbol, qty, qtyAvailable };
     if (
       !optionalDecimal(p, "marketValue", "any", parsed) ||
@@ -234,6 +247,13 @@ function isAboveZero(d: Decimal): boolean {
   return !d.isNegative() && !d.isZero();
 }
 
+/** Whether an optional decimal field is absent, or holds a decimal the schema reads as itself. */
+function isGivenDecimal(raw: Record<string, unknown>, key: string, bound: "nonNegative"): boolean {
+  if (!(key in raw)) return true;
+  const v = raw[key];
+  return v !== null && v !== undefined && fastDecimal(v, bound) === v;
+}
+
 /** One entry of the array form of `assets`, as parsed. */
 type AssetEntry = Extract<RebalanceInput["assets"], readonly unknown[]>[number];
 
@@ -251,6 +271,11 @@ function fastAssets(raw: unknown): AssetEntry[] | undefined {
     if (typeof tradable !== "boolean" || typeof fractionable !== "boolean") return undefined;
     const qtyIncrement = fastDecimal(a.qtyIncrement, "positive");
     if (qtyIncrement === undefined) return undefined;
+    // The decimals given: the object given is its parsed form (see fastPositions).
+    if (qtyIncrement === a.qtyIncrement && isGivenDecimal(a, "minNotional", "nonNegative")) {
+      out[i] = a as unknown as AssetEntry;
+      continue;
+    }
     const parsed: AssetEntry = { symbol, tradable, fractionable, qtyIncrement };
     if (!optionalDecimal(a, "minNotional", "nonNegative", parsed)) return undefined;
     out[i] = isParsedAlready(a, parsed) ? (a as unknown as AssetEntry) : parsed;

@@ -178,8 +178,41 @@ describe("parseRebalanceInput on malformed input", () => {
       Object.assign(i, { openOrders: [openOrder("o", "AAA", "buy", "1", { filledQty: "2" })] }),
     assetRecord: (i) => Object.assign(i, { assets: { AAA: fractional("AAA"), BBB: wholeShares("BBB") } }),
     decimalInstances: (i) => Object.assign(i, { prices: { AAA: new Decimal(10), BBB: new Decimal("20.5") } }),
+    // Positions and assets that hold decimals already are used as given: with and without
+    // their optional fields, and with fields the schema reads differently or refuses.
+    positionDecimals: (i) => {
+      for (const p of entries(i.positions)) {
+        p.qty = new Decimal(String(p.qty));
+        p.qtyAvailable = new Decimal(String(p.qtyAvailable));
+      }
+    },
+    positionOptional: (i) =>
+      Object.assign(entries(i.positions)[0]!, {
+        marketValue: new Decimal("1000"),
+        avgEntryPrice: "9",
+        currentPrice: new Decimal(10),
+      }),
+    positionNullOptional: (i) => Object.assign(entries(i.positions)[0]!, { currentPrice: null }),
+    positionUndefinedOptional: (i) => Object.assign(entries(i.positions)[0]!, { marketValue: undefined }),
+    positionHiddenKey: (i) => Object.defineProperty(entries(i.positions)[0]!, "extra", { value: 1 }),
+    assetDecimals: (i) => {
+      for (const a of entries(i.assets)) {
+        a.qtyIncrement = new Decimal(String(a.qtyIncrement));
+        if (a.minNotional !== undefined && a.minNotional !== null)
+          a.minNotional = new Decimal(String(a.minNotional));
+      }
+    },
+    assetNoMinimum: (i) => delete entries(i.assets)[0]!.minNotional,
+    assetNullMinimum: (i) => Object.assign(entries(i.assets)[0]!, { minNotional: null }),
+    assetNegativeMinimum: (i) => Object.assign(entries(i.assets)[0]!, { minNotional: new Decimal(-1) }),
+    assetHiddenKey: (i) => Object.defineProperty(entries(i.assets)[1]!, "extra", { value: 1 }),
   };
   const names = Object.keys(defects);
+
+  /** The objects of an array, or of a record (assets may be given either way). */
+  function entries(v: unknown): Record<string, unknown>[] {
+    return (Array.isArray(v) ? v : Object.values(v as object)) as Record<string, unknown>[];
+  }
 
   function set(i: Input, path: string, key: string, value: unknown): void {
     let o: unknown = i;
@@ -195,30 +228,45 @@ describe("parseRebalanceInput on malformed input", () => {
     }
   }
 
+  /** Fast and full parse of the base input with these defects: the same outcome, the same value. */
+  function checkDefects(picked: readonly string[], withOrder: boolean): void {
+    const input = baseInput({
+      targets: { weights: { AAA: "0.5", BBB: 0.25 } },
+      openOrders: withOrder ? [openOrder("o1", "AAA", "sell", "2")] : [],
+    }) as Input;
+    for (const name of picked) defects[name]!(input);
+    const fast = fastParse(input);
+    const slow = slowParse(input);
+    if (fast !== undefined) {
+      expect(slow.ok).toBe(true);
+      expect(fast).toStrictEqual(slow.ok ? slow.value : undefined);
+    }
+    const via = (() => {
+      try {
+        return { ok: true, value: parseRebalanceInput(input) };
+      } catch (e) {
+        return { ok: false, message: (e as Error).message };
+      }
+    })();
+    expect(via).toStrictEqual(slow);
+  }
+
   it("property: the fast path accepts only what the schema accepts, and parses it the same", () => {
+    fc.assert(fc.property(fc.subarray(names, { maxLength: 4 }), fc.boolean(), checkDefects), {
+      numRuns: 1000,
+    });
+  });
+
+  it("property: the same for positions and assets given as decimals, every mix of their fields", () => {
+    // The objects given are used as they are when they hold the parsed decimals: every
+    // combination of the defects that touch them, in the order of the list.
+    const shapes = names.filter((n) => /^(position|asset)/.test(n) || n === "extraPosition");
     fc.assert(
-      fc.property(fc.subarray(names, { maxLength: 3 }), fc.boolean(), (picked, withOrder) => {
-        const input = baseInput({
-          targets: { weights: { AAA: "0.5", BBB: 0.25 } },
-          openOrders: withOrder ? [openOrder("o1", "AAA", "sell", "2")] : [],
-        }) as Input;
-        for (const name of picked) defects[name]!(input);
-        const fast = fastParse(input);
-        const slow = slowParse(input);
-        if (fast !== undefined) {
-          expect(slow.ok).toBe(true);
-          expect(fast).toStrictEqual(slow.ok ? slow.value : undefined);
-        }
-        const via = (() => {
-          try {
-            return { ok: true, value: parseRebalanceInput(input) };
-          } catch (e) {
-            return { ok: false, message: (e as Error).message };
-          }
-        })();
-        expect(via).toStrictEqual(slow);
+      fc.property(fc.subarray(shapes), fc.boolean(), (picked, withOrder) => {
+        checkDefects(["positionDecimals", "assetDecimals", ...picked], withOrder);
+        checkDefects(picked, withOrder);
       }),
-      { numRuns: 400 },
+      { numRuns: 300 },
     );
   });
 });
