@@ -150,8 +150,13 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
     (kept === 0n ||
       (nearest ? kept : aim.target) * price < minNotional ||
       (!nearest && aim.target < increment));
+  // Within the full-exit tolerance: target ≤ held × tolerance (at the default tolerance of 0,
+  // target ≤ 0, with no product to make).
+  const tolerance = limits.fullExitTolerance;
   const isExit =
-    side === "sell" && (untradeable || aim.target * scales.oneF <= record.held * limits.fullExitTolerance);
+    side === "sell" &&
+    (untradeable ||
+      (tolerance === 0n ? aim.target <= 0n : aim.target * scales.oneF <= record.held * tolerance));
   if (!isExit && withinBand(deltaNotional, limits.bandWeightNotional, limits.bandNotional)) {
     return skip("within_band", "inside the no-trade band", side, delta, deltaNotional);
   }

@@ -76,9 +76,12 @@ export function buildSymbolRecords(
   scales: PlanScales,
   equityM: bigint,
 ): SymbolRecord[] {
-  const bySymbol = new Map(positions.map((p) => [p.symbol, p]));
+  const bySymbol = new Map<string, PositionSnapshot>();
   const universe = new Set<string>(Object.keys(targets.bySymbol));
-  for (const p of positions) if (!p.qty.isZero()) universe.add(p.symbol);
+  for (const p of positions) {
+    bySymbol.set(p.symbol, p);
+    if (!p.qty.isZero()) universe.add(p.symbol);
+  }
   for (const symbol of book.keys()) universe.add(symbol);
   // The default order of an array of strings is code-unit order, that of compareStrings,
   // without a call per comparison.
