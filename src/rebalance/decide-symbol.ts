@@ -143,13 +143,7 @@ function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanCo
   // be sold on its own (no whole increment, or under the minimum order): selling it later would
   // take a closePosition, and leaving it is dust. Otherwise only within the opt-in exit tolerance.
   const nearest = input.options.rounding === "nearest";
-  const kept =
-    (nearest ? nearestSteps(aim.target, increment) : floorSteps(aim.target, increment)) * increment;
-  const untradeable =
-    aim.target > 0n &&
-    (kept === 0n ||
-      (nearest ? kept : aim.target) * price < minNotional ||
-      (!nearest && aim.target < increment));
+  const untradeable = isUntradeable(aim.target, increment, price, minNotional, nearest);
   // Within the full-exit tolerance: target ≤ held × tolerance (at the default tolerance of 0,
   // target ≤ 0, with no product to make).
   const tolerance = limits.fullExitTolerance;
@@ -329,6 +323,27 @@ function ruleLimits(rule: PlanAssetRules, fractional: boolean, ctx: PlanContext)
   last.fractional = fractional;
   last.minNotional = minNotional;
   return last;
+}
+
+/**
+ * Whether a nonzero target could not be held as an order could leave it: its rounding to the
+ * increment is zero or under the minimum notional (rounding down: the target itself is).
+ *
+ * @remarks
+ * Either rounding keeps more than target − increment, so a target with (target − increment)
+ * × price at least the minimum is tradeable, and the steps are counted only near the minimum.
+ */
+export function isUntradeable(
+  target: bigint,
+  increment: bigint,
+  price: bigint,
+  minNotional: bigint,
+  nearest: boolean,
+): boolean {
+  if (target <= 0n) return false;
+  if ((target - increment) * price >= minNotional) return false;
+  const kept = (nearest ? nearestSteps(target, increment) : floorSteps(target, increment)) * increment;
+  return kept === 0n || (nearest ? kept : target) * price < minNotional || (!nearest && target < increment);
 }
 
 /** Whole increments nearest a quantity (half an increment rounds down). */

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { Decimal, type RebalanceInputInput } from "ordersafe";
 import { describe, expect, it } from "vitest";
-import { decideSymbol, type SymbolDecision } from "../../src/rebalance/decide-symbol.js";
+import { decideSymbol, isUntradeable, type SymbolDecision } from "../../src/rebalance/decide-symbol.js";
 import { parseRebalanceInput } from "../../src/rebalance/parse-rebalance-input.js";
 import { createPlanContext, type PlanContext } from "../../src/rebalance/plan-context.js";
 import { baseInput, fractional, openOrder, position, wholeShares } from "./fixtures.js";
@@ -191,5 +191,58 @@ describe("decideSymbol: legs", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("isUntradeable", () => {
+  // The definition, with every step counted: the target's rounding to the increment (nearest:
+  // half an increment or less rounds down; down: floored, a millionth of a step short counts
+  // as the step) is zero or under the minimum (rounding down: the target itself is).
+  function definition(
+    target: bigint,
+    increment: bigint,
+    price: bigint,
+    minNotional: bigint,
+    nearest: boolean,
+  ) {
+    if (target <= 0n) return false;
+    let steps = target / increment;
+    const rest = target - steps * increment;
+    if (rest > 0n && (increment - rest) * 1_000_000n <= increment) steps += 1n;
+    else if (nearest && 2n * rest > increment) steps += 1n;
+    const kept = steps * increment;
+    return kept === 0n || (nearest ? kept : target) * price < minNotional || (!nearest && target < increment);
+  }
+
+  it("property: the shortcut for targets well above the minimum gives the definition's answer", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.bigInt({ min: -10n, max: 3_000n }), fc.bigInt({ min: 0n, max: 10n ** 24n })),
+        fc.oneof(fc.constantFrom(1n, 1_000n, 10n ** 6n, 10n ** 15n), fc.bigInt({ min: 1n, max: 5_000n })),
+        fc.bigInt({ min: 1n, max: 10n ** 8n }),
+        fc.oneof(
+          fc.constant(0n),
+          fc.bigInt({ min: 0n, max: 10n ** 12n }),
+          fc.bigInt({ min: 0n, max: 10n ** 30n }),
+        ),
+        fc.boolean(),
+        (target, increment, price, minNotional, nearest) => {
+          expect(isUntradeable(target, increment, price, minNotional, nearest)).toBe(
+            definition(target, increment, price, minNotional, nearest),
+          );
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    // Right at the shortcut's edge: (target − increment) × price = minNotional, either side.
+    for (const nearest of [true, false]) {
+      for (const target of [9n, 10n, 11n, 15n, 16n]) {
+        for (const minNotional of [59n, 60n, 61n]) {
+          expect(isUntradeable(target, 4n, 10n, minNotional, nearest)).toBe(
+            definition(target, 4n, 10n, minNotional, nearest),
+          );
+        }
+      }
+    }
   });
 });
