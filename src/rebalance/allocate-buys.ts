@@ -88,6 +88,25 @@ export interface SellRounding {
   readonly cash: bigint;
 }
 
+/** Whether a buy has a rounding choice: it may round up, or was given less than its need. */
+function hasChoice(d: BuyDemand, units: bigint): boolean {
+  return d.upGain > 0n || units < d.needUnits;
+}
+
+/**
+ * How many buys have a rounding choice ({@link refineRounding} tries every choice only when
+ * these and the sells with one are at most {@link EXACT_CHOICE_LIMIT}).
+ *
+ * @param demands - the buys
+ * @param units - their units so far
+ * @returns the number of buys with a choice
+ */
+export function buysWithChoice(demands: readonly BuyDemand[], units: readonly bigint[]): number {
+  let n = 0;
+  for (let i = 0; i < demands.length; i++) if (hasChoice(demands[i]!, units[i]!)) n++;
+  return n;
+}
+
 /**
  * The exact best rounding for a few buys and sells: each buy that may round up, or was given
  * less than its need, tries none, what it was given, its need rounded down and rounded up
@@ -113,13 +132,13 @@ export function refineRounding(
   sells: readonly SellRounding[] = [],
 ): number[] {
   const open: number[] = [];
+  for (let i = 0; i < demands.length; i++) if (hasChoice(demands[i]!, units[i]!)) open.push(i);
+  if (open.length === 0 || open.length + sells.length > EXACT_CHOICE_LIMIT) return [];
   let fixedCost = 0n;
   for (let i = 0; i < demands.length; i++) {
     const d = demands[i]!;
-    if (d.upGain > 0n || units[i]! < d.needUnits) open.push(i);
-    else fixedCost += units[i]! * d.unitCost;
+    if (!hasChoice(d, units[i]!)) fixedCost += units[i]! * d.unitCost;
   }
-  if (open.length === 0 || open.length + sells.length > EXACT_CHOICE_LIMIT) return [];
   // Tracking error of each choice, less a constant per buy: (need − u) × unitValue up to the
   // need, −upGain one unit past it.
   const error = (d: BuyDemand, u: bigint) => (u <= d.needUnits ? (d.needUnits - u) * d.unitValue : -d.upGain);

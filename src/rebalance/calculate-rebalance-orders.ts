@@ -1,5 +1,11 @@
 import type { Decimal } from "../core/decimal.js";
-import { allocateBuys, refineRounding, type SellRounding } from "./allocate-buys.js";
+import {
+  allocateBuys,
+  buysWithChoice,
+  EXACT_CHOICE_LIMIT,
+  refineRounding,
+  type SellRounding,
+} from "./allocate-buys.js";
 import { type BuyDecision, decideSymbol, type SellDecision, type SkipDecision } from "./decide-symbol.js";
 import { parseRebalanceInput } from "./parse-rebalance-input.js";
 import { createPlanContext, type PlanContext } from "./plan-context.js";
@@ -129,15 +135,22 @@ function roundBest(
   const sizes = decided.wanted.map((w) => w.size);
   const units = allocateBuys(sizes, available);
   if (ctx.input.options.rounding !== "nearest") return { units, resold: false };
+  // refineRounding tries every choice only for a few buys and sells with one; with no buy to
+  // choose for, or more choices than that, it changes nothing, and the sells' choices are not
+  // worked out past the limit.
+  const buys = buysWithChoice(sizes, units);
+  if (buys === 0) return { units, resold: false };
   const roundings: SellRounding[] = [];
   const which: number[] = [];
-  decided.sellDecisions.forEach((d, i) => {
-    const r = sellRounding(d, ctx.scales);
+  const { sellDecisions } = decided;
+  for (let i = 0; i < sellDecisions.length && buys + roundings.length <= EXACT_CHOICE_LIMIT; i++) {
+    const r = sellRounding(sellDecisions[i]!, ctx.scales);
     if (r !== undefined) {
       roundings.push(r);
       which.push(i);
     }
-  });
+  }
+  if (buys + roundings.length > EXACT_CHOICE_LIMIT) return { units, resold: false };
   const more = refineRounding(sizes, units, available, roundings);
   for (const j of more) {
     const i = which[j]!;

@@ -512,3 +512,34 @@ describe("calculateRebalanceOrders: more targets and holds", () => {
     for (const leg of plan.legs) expect([leg.type, leg.timeInForce]).toEqual(["market", "day"]);
   });
 });
+
+describe("calculateRebalanceOrders: the exact best rounding's limit", () => {
+  // One whole-share buy of 1.6 shares at $1,000 that the cash funds only at one share, and k
+  // trims of 2.45 shares at $100 (two shares each, one more would cost $10 of tracking error
+  // and bring $100). Seven trims selling one share more fund the second share of the buy,
+  // which gains $200: the best choice when tried, and tried only while the buy and the trims
+  // with a choice are at most EXACT_CHOICE_LIMIT (8).
+  function planWith(trims: number) {
+    const symbols = Array.from({ length: trims }, (_, i) => `T${i}`);
+    return calculateRebalanceOrders({
+      positions: symbols.map((s) => position(s, "10")),
+      targets: { quantities: { BUY: "1.6", ...Object.fromEntries(symbols.map((s) => [s, "7.55"])) } },
+      prices: { BUY: "1000", ...Object.fromEntries(symbols.map((s) => [s, "100"])) },
+      assets: [wholeShares("BUY"), ...symbols.map(wholeShares)],
+      account: { equity: String(1000 * trims), cash: "0" },
+      options: { cashBuffer: "0" },
+    });
+  }
+
+  it("sells one share more on seven trims to fund the buy's rounding up, at the limit", () => {
+    const plan = planWith(7);
+    expect(plan.buys.map((l) => [l.symbol, l.qty?.toString()])).toEqual([["BUY", "2"]]);
+    expect(plan.sells.map((l) => l.qty?.toString())).toEqual(Array(7).fill("3"));
+  });
+
+  it("tries nothing past the limit: eight trims keep their nearest rounding", () => {
+    const plan = planWith(8);
+    expect(plan.buys.map((l) => [l.symbol, l.qty?.toString()])).toEqual([["BUY", "1"]]);
+    expect(plan.sells.map((l) => l.qty?.toString())).toEqual(Array(8).fill("2"));
+  });
+});
