@@ -174,19 +174,48 @@ function wordsOf(str: string, scale: number): { d: number[]; e: number } {
   const len = str.length;
   let last = len - 1;
   while (last > 0 && str.charCodeAt(last) === 48) last--;
-  const d: number[] = [];
+  let count = 0;
   let word = 0;
   let end = (len + pad) % 7 || 7;
   for (let i = 0; ; i++) {
     word = word * 10 + (i < len ? str.charCodeAt(i) - 48 : 0);
     if (i + 1 === end) {
-      d.push(word);
+      SCRATCH[count++] = word;
       if (i >= last) break;
       word = 0;
       end += 7;
     }
   }
-  return { d, e: len - 1 - scale };
+  return { d: exactWords(count), e: len - 1 - scale };
+}
+
+/** Words gathered before the array of their exact length is made. */
+const SCRATCH: number[] = [];
+
+/**
+ * The first `n` words of {@link SCRATCH} as an array of exactly that length. An array grown by
+ * `push` keeps room for 17 elements or more: about 150 bytes more for each output decimal,
+ * which live as long as the plan does (garbage collection is a good part of the planner's
+ * time at thousands of symbols).
+ */
+function exactWords(n: number): number[] {
+  const w = SCRATCH;
+  switch (n) {
+    case 1:
+      return [w[0]!];
+    case 2:
+      return [w[0]!, w[1]!];
+    case 3:
+      return [w[0]!, w[1]!, w[2]!];
+    case 4:
+      return [w[0]!, w[1]!, w[2]!, w[3]!];
+    case 5:
+      return [w[0]!, w[1]!, w[2]!, w[3]!, w[4]!];
+    case 6:
+      return [w[0]!, w[1]!, w[2]!, w[3]!, w[4]!, w[5]!];
+    default:
+      return w.slice(0, n);
+  }
 }
 
 const PROTOTYPE: object = Object.getPrototypeOf(ZERO) as object;

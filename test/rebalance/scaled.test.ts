@@ -86,6 +86,12 @@ describe("fromScaled", () => {
       [12_345_670_000_000_000_000_000_000n, 21],
       [5n, 12],
       [-70_000_000_000_000n, 15],
+      // One to nine words: every length an array of exactly that many words is made for.
+      ...Array.from(
+        { length: 9 },
+        (_, k) => [10n ** BigInt(7 * k) + 1234567n * 10n ** BigInt(3 * k), k] as const,
+      ),
+      [10n ** 62n + 1n, 0],
     ] as const) {
       const expected = new Decimal(`${m.toString()}e${-scale}`);
       expect([fromScaled(m, scale).e, fromScaled(m, scale).d]).toEqual([expected.e, expected.d]);
