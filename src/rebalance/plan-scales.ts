@@ -88,13 +88,30 @@ export interface PlanScales {
  * ```
  */
 export function createPlanScales(digits: ScaleDigits): PlanScales {
+  // A plan's scales depend on the digits alone and never change: made once per digits (most
+  // plans use the common ones), not as nine new functions per plan.
+  const key = `${digits.q},${digits.p},${digits.f}`;
+  let scales = SCALES.get(key);
+  if (scales === undefined) {
+    if (SCALES.size >= MAX_CACHED_SCALES) SCALES.clear();
+    scales = makePlanScales(digits);
+    SCALES.set(key, scales);
+  }
+  return scales;
+}
+
+/** Scales made so far, by digits (a few at most in practice; cleared past the bound). */
+const SCALES = new Map<string, PlanScales>();
+const MAX_CACHED_SCALES = 64;
+
+function makePlanScales(digits: ScaleDigits): PlanScales {
   const { q, p, f } = digits;
   const m = q + p;
   const c = m + f;
   const moneyToM = pow10(q);
   const oneQ = pow10(q);
   const nanoQ = pow10(q - MAX_QTY_DECIMALS);
-  return {
+  const scales: PlanScales = {
     q,
     p,
     f,
@@ -117,6 +134,7 @@ export function createPlanScales(digits: ScaleDigits): PlanScales {
     fromC: (v) => fromScaled(v, c),
     orderIncrement: (increment, fractional) => orderIncrement(increment, fractional, q, oneQ, nanoQ),
   };
+  return Object.freeze(scales);
 }
 
 function orderIncrement(increment: Decimal, fractional: boolean, q: number, oneQ: bigint, nanoQ: bigint) {

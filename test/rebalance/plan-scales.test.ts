@@ -27,6 +27,22 @@ describe("createPlanScales", () => {
     expect(createPlanScales({ q: 18, p: 2, f: 0 }).targetUnit).toBe(1000n);
   });
 
+  it("makes the scales of given digits once, frozen, and the same for equal digits only", () => {
+    expect(createPlanScales({ q: 15, p: 6, f: 10 })).toBe(s);
+    expect(Object.isFrozen(s)).toBe(true);
+    const other = createPlanScales({ q: 15, p: 6, f: 11 });
+    expect(other).not.toBe(s);
+    expect([other.f, other.c]).toEqual([11, 32]);
+    // Many digits in a row: every scale still matches its digits (the cache is bounded).
+    for (let q = 15; q < 25; q++) {
+      for (let p = 0; p < 10; p++) {
+        const made = createPlanScales({ q, p, f: 3 });
+        expect([made.q, made.p, made.f, made.m, made.c]).toEqual([q, p, 3, q + p, q + p + 3]);
+      }
+    }
+    expect(createPlanScales({ q: 15, p: 6, f: 10 }).c).toBe(31);
+  });
+
   it("converts exactly, and refuses a value with more decimals than its scale", () => {
     expect(s.toQ(d("1.5"))).toBe(15n * 10n ** 14n);
     expect(s.toP(d("-0.01"))).toBe(-10_000n);
