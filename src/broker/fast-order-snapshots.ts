@@ -1,3 +1,4 @@
+import { compareFinite } from "../core/decimal.js";
 import {
   type DecimalBound,
   fastDecimal,
@@ -67,7 +68,7 @@ export function fastOrderSnapshots(raw: unknown, unique: boolean): OrderSnapshot
     // OrderSnapshotSchema's refinement: qty or notional, and no more filled than ordered.
     const { qty } = parsed;
     if (qty === undefined && parsed.notional === undefined) return undefined;
-    if (qty !== undefined && parsed.filledQty.gt(qty)) return undefined;
+    if (qty !== undefined && compareFinite(parsed.filledQty, qty) > 0) return undefined;
     // An order given exactly as parsed (decimals of this copy of decimal.js, no nulls) is used
     // as it is: the same keys and values, one object less.
     out[i] = isParsedAlready(o, parsed) ? (o as unknown as OrderSnapshot) : parsed;

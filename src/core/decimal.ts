@@ -159,6 +159,35 @@ function invalid(path: string, value: unknown, expected: string): ValidationErro
   });
 }
 
+/**
+ * Compares two finite decimals of ordersafe's decimal.js from their parts (`s`, `e`, and the
+ * base-1e7 words `d`, in decimal.js's normal form: no trailing zero word, a zero's first
+ * word 0), with no decimal built: `a.cmp(b)` makes a decimal of `b` first.
+ *
+ * @param a - a finite decimal
+ * @param b - a finite decimal
+ * @returns −1, 0 or 1 as a <, = or > b (−0 equals 0)
+ */
+export function compareFinite(a: Decimal, b: Decimal): number {
+  const ad = a.d;
+  const bd = b.d;
+  const as = ad[0] === 0 ? 0 : a.s;
+  const bs = bd[0] === 0 ? 0 : b.s;
+  if (as !== bs) return as > bs ? 1 : -1;
+  if (as === 0) return 0;
+  // Same sign, both nonzero: the larger exponent, else the first word that differs, else the
+  // longer (its extra words are not zero) is the larger in magnitude.
+  let c = 0;
+  if (a.e !== b.e) c = a.e > b.e ? 1 : -1;
+  else {
+    const n = Math.min(ad.length, bd.length);
+    for (let i = 0; i < n && c === 0; i++) if (ad[i] !== bd[i]) c = ad[i]! > bd[i]! ? 1 : -1;
+    if (c === 0 && ad.length !== bd.length) c = ad.length > bd.length ? 1 : -1;
+  }
+  if (c === 0) return 0;
+  return as < 0 ? -c : c;
+}
+
 /** How close (as a fraction of one increment) a value must be to the next step to count as that step. */
 export const INCREMENT_SNAP = new Decimal("0.000001");
 

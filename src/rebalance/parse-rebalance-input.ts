@@ -1,6 +1,6 @@
 import type { PositionSnapshot } from "../broker/broker-port.js";
 import { fastOrderSnapshots, optionalDecimal } from "../broker/fast-order-snapshots.js";
-import { type Decimal, ZERO } from "../core/decimal.js";
+import { compareFinite, type Decimal, ZERO } from "../core/decimal.js";
 import {
   fastDecimal,
   findForbiddenKey,
@@ -233,8 +233,8 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
 
 /** PositionSnapshotSchema's refinement: a long's qtyAvailable in [0, qty], a short's in [qty, 0]. */
 function availableInRange(qty: Decimal, qtyAvailable: Decimal): boolean {
-  if (!isBelowZero(qty)) return !(qtyAvailable.isNegative() || qtyAvailable.gt(qty));
-  return !(isAboveZero(qtyAvailable) || qtyAvailable.lt(qty));
+  if (!isBelowZero(qty)) return !(qtyAvailable.isNegative() || compareFinite(qtyAvailable, qty) > 0);
+  return !(isAboveZero(qtyAvailable) || compareFinite(qtyAvailable, qty) < 0);
 }
 
 /** d < 0 (−0 is not). */

@@ -11,6 +11,7 @@ import {
   toDecimal,
 } from "ordersafe";
 import { describe, expect, it } from "vitest";
+import { compareFinite } from "../../src/core/decimal.js";
 
 const increments = fc.constantFrom("1", "0.1", "0.01", "0.000000001", "0.5", "5", "0.0001");
 const values = fc
@@ -236,5 +237,35 @@ describe("splitLargestRemainder", () => {
   it("rejects negative weights and an all-zero split", () => {
     expect(code(() => splitLargestRemainder(10, [1, -1], "1"))).toBe("validation");
     expect(code(() => splitLargestRemainder(10, [0, 0], "1"))).toBe("validation");
+  });
+});
+
+describe("compareFinite", () => {
+  // Decimals across signs, zeros (−0 too), word boundaries and exponents far apart.
+  const decimal = fc.oneof(
+    fc
+      .bigInt({ min: -(10n ** 30n), max: 10n ** 30n })
+      .chain((m) => fc.integer({ min: -40, max: 40 }).map((exp) => new Decimal(`${m.toString()}e${exp}`))),
+    fc.constantFrom("0", "-0", "1", "-1", "9999999", "10000000", "0.0000001", "1e-30", "-1e30"),
+  );
+  const toDecimalOf = (v: Decimal | string) => (typeof v === "string" ? new Decimal(v) : v);
+
+  it("property: the sign of decimal.js's comparison, without building a decimal", () => {
+    fc.assert(
+      fc.property(decimal, decimal, fc.boolean(), (x, y, same) => {
+        const a = toDecimalOf(x);
+        // Equal values half the time: the same value as another instance, or a value one word
+        // longer or shorter.
+        const b = same ? new Decimal(a.toString()) : toDecimalOf(y);
+        expect(compareFinite(a, b)).toBe(a.cmp(b));
+        expect(compareFinite(b, a)).toBe(b.cmp(a));
+        // A value with one more word than a (the constructor keeps every digit it is given).
+        const text = a.toFixed();
+        const longer = new Decimal(`${text}${text.includes(".") ? "" : "."}00000001`);
+        expect(compareFinite(a, longer)).toBe(a.cmp(longer));
+        expect(compareFinite(longer, a)).toBe(longer.cmp(a));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
