@@ -301,29 +301,39 @@ function tradeable(excess: bigint, record: SymbolRecord, ctx: PlanContext): bool
 
 /**
  * An asset's order increment and own minimum notional at the plan's scales. Most assets share
- * the same rules (an increment of 1e-9 or 1, a $1 minimum), so the last ones read are kept and
- * reused while the next asset's are equal in value.
+ * a few rules (an increment of 1e-9 or 1, a $1 minimum): the last few read are kept and reused
+ * for the next asset whose rules are equal in value.
  */
 function ruleLimits(rule: PlanAssetRules, fractional: boolean, ctx: PlanContext): RuleLimits {
-  const last = ctx.lastRule;
+  const recent = ctx.recentRules;
   const { qtyIncrement, minNotional } = rule;
-  if (
-    last.fractional === fractional &&
-    last.qtyIncrement !== undefined &&
-    sameDecimal(last.qtyIncrement, qtyIncrement) &&
-    (minNotional === undefined
-      ? last.minNotional === undefined
-      : last.minNotional !== undefined && sameDecimal(last.minNotional, minNotional))
-  ) {
-    return last;
+  for (let i = 0; i < recent.length; i++) {
+    const r = recent[i]!;
+    if (
+      r.fractional === fractional &&
+      sameDecimal(r.qtyIncrement, qtyIncrement) &&
+      (minNotional === undefined
+        ? r.minNotional === undefined
+        : r.minNotional !== undefined && sameDecimal(r.minNotional, minNotional))
+    ) {
+      return r;
+    }
   }
-  last.increment = ctx.scales.orderIncrement(qtyIncrement, fractional);
-  last.ruleMin = minNotional === undefined ? 0n : ctx.scales.toM(minNotional);
-  last.qtyIncrement = qtyIncrement;
-  last.fractional = fractional;
-  last.minNotional = minNotional;
-  return last;
+  const read: RuleLimits = {
+    qtyIncrement,
+    fractional,
+    minNotional,
+    increment: ctx.scales.orderIncrement(qtyIncrement, fractional),
+    ruleMin: minNotional === undefined ? 0n : ctx.scales.toM(minNotional),
+  };
+  // The newest first; the oldest of RECENT_RULES gives way.
+  if (recent.length >= RECENT_RULES) recent.pop();
+  recent.unshift(read);
+  return read;
 }
+
+/** How many asset rules a plan keeps at hand. */
+const RECENT_RULES = 4;
 
 /**
  * Whether a nonzero target could not be held as an order could leave it: its rounding to the

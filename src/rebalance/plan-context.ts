@@ -56,19 +56,19 @@ export interface PlanContext {
   readonly records: readonly SymbolRecord[];
   /** The minimum notional of a notional buy in cents (the same for most symbols: the last one is kept). */
   readonly minCents: { notional: bigint; cents: bigint };
-  /** The last asset rules read at the plan's scales (most assets share them: see `ruleLimits`). */
-  readonly lastRule: RuleLimits;
+  /** The last few asset rules read at the plan's scales (most assets share them: see `ruleLimits`). */
+  readonly recentRules: RuleLimits[];
 }
 
 /** An asset's rules at the plan's scales, and the values they were read from. */
 export interface RuleLimits {
-  qtyIncrement: Decimal | undefined;
-  fractional: boolean;
-  minNotional: Decimal | undefined;
+  readonly qtyIncrement: Decimal;
+  readonly fractional: boolean;
+  readonly minNotional: Decimal | undefined;
   /** The order increment, scale Q. */
-  increment: bigint;
+  readonly increment: bigint;
   /** The asset's own minimum notional (zero without one), scale M. */
-  ruleMin: bigint;
+  readonly ruleMin: bigint;
 }
 
 /**
@@ -109,13 +109,7 @@ export function createPlanContext(input: RebalanceInput, common: boolean): PlanC
     book,
     records: buildSymbolRecords(input.positions, input.prices, targets, book, scales, limits.equityM),
     minCents: { notional: -1n, cents: 1n },
-    lastRule: {
-      qtyIncrement: undefined,
-      fractional: false,
-      minNotional: undefined,
-      increment: 0n,
-      ruleMin: 0n,
-    },
+    recentRules: [],
   };
 }
 

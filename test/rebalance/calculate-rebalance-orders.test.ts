@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { calculateRebalanceOrders, Decimal, isValidationError, type RebalanceInputInput } from "ordersafe";
 import { describe, expect, it } from "vitest";
 import { baseInput, fractional, openOrder, position, wholeShares } from "./fixtures.js";
@@ -541,5 +542,55 @@ describe("calculateRebalanceOrders: the exact best rounding's limit", () => {
     const plan = planWith(8);
     expect(plan.buys.map((l) => [l.symbol, l.qty?.toString()])).toEqual([["BUY", "1"]]);
     expect(plan.sells.map((l) => l.qty?.toString())).toEqual(Array(8).fill("2"));
+  });
+});
+
+describe("calculateRebalanceOrders: asset rules read once for many assets", () => {
+  // Sells depend on their own symbol only, so each must be what a plan of that symbol alone
+  // gives, whichever rules the assets before it had (rules equal in value are read once and
+  // reused; more kinds of rules than are kept at hand alternate here).
+  it("property: each sell is the one its symbol gets alone, with rules of many kinds interleaved", () => {
+    const rulesArb = fc.record({
+      increment: fc.constantFrom("0.000000001", "1", "0.0001", "0.5", "5", "0.01"),
+      fractionable: fc.boolean(),
+      minNotional: fc.constantFrom(undefined, "1", "0", "2.5", "1.00"),
+      held: fc.integer({ min: 20, max: 5_000 }),
+      targetShare: fc.integer({ min: 0, max: 90 }),
+    });
+    fc.assert(
+      fc.property(fc.array(rulesArb, { minLength: 1, maxLength: 14 }), (assets) => {
+        const input = (only?: number): RebalanceInputInput => {
+          const picked = assets
+            .map((a, i) => ({ ...a, symbol: `S${i}` }))
+            .filter((_, i) => only === undefined || i === only);
+          return {
+            positions: picked.map((a) => position(a.symbol, String(a.held))),
+            targets: {
+              quantities: Object.fromEntries(
+                picked.map((a) => [a.symbol, new Decimal(a.held).times(a.targetShare).div(100)]),
+              ),
+            },
+            prices: Object.fromEntries(picked.map((a) => [a.symbol, new Decimal("37.5")])),
+            assets: picked.map((a) => ({
+              symbol: a.symbol,
+              tradable: true,
+              fractionable: a.fractionable,
+              qtyIncrement: new Decimal(a.increment),
+              ...(a.minNotional === undefined ? {} : { minNotional: new Decimal(a.minNotional) }),
+            })),
+            account: { equity: "1000000", cash: "0" },
+          };
+        };
+        const all = calculateRebalanceOrders(input());
+        const leg = (p: ReturnType<typeof calculateRebalanceOrders>, symbol: string) => {
+          const l = p.sells.find((s) => s.symbol === symbol);
+          return l === undefined ? undefined : [l.action, l.qty?.toString(), l.closePosition];
+        };
+        assets.forEach((_, i) => {
+          expect(leg(all, `S${i}`)).toEqual(leg(calculateRebalanceOrders(input(i)), `S${i}`));
+        });
+      }),
+      { numRuns: 150 },
+    );
   });
 });
