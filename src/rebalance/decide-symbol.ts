@@ -108,28 +108,30 @@ export function decideSymbol(record: SymbolRecord, ctx: PlanContext): SymbolDeci
   }
   const aim = aimAt(record, target, ctx);
   const { delta } = aim;
-  const deltaNotional = (delta < 0n ? -delta : delta) * price;
   if (delta === 0n) return AT_TARGET;
+  const deltaNotional = (delta < 0n ? -delta : delta) * price;
   if (aim.side === undefined) {
     const side = delta < 0n ? "sell" : "buy";
     const detail = "open orders already reach or pass the target";
     return skip("covered_by_open_orders", detail, side, delta, deltaNotional);
   }
-  return decideLeg(record, aim, { side: aim.side, price, referencePrice, deltaNotional }, ctx);
+  return decideLeg(record, aim, aim.side, price, referencePrice, deltaNotional, ctx);
 }
 
-/** A move with a side and a price. */
-interface PricedMove {
-  readonly side: OrderSide;
-  readonly price: bigint;
-  readonly referencePrice: Decimal;
-  readonly deltaNotional: bigint;
-}
-
-/** The asset's rules, the no-trade band and `sides`; then the leg sized. */
-function decideLeg(record: SymbolRecord, aim: Aim, move: PricedMove, ctx: PlanContext): SymbolDecision {
+/**
+ * The asset's rules, the no-trade band and `sides`; then the leg sized. The move's side,
+ * price and notional come as arguments (one call per symbol: no object made for them).
+ */
+function decideLeg(
+  record: SymbolRecord,
+  aim: Aim,
+  side: OrderSide,
+  price: bigint,
+  referencePrice: Decimal,
+  deltaNotional: bigint,
+  ctx: PlanContext,
+): SymbolDecision {
   const { scales, limits, input } = ctx;
-  const { side, price, referencePrice, deltaNotional } = move;
   const { delta } = aim;
   const rule = ctx.rules.get(record.symbol);
   if (rule === undefined) {

@@ -164,8 +164,8 @@ function fromString(s: number, str: string, scale: number): Decimal {
   return new Decimal(s < 0 ? `-${text}` : text);
 }
 
-/** The base-1e7 words of a digit string at a scale, and its decimal exponent. */
-function wordsOf(str: string, scale: number): { d: number[]; e: number } {
+/** The base-1e7 words of a digit string at a scale (its decimal exponent is length − 1 − scale). */
+function wordsOf(str: string, scale: number): number[] {
   // Word boundaries fall at multiples of 7 digits from the point: the string is read as if
   // followed by `pad` zeros. Digits are read by code, with no substring per word, and only up
   // to the word of the last nonzero digit: decimal.js keeps no trailing zero word, and money at
@@ -186,7 +186,7 @@ function wordsOf(str: string, scale: number): { d: number[]; e: number } {
       end += 7;
     }
   }
-  return { d: exactWords(count), e: len - 1 - scale };
+  return exactWords(count);
 }
 
 /** Words gathered before the array of their exact length is made. */
@@ -231,8 +231,7 @@ function withParts(s: number, e: number, d: number[]): Decimal {
 }
 
 function fromWords(s: number, str: string, scale: number): Decimal {
-  const { d, e } = wordsOf(str, scale);
-  return withParts(s, e, d);
+  return withParts(s, str.length - 1 - scale, wordsOf(str, scale));
 }
 
 let agree: boolean | undefined;
