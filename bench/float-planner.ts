@@ -74,6 +74,39 @@ function floorSteps(v: number, step: number): number {
   return up - s <= SNAP ? up : Math.floor(s);
 }
 
+/** The water level of the buys sorted by shortfall: every buy brought down to it spends the cash. */
+function waterLevel(items: readonly { deficit: number; factor: number }[], cash: number): number {
+  let sumFD = 0;
+  let sumF = 0;
+  for (let k = 0; k < items.length; k++) {
+    const it = items[k]!;
+    sumFD += it.factor * it.deficit;
+    sumF += it.factor;
+    const next = items[k + 1];
+    if (next === undefined || sumFD - cash >= next.deficit * sumF) return Math.max(0, (sumFD - cash) / sumF);
+  }
+  return 0;
+}
+
+/** The projected equity, and each symbol's weight of it. */
+function projectWeights(
+  symbols: readonly FloatSymbol[],
+  projectedQuantities: Record<string, number>,
+  projectedCash: number,
+): { projectedEquity: number; projectedWeights: Record<string, number> } {
+  let projectedEquity = projectedCash;
+  const values = symbols.map((s) => {
+    const v = (projectedQuantities[s.symbol] ?? 0) * s.price;
+    projectedEquity += v;
+    return v;
+  });
+  const projectedWeights: Record<string, number> = {};
+  symbols.forEach((s, i) => {
+    projectedWeights[s.symbol] = values[i]! / projectedEquity;
+  });
+  return { projectedEquity, projectedWeights };
+}
+
 // ---- the planner's steps at its default options ------------------------------------------
 
 const BUY_FACTOR = 1.03; // 1 + marketBuyBuffer
@@ -373,16 +406,7 @@ export function floatPlan(input: FloatInput) {
   const buyLegs = byNotionalDesc(buys, conflicts);
   skipped.sort(bySymbol);
   const projectedCash = input.cash + proceeds - buyValue;
-  let projectedEquity = projectedCash;
-  const values = symbols.map((s) => {
-    const v = (projectedQuantities[s.symbol] ?? 0) * s.price;
-    projectedEquity += v;
-    return v;
-  });
-  const projectedWeights: Record<string, number> = {};
-  symbols.forEach((s, i) => {
-    projectedWeights[s.symbol] = values[i]! / projectedEquity;
-  });
+  const { projectedEquity, projectedWeights } = projectWeights(symbols, projectedQuantities, projectedCash);
   return {
     legs: sellLegs.concat(buyLegs),
     sells: sellLegs,
@@ -466,19 +490,7 @@ function allocate(cands: readonly Candidate[], cash: number): number[] {
       units: 0,
     }))
     .sort((a, b) => b.deficit - a.deficit || bySymbol(a.c.s, b.c.s));
-  let sumFD = 0;
-  let sumF = 0;
-  let level = 0;
-  for (let k = 0; k < items.length; k++) {
-    const it = items[k]!;
-    sumFD += it.factor * it.deficit;
-    sumF += it.factor;
-    const next = items[k + 1];
-    if (next === undefined || sumFD - cash >= next.deficit * sumF) {
-      level = Math.max(0, (sumFD - cash) / sumF);
-      break;
-    }
-  }
+  const level = waterLevel(items, cash);
   let left = cash;
   for (const it of items) {
     let u = it.deficit > level ? Math.min(it.c.need, Math.floor((it.deficit - level) / it.c.unitValue)) : 0;
@@ -768,19 +780,7 @@ export function floorOnlyPlan(input: FloatInput) {
     const items = cands
       .map((c) => ({ c, deficit: c.need * c.unitValue, factor: c.unitCost / c.unitValue }))
       .sort((a, b) => b.deficit - a.deficit || (a.c.s.symbol < b.c.s.symbol ? -1 : 1));
-    let sumFD = 0;
-    let sumF = 0;
-    let level = 0;
-    for (let k = 0; k < items.length; k++) {
-      const it = items[k]!;
-      sumFD += it.factor * it.deficit;
-      sumF += it.factor;
-      const next = items[k + 1];
-      if (next === undefined || sumFD - available >= next.deficit * sumF) {
-        level = Math.max(0, (sumFD - available) / sumF);
-        break;
-      }
-    }
+    const level = waterLevel(items, available);
     let left = available;
     for (const it of items) {
       let u = it.deficit > level ? Math.min(it.c.need, Math.floor((it.deficit - level) / it.c.unitValue)) : 0;
@@ -848,16 +848,7 @@ export function floorOnlyPlan(input: FloatInput) {
     buyValue += l.estimatedNotional;
   }
   const projectedCash = input.cash + proceeds - buyValue;
-  let projectedEquity = projectedCash;
-  const values = symbols.map((s) => {
-    const v = (projectedQuantities[s.symbol] ?? 0) * s.price;
-    projectedEquity += v;
-    return v;
-  });
-  const projectedWeights: Record<string, number> = {};
-  symbols.forEach((s, i) => {
-    projectedWeights[s.symbol] = values[i]! / projectedEquity;
-  });
+  const { projectedEquity, projectedWeights } = projectWeights(symbols, projectedQuantities, projectedCash);
   return {
     legs: [...sells, ...buys],
     sells,

@@ -189,24 +189,7 @@ describe("sortByNotionalDesc", () => {
     const keyed = (symbol: string, key: bigint, withConflict: boolean): KeyedLeg => ({
       key,
       rank: Number(key),
-      leg: {
-        symbol,
-        side: "buy",
-        action: "enter",
-        qty: d(1),
-        closePosition: false,
-        type: "market",
-        timeInForce: "day",
-        price: d(1),
-        estimatedQty: d(1),
-        estimatedNotional: d(1),
-        cashRequired: d(1),
-        reason: "to_target",
-        shrunk: false,
-        heldQty: d(0),
-        projectedQty: d(0),
-        targetQty: d(1),
-      },
+      ...leg(symbol),
       conflicts: withConflict ? [conflict(symbol)] : undefined,
     });
     const conflicts: OrderConflict[] = [conflict("FIRST")];
