@@ -203,7 +203,9 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
     seen.add(symbol);
     const qty = fastDecimal(p.qty, "any");
     const qtyAvailable = fastDecimal(p.qtyAvailable, "any");
-    if (qty === undefined || qtyAvailable === undefined) return undefined;
+    if (qty === undefined || qtyAvailable === undefined || !availableInRange(qty, qtyAvailable)) {
+      return undefined;
+    }
     // The common case, the decimals given and no optional field: the object given is its parsed
     // form (what isParsedAlready would find), so none is built to compare with.
     if (
@@ -213,7 +215,6 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
       !("avgEntryPrice" in p) &&
       !("currentPrice" in p)
     ) {
-      if (!availableInRange(qty, qtyAvailable)) return undefined;
       out[i] = p as unknown as PositionSnapshot;
       continue;
     }
@@ -225,7 +226,6 @@ function fastPositions(raw: unknown): PositionSnapshot[] | undefined {
     ) {
       return undefined;
     }
-    if (!availableInRange(qty, qtyAvailable)) return undefined;
     out[i] = isParsedAlready(p, parsed) ? (p as unknown as PositionSnapshot) : parsed;
   }
   return out;
